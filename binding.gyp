@@ -1,0 +1,29 @@
+{
+  "targets": [
+    {
+      "target_name": "troupe",
+      "sources": [
+        "native/addon.cc",
+        "native/wire.cc",
+        "native/reliability.cc",
+        "native/transport.cc",
+        "native/engine.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fexceptions", "-O2"],
+      "cflags_cc!": ["-fexceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags": ["-O3"]
+    },
+    {
+      "target_name": "ring_stress",
+      "type": "executable",
+      "sources": ["native/test/ring_stress.cc"],
+      "cflags_cc!": ["-fexceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-O2", "-fno-exceptions", "-Wall"],
+      "ldflags": ["-pthread"],
+      "libraries": ["-pthread"]
+    }
+  ]
+}

@@ -1,0 +1,446 @@
+// The N-API surface. Two classes:
+//   Engine      a live group member: sockets, I/O thread, shared rings.
+//   ManualCore  the reliability core alone, driven by JS with made-up time
+//               (tests and the simulator): no thread, no socket.
+// Options are validated in TypeScript first (ts/options.ts); this file checks
+// them again and answers bad values with a TypeError/RangeError, never a crash.
+#include <napi.h>
+#include <sys/random.h>
+#include <arpa/inet.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "engine.h"
+#include "reliability.h"
+#include "stats.h"
+
+namespace troupe {
+namespace {
+
+Napi::Value ThrowError(Napi::Env env, const char* kind, const std::string& message, const char* code, int err = 0) {
+  Napi::Error e = std::strcmp(kind, "TypeError") == 0    ? Napi::TypeError::New(env, message)
+                  : std::strcmp(kind, "RangeError") == 0 ? Napi::RangeError::New(env, message)
+                                                         : Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  if (err) e.Set("errno", Napi::Number::New(env, err));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// Reads a numeric option; false (with a pending exception) when it is not a
+// finite number within [lo, hi].
+bool ReadNumber(Napi::Object o, const char* key, double lo, double hi, double* out) {
+  Napi::Env env = o.Env();
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return true;
+  if (!v.IsNumber()) { ThrowError(env, "TypeError", std::string("option ") + key + " must be a number", "ERR_INVALID_ARG_TYPE"); return false; }
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi)) { ThrowError(env, "RangeError", std::string("option ") + key + " is out of range", "ERR_OUT_OF_RANGE"); return false; }
+  *out = d;
+  return true;
+}
+
+bool IsPowerOfTwo(double d) { const uint64_t v = uint64_t(d); return v && (v & (v - 1)) == 0 && double(v) == d; }
+
+bool ReadCoreConfig(Napi::Object o, CoreConfig* c) {
+  Napi::Env env = o.Env();
+  double group = 0, datagram = c->datagramSize, window = double(c->windowBytes), slots = c->receiveSlots;
+  double status = double(c->statusIntervalNs), nakDelay = double(c->nakDelayNs), nakRetry = double(c->nakRetryNs);
+  double xmitHold = double(c->xmitHoldNs), suspect = double(c->suspectTimeoutNs), seed = 1;
+  if (!ReadNumber(o, "groupHash", 0, 4294967295.0, &group) ||
+      !ReadNumber(o, "datagramSize", kMinDatagram, kMaxDatagram, &datagram) ||
+      !ReadNumber(o, "windowBytes", 4096, 4294967296.0, &window) ||
+      !ReadNumber(o, "receiveSlots", 1024, 1 << 22, &slots) ||
+      !ReadNumber(o, "statusIntervalNs", 1e5, 1e10, &status) ||
+      !ReadNumber(o, "nakDelayNs", 0, 1e10, &nakDelay) ||
+      !ReadNumber(o, "nakRetryNs", 1e5, 1e10, &nakRetry) ||
+      !ReadNumber(o, "xmitHoldNs", 0, 1e10, &xmitHold) ||
+      !ReadNumber(o, "suspectTimeoutNs", 1e6, 1e12, &suspect) ||
+      !ReadNumber(o, "seed", 0, 9007199254740991.0, &seed)) return false;
+  if (!IsPowerOfTwo(slots)) { ThrowError(env, "RangeError", "option receiveSlots must be a power of two", "ERR_OUT_OF_RANGE"); return false; }
+  if (window < datagram * 4) { ThrowError(env, "RangeError", "option windowBytes must hold at least 4 datagrams", "ERR_OUT_OF_RANGE"); return false; }
+  c->group = uint32_t(group);
+  c->datagramSize = uint32_t(datagram);
+  c->windowBytes = uint64_t(window);
+  c->receiveSlots = uint32_t(slots);
+  c->statusIntervalNs = uint64_t(status);
+  c->nakDelayNs = uint64_t(nakDelay);
+  c->nakRetryNs = uint64_t(nakRetry);
+  c->xmitHoldNs = uint64_t(xmitHold);
+  c->suspectTimeoutNs = uint64_t(suspect);
+  c->seed = uint64_t(seed);
+  Napi::Value name = o.Get("name");
+  if (name.IsString()) c->name = name.As<Napi::String>().Utf8Value();
+  if (c->name.size() > kMaxName) { ThrowError(env, "RangeError", "option name is longer than 64 bytes", "ERR_OUT_OF_RANGE"); return false; }
+  Napi::Value own = o.Get("receiveOwn");
+  if (own.IsBoolean()) c->receiveOwn = own.As<Napi::Boolean>().Value();
+  Napi::Value self = o.Get("self");
+  if (self.IsBigInt()) {
+    bool lossless;
+    c->self = self.As<Napi::BigInt>().Uint64Value(&lossless);
+  } else {
+    do { if (getrandom(&c->self, sizeof c->self, 0) != sizeof c->self) c->self = uint64_t(MonotonicNs()) * 0x9E3779B97F4A7C15ull; } while (c->self == 0);
+  }
+  if (c->self == 0) { ThrowError(env, "RangeError", "option self must not be 0", "ERR_OUT_OF_RANGE"); return false; }
+  return true;
+}
+
+std::string Hex64(uint64_t v) { char b[17]; std::snprintf(b, sizeof b, "%016llx", (unsigned long long)v); return b; }
+
+Napi::Object Counters(Napi::Env env, const uint64_t* c) {
+  Napi::Object o = Napi::Object::New(env);
+  uint32_t i = 0;
+#define TROUPE_COUNTER_GET(name, doc) o.Set(#name, Napi::Number::New(env, double(c[i++])));
+  TROUPE_COUNTERS(TROUPE_COUNTER_GET)
+#undef TROUPE_COUNTER_GET
+  return o;
+}
+
+// ---------------------------------------------------------------- Engine
+
+class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Engine", {
+      InstanceMethod<&EngineWrap::Memory>("memory"),
+      InstanceMethod<&EngineWrap::Flush>("flush"),
+      InstanceMethod<&EngineWrap::Kick>("kick"),
+      InstanceMethod<&EngineWrap::Close>("close"),
+      InstanceAccessor<&EngineWrap::Info>("info"),
+    });
+  }
+
+  EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+      ThrowError(env, "TypeError", "new Engine(options, onWake) expects an object and a function", "ERR_INVALID_ARG_TYPE");
+      return;
+    }
+    Napi::Object o = info[0].As<Napi::Object>();
+    EngineConfig c;
+    if (!ReadCoreConfig(o, &c.core)) return;
+    double groupIp = 0, port = 0, iface = 0, ttl = 1, rcvbuf = c.transport.receiveBuffer, sndbuf = c.transport.sendBuffer;
+    double outBytes = c.outboundBytes, inBytes = c.inboundBytes, loss = 0, dup = 0, reorder = 0, injectSeed = 1;
+    if (!ReadNumber(o, "groupIp", 0, 4294967295.0, &groupIp) || !ReadNumber(o, "port", 1, 65535, &port) ||
+        !ReadNumber(o, "interfaceIp", 0, 4294967295.0, &iface) || !ReadNumber(o, "ttl", 0, 255, &ttl) ||
+        !ReadNumber(o, "receiveBuffer", 0, 1 << 30, &rcvbuf) || !ReadNumber(o, "sendBuffer", 0, 1 << 30, &sndbuf) ||
+        !ReadNumber(o, "outboundBytes", 4096, 1 << 30, &outBytes) || !ReadNumber(o, "inboundBytes", 4096, 1 << 30, &inBytes) ||
+        !ReadNumber(o, "injectLoss", 0, 1, &loss) || !ReadNumber(o, "injectDuplicate", 0, 1, &dup) ||
+        !ReadNumber(o, "injectReorder", 0, 1, &reorder) || !ReadNumber(o, "injectSeed", 0, 9007199254740991.0, &injectSeed)) return;
+    if (!IsPowerOfTwo(outBytes) || !IsPowerOfTwo(inBytes)) {
+      ThrowError(env, "RangeError", "ring sizes must be powers of two", "ERR_OUT_OF_RANGE");
+      return;
+    }
+    if ((ntohl(uint32_t(groupIp)) >> 28) != 0xE) {
+      ThrowError(env, "RangeError", "option address must be an IPv4 multicast address (224.0.0.0/4)", "ERR_OUT_OF_RANGE");
+      return;
+    }
+    // A ring must fit the largest record twice (ring.h refuses records > capacity / 2).
+    if (inBytes < 4.0 * (c.core.datagramSize + 64) || outBytes < 4.0 * (c.core.datagramSize + 64)) {
+      ThrowError(env, "RangeError", "ring sizes must hold at least 4 datagrams", "ERR_OUT_OF_RANGE");
+      return;
+    }
+    c.transport.groupIp = uint32_t(groupIp);
+    c.transport.port = uint16_t(port);
+    c.transport.interfaceIp = uint32_t(iface);
+    c.transport.ttl = int(ttl);
+    c.transport.receiveBuffer = int(rcvbuf);
+    c.transport.sendBuffer = int(sndbuf);
+    c.outboundBytes = uint32_t(outBytes);
+    c.inboundBytes = uint32_t(inBytes);
+    c.inject = InjectConfig{loss, dup, reorder, uint64_t(injectSeed)};
+
+    wake_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "troupe-wake", 0, 1);
+    engine_ = std::make_unique<Engine>(c, &EngineWrap::OnWake, this);
+    std::string what;
+    const int err = engine_->Start(&what);
+    if (err) {
+      wake_.Release();
+      engine_.reset();
+      ThrowError(env, "Error", what + ": " + std::strerror(err), "ERR_TROUPE_SOCKET", err);
+    }
+  }
+
+  ~EngineWrap() override { Shutdown(); }
+
+ private:
+  static void OnWake(void* ctx) {
+    // Called with the engine's mutex held, from the I/O thread or from JS's flush().
+    static_cast<EngineWrap*>(ctx)->wake_.NonBlockingCall();
+  }
+
+  void Shutdown() {
+    if (!engine_) return;
+    engine_->Close();
+    engine_.reset();
+    wake_.Release();
+  }
+
+  Napi::Value Memory(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!engine_) return ThrowError(env, "Error", "the engine is closed", "ERR_TROUPE_CLOSED");
+    // The ArrayBuffer keeps the region alive after close() until JS drops it.
+    auto* hold = new std::shared_ptr<SharedRegion>(engine_->region());
+    return Napi::ArrayBuffer::New(env, (*hold)->base, (*hold)->size,
+                                  [](Napi::Env, void*, std::shared_ptr<SharedRegion>* h) { delete h; }, hold);
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!engine_) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("self", Hex64(engine_->self()));
+    char ip[INET_ADDRSTRLEN];
+    const Endpoint l = engine_->local();
+    in_addr a{l.ip};
+    inet_ntop(AF_INET, &a, ip, sizeof ip);
+    o.Set("localAddress", std::string(ip));
+    o.Set("localPort", Napi::Number::New(env, ntohs(l.port)));
+    o.Set("outboundOffset", Napi::Number::New(env, engine_->outboundOffset()));
+    o.Set("inboundOffset", Napi::Number::New(env, engine_->inboundOffset()));
+    o.Set("maxPayload", Napi::Number::New(env, engine_->maxPayload()));
+    return o;
+  }
+
+  Napi::Value Flush(const Napi::CallbackInfo& info) {
+    if (engine_) engine_->Flush();
+    return info.Env().Undefined();
+  }
+  Napi::Value Kick(const Napi::CallbackInfo& info) {
+    if (engine_) engine_->Kick();
+    return info.Env().Undefined();
+  }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Shutdown();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<Engine> engine_;
+  Napi::ThreadSafeFunction wake_;
+};
+
+// ---------------------------------------------------------------- ManualCore
+
+// Records everything the core outputs until JS takes it.
+class RecordingSink final : public Sink {
+ public:
+  struct Sent { std::vector<uint8_t> bytes; bool unicast; Endpoint to; };
+  struct Delivered { uint32_t peer; uint64_t seq; uint8_t order, frag; std::vector<uint8_t> data; };
+  struct PeerEvent { bool up; uint32_t peer; uint64_t id; std::string name; uint8_t reason; };
+  std::vector<Sent> sent;
+  std::vector<Delivered> delivered;
+  std::vector<PeerEvent> peers;
+  size_t room = SIZE_MAX;  // deliveries accepted before the sink reports full
+
+  void Send(const uint8_t* p, size_t n, const Endpoint* to) override {
+    sent.push_back(Sent{std::vector<uint8_t>(p, p + n), to != nullptr, to ? *to : Endpoint{}});
+  }
+  bool Deliver(uint32_t peer, uint64_t seq, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) override {
+    if (room == 0) return false;
+    if (room != SIZE_MAX) room--;
+    delivered.push_back(Delivered{peer, seq, order, frag, std::vector<uint8_t>(data, data + n)});
+    return true;
+  }
+  void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) override {
+    peers.push_back(PeerEvent{true, peer, id, std::string(name, nameLen), 0});
+  }
+  void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) override {
+    peers.push_back(PeerEvent{false, peer, id, std::string(), uint8_t(why)});
+  }
+};
+
+Napi::Uint8Array Bytes(Napi::Env env, const std::vector<uint8_t>& v) {
+  Napi::Uint8Array a = Napi::Uint8Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size());
+  return a;
+}
+
+class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "ManualCore", {
+      InstanceMethod<&ManualCoreWrap::Submit>("submit"),
+      InstanceMethod<&ManualCoreWrap::FlushData>("flush"),
+      InstanceMethod<&ManualCoreWrap::Input>("input"),
+      InstanceMethod<&ManualCoreWrap::Timer>("timer"),
+      InstanceMethod<&ManualCoreWrap::NextDeadline>("nextDeadline"),
+      InstanceMethod<&ManualCoreWrap::Pump>("pump"),
+      InstanceMethod<&ManualCoreWrap::SetRoom>("setRoom"),
+      InstanceMethod<&ManualCoreWrap::Leave>("leave"),
+      InstanceMethod<&ManualCoreWrap::Take>("take"),
+      InstanceMethod<&ManualCoreWrap::GetCounters>("counters"),
+      InstanceAccessor<&ManualCoreWrap::Self>("self"),
+    });
+  }
+
+  ManualCoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ManualCoreWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsNumber()) {
+      ThrowError(env, "TypeError", "new ManualCore(options, nowNs) expects an object and a number", "ERR_INVALID_ARG_TYPE");
+      return;
+    }
+    CoreConfig c;
+    if (!ReadCoreConfig(info[0].As<Napi::Object>(), &c)) return;
+    counters_.assign(kCounterCount, 0);
+    core_ = std::make_unique<Core>(c, &sink_, counters_.data(), Now(info[1]));
+  }
+
+ private:
+  static uint64_t Now(const Napi::Value& v) { return v.IsNumber() ? uint64_t(v.As<Napi::Number>().DoubleValue()) : 0; }
+
+  // submit(data, order, frag, nowNs) -> 'ok' | 'full' | 'tooBig'
+  Napi::Value Submit(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray()) return ThrowError(env, "TypeError", "data must be a Uint8Array", "ERR_INVALID_ARG_TYPE");
+    auto a = info[0].As<Napi::Uint8Array>();
+    const auto s = core_->Submit(uint8_t(info[1].ToNumber().Uint32Value()), uint8_t(info[2].ToNumber().Uint32Value()),
+                                 a.Data(), a.ByteLength(), Now(info[3]));
+    return Napi::String::New(env, s == Core::SubmitStatus::kOk ? "ok" : s == Core::SubmitStatus::kWindowFull ? "full" : "tooBig");
+  }
+  Napi::Value FlushData(const Napi::CallbackInfo& info) { core_->FlushData(Now(info[0])); return info.Env().Undefined(); }
+  // input(datagram, fromIp, fromPort, nowNs)
+  Napi::Value Input(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray()) return ThrowError(env, "TypeError", "datagram must be a Uint8Array", "ERR_INVALID_ARG_TYPE");
+    auto a = info[0].As<Napi::Uint8Array>();
+    const Endpoint from{info[1].ToNumber().Uint32Value(), uint16_t(info[2].ToNumber().Uint32Value())};
+    core_->OnDatagram(a.Data(), a.ByteLength(), from, Now(info[3]));
+    return env.Undefined();
+  }
+  Napi::Value Timer(const Napi::CallbackInfo& info) { core_->OnTimer(Now(info[0])); return info.Env().Undefined(); }
+  Napi::Value NextDeadline(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(core_->NextDeadline())); }
+  Napi::Value Pump(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), core_->Pump(Now(info[0]))); }
+  Napi::Value SetRoom(const Napi::CallbackInfo& info) {
+    sink_.room = info[0].IsNumber() ? size_t(info[0].As<Napi::Number>().Int64Value()) : SIZE_MAX;
+    return info.Env().Undefined();
+  }
+  Napi::Value Leave(const Napi::CallbackInfo& info) { core_->Leave(Now(info[0])); return info.Env().Undefined(); }
+  Napi::Value Self(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), Hex64(core_->self())); }
+  Napi::Value GetCounters(const Napi::CallbackInfo& info) { return Counters(info.Env(), counters_.data()); }
+
+  // take() -> { sent, delivered, peers }, emptying the records.
+  Napi::Value Take(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Array sent = Napi::Array::New(env, sink_.sent.size());
+    for (size_t i = 0; i < sink_.sent.size(); i++) {
+      Napi::Object s = Napi::Object::New(env);
+      s.Set("data", Bytes(env, sink_.sent[i].bytes));
+      if (sink_.sent[i].unicast) {
+        Napi::Object to = Napi::Object::New(env);
+        to.Set("ip", Napi::Number::New(env, sink_.sent[i].to.ip));
+        to.Set("port", Napi::Number::New(env, sink_.sent[i].to.port));
+        s.Set("to", to);
+      } else {
+        s.Set("to", env.Null());
+      }
+      sent.Set(uint32_t(i), s);
+    }
+    Napi::Array delivered = Napi::Array::New(env, sink_.delivered.size());
+    for (size_t i = 0; i < sink_.delivered.size(); i++) {
+      const auto& d = sink_.delivered[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("peer", Napi::Number::New(env, d.peer));
+      o.Set("seq", Napi::Number::New(env, double(d.seq)));
+      o.Set("order", Napi::Number::New(env, d.order));
+      o.Set("frag", Napi::Number::New(env, d.frag));
+      o.Set("data", Bytes(env, d.data));
+      delivered.Set(uint32_t(i), o);
+    }
+    Napi::Array peers = Napi::Array::New(env, sink_.peers.size());
+    for (size_t i = 0; i < sink_.peers.size(); i++) {
+      const auto& p = sink_.peers[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("event", p.up ? "up" : "down");
+      o.Set("peer", Napi::Number::New(env, p.peer));
+      o.Set("id", Hex64(p.id));
+      if (p.up) o.Set("name", p.name); else o.Set("reason", p.reason == uint8_t(PeerDownReason::kLeft) ? "left" : "silent");
+      peers.Set(uint32_t(i), o);
+    }
+    sink_.sent.clear();
+    sink_.delivered.clear();
+    sink_.peers.clear();
+    out.Set("sent", sent);
+    out.Set("delivered", delivered);
+    out.Set("peers", peers);
+    return out;
+  }
+
+  RecordingSink sink_;
+  std::vector<uint64_t> counters_;
+  std::unique_ptr<Core> core_;
+};
+
+// decode(datagram, groupHash) -> { ok, reason?, type?, ... }: the codec alone, for tests.
+Napi::Value Decode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) return ThrowError(env, "TypeError", "datagram must be a Uint8Array", "ERR_INVALID_ARG_TYPE");
+  auto a = info[0].As<Napi::Uint8Array>();
+  const uint8_t* p = a.Data();
+  const size_t n = a.ByteLength();
+  static const char* kReasons[] = {"none", "truncated", "magic", "version", "length", "malformed", "foreign"};
+  Napi::Object o = Napi::Object::New(env);
+  Header h;
+  Reject r = DecodeHeader(p, n, info[1].ToNumber().Uint32Value(), &h);
+  if (r == Reject::kNone) {
+    o.Set("type", Napi::Number::New(env, h.type));
+    o.Set("sender", Hex64(h.sender));
+    if (h.type == kData) {
+      DataView d;
+      r = DecodeData(p, n, &d);
+      if (r == Reject::kNone) { o.Set("firstSeq", Napi::Number::New(env, double(d.firstSeq))); o.Set("count", Napi::Number::New(env, d.count)); }
+    } else if (h.type == kStatus) {
+      StatusView s;
+      r = DecodeStatus(p, n, &s);
+      if (r == Reject::kNone) {
+        o.Set("highestSent", Napi::Number::New(env, double(s.highestSent)));
+        o.Set("name", std::string(s.name, s.nameLen));
+        o.Set("acks", Napi::Number::New(env, s.ackCount));
+      }
+    } else if (h.type == kNak) {
+      NakView k;
+      r = DecodeNak(p, n, &k);
+      if (r == Reject::kNone) o.Set("ranges", Napi::Number::New(env, k.rangeCount));
+    }
+  }
+  o.Set("ok", Napi::Boolean::New(env, r == Reject::kNone));
+  o.Set("reason", kReasons[int(r)]);
+  return o;
+}
+
+Napi::Value GroupHashJs(const Napi::CallbackInfo& info) {
+  const std::string s = info[0].ToString().Utf8Value();
+  return Napi::Number::New(info.Env(), GroupHash(s.data(), s.size()));
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Engine", EngineWrap::Init(env));
+  exports.Set("ManualCore", ManualCoreWrap::Init(env));
+  exports.Set("decode", Napi::Function::New(env, Decode));
+  exports.Set("groupHash", Napi::Function::New(env, GroupHashJs));
+  Napi::Array names = Napi::Array::New(env);
+  uint32_t i = 0;
+#define TROUPE_COUNTER_NAME(name, doc) { Napi::Object c = Napi::Object::New(env); c.Set("name", #name); c.Set("doc", doc); names.Set(i++, c); }
+  TROUPE_COUNTERS(TROUPE_COUNTER_NAME)
+#undef TROUPE_COUNTER_NAME
+  exports.Set("counters", names);
+  Napi::Object limits = Napi::Object::New(env);
+  limits.Set("maxDatagram", Napi::Number::New(env, kMaxDatagram));
+  limits.Set("minDatagram", Napi::Number::New(env, kMinDatagram));
+  limits.Set("maxMembers", Napi::Number::New(env, kMaxMembers));
+  limits.Set("maxName", Napi::Number::New(env, kMaxName));
+  limits.Set("dataHeaderBytes", Napi::Number::New(env, kDataHeaderBytes));
+  limits.Set("messageHeaderBytes", Napi::Number::New(env, kMsgHeaderBytes));
+  limits.Set("messagePrefix", Napi::Number::New(env, kMessagePrefix));
+  exports.Set("limits", limits);
+  return exports;
+}
+
+}  // namespace troupe
+
+static Napi::Object InitTroupe(Napi::Env env, Napi::Object exports) { return troupe::Init(env, exports); }
+NODE_API_MODULE(troupe, InitTroupe)

@@ -1,0 +1,368 @@
+#include "engine.h"
+
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace troupe {
+
+uint64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+}
+
+SharedRegion::~SharedRegion() {
+  if (base) munmap(base, size);
+}
+
+namespace {
+constexpr size_t kMaxInjectDelayed = 64;
+constexpr uint64_t kMaxIdleWaitNs = 100'000'000;
+}  // namespace
+
+Engine::Engine(const EngineConfig& config, WakeFn wake, void* wakeCtx)
+    : config_(config), wake_(wake), wakeCtx_(wakeCtx), rng_(config.inject.seed | 1) {
+  region_ = std::make_shared<SharedRegion>();
+  region_->size = kCountersBytes + RingView::TotalBytes(config_.outboundBytes) + RingView::TotalBytes(config_.inboundBytes);
+  void* mem = mmap(nullptr, region_->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  region_->base = mem == MAP_FAILED ? nullptr : static_cast<uint8_t*>(mem);
+  counters_ = reinterpret_cast<uint64_t*>(region_->base);
+  outView_ = RingView{region_->base + outboundOffset(), config_.outboundBytes};
+  inView_ = RingView{region_->base + inboundOffset(), config_.inboundBytes};
+  outbound_ = RingConsumer(outView_);
+  inbound_ = RingProducer(inView_);
+
+  const size_t slot = std::max<size_t>(config_.core.datagramSize, kStatusFixedBytes + kMaxName + kMaxMembers * 16);
+  sendMem_.resize(slot * kBatch);
+  recvMem_.resize(kMaxDatagram * kBatch);
+  for (int i = 0; i < kBatch; i++) {
+    recvIov_[i] = iovec{recvMem_.data() + i * kMaxDatagram, kMaxDatagram};
+    sendIov_[i] = iovec{sendMem_.data() + i * slot, 0};
+  }
+}
+
+Engine::~Engine() { Close(); }
+
+int Engine::Start(std::string* what) {
+  if (!region_->base) { *what = "mmap"; return ENOMEM; }
+  int err = transport_.Open(config_.transport, what);
+  if (err) return err;
+  epoll_ = epoll_create1(EPOLL_CLOEXEC);
+  event_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epoll_ < 0 || event_ < 0) { *what = "epoll/eventfd"; return errno; }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = event_;
+  epoll_ctl(epoll_, EPOLL_CTL_ADD, event_, &ev);
+  ev.data.fd = transport_.multicastFd();
+  epoll_ctl(epoll_, EPOLL_CTL_ADD, transport_.multicastFd(), &ev);
+  ev.data.fd = transport_.unicastFd();
+  epoll_ctl(epoll_, EPOLL_CTL_ADD, transport_.unicastFd(), &ev);
+  core_ = std::make_unique<Core>(config_.core, this, counters_, MonotonicNs());
+  running_.store(true, std::memory_order_release);
+  thread_ = std::thread([this] { Run(); });
+  return 0;
+}
+
+void Engine::Kick() {
+  if (event_ < 0) return;
+  const uint64_t one = 1;
+  ssize_t r = write(event_, &one, sizeof one);
+  (void)r;
+}
+
+void Engine::Flush() {
+  if (!core_) return;
+  if (mu_.try_lock()) {
+    const uint64_t now = MonotonicNs();
+    DrainOutbound(now);
+    SendOut();
+    PublishInbound();
+    mu_.unlock();
+  } else {
+    Kick();
+  }
+}
+
+void Engine::Close() {
+  if (closed_) return;
+  closed_ = true;
+  if (core_ && running_.load(std::memory_order_acquire)) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const uint64_t now = MonotonicNs();
+      DrainOutbound(now);
+      core_->Leave(now);
+      SendOut();
+    }
+    running_.store(false, std::memory_order_release);
+    Kick();
+    thread_.join();
+  }
+  transport_.Close();
+  if (epoll_ >= 0) close(epoll_);
+  if (event_ >= 0) close(event_);
+  epoll_ = event_ = -1;
+}
+
+// ---------------------------------------------------------------- the I/O thread
+
+void Engine::Run() {
+  epoll_event events[4];
+  while (running_.load(std::memory_order_acquire)) {
+    uint64_t now = MonotonicNs();
+    const uint64_t deadline = core_->NextDeadline();
+    const uint64_t wait = deadline > now ? std::min(deadline - now, kMaxIdleWaitNs) : 0;
+    // Round up so that we never spin just short of a deadline.
+    const int n = epoll_wait(epoll_, events, 4, int((wait + 999'999) / 1'000'000));
+    if (!running_.load(std::memory_order_acquire)) break;
+    std::lock_guard<std::mutex> lock(mu_);
+    now = MonotonicNs();
+    for (int i = 0; i < n; i++) {
+      if (events[i].data.fd == event_) {
+        uint64_t v;
+        ssize_t r = read(event_, &v, sizeof v);
+        (void)r;
+      }
+    }
+    // Deliveries held for a full ring first, then datagrams waiting in the
+    // batch; only then read the sockets again.
+    bool room = core_->Pump(now);
+    if (!room) {
+      inView_.blocked().store(1, std::memory_order_seq_cst);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      room = core_->Pump(now);
+    }
+    room = room && ProcessPending(now);
+    if (room) {
+      ReceiveFrom(transport_.multicastFd(), now);
+      ReceiveFrom(transport_.unicastFd(), now);
+      ReleaseDelayed(now);
+    }
+    WatchSockets(room && pendingCount_ == 0);
+    DrainOutbound(now);
+    if (MonotonicNs() >= core_->NextDeadline()) core_->OnTimer(MonotonicNs());
+    SendOut();
+    PublishInbound();
+  }
+}
+
+void Engine::WatchSockets(bool on) {
+  if (on == watching_) return;
+  watching_ = on;
+  if (!on) counters_[k_ringFullStalls]++;
+  if (on) inView_.blocked().store(0, std::memory_order_relaxed);
+  epoll_event ev{};
+  ev.events = on ? EPOLLIN : 0;
+  ev.data.fd = transport_.multicastFd();
+  epoll_ctl(epoll_, EPOLL_CTL_MOD, transport_.multicastFd(), &ev);
+  ev.data.fd = transport_.unicastFd();
+  epoll_ctl(epoll_, EPOLL_CTL_MOD, transport_.unicastFd(), &ev);
+}
+
+void Engine::ReceiveFrom(int fd, uint64_t now) {
+  // Bounded per wake-up so that timers and sends are never starved.
+  for (int round = 0; round < 8 && pendingCount_ == 0; round++) {
+    for (int i = 0; i < kBatch; i++) {
+      recvMsgs_[i].msg_hdr = msghdr{};
+      recvMsgs_[i].msg_hdr.msg_iov = &recvIov_[i];
+      recvMsgs_[i].msg_hdr.msg_iovlen = 1;
+      recvMsgs_[i].msg_hdr.msg_name = &recvFrom_[i];
+      recvMsgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+    }
+    const int n = recvmmsg(fd, recvMsgs_, kBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) return;
+    pendingNext_ = 0;
+    pendingCount_ = n;
+    counters_[k_datagramsReceived] += n;
+    if (!ProcessPending(now)) return;
+    if (n < kBatch) return;
+  }
+}
+
+// Hands the datagrams of the current batch to the core while the inbound ring
+// surely has room for what each can deliver. Returns false when it stopped
+// for lack of room.
+bool Engine::ProcessPending(uint64_t now) {
+  while (pendingNext_ < pendingCount_) {
+    const int i = pendingNext_;
+    const uint8_t* p = static_cast<const uint8_t*>(recvIov_[i].iov_base);
+    const size_t n = recvMsgs_[i].msg_len;
+    if (n >= kDataHeaderBytes && p[3] == kData) {
+      const size_t bound = Core::DeliveryBound(n, Ld16(p + 32));
+      if (!control_.empty() || inbound_.Free() < bound + 64) {
+        // Ask JS to kick us when it frees space, then look once more: JS may
+        // have drained everything between our check and the flag (both
+        // sides store, then load, sequentially consistent).
+        inView_.blocked().store(1, std::memory_order_seq_cst);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (!FlushControl() || inbound_.Free() < bound + 64) {
+          inboundDirty_ = true;  // make sure JS is woken to drain
+          return false;
+        }
+      }
+    }
+    counters_[k_bytesReceived] += n;
+    const Endpoint from{recvFrom_[i].sin_addr.s_addr, recvFrom_[i].sin_port};
+    pendingNext_++;
+    if (config_.inject.enabled()) Inject(p, n, from, now);
+    else core_->OnDatagram(p, n, from, now);
+  }
+  pendingNext_ = pendingCount_ = 0;
+  return true;
+}
+
+double Engine::Random() {
+  rng_ ^= rng_ << 13; rng_ ^= rng_ >> 7; rng_ ^= rng_ << 17;
+  return double(rng_ >> 11) / double(1ull << 53);
+}
+
+void Engine::Inject(const uint8_t* p, size_t n, const Endpoint& from, uint64_t now) {
+  if (Random() < config_.inject.loss) { counters_[k_injectedLoss]++; return; }
+  if (delayed_.size() < kMaxInjectDelayed && Random() < config_.inject.reorder) {
+    counters_[k_injectedReorders]++;
+    delayed_.emplace_back(std::vector<uint8_t>(p, p + n), from);
+    return;
+  }
+  core_->OnDatagram(p, n, from, now);
+  if (Random() < config_.inject.duplicate) {
+    counters_[k_injectedDuplicates]++;
+    core_->OnDatagram(p, n, from, now);
+  }
+}
+
+// Delayed datagrams go in after the rest of their batch: they arrive late.
+void Engine::ReleaseDelayed(uint64_t now) {
+  if (delayed_.empty()) return;
+  auto batch = std::move(delayed_);
+  delayed_.clear();
+  for (auto& d : batch) core_->OnDatagram(d.first.data(), d.first.size(), d.second, now);
+}
+
+void Engine::DrainOutbound(uint64_t now) {
+  RingRecord r;
+  bool consumed = false;
+  while (outbound_.Peek(&r)) {
+    const auto status = core_->Submit(uint8_t(r.flags & 0xf), uint8_t(r.flags >> 4), r.payload, r.size, now);
+    if (status == Core::SubmitStatus::kWindowFull) break;
+    if (status == Core::SubmitStatus::kTooBig) counters_[k_rejectMalformed]++;  // JS checks; never expected
+    outbound_.Advance();
+    consumed = true;
+  }
+  core_->FlushData(now);
+  if (!consumed) return;
+  outbound_.Release();
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // JS found the ring full and waits for space: wake it.
+  if (outView_.blocked().load(std::memory_order_acquire) && outView_.blocked().exchange(0, std::memory_order_acq_rel)) {
+    inboundDirty_ = true;
+  }
+}
+
+// ---------------------------------------------------------------- Sink
+
+void Engine::Send(const uint8_t* p, size_t n, const Endpoint* to) {
+  if (sendCount_ == kBatch) SendOut();
+  const int i = sendCount_++;
+  std::memcpy(sendIov_[i].iov_base, p, n);
+  sendIov_[i].iov_len = n;
+  sockaddr_in& a = sendTo_[i];
+  a = sockaddr_in{};
+  a.sin_family = AF_INET;
+  const Endpoint e = to ? *to : transport_.group();
+  a.sin_addr.s_addr = e.ip;
+  a.sin_port = e.port;
+  sendMsgs_[i].msg_hdr = msghdr{};
+  sendMsgs_[i].msg_hdr.msg_iov = &sendIov_[i];
+  sendMsgs_[i].msg_hdr.msg_iovlen = 1;
+  sendMsgs_[i].msg_hdr.msg_name = &a;
+  sendMsgs_[i].msg_hdr.msg_namelen = sizeof a;
+}
+
+void Engine::SendOut() {
+  int done = 0;
+  while (done < sendCount_) {
+    const int n = sendmmsg(transport_.unicastFd(), sendMsgs_ + done, sendCount_ - done, MSG_DONTWAIT);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      // The kernel would not take it (buffer full, no route): the datagram is
+      // in the retransmit log and a NAK or the next STATUS repairs it.
+      counters_[k_sendErrors] += sendCount_ - done;
+      break;
+    }
+    for (int i = done; i < done + n; i++) counters_[k_bytesSent] += sendMsgs_[i].msg_len;
+    counters_[k_datagramsSent] += n;
+    done += n;
+  }
+  sendCount_ = 0;
+}
+
+bool Engine::FlushControl() {
+  while (!control_.empty()) {
+    const auto& rec = control_.front();
+    const uint16_t type = Ld16(rec.data());
+    uint8_t* p = inbound_.Reserve(type, 0, rec.size() - 2);
+    if (!p) return false;
+    std::memcpy(p, rec.data() + 2, rec.size() - 2);
+    inbound_.Commit();
+    inboundDirty_ = true;
+    control_.pop_front();
+  }
+  return true;
+}
+
+bool Engine::Deliver(uint32_t peer, uint64_t seq, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
+  if (!control_.empty() && !FlushControl()) return false;
+  uint8_t* p = inbound_.Reserve(kRecMessage, uint16_t(order | frag << 4), kMessagePrefix + n);
+  if (!p) return false;
+  St64(p, seq);
+  St32(p + 8, peer);
+  St32(p + 12, 0);
+  std::memcpy(p + kMessagePrefix, data, n);
+  inbound_.Commit();
+  inboundDirty_ = true;
+  return true;
+}
+
+void Engine::PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) {
+  std::vector<uint8_t> rec(2 + 16 + nameLen);
+  St16(rec.data(), kRecPeerUp);
+  St32(rec.data() + 2, peer);
+  St32(rec.data() + 6, uint32_t(nameLen));
+  St64(rec.data() + 10, id);
+  std::memcpy(rec.data() + 18, name, nameLen);
+  control_.push_back(std::move(rec));
+  FlushControl();
+}
+
+void Engine::PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) {
+  std::vector<uint8_t> rec(2 + 16);
+  St16(rec.data(), kRecPeerDown);
+  St32(rec.data() + 2, peer);
+  St32(rec.data() + 6, uint32_t(why));
+  St64(rec.data() + 10, id);
+  control_.push_back(std::move(rec));
+  FlushControl();
+}
+
+void Engine::PublishInbound() {
+  if (!inboundDirty_) return;
+  inboundDirty_ = false;
+  inbound_.Publish();
+  // One wake-up per batch: JS clears `wake` before it drains, so a record
+  // published after its last look always finds wake == 0 and asks again.
+  if (inView_.wake().exchange(1, std::memory_order_acq_rel) == 0) {
+    counters_[k_wakeups]++;
+    wake_(wakeCtx_);
+  }
+}
+
+}  // namespace troupe

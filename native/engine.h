@@ -1,0 +1,152 @@
+// The threaded shell around the reliability core: one I/O thread per group
+// member (epoll over the two sockets and an eventfd), the rings shared with
+// JS, the counters, and the test-only fault injector. Knows nothing of N-API:
+// the addon gives it a wake-up callback.
+//
+// Shared memory (one region, handed to JS as an ArrayBuffer):
+//
+//   0                 u64 counters[kCounterCount]   (stats.h; written by C++)
+//   4096              outbound ring  JS -> C++      (ring.h layout)
+//   4096 + out        inbound ring   C++ -> JS
+//
+// Outbound records: type kSend, flags = order | frag << 4, payload = bytes.
+// Inbound records (payload layouts, little-endian):
+//   kMessage   flags = order | frag << 4;  u64 seq | u32 peer | u32 0 | bytes
+//   kPeerUp    u32 peer | u32 nameLen | u64 id | name
+//   kPeerDown  u32 peer | u32 reason (1 left, 2 silent) | u64 id
+//
+// Locking: the core is guarded by one mutex. The I/O thread holds it while it
+// works; JS's Flush() takes it only with try_lock (then packs and sends on the
+// JS thread, which saves a thread wake-up per send burst) and otherwise kicks
+// the I/O thread through the eventfd. Neither side ever blocks on the other.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "reliability.h"
+#include "ring.h"
+#include "transport.h"
+
+namespace troupe {
+
+enum RecordType : uint16_t { kRecSend = 2, kRecMessage = 2, kRecPeerUp = 3, kRecPeerDown = 4 };
+constexpr size_t kCountersBytes = 4096;
+constexpr size_t kMessagePrefix = 16;
+
+// Test tool: seeded loss, duplication and reordering of received datagrams.
+struct InjectConfig {
+  double loss = 0, duplicate = 0, reorder = 0;
+  uint64_t seed = 1;
+  bool enabled() const { return loss > 0 || duplicate > 0 || reorder > 0; }
+};
+
+struct EngineConfig {
+  CoreConfig core;
+  TransportConfig transport;
+  InjectConfig inject;
+  uint32_t outboundBytes = 4 << 20;  // ring capacities, powers of two
+  uint32_t inboundBytes = 8 << 20;
+};
+
+struct SharedRegion {
+  uint8_t* base = nullptr;
+  size_t size = 0;
+  ~SharedRegion();
+};
+
+class Engine final : public Sink {
+ public:
+  using WakeFn = void (*)(void* ctx);
+  Engine(const EngineConfig& config, WakeFn wake, void* wakeCtx);
+  ~Engine() override;
+
+  // Opens the sockets and starts the I/O thread. Returns 0 or an errno,
+  // with `what` naming the failed step.
+  int Start(std::string* what);
+  // JS -> C++: outbound records are published; send them soon.
+  void Flush();
+  // Wake the I/O thread (JS freed inbound space, or closing).
+  void Kick();
+  // Sends LEAVE, stops the thread, closes the sockets. Idempotent.
+  void Close();
+
+  std::shared_ptr<SharedRegion> region() const { return region_; }
+  uint32_t outboundOffset() const { return kCountersBytes; }
+  uint32_t inboundOffset() const { return uint32_t(kCountersBytes + RingView::TotalBytes(config_.outboundBytes)); }
+  uint64_t self() const { return config_.core.self; }
+  Endpoint local() const { return transport_.local(); }
+  uint32_t maxPayload() const { return core_->MaxPayload(); }
+
+  // Sink
+  void Send(const uint8_t* p, size_t n, const Endpoint* to) override;
+  bool Deliver(uint32_t peer, uint64_t seq, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) override;
+  void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) override;
+  void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) override;
+
+ private:
+  void Run();
+  void ReceiveFrom(int fd, uint64_t now);
+  bool ProcessPending(uint64_t now);
+  void Inject(const uint8_t* p, size_t n, const Endpoint& from, uint64_t now);
+  void ReleaseDelayed(uint64_t now);
+  void DrainOutbound(uint64_t now);
+  void SendOut();
+  void PublishInbound();
+  bool FlushControl();
+  void WatchSockets(bool on);
+  double Random();
+
+  EngineConfig config_;
+  WakeFn wake_;
+  void* wakeCtx_;
+  std::shared_ptr<SharedRegion> region_;
+  uint64_t* counters_;
+  RingView outView_, inView_;
+  RingConsumer outbound_;
+  RingProducer inbound_;
+  std::unique_ptr<Core> core_;
+  Transport transport_;
+  std::mutex mu_;
+  std::thread thread_;
+  std::atomic<bool> running_{false};
+  bool closed_ = false;
+  int epoll_ = -1, event_ = -1;
+  bool watching_ = true;
+  bool inboundDirty_ = false;
+
+  // Receive batch (recvmmsg). While the inbound ring is full the rest of a
+  // batch waits here and the sockets are not read.
+  static constexpr int kBatch = 64;
+  std::vector<uint8_t> recvMem_;
+  mmsghdr recvMsgs_[kBatch];
+  iovec recvIov_[kBatch];
+  sockaddr_in recvFrom_[kBatch];
+  int pendingNext_ = 0, pendingCount_ = 0;
+
+  // Send batch (sendmmsg): the core's datagrams are copied here.
+  size_t sendSlot_ = 0;
+  std::vector<uint8_t> sendMem_;
+  mmsghdr sendMsgs_[kBatch];
+  iovec sendIov_[kBatch];
+  sockaddr_in sendTo_[kBatch];
+  int sendCount_ = 0;
+
+  // Peer events that found the ring full; they go out before any message.
+  std::deque<std::vector<uint8_t>> control_;
+
+  uint64_t rng_;
+  std::vector<std::pair<std::vector<uint8_t>, Endpoint>> delayed_;
+};
+
+uint64_t MonotonicNs();
+
+}  // namespace troupe

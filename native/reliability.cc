@@ -1,0 +1,527 @@
+#include "reliability.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace troupe {
+
+namespace {
+enum SlotState : uint8_t { kEmpty = 0, kHeld = 1, kDeliveredEarly = 2 };
+constexpr uint64_t kNever = ~uint64_t(0);
+constexpr uint8_t kOrderUnordered = 0;
+constexpr uint64_t kEagerStatusAcks = 4096;  // acks that make STATUS go out early
+constexpr uint64_t kEagerStatusGapNs = 1'000'000;
+}  // namespace
+
+// One receive slot: a message that arrived after a gap (or while the sink
+// was full), or the NAK timing of a seq that is still missing.
+struct Core::Slot {
+  uint8_t state = kEmpty;
+  uint8_t order = 0;
+  uint8_t frag = 0;
+  uint32_t length = 0;
+  uint8_t* data = nullptr;  // malloc'd copy while kHeld
+  uint64_t nakAt = 0;       // missing: when to NAK next (0 = not known missing)
+  uint64_t missingSince = 0;
+};
+
+struct Core::Window {
+  uint64_t next = 1;     // next seq to deliver
+  uint64_t highest = 0;  // highest seq known to exist
+  uint64_t nakCheckAt = kNever;
+  uint32_t held = 0;     // slots in kHeld or kDeliveredEarly
+  bool blocked = false;  // the sink refused a delivery
+  std::vector<Slot> slots;
+  uint64_t mask = 0;
+  Slot& at(uint64_t seq) { return slots[seq & mask]; }
+  bool inWindow(uint64_t seq) const { return seq >= next && seq - next <= mask; }
+};
+
+struct Core::Peer {
+  uint64_t id = 0;
+  uint32_t index = 0;
+  bool active = false;
+  Endpoint endpoint;
+  uint64_t lastHeardNs = 0;
+  uint64_t ackForUs = 0;  // their cumulative ack of our stream
+  bool ackedUs = false;   // they have reported our stream at least once
+  uint64_t lowestKept = 1;
+  Window win;
+};
+
+Core::Core(const CoreConfig& config, Sink* sink, uint64_t* counters, uint64_t nowNs)
+    : config_(config), sink_(sink), counters_(counters), rng_(config.seed | 1) {
+  logSlots_ = std::max<size_t>(4, (config_.windowBytes + config_.datagramSize - 1) / config_.datagramSize);
+  // new[] without () leaves the pages untouched until used: the window costs
+  // memory only as far as it fills.
+  logMem_.reset(new uint8_t[logSlots_ * config_.datagramSize]);
+  log_.resize(logSlots_);
+  scratch_.resize(kMaxDatagram);
+  lastTimerNs_ = nowNs;
+  nextStatusNs_ = nowNs;  // announce ourselves at once
+  nextDeadline_ = nowNs;
+  // We are always our own first peer; our datagrams come back by multicast loop.
+  Peer* self = AddPeer(config_.self, config_.name.data(), config_.name.size(), Endpoint{}, 0, nowNs);
+  selfIndex_ = self->index;
+}
+
+Core::~Core() {
+  for (auto& p : peers_) {
+    if (!p) continue;
+    for (Slot& s : p->win.slots) std::free(s.data);
+  }
+}
+
+uint64_t Core::Jitter(uint64_t base) {
+  rng_ ^= rng_ << 13; rng_ ^= rng_ >> 7; rng_ ^= rng_ << 17;
+  return base / 2 + (base ? rng_ % base : 0);  // uniform in [base/2, 3*base/2)
+}
+
+// ---------------------------------------------------------------- peers
+
+Core::Peer* Core::FindPeer(uint64_t id) {
+  if (lastPeer_ && lastPeer_->id == id && lastPeer_->active) return lastPeer_;
+  auto it = byId_.find(id);
+  if (it == byId_.end()) return nullptr;
+  lastPeer_ = peers_[it->second].get();
+  return lastPeer_;
+}
+
+Core::Peer* Core::AddPeer(uint64_t id, const char* name, size_t nameLen, const Endpoint& from,
+                          uint64_t highestSent, uint64_t nowNs) {
+  uint32_t index = 0;
+  while (index < peers_.size() && peers_[index] && peers_[index]->active) index++;
+  if (index == kMaxMembers) return nullptr;
+  if (index == peers_.size()) peers_.emplace_back();
+  auto p = std::make_unique<Peer>();
+  p->id = id;
+  p->index = index;
+  p->active = true;
+  p->endpoint = from;
+  p->lastHeardNs = nowNs;
+  // A new peer's stream is joined at its current end: we deliver what it
+  // sends from now on.
+  p->win.next = highestSent + 1;
+  p->win.highest = highestSent;
+  p->win.slots.resize(config_.receiveSlots);
+  p->win.mask = config_.receiveSlots - 1;
+  peers_[index] = std::move(p);
+  byId_[id] = index;
+  sink_->PeerUp(index, id, name, nameLen);
+  return peers_[index].get();
+}
+
+void Core::RemovePeer(Peer* p, PeerDownReason why) {
+  for (Slot& s : p->win.slots) { std::free(s.data); s = Slot{}; }
+  if (p->win.blocked) heldForSink_--;
+  Gauge(k_heldMessages, counters_[k_heldMessages] - p->win.held);
+  p->active = false;
+  byId_.erase(p->id);
+  if (lastPeer_ == p) lastPeer_ = nullptr;
+  sink_->PeerDown(p->index, p->id, why);
+  AdvanceStable();  // it no longer holds our window back
+}
+
+// ---------------------------------------------------------------- sending
+
+Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data, size_t n, uint64_t nowNs) {
+  if (n > MaxPayload()) return SubmitStatus::kTooBig;
+  const size_t need = kMsgHeaderBytes + n;
+  if (openCount_ > 0 && (openLength_ + need > config_.datagramSize || openCount_ == 0xffff)) FlushData(nowNs);
+  if (openCount_ == 0) {
+    if (logCount_ == logSlots_) { Count(k_windowFull); return SubmitStatus::kWindowFull; }
+    const size_t index = (logHead_ + logCount_) % logSlots_;
+    log_[index] = LogEntry{nextSeq_, 0, uint32_t(kDataHeaderBytes), 0};
+    logCount_++;
+    openLength_ = kDataHeaderBytes;
+  }
+  LogEntry& e = log_[(logHead_ + logCount_ - 1) % logSlots_];
+  uint8_t* m = LogBuffer((logHead_ + logCount_ - 1) % logSlots_) + openLength_;
+  St16(m, uint16_t(n));
+  m[2] = order;
+  m[3] = frag;
+  if (n) std::memcpy(m + kMsgHeaderBytes, data, n);
+  openLength_ += uint32_t(need);
+  openCount_++;
+  e.count = openCount_;
+  e.length = openLength_;
+  nextSeq_++;
+  return SubmitStatus::kOk;
+}
+
+void Core::FlushData(uint64_t nowNs) {
+  if (openCount_ == 0) return;
+  const size_t index = (logHead_ + logCount_ - 1) % logSlots_;
+  LogEntry& e = log_[index];
+  uint8_t* dg = LogBuffer(index);
+  EncodeHeader(dg, kData, config_.group, config_.self, 0, e.length);
+  St64(dg + 24, e.firstSeq);
+  St16(dg + 32, uint16_t(e.count));
+  St16(dg + 34, 0);
+  St32(dg + 36, 0);
+  e.lastXmitNs = 0;
+  openCount_ = 0;
+  openLength_ = 0;
+  highestSent_ = e.firstSeq + e.count - 1;
+  logBytes_ += e.length;
+  Gauge(k_logBytes, logBytes_);
+  if (logBytes_ > counters_[k_logPeakBytes]) Gauge(k_logPeakBytes, logBytes_);
+  Gauge(k_highestSent, highestSent_);
+  Count(k_messagesSent, e.count);
+  sink_->Send(dg, e.length, nullptr);
+}
+
+// Frees log entries that every member holds.
+void Core::AdvanceStable() {
+  uint64_t stable = highestSent_;
+  for (auto& p : peers_) {
+    if (!p || !p->active) continue;
+    if (p->index == selfIndex_) {
+      if (config_.receiveOwn) stable = std::min(stable, p->win.next - 1);
+      continue;
+    }
+    if (p->ackedUs) stable = std::min(stable, p->ackForUs);
+  }
+  if (stable <= stable_) return;
+  stable_ = stable;
+  Gauge(k_stableSeq, stable_);
+  const size_t closed = logCount_ - (openCount_ > 0 ? 1 : 0);
+  size_t freed = 0;
+  while (freed < closed) {
+    LogEntry& e = log_[logHead_];
+    if (e.firstSeq + e.count - 1 > stable_) break;
+    logBytes_ -= e.length;
+    logHead_ = (logHead_ + 1) % logSlots_;
+    logCount_--;
+    freed++;
+  }
+  Gauge(k_logBytes, logBytes_);
+}
+
+void Core::Retransmit(uint64_t first, uint64_t last, const Endpoint& to, uint64_t nowNs) {
+  const size_t closed = logCount_ - (openCount_ > 0 ? 1 : 0);
+  if (closed == 0) return;
+  // Binary search for the first entry that ends at or after `first`.
+  size_t lo = 0, hi = closed;
+  while (lo < hi) {
+    const size_t mid = (lo + hi) / 2;
+    const LogEntry& e = log_[(logHead_ + mid) % logSlots_];
+    if (e.firstSeq + e.count - 1 < first) lo = mid + 1; else hi = mid;
+  }
+  for (size_t i = lo; i < closed; i++) {
+    const size_t index = (logHead_ + i) % logSlots_;
+    LogEntry& e = log_[index];
+    if (e.firstSeq > last) break;
+    if (e.lastXmitNs && nowNs - e.lastXmitNs < config_.xmitHoldNs) { Count(k_xmitSuppressed); continue; }
+    e.lastXmitNs = nowNs;
+    uint8_t* dg = LogBuffer(index);
+    St16(dg + 34, kDataRetransmit);
+    Count(k_retransmits);
+    sink_->Send(dg, e.length, &to);
+  }
+}
+
+// ---------------------------------------------------------------- receiving
+
+void Core::OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t nowNs) {
+  Header h;
+  Reject r = DecodeHeader(p, n, config_.group, &h);
+  if (r == Reject::kNone) {
+    Peer* peer = FindPeer(h.sender);
+    switch (h.type) {
+      case kData: {
+        DataView d;
+        r = DecodeData(p, n, &d);
+        if (r != Reject::kNone) break;
+        if (!peer) { Count(k_rejectUnknownSender); return; }
+        if (h.sender == config_.self && !config_.receiveOwn) return;
+        peer->lastHeardNs = nowNs;
+        OnData(peer, p, n, nowNs);
+        return;
+      }
+      case kStatus: {
+        StatusView s;
+        r = DecodeStatus(p, n, &s);
+        if (r != Reject::kNone) break;
+        if (!peer) {
+          peer = AddPeer(h.sender, s.name, s.nameLen, from, s.highestSent, nowNs);
+          if (!peer) return;
+        }
+        peer->endpoint = from;
+        peer->lastHeardNs = nowNs;
+        OnStatus(peer, s, nowNs);
+        return;
+      }
+      case kNak: {
+        NakView k;
+        r = DecodeNak(p, n, &k);
+        if (r != Reject::kNone) break;
+        if (peer) peer->lastHeardNs = nowNs;
+        if (k.target == config_.self) OnNak(k, from, nowNs);
+        return;
+      }
+      case kLeave:
+        if (peer && peer->index != selfIndex_) RemovePeer(peer, PeerDownReason::kLeft);
+        return;
+    }
+  }
+  switch (r) {
+    case Reject::kTruncated: Count(k_rejectTruncated); break;
+    case Reject::kMagic: Count(k_rejectMagic); break;
+    case Reject::kVersion: Count(k_rejectVersion); break;
+    case Reject::kLength: Count(k_rejectLength); break;
+    case Reject::kForeign: Count(k_rejectForeign); break;
+    default: Count(k_rejectMalformed); break;
+  }
+}
+
+void Core::Hold(Window& w, uint64_t seq, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
+  Slot& s = w.at(seq);
+  s.data = static_cast<uint8_t*>(std::malloc(n ? n : 1));
+  if (n) std::memcpy(s.data, data, n);
+  s.state = kHeld;
+  s.order = order;
+  s.frag = frag;
+  s.length = uint32_t(n);
+  w.held++;
+  Count(k_heldMessages);
+}
+
+void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
+  Window& w = peer->win;
+  const uint64_t first = Ld64(dg + 24);
+  const uint16_t count = Ld16(dg + 32);
+  const uint8_t* m = dg + kDataHeaderBytes;
+  for (uint32_t i = 0; i < count; i++) {
+    const uint64_t seq = first + i;
+    const uint16_t len = Ld16(m);
+    const uint8_t order = m[2], frag = m[3];
+    const uint8_t* data = m + kMsgHeaderBytes;
+    m += kMsgHeaderBytes + len;
+    if (seq < w.next) { Count(k_duplicates); continue; }
+    if (!w.inWindow(seq)) { Count(k_overrun); continue; }
+    Slot& s = w.at(seq);
+    if (s.state != kEmpty) { Count(k_duplicates); continue; }
+    if (s.nakAt) Count(k_repaired);
+    if (seq == w.next && w.held == 0 && !w.blocked) {
+      // The fast path: in order, nothing waiting.
+      if (sink_->Deliver(peer->index, seq, order, frag, data, len)) {
+        s.nakAt = 0;
+        w.next++;
+        Count(k_messagesDelivered);
+        continue;
+      }
+      w.blocked = true;
+      heldForSink_++;
+    } else if (order == kOrderUnordered && frag == 0 && !w.blocked &&
+               sink_->Deliver(peer->index, seq, order, frag, data, len)) {
+      // Unordered: delivered on arrival; the slot remembers it so that it is
+      // neither delivered again nor NAKed.
+      s.state = kDeliveredEarly;
+      s.nakAt = 0;
+      w.held++;
+      Count(k_heldMessages);
+      Count(k_messagesDelivered);
+      continue;
+    }
+    s.nakAt = 0;
+    Hold(w, seq, order, frag, data, len);
+  }
+  NoteHighest(w, first + count - 1, nowNs);
+  if (w.held) DrainHeld(peer);
+  acksSinceStatus_ += count;
+  if (acksSinceStatus_ >= kEagerStatusAcks && nowNs + config_.statusIntervalNs - nextStatusNs_ >= kEagerStatusGapNs) {
+    // Acks are piling up: tell the senders early so their windows open.
+    nextStatusNs_ = nowNs;
+    ScheduleAt(nowNs);
+  }
+}
+
+// Marks seqs between the old and the new highest as missing; they are NAKed
+// after a jittered delay unless they arrive first.
+void Core::NoteHighest(Window& w, uint64_t highest, uint64_t nowNs) {
+  if (highest <= w.highest) return;
+  const uint64_t from = std::max(w.highest + 1, w.next);
+  const uint64_t to = std::min(highest, w.next + w.mask);
+  for (uint64_t seq = from; seq <= to; seq++) {
+    Slot& s = w.at(seq);
+    if (s.state == kEmpty && s.nakAt == 0 && seq != highest) {
+      s.missingSince = nowNs;
+      s.nakAt = nowNs + Jitter(config_.nakDelayNs);
+      if (s.nakAt < w.nakCheckAt) w.nakCheckAt = s.nakAt;
+    }
+  }
+  w.highest = highest;
+  if (w.nakCheckAt != kNever) ScheduleAt(w.nakCheckAt);
+}
+
+void Core::DrainHeld(Peer* peer) {
+  Window& w = peer->win;
+  while (w.held) {
+    Slot& s = w.at(w.next);
+    if (s.state == kEmpty) break;
+    if (s.state == kHeld) {
+      if (!sink_->Deliver(peer->index, w.next, s.order, s.frag, s.data, s.length)) {
+        if (!w.blocked) { w.blocked = true; heldForSink_++; }
+        return;
+      }
+      std::free(s.data);
+      Count(k_messagesDelivered);
+    }
+    s = Slot{};
+    w.held--;
+    counters_[k_heldMessages]--;
+    w.next++;
+  }
+  if (w.blocked) { w.blocked = false; heldForSink_--; }
+}
+
+bool Core::Pump(uint64_t nowNs) {
+  if (heldForSink_ == 0) return true;
+  for (auto& p : peers_) {
+    if (p && p->active && p->win.blocked) {
+      p->win.blocked = false;
+      heldForSink_--;
+      DrainHeld(p.get());
+    }
+  }
+  return heldForSink_ == 0;
+}
+
+void Core::OnStatus(Peer* peer, const StatusView& s, uint64_t nowNs) {
+  Window& w = peer->win;
+  peer->lowestKept = s.lowestKept;
+  // Seqs the sender no longer keeps cannot be repaired: skip them, counted.
+  if (peer->index != selfIndex_ && w.next < s.lowestKept && w.held == 0) {
+    const uint64_t skip = std::min(s.lowestKept, s.highestSent + 1) - w.next;
+    Count(k_unrecoverable, skip);
+    for (uint64_t seq = w.next; seq < w.next + skip && seq - w.next <= w.mask; seq++) w.at(seq) = Slot{};
+    w.next += skip;
+    if (w.highest < w.next - 1) w.highest = w.next - 1;
+  }
+  NoteHighest(w, s.highestSent, nowNs);
+  // Their acks of our stream.
+  for (uint32_t i = 0; i < s.ackCount; i++) {
+    if (Ld64(s.acks + i * 16) != config_.self) continue;
+    const uint64_t ack = Ld64(s.acks + i * 16 + 8);
+    if (peer->index == selfIndex_) break;
+    if (!peer->ackedUs || ack > peer->ackForUs) { peer->ackForUs = ack; peer->ackedUs = true; }
+    AdvanceStable();
+    break;
+  }
+}
+
+void Core::OnNak(const NakView& k, const Endpoint& from, uint64_t nowNs) {
+  Count(k_naksReceived);
+  for (uint32_t i = 0; i < k.rangeCount; i++) {
+    const uint64_t first = Ld64(k.ranges + i * 16), last = Ld64(k.ranges + i * 16 + 8);
+    Retransmit(first, std::min(last, highestSent_), from, nowNs);
+  }
+}
+
+// ---------------------------------------------------------------- timers
+
+void Core::SendNaks(Peer* peer, uint64_t nowNs) {
+  Window& w = peer->win;
+  if (nowNs < w.nakCheckAt) return;
+  w.nakCheckAt = kNever;
+  uint8_t* p = scratch_.data();
+  uint32_t ranges = 0;
+  uint64_t seqs = 0;
+  auto flush = [&] {
+    if (!ranges) return;
+    const size_t len = kNakFixedBytes + ranges * 16;
+    EncodeHeader(p, kNak, config_.group, config_.self, 0, uint32_t(len));
+    St64(p + 24, peer->id);
+    St16(p + 32, uint16_t(ranges));
+    St16(p + 34, 0);
+    St32(p + 36, 0);
+    sink_->Send(p, len, &peer->endpoint);
+    Count(k_naksSent);
+    ranges = 0;
+  };
+  const uint64_t last = std::min(w.highest, w.next + w.mask);
+  for (uint64_t seq = w.next; seq <= last; seq++) {
+    Slot& s = w.at(seq);
+    if (s.state != kEmpty) continue;
+    if (s.nakAt == 0) {  // missing but not yet noted (e.g. skipped past the window before)
+      s.missingSince = nowNs;
+      s.nakAt = nowNs + Jitter(config_.nakDelayNs);
+    }
+    if (s.nakAt > nowNs) { w.nakCheckAt = std::min(w.nakCheckAt, s.nakAt); continue; }
+    s.nakAt = nowNs + config_.nakRetryNs;
+    w.nakCheckAt = std::min(w.nakCheckAt, s.nakAt);
+    seqs++;
+    uint8_t* r = p + kNakFixedBytes + (ranges - (ranges ? 1 : 0)) * 16;
+    if (ranges && Ld64(r + 8) + 1 == seq) { St64(r + 8, seq); continue; }
+    if (ranges == kMaxNakRanges) flush();
+    r = p + kNakFixedBytes + ranges * 16;
+    St64(r, seq);
+    St64(r + 8, seq);
+    ranges++;
+  }
+  flush();
+  Count(k_nakedSeqs, seqs);
+  if (w.nakCheckAt != kNever) ScheduleAt(w.nakCheckAt);
+}
+
+void Core::SendStatus(uint64_t nowNs) {
+  uint8_t* p = scratch_.data();
+  const size_t nameLen = std::min(config_.name.size(), kMaxName);
+  uint8_t* a = p + kStatusFixedBytes + nameLen;
+  uint16_t acks = 0;
+  for (auto& peer : peers_) {
+    if (!peer || !peer->active) continue;
+    St64(a, peer->id);
+    St64(a + 8, peer->win.next - 1);
+    a += 16;
+    acks++;
+  }
+  const size_t len = a - p;
+  EncodeHeader(p, kStatus, config_.group, config_.self, 0, uint32_t(len));
+  St64(p + 24, highestSent_);
+  const uint64_t lowestKept = logCount_ ? log_[logHead_].firstSeq : nextSeq_;
+  St64(p + 32, std::min(lowestKept, highestSent_ + 1));
+  p[40] = uint8_t(nameLen);
+  p[41] = 0;
+  St16(p + 42, acks);
+  St32(p + 44, 0);
+  std::memcpy(p + kStatusFixedBytes, config_.name.data(), nameLen);
+  sink_->Send(p, len, nullptr);
+  Count(k_statusSent);
+  acksSinceStatus_ = 0;
+}
+
+void Core::OnTimer(uint64_t nowNs) {
+  // If this thread itself was stopped (SIGSTOP, a debugger, an overloaded
+  // machine) for longer than half the suspicion timeout, the silence we see
+  // is ours: give everyone a fresh start instead of suspecting them all.
+  const bool weStalled = nowNs - lastTimerNs_ > config_.suspectTimeoutNs / 2;
+  lastTimerNs_ = nowNs;
+  nextDeadline_ = kNever;
+  if (nowNs >= nextStatusNs_) {
+    SendStatus(nowNs);
+    nextStatusNs_ = nowNs + config_.statusIntervalNs;
+  }
+  ScheduleAt(nextStatusNs_);
+  for (auto& p : peers_) {
+    if (!p || !p->active) continue;
+    if (weStalled) p->lastHeardNs = nowNs;
+    if (p->index != selfIndex_ && nowNs - p->lastHeardNs > config_.suspectTimeoutNs) {
+      RemovePeer(p.get(), PeerDownReason::kSilent);
+      continue;
+    }
+    SendNaks(p.get(), nowNs);
+    if (p->win.nakCheckAt != kNever) ScheduleAt(p->win.nakCheckAt);
+  }
+}
+
+void Core::Leave(uint64_t nowNs) {
+  FlushData(nowNs);
+  uint8_t* p = scratch_.data();
+  EncodeHeader(p, kLeave, config_.group, config_.self, 0, kHeaderBytes);
+  sink_->Send(p, kHeaderBytes, nullptr);
+}
+
+}  // namespace troupe

@@ -1,0 +1,157 @@
+// Reliable FIFO multicast as a sans-IO state machine.
+//
+// Input: datagrams (with the sender's endpoint), messages to send, and the
+// time. Output, through a Sink: datagrams to send, messages delivered in
+// per-sender order, and peers heard or lost. The core owns no socket, no
+// thread and no clock, so tests and the simulator drive it with made-up time.
+//
+// Sender side: each message gets the next seq; messages are packed into the
+// open datagram, which lives in a slot of the retransmit log. A full log is
+// the flow-control window: Submit() returns false until STATUS acks from
+// every member make old datagrams stable and free their slots.
+//
+// Receiver side, per sender: `next` is the next seq to deliver. In-order
+// messages go straight to the sink; messages after a gap wait in a slot.
+// A gap is NAKed after a jittered delay (reordering is normal); a seq once
+// NAKed is not NAKed again before nakRetry; the sender ignores repeat NAKs for
+// a datagram it retransmitted within xmitHold. STATUS carries the sender's
+// highest seq, so a lost last message is noticed, and each member's
+// cumulative acks, which give stability. See docs/ARCHITECTURE.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "stats.h"
+#include "wire.h"
+
+namespace troupe {
+
+struct Endpoint {
+  uint32_t ip = 0;    // IPv4, network byte order
+  uint16_t port = 0;  // network byte order
+  bool operator==(const Endpoint& o) const { return ip == o.ip && port == o.port; }
+};
+
+enum class PeerDownReason : uint8_t { kLeft = 1, kSilent = 2 };
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  // `to` == nullptr: multicast to the group. The bytes are only valid during the call.
+  virtual void Send(const uint8_t* p, size_t n, const Endpoint* to) = 0;
+  // Returns false when there is no room; the core keeps the message and
+  // tries again on Pump().
+  virtual bool Deliver(uint32_t peer, uint64_t seq, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) = 0;
+  virtual void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) = 0;
+  virtual void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) = 0;
+};
+
+struct CoreConfig {
+  uint32_t group = 0;
+  uint64_t self = 1;              // our incarnation id, never 0
+  std::string name;               // our member name (<= kMaxName bytes)
+  uint32_t datagramSize = 8192;   // bytes, kMinDatagram..kMaxDatagram
+  uint64_t windowBytes = 16 << 20;  // flow-control window = retransmit log size
+  uint32_t receiveSlots = 65536;  // per-sender receive window, messages, power of 2
+  uint64_t statusIntervalNs = 10'000'000;
+  uint64_t nakDelayNs = 1'000'000;
+  uint64_t nakRetryNs = 10'000'000;
+  uint64_t xmitHoldNs = 2'000'000;
+  uint64_t suspectTimeoutNs = 1'000'000'000;
+  bool receiveOwn = true;
+  uint64_t seed = 1;
+};
+
+class Core {
+ public:
+  Core(const CoreConfig& config, Sink* sink, uint64_t* counters, uint64_t nowNs);
+  ~Core();
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  enum class SubmitStatus { kOk, kWindowFull, kTooBig };
+  // Queue one message (or fragment) of ours into the open datagram.
+  SubmitStatus Submit(uint8_t order, uint8_t frag, const uint8_t* data, size_t n, uint64_t nowNs);
+  // Send the open datagram now, if it holds anything.
+  void FlushData(uint64_t nowNs);
+  void OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t nowNs);
+  // Status, NAKs and suspicion. Call when NextDeadline() has passed.
+  void OnTimer(uint64_t nowNs);
+  uint64_t NextDeadline() const { return nextDeadline_; }
+  // Retry deliveries held back because the sink was full. Returns true when
+  // nothing is left held back for that reason.
+  bool Pump(uint64_t nowNs);
+  void Leave(uint64_t nowNs);
+
+  bool WindowOpen() const { return logCount_ < logSlots_ || openCount_ > 0; }
+  uint32_t MaxPayload() const { return config_.datagramSize - kDataHeaderBytes - kMsgHeaderBytes; }
+  uint64_t self() const { return config_.self; }
+  const CoreConfig& config() const { return config_; }
+  // Bytes a DATA datagram of `n` bytes with `count` messages can need in the sink.
+  static size_t DeliveryBound(size_t n, size_t count) { return n + count * 32; }
+
+ private:
+  struct Slot;
+  struct Window;
+  struct Peer;
+  struct LogEntry {
+    uint64_t firstSeq;
+    uint32_t count;
+    uint32_t length;
+    uint64_t lastXmitNs;
+  };
+
+  Peer* FindPeer(uint64_t id);
+  Peer* AddPeer(uint64_t id, const char* name, size_t nameLen, const Endpoint& from, uint64_t highestSent, uint64_t nowNs);
+  void RemovePeer(Peer* p, PeerDownReason why);
+  void OnData(Peer* p, const uint8_t* dg, size_t n, uint64_t nowNs);
+  void OnStatus(Peer* p, const StatusView& s, uint64_t nowNs);
+  void OnNak(const NakView& k, const Endpoint& from, uint64_t nowNs);
+  void Hold(Window& w, uint64_t seq, uint8_t order, uint8_t frag, const uint8_t* data, size_t n);
+  void DrainHeld(Peer* p);
+  void NoteHighest(Window& w, uint64_t highest, uint64_t nowNs);
+  void SendNaks(Peer* p, uint64_t nowNs);
+  void SendStatus(uint64_t nowNs);
+  void AdvanceStable();
+  void Retransmit(uint64_t first, uint64_t last, const Endpoint& to, uint64_t nowNs);
+  uint8_t* LogBuffer(size_t index) { return logMem_.get() + index * config_.datagramSize; }
+  uint64_t Jitter(uint64_t base);
+  void Count(Counter c, uint64_t n = 1) { counters_[c] += n; }
+  void Gauge(Counter c, uint64_t v) { counters_[c] = v; }
+  void ScheduleAt(uint64_t t) { if (t < nextDeadline_) nextDeadline_ = t; }
+
+  CoreConfig config_;
+  Sink* sink_;
+  uint64_t* counters_;
+  uint64_t rng_;
+
+  std::vector<std::unique_ptr<Peer>> peers_;  // index = peer number given to the sink
+  std::unordered_map<uint64_t, uint32_t> byId_;
+  Peer* lastPeer_ = nullptr;                  // cache for runs of datagrams from one sender
+  uint32_t selfIndex_ = 0;
+
+  // Our stream.
+  uint64_t nextSeq_ = 1;
+  uint64_t highestSent_ = 0;
+  uint64_t stable_ = 0;
+  std::unique_ptr<uint8_t[]> logMem_;
+  std::vector<LogEntry> log_;                 // circular, logSlots_ entries
+  size_t logSlots_ = 0, logHead_ = 0, logCount_ = 0;
+  uint64_t logBytes_ = 0;
+  uint32_t openCount_ = 0;                    // messages in the open datagram (the newest log entry)
+  uint32_t openLength_ = 0;
+
+  uint64_t nextStatusNs_ = 0;
+  uint64_t lastTimerNs_ = 0;
+  uint64_t acksSinceStatus_ = 0;
+  uint64_t nextDeadline_ = 0;
+  uint64_t heldForSink_ = 0;                  // windows blocked on a full sink
+  std::vector<uint8_t> scratch_;              // control datagrams
+};
+
+}  // namespace troupe

@@ -1,0 +1,53 @@
+// The engine's counters. One list, so that C++ and JS agree on the order:
+// the addon exports the names and JS reads the values from shared memory.
+#pragma once
+
+#include <cstdint>
+
+namespace troupe {
+
+#define TROUPE_COUNTERS(X)                                                        \
+  X(datagramsSent, "datagrams sent (multicast and unicast, all types)")           \
+  X(datagramsReceived, "datagrams received from the sockets")                     \
+  X(bytesSent, "bytes sent")                                                      \
+  X(bytesReceived, "bytes received")                                              \
+  X(messagesSent, "messages of ours sent for the first time")                     \
+  X(messagesDelivered, "messages delivered to JS in order")                       \
+  X(duplicates, "messages received that were already held or delivered")          \
+  X(naksSent, "NAK datagrams sent")                                               \
+  X(nakedSeqs, "sequence numbers asked for in NAKs we sent")                      \
+  X(naksReceived, "NAK datagrams received for our stream")                        \
+  X(retransmits, "datagrams retransmitted by us")                                 \
+  X(xmitSuppressed, "retransmissions skipped because we just retransmitted")      \
+  X(repaired, "messages that arrived after we had NAKed them")                    \
+  X(unrecoverable, "messages a sender no longer had when we asked (skipped)")     \
+  X(overrun, "messages beyond the receive window (dropped, re-asked later)")      \
+  X(statusSent, "STATUS datagrams sent")                                          \
+  X(windowFull, "times a send found the flow-control window full")                \
+  X(logBytes, "bytes held in our retransmit log now (gauge)")                     \
+  X(logPeakBytes, "most bytes ever held in our retransmit log (gauge)")           \
+  X(stableSeq, "highest seq of ours that every member holds (gauge)")             \
+  X(highestSent, "highest seq of ours sent (gauge)")                              \
+  X(heldMessages, "messages held out of order or for a full ring (gauge)")        \
+  X(rejectTruncated, "datagrams dropped: truncated")                              \
+  X(rejectMagic, "datagrams dropped: not troupe (bad magic)")                     \
+  X(rejectVersion, "datagrams dropped: other protocol version")                   \
+  X(rejectLength, "datagrams dropped: length field differs from size")            \
+  X(rejectMalformed, "datagrams dropped: inconsistent contents")                  \
+  X(rejectForeign, "datagrams dropped: another group on the same port")           \
+  X(rejectUnknownSender, "datagrams dropped: data from a sender not yet heard")   \
+  X(sendErrors, "datagrams the kernel refused to send (repaired by NAK)")         \
+  X(injectedLoss, "datagrams dropped by the test injector")                       \
+  X(injectedDuplicates, "datagrams duplicated by the test injector")              \
+  X(injectedReorders, "datagrams delayed by the test injector")                   \
+  X(ringFullStalls, "times the inbound ring was full and receiving paused")       \
+  X(wakeups, "JS wake-ups requested")
+
+enum Counter : uint32_t {
+#define TROUPE_COUNTER_ENUM(name, doc) k_##name,
+  TROUPE_COUNTERS(TROUPE_COUNTER_ENUM)
+#undef TROUPE_COUNTER_ENUM
+  kCounterCount
+};
+
+}  // namespace troupe

@@ -1,0 +1,44 @@
+// UDP sockets for one group member: a multicast socket that receives the
+// group's traffic and a unicast socket that sends everything (so that every
+// datagram's source address is where NAKs and retransmissions go) and
+// receives what is meant for this member alone.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+
+#include "reliability.h"
+
+namespace troupe {
+
+struct TransportConfig {
+  uint32_t groupIp = 0;      // network byte order, 224.0.0.0/4
+  uint16_t port = 0;         // host byte order
+  uint32_t interfaceIp = 0;  // network byte order; 127.0.0.1 by default
+  int ttl = 1;
+  int receiveBuffer = 8 << 20;  // bytes asked of the kernel (forced when root)
+  int sendBuffer = 4 << 20;
+};
+
+class Transport {
+ public:
+  ~Transport() { Close(); }
+  // Returns 0, or an errno with `what` naming the step that failed.
+  int Open(const TransportConfig& c, std::string* what);
+  void Close();
+  int multicastFd() const { return mcast_; }
+  int unicastFd() const { return ucast_; }
+  Endpoint local() const { return local_; }
+  Endpoint group() const { return group_; }
+
+ private:
+  int mcast_ = -1;
+  int ucast_ = -1;
+  Endpoint local_;
+  Endpoint group_;
+};
+
+}  // namespace troupe

@@ -1,0 +1,121 @@
+// The only file that loads the native addon and declares its shape.
+// Everything native is typed here; public names and defaults live in
+// options.ts and group.ts.
+import { createRequire } from 'node:module'
+
+export interface CoreOptions {
+  groupHash: number
+  name?: string
+  self?: bigint
+  datagramSize?: number
+  windowBytes?: number
+  receiveSlots?: number
+  statusIntervalNs?: number
+  nakDelayNs?: number
+  nakRetryNs?: number
+  xmitHoldNs?: number
+  suspectTimeoutNs?: number
+  receiveOwn?: boolean
+  seed?: number
+}
+
+export interface EngineOptions extends CoreOptions {
+  groupIp: number     // network byte order, as the kernel wants it
+  port: number
+  interfaceIp: number // network byte order
+  ttl: number
+  receiveBuffer?: number
+  sendBuffer?: number
+  outboundBytes: number
+  inboundBytes: number
+  injectLoss?: number
+  injectDuplicate?: number
+  injectReorder?: number
+  injectSeed?: number
+}
+
+export interface EngineInfo {
+  self: string
+  localAddress: string
+  localPort: number
+  outboundOffset: number
+  inboundOffset: number
+  maxPayload: number
+}
+
+/** A live member: sockets, an I/O thread and two rings in shared memory. */
+export declare class NativeEngine {
+  constructor(options: EngineOptions, onWake: () => void)
+  /** The shared region: counters, outbound ring, inbound ring. */
+  memory(): ArrayBuffer
+  /** Outbound records are published: send them now (or soon). */
+  flush(): void
+  /** Wake the I/O thread: inbound space was freed. */
+  kick(): void
+  /** Sends LEAVE, stops the thread, closes the sockets. */
+  close(): void
+  readonly info: EngineInfo | null
+}
+
+export interface ManualOutput {
+  sent: { data: Uint8Array; to: { ip: number; port: number } | null }[]
+  delivered: { peer: number; seq: number; order: number; frag: number; data: Uint8Array }[]
+  peers: ({ event: 'up'; peer: number; id: string; name: string } | { event: 'down'; peer: number; id: string; reason: 'left' | 'silent' })[]
+}
+
+/** The reliability core alone, driven with made-up time: tests and the simulator. */
+export declare class NativeManualCore {
+  constructor(options: CoreOptions, nowNs: number)
+  submit(data: Uint8Array, order: number, frag: number, nowNs: number): 'ok' | 'full' | 'tooBig'
+  flush(nowNs: number): void
+  input(datagram: Uint8Array, fromIp: number, fromPort: number, nowNs: number): void
+  timer(nowNs: number): void
+  nextDeadline(): number
+  pump(nowNs: number): boolean
+  /** Deliveries the sink accepts before it reports full (undefined: no limit). */
+  setRoom(room?: number): void
+  leave(nowNs: number): void
+  take(): ManualOutput
+  counters(): Record<string, number>
+  readonly self: string
+}
+
+export interface DecodedDatagram {
+  ok: boolean
+  reason: 'none' | 'truncated' | 'magic' | 'version' | 'length' | 'malformed' | 'foreign'
+  type?: number
+  sender?: string
+  firstSeq?: number
+  count?: number
+  highestSent?: number
+  name?: string
+  acks?: number
+  ranges?: number
+}
+
+interface Addon {
+  Engine: typeof NativeEngine
+  ManualCore: typeof NativeManualCore
+  decode(datagram: Uint8Array, groupHash: number): DecodedDatagram
+  groupHash(name: string): number
+  counters: { name: string; doc: string }[]
+  limits: {
+    maxDatagram: number
+    minDatagram: number
+    maxMembers: number
+    maxName: number
+    dataHeaderBytes: number
+    messageHeaderBytes: number
+    messagePrefix: number
+  }
+}
+
+const require = createRequire(import.meta.url)
+export const addon: Addon = require('../build/Release/troupe.node')
+
+/** Inbound record types (native/engine.h). */
+export const RecordType = { pad: 1, message: 2, peerUp: 3, peerDown: 4, send: 2 } as const
+/** Offsets inside the shared region's counter page. */
+export const counterIndex: Readonly<Record<string, number>> = Object.freeze(
+  Object.fromEntries(addon.counters.map((c, i) => [c.name, i])),
+)

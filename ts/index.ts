@@ -1,0 +1,7 @@
+// Public exports only.
+export { Group, counterDocs } from './group.js'
+export type { GroupStats, SendOptions } from './group.js'
+export { Message } from './message.js'
+export type { View } from './message.js'
+export { JOIN_OPTIONS, ORDERS } from './options.js'
+export type { InjectOptions, JoinOptions, Order } from './options.js'

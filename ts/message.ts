@@ -1,0 +1,24 @@
+import type { Order } from './options.js'
+
+/** One delivered message. `data` is a view into a buffer that is never reused: keep it as long as you like. */
+export class Message {
+  constructor(
+    /** Member id of the sender. */
+    readonly sender: string,
+    readonly data: Uint8Array,
+    /** The order the sender asked for. */
+    readonly order: Order,
+    /** The sender's sequence number of this message (of its first fragment, if fragmented). */
+    readonly seq: number,
+  ) {}
+}
+
+/** A membership view. Every member sees views in the same order (once views are agreed by the flush). */
+export interface View {
+  /** Grows with every change. */
+  readonly id: number
+  /** Member ids, oldest first. */
+  readonly members: readonly string[]
+  /** The oldest member. */
+  readonly coordinator: string
+}

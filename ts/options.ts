@@ -1,0 +1,229 @@
+// Every option of Group.join in one table: name, unit, default and meaning,
+// and the checks that turn a wrong value into a TypeError or RangeError that
+// names the option. Nothing reaches C++ unchecked (and C++ checks again).
+import { isIPv4 } from 'node:net'
+
+export type Order = 'unordered' | 'fifo' | 'causal' | 'total' | 'safe' | 'sync'
+export const ORDERS: readonly Order[] = ['unordered', 'fifo', 'causal', 'total', 'safe', 'sync']
+
+export interface InjectOptions {
+  /** Probability that a received datagram is dropped. */
+  loss?: number
+  /** Probability that a received datagram is processed twice. */
+  duplicate?: number
+  /** Probability that a received datagram is held back and processed after later ones. */
+  reorder?: number
+  /** Seed of the injector's generator (runs with the same seed drop the same way). */
+  seed?: number
+}
+
+export interface JoinOptions {
+  address?: string
+  port?: number
+  interface?: string
+  name?: string
+  ttl?: number
+  datagramSize?: number
+  window?: number
+  maxMessageSize?: number
+  maxPending?: number
+  suspectTimeout?: number
+  statusInterval?: number
+  nakDelay?: number
+  receiveOwn?: boolean
+  receiveBuffer?: number
+  sendBuffer?: number
+  inject?: InjectOptions
+  transport?: 'udp-multicast'
+  key?: Uint8Array
+  getState?: () => Uint8Array
+  setState?: (state: Uint8Array) => void
+}
+
+export interface ResolvedOptions {
+  address: string
+  port: number
+  interface: string
+  name: string
+  ttl: number
+  datagramSize: number
+  window: number
+  maxMessageSize: number
+  maxPending: number
+  suspectTimeout: number
+  statusInterval: number
+  nakDelay: number
+  receiveOwn: boolean
+  receiveBuffer: number
+  sendBuffer: number
+  inject: Required<InjectOptions> | null
+}
+
+type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'object' | 'function' | 'bytes'
+interface Spec {
+  kind: Kind
+  unit?: string
+  min?: number
+  max?: number
+  doc: string
+  /** Named in the API contract but built by a later part of troupe. */
+  later?: string
+}
+
+const MiB = 1 << 20
+
+/** The options of Group.join, described once. Defaults that depend on other options are computed in resolve(). */
+export const JOIN_OPTIONS: Readonly<Record<keyof JoinOptions, Spec>> = {
+  address: { kind: 'string', doc: 'IPv4 multicast address of the group (224.0.0.0/4). Default: derived from the group name, in 239.192.0.0/16.' },
+  port: { kind: 'integer', min: 1, max: 65535, doc: 'UDP port of the group. Default: derived from the group name, 40000-59999.' },
+  interface: { kind: 'string', doc: "IPv4 address of the interface to send and receive on. Default '127.0.0.1' (loopback): reaching other hosts is an explicit choice." },
+  name: { kind: 'string', doc: 'Member name, up to 64 bytes; the member id is name#incarnation. Default: host-pid.' },
+  ttl: { kind: 'integer', min: 0, max: 255, doc: 'Multicast TTL. Default 1 (this network segment).' },
+  datagramSize: { kind: 'integer', unit: 'bytes', min: 512, max: 65507, doc: 'Largest datagram sent; messages are packed into datagrams of up to this size. Default 8192 on loopback, 1472 elsewhere (Ethernet MTU).' },
+  window: { kind: 'integer', unit: 'bytes', min: 64 * 1024, max: 4096 * MiB, doc: 'Flow-control window: how far (in datagram bytes) a sender may run ahead of what every member holds. Default 16 MiB.' },
+  maxMessageSize: { kind: 'integer', unit: 'bytes', min: 1, max: 256 * MiB, doc: 'Largest message accepted by send(); larger messages are fragmented up to this. Default 8 MiB.' },
+  maxPending: { kind: 'integer', unit: 'bytes', min: 0, max: 4096 * MiB, doc: 'Bytes send() may queue while the window is full; past this send() throws ERR_TROUPE_BACKPRESSURE instead of growing. Default 64 MiB.' },
+  suspectTimeout: { kind: 'number', unit: 'ms', min: 10, max: 3_600_000, doc: 'A member not heard from for this long is removed from the view. Default 1000.' },
+  statusInterval: { kind: 'number', unit: 'ms', min: 0.1, max: 10_000, doc: 'How often each member multicasts STATUS (heartbeat and acks). Default 10.' },
+  nakDelay: { kind: 'number', unit: 'ms', min: 0, max: 10_000, doc: 'How long a gap may stay open (reordering) before it is NAKed; jittered ±50%. Default 1.' },
+  receiveOwn: { kind: 'boolean', doc: "Deliver this member's own messages to it. Default true." },
+  receiveBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, doc: 'Kernel receive buffer asked for each socket (forced when root). Default 8 MiB.' },
+  sendBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, doc: 'Kernel send buffer. Default 4 MiB.' },
+  inject: { kind: 'object', doc: 'Test tool: seeded loss / duplication / reordering of received datagrams ({ loss, duplicate, reorder, seed }). Off by default; never use it in production.' },
+  transport: { kind: 'string', doc: "'udp-multicast' (the default and, for now, the only transport)." },
+  key: { kind: 'bytes', doc: '32-byte group key: a closed group.', later: 'closed groups (encryption) are not built yet' },
+  getState: { kind: 'function', doc: 'Returns the state handed to joiners.', later: 'state transfer is not built yet' },
+  setState: { kind: 'function', doc: 'Receives the state from the group when joining.', later: 'state transfer is not built yet' },
+}
+
+const INJECT_KEYS = ['loss', 'duplicate', 'reorder', 'seed'] as const
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  const lower = word.toLowerCase()
+  return candidates.find((c) => c.toLowerCase() === lower || c.toLowerCase().startsWith(lower.slice(0, 4)))
+}
+
+export class UnsupportedError extends Error {
+  readonly code = 'ERR_TROUPE_UNSUPPORTED'
+}
+
+function check(name: string, spec: Spec, value: unknown): void {
+  const label = `option ${name}`
+  switch (spec.kind) {
+    case 'string':
+      if (typeof value !== 'string') throw new TypeError(`${label} must be a string, got ${typeof value}`)
+      return
+    case 'boolean':
+      if (typeof value !== 'boolean') throw new TypeError(`${label} must be a boolean, got ${typeof value}`)
+      return
+    case 'object':
+      if (typeof value !== 'object' || value === null) throw new TypeError(`${label} must be an object`)
+      return
+    case 'function':
+      if (typeof value !== 'function') throw new TypeError(`${label} must be a function`)
+      return
+    case 'bytes':
+      if (!(value instanceof Uint8Array)) throw new TypeError(`${label} must be a Uint8Array`)
+      return
+    case 'integer':
+    case 'number': {
+      if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${label} must be a number, got ${typeof value}`)
+      if (spec.kind === 'integer' && !Number.isInteger(value)) throw new RangeError(`${label} must be an integer, got ${value}`)
+      if (value < (spec.min ?? -Infinity) || value > (spec.max ?? Infinity)) {
+        throw new RangeError(`${label} must be between ${spec.min} and ${spec.max}${spec.unit ? ` ${spec.unit}` : ''}, got ${value}`)
+      }
+    }
+  }
+}
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5
+  for (const b of Buffer.from(s, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0
+  return h >>> 0
+}
+
+export function ipv4ToInt(address: string): number {
+  const [a, b, c, d] = address.split('.').map(Number) as [number, number, number, number]
+  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0
+}
+
+/** Default address and port of a group: spread by a hash of its name. */
+export function defaultEndpoint(group: string): { address: string; port: number } {
+  const h = fnv1a(group)
+  return { address: `239.192.${(h >>> 8) & 0xff}.${h & 0xff}`, port: 40000 + ((h >>> 16) % 20000) }
+}
+
+export function validateGroupName(group: unknown): string {
+  if (typeof group !== 'string') throw new TypeError(`group name must be a string, got ${typeof group}`)
+  if (group.length === 0 || Buffer.byteLength(group) > 255) throw new RangeError('group name must be 1 to 255 bytes long')
+  return group
+}
+
+export function resolveJoinOptions(group: string, options: unknown): ResolvedOptions {
+  if (options === undefined) options = {}
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+  const o = options as Record<string, unknown>
+  const known = Object.keys(JOIN_OPTIONS)
+  for (const [key, value] of Object.entries(o)) {
+    const spec = (JOIN_OPTIONS as Record<string, Spec>)[key]
+    if (!spec) {
+      const hint = closest(key, known)
+      throw new TypeError(`Unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}`)
+    }
+    if (value === undefined) continue
+    check(key, spec, value)
+    if (spec.later) throw new UnsupportedError(`option ${key}: ${spec.later}`)
+  }
+
+  const derived = defaultEndpoint(group)
+  const address = (o.address as string | undefined) ?? derived.address
+  if (!isIPv4(address) || ipv4ToInt(address) >>> 28 !== 0xe) {
+    throw new RangeError(`option address must be an IPv4 multicast address (224.0.0.0/4), got '${address}'`)
+  }
+  const iface = (o.interface as string | undefined) ?? '127.0.0.1'
+  if (!isIPv4(iface)) throw new RangeError(`option interface must be an IPv4 address, got '${iface}'`)
+  if (o.transport !== undefined && o.transport !== 'udp-multicast') {
+    throw new RangeError(`option transport must be 'udp-multicast', got '${String(o.transport)}'`)
+  }
+  const name = (o.name as string | undefined) ?? `${process.env.HOSTNAME || 'node'}-${process.pid}`
+  if (Buffer.byteLength(name) > 64 || name.length === 0) throw new RangeError('option name must be 1 to 64 bytes long')
+  const loopback = iface.startsWith('127.')
+  const datagramSize = (o.datagramSize as number | undefined) ?? (loopback ? 8192 : 1472)
+  const window = (o.window as number | undefined) ?? 16 * MiB
+  if (window < 4 * datagramSize) throw new RangeError(`option window must hold at least 4 datagrams (${4 * datagramSize} bytes), got ${window}`)
+
+  let inject: Required<InjectOptions> | null = null
+  if (o.inject !== undefined) {
+    const i = o.inject as Record<string, unknown>
+    for (const key of Object.keys(i)) {
+      if (!(INJECT_KEYS as readonly string[]).includes(key)) throw new TypeError(`Unknown option 'inject.${key}'`)
+    }
+    const probability = (key: string) => {
+      const v = i[key] ?? 0
+      check(`inject.${key}`, { kind: 'number', min: 0, max: 1, doc: '' }, v)
+      return v as number
+    }
+    const seed = i.seed ?? 1
+    check('inject.seed', { kind: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, doc: '' }, seed)
+    inject = { loss: probability('loss'), duplicate: probability('duplicate'), reorder: probability('reorder'), seed: seed as number }
+  }
+
+  return {
+    address,
+    port: (o.port as number | undefined) ?? derived.port,
+    interface: iface,
+    name,
+    ttl: (o.ttl as number | undefined) ?? 1,
+    datagramSize,
+    window,
+    maxMessageSize: (o.maxMessageSize as number | undefined) ?? 8 * MiB,
+    maxPending: (o.maxPending as number | undefined) ?? 64 * MiB,
+    suspectTimeout: (o.suspectTimeout as number | undefined) ?? 1000,
+    statusInterval: (o.statusInterval as number | undefined) ?? 10,
+    nakDelay: (o.nakDelay as number | undefined) ?? 1,
+    receiveOwn: (o.receiveOwn as boolean | undefined) ?? true,
+    receiveBuffer: (o.receiveBuffer as number | undefined) ?? 8 * MiB,
+    sendBuffer: (o.sendBuffer as number | undefined) ?? 4 * MiB,
+    inject,
+  }
+}

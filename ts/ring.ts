@@ -1,0 +1,141 @@
+// The JS side of the SPSC rings in native/ring.h (same layout; read that
+// header for the diagram and the commit rule). JS produces the outbound ring
+// and consumes the inbound ring. Positions are u32 counters that wrap; all
+// shared words are read and written with Atomics (sequentially consistent).
+
+const HEADER = 512
+const TAIL = 0 / 4
+const HEAD = 128 / 4
+const WAKE = 256 / 4
+const BLOCKED = 260 / 4
+const PAD = 1
+
+const align8 = (n: number) => (n + 7) & ~7
+
+abstract class RingSide {
+  protected readonly ctl: Int32Array
+  protected readonly data: Uint8Array
+  protected readonly view: DataView
+  readonly capacity: number
+  protected readonly mask: number
+
+  constructor(memory: ArrayBuffer, offset: number, capacity: number) {
+    this.ctl = new Int32Array(memory, offset, HEADER / 4)
+    this.data = new Uint8Array(memory, offset + HEADER, capacity)
+    this.view = new DataView(memory, offset + HEADER, capacity)
+    this.capacity = capacity
+    this.mask = capacity - 1
+  }
+}
+
+/** JS -> C++. Write records, then publish() once per burst. */
+export class RingProducer extends RingSide {
+  private tail: number
+  private head: number
+
+  constructor(memory: ArrayBuffer, offset: number, capacity: number) {
+    super(memory, offset, capacity)
+    this.tail = Atomics.load(this.ctl, TAIL) >>> 0
+    this.head = Atomics.load(this.ctl, HEAD) >>> 0
+  }
+
+  /** Largest payload a single record may carry. */
+  get maxPayload(): number { return this.capacity / 2 - 8 }
+
+  /**
+   * Copies `src[start, end)` into a new record. Returns false when the ring
+   * has no room (nothing is written). Not visible to C++ until publish().
+   */
+  write(type: number, flags: number, src: Uint8Array, start: number, end: number): boolean {
+    const size = end - start
+    const length = 8 + size
+    const need = align8(length)
+    let offset = this.tail & this.mask
+    const toEnd = this.capacity - offset
+    const total = need <= toEnd ? need : need + toEnd
+    if (this.capacity - ((this.tail - this.head) >>> 0) < total) {
+      this.head = Atomics.load(this.ctl, HEAD) >>> 0
+      if (this.capacity - ((this.tail - this.head) >>> 0) < total) return false
+    }
+    const v = this.view
+    if (need > toEnd) {
+      v.setUint32(offset, toEnd, true)
+      v.setUint32(offset + 4, PAD, true)
+      this.tail = (this.tail + toEnd) >>> 0
+      offset = 0
+    }
+    v.setUint32(offset, length, true)
+    v.setUint16(offset + 4, type, true)
+    v.setUint16(offset + 6, flags, true)
+    if (size > 0) this.data.set(start === 0 && end === src.length ? src : src.subarray(start, end), offset + 8)
+    this.tail = (this.tail + need) >>> 0
+    return true
+  }
+
+  /** Release: everything written so far becomes visible to C++. */
+  publish(): void {
+    Atomics.store(this.ctl, TAIL, this.tail | 0)
+  }
+
+  /**
+   * Tell C++ we wait for space; it wakes us after it consumes. Returns true
+   * if space appeared meanwhile (then we need not wait).
+   */
+  waitForSpace(bytes: number): boolean {
+    Atomics.store(this.ctl, BLOCKED, 1)
+    this.head = Atomics.load(this.ctl, HEAD) >>> 0
+    return this.capacity - ((this.tail - this.head) >>> 0) >= align8(8 + bytes) * 2
+  }
+}
+
+/** A batch of inbound records, copied out of the ring so that views into it stay valid. */
+export interface Batch {
+  bytes: Uint8Array
+  view: DataView
+}
+
+/** C++ -> JS. */
+export class RingConsumer extends RingSide {
+  private head: number
+
+  constructor(memory: ArrayBuffer, offset: number, capacity: number) {
+    super(memory, offset, capacity)
+    this.head = Atomics.load(this.ctl, HEAD) >>> 0
+  }
+
+  /** Clears the wake flag: a record published after this asks for a new wake-up. */
+  armWake(): void {
+    Atomics.store(this.ctl, WAKE, 0)
+  }
+
+  /**
+   * Copies every published record into a fresh buffer (one copy per batch,
+   * never per message), hands the space back, and returns the copy, or null
+   * when the ring is empty.
+   */
+  take(): Batch | null {
+    const tail = Atomics.load(this.ctl, TAIL) >>> 0
+    const used = (tail - this.head) >>> 0
+    if (used === 0) return null
+    const start = this.head & this.mask
+    const bytes = new Uint8Array(used)
+    if (start + used <= this.capacity) {
+      bytes.set(this.data.subarray(start, start + used))
+    } else {
+      const first = this.capacity - start
+      bytes.set(this.data.subarray(start, this.capacity))
+      bytes.set(this.data.subarray(0, used - first), first)
+    }
+    this.head = tail
+    Atomics.store(this.ctl, HEAD, tail | 0)
+    return { bytes, view: new DataView(bytes.buffer) }
+  }
+
+  /** True (once) when C++ stopped receiving for lack of space and waits for a kick. */
+  takeBlocked(): boolean {
+    return Atomics.load(this.ctl, BLOCKED) !== 0 && Atomics.exchange(this.ctl, BLOCKED, 0) !== 0
+  }
+}
+
+export const RECORD_PAD = PAD
+export const RING_HEADER_BYTES = HEADER
