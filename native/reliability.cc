@@ -344,11 +344,14 @@ void Core::NoteHighest(Window& w, uint64_t highest, uint64_t nowNs) {
   if (highest <= w.highest) return;
   const uint64_t from = std::max(w.highest + 1, w.next);
   const uint64_t to = std::min(highest, w.next + w.mask);
+  // One jittered deadline for everything found missing now, so that a gap
+  // of many seqs goes out as one NAK.
+  const uint64_t nakAt = nowNs + Jitter(config_.nakDelayNs);
   for (uint64_t seq = from; seq <= to; seq++) {
     Slot& s = w.at(seq);
     if (s.state == kEmpty && s.nakAt == 0 && seq != highest) {
       s.missingSince = nowNs;
-      s.nakAt = nowNs + Jitter(config_.nakDelayNs);
+      s.nakAt = nakAt;
       if (s.nakAt < w.nakCheckAt) w.nakCheckAt = s.nakAt;
     }
   }

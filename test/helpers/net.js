@@ -1,0 +1,108 @@
+// A hand-driven network of ManualCores (the native reliability core without
+// threads or sockets) for tests: every packet the cores send is queued here,
+// and the test decides when it arrives, whether it is lost, and what time it is.
+import { addon } from '../../dist/engine.js'
+
+export const MS = 1e6
+export const DATA = 1, STATUS = 2, NAK = 3, LEAVE = 4
+
+export const defaults = {
+  groupHash: 0x1234abcd,
+  datagramSize: 1024,
+  windowBytes: 64 * 1024,
+  receiveSlots: 1024,
+  statusIntervalNs: 10 * MS,
+  nakDelayNs: 1 * MS,
+  nakRetryNs: 10 * MS,
+  xmitHoldNs: 2 * MS,
+  suspectTimeoutNs: 1000 * MS,
+  seed: 7,
+}
+
+export class Net {
+  constructor(n, options = {}, now = 0) {
+    this.now = now
+    this.cores = []
+    this.queue = [] // { from, to (index), data, type }
+    this.delivered = []
+    this.peerEvents = []
+    for (let i = 0; i < n; i++) {
+      this.cores.push(new addon.ManualCore({ ...defaults, name: `m${i}`, self: BigInt(i + 1), ...options }, now))
+      this.delivered.push([])
+      this.peerEvents.push([])
+    }
+  }
+
+  /** Collects what every core sent; multicast goes to every core (ourselves too: multicast loop). */
+  collect() {
+    this.cores.forEach((core, from) => {
+      const out = core.take()
+      for (const d of out.delivered) this.delivered[from].push(d)
+      for (const e of out.peers) this.peerEvents[from].push(e)
+      for (const s of out.sent) {
+        const type = s.data[3]
+        if (s.to === null) this.cores.forEach((_, to) => this.queue.push({ from, to, data: s.data, type }))
+        else this.queue.push({ from, to: s.to.ip - 1, data: s.data, type })
+      }
+    })
+  }
+
+  /** Delivers queued packets; `filter(packet)` returns false to lose one. Returns the packets handled. */
+  deliver(filter = () => true) {
+    this.collect()
+    const batch = this.queue
+    this.queue = []
+    for (const p of batch) if (this.cores[p.to] && filter(p)) this.cores[p.to].input(p.data, p.from + 1, p.from + 1, this.now)
+    this.collect()
+    return batch
+  }
+
+  /** Runs timers of every core at the current time. */
+  timers() {
+    for (const c of this.cores) if (c.nextDeadline() <= this.now) c.timer(this.now)
+    this.collect()
+  }
+
+  /** Advances time in steps, running timers and delivering everything that passes `filter`. */
+  run(untilNs, stepNs = 0.1 * MS, filter = () => true) {
+    while (this.now < untilNs) {
+      this.now = Math.min(untilNs, this.now + stepNs)
+      this.timers()
+      this.deliver(filter)
+    }
+  }
+
+  /** Everyone hears everyone: a STATUS round. */
+  introduce() {
+    for (const c of this.cores) c.timer(this.now)
+    this.deliver()
+  }
+
+  send(from, count, { size = 100, order = 1, tag = 0 } = {}) {
+    const core = this.cores[from]
+    for (let i = 0; i < count; i++) {
+      const data = new Uint8Array(size)
+      new DataView(data.buffer).setUint32(0, tag + i, true)
+      const r = core.submit(data, order, 0, this.now)
+      if (r !== 'ok') return i
+    }
+    core.flush(this.now)
+    this.collect()
+    return count
+  }
+
+  /** Sequence numbers delivered at `at` from peer index `peer`. */
+  seqs(at, peer) {
+    return this.delivered[at].filter((d) => d.peer === peer).map((d) => d.seq)
+  }
+}
+
+export const range = (a, b) => Array.from({ length: b - a + 1 }, (_, i) => a + i)
+
+/** The peer number core `at` gave to core `from`. */
+Net.prototype.peerOf = function (at, from) {
+  const id = (from + 1).toString(16).padStart(16, '0')
+  const e = this.peerEvents[at].findLast((e) => e.event === 'up' && e.id === id)
+  if (!e) throw new Error(`core ${at} has not heard core ${from}`)
+  return e.peer
+}

@@ -1,0 +1,165 @@
+// The reliability core (native/reliability.cc) driven by hand: made-up time,
+// a network where the test decides which packet is lost. Two members:
+//
+//   A (core 0) ── DATA d1 d2 d3 d4 ──► B (core 1)
+//                      ✗ (lost)
+//   B ── NAK(d2 seqs) after ~nakDelay ──► A ── retransmit d2 ──► B
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Net, MS, DATA, NAK, STATUS, range } from './helpers/net.js'
+
+const dataTo = (to, nth) => {
+  let seen = 0
+  return (p) => !(p.type === DATA && p.to === to && ++seen === nth)
+}
+
+test('reliability – a lost datagram is NAKed after the jittered delay and repaired in order', () => {
+  const net = new Net(2)
+  net.introduce()
+  assert.is(net.send(0, 30), 30) // 100 B messages, 1024 B datagrams: 4 datagrams
+  net.deliver(dataTo(1, 2))
+  const a = net.peerOf(1, 0)
+  assert.equal(net.seqs(1, a), range(1, 9), 'B delivers up to the gap, nothing after it')
+  net.run(0.4 * MS, 0.1 * MS)
+  assert.is(net.cores[1].counters().naksSent, 0, 'no NAK before nakDelay/2')
+  net.run(3 * MS, 0.1 * MS)
+  const c = net.cores[1].counters()
+  assert.ok(c.naksSent >= 1, 'B NAKed the gap')
+  assert.is(c.repaired, 9, 'the 9 lost messages arrived after the NAK')
+  assert.equal(net.seqs(1, a), range(1, 30), 'every message once, in order')
+  assert.ok(net.cores[0].counters().retransmits >= 1)
+})
+
+test('reliability – reordering shorter than the NAK delay causes no NAK', () => {
+  const net = new Net(2)
+  net.introduce()
+  net.send(0, 30)
+  net.collect()
+  // Swap the 2nd and 3rd DATA datagrams for B.
+  const q = net.queue
+  const forB = q.filter((p) => p.type === DATA && p.to === 1)
+  ;[forB[1].data, forB[2].data] = [forB[2].data, forB[1].data]
+  net.deliver()
+  net.run(30 * MS, 0.2 * MS)
+  assert.is(net.cores[1].counters().naksSent, 0)
+  assert.equal(net.seqs(1, net.peerOf(1, 0)), range(1, 30))
+})
+
+test('reliability – a seq is not NAKed again before nakRetry, and repeat NAKs within xmitHold are suppressed', () => {
+  const net = new Net(2)
+  net.introduce()
+  net.send(0, 30)
+  net.deliver(dataTo(1, 2))
+  // Lose every retransmission for a while: B must re-ask, but only every nakRetry (10 ms).
+  const noRepair = (p) => !(p.type === DATA && p.to === 1)
+  net.run(2 * MS, 0.1 * MS, noRepair)
+  const first = net.cores[1].counters().naksSent
+  assert.is(first, 1)
+  net.run(9 * MS, 0.1 * MS, noRepair)
+  assert.is(net.cores[1].counters().naksSent, 1, 'no second NAK within nakRetry')
+  net.run(14 * MS, 0.1 * MS, noRepair)
+  assert.is(net.cores[1].counters().naksSent, 2, 'asked again after nakRetry')
+  // The same NAK arriving twice at A within xmitHold causes one retransmission.
+  let captured = null
+  net.run(25 * MS, 0.1 * MS, (p) => {
+    if (p.type === NAK) captured = p
+    return p.type !== NAK && !(p.type === DATA && p.to === 1)
+  })
+  assert.ok(captured, 'B asked a third time')
+  const before = net.cores[0].counters()
+  net.cores[0].input(captured.data, 2, 2, net.now)
+  net.cores[0].input(captured.data, 2, 2, net.now + 0.5 * MS)
+  const after = net.cores[0].counters()
+  assert.is(after.retransmits - before.retransmits, 1)
+  assert.is(after.xmitSuppressed - before.xmitSuppressed, 1)
+  net.queue = []
+  net.run(60 * MS, 0.5 * MS)
+  assert.equal(net.seqs(1, net.peerOf(1, 0)), range(1, 30))
+})
+
+test('reliability – a lost last datagram is noticed from the sender\'s STATUS and repaired', () => {
+  const net = new Net(2)
+  net.introduce()
+  net.send(0, 30)
+  net.deliver(dataTo(1, 4)) // the last one
+  assert.equal(net.seqs(1, net.peerOf(1, 0)), range(1, 27))
+  net.run(40 * MS, 0.5 * MS)
+  assert.equal(net.seqs(1, net.peerOf(1, 0)), range(1, 30))
+  assert.ok(net.cores[1].counters().naksSent >= 1)
+})
+
+test('reliability – stability frees the retransmit log; a member that never acks fills the window', () => {
+  const net = new Net(2, { windowBytes: 4 * 1024 })
+  net.introduce()
+  const noAcksFromB = (p) => !(p.type === STATUS && p.from === 1 && p.to === 0)
+  const sent = net.send(0, 200)
+  net.deliver(noAcksFromB)
+  assert.ok(sent < 200, 'the window filled')
+  assert.ok(sent >= 30 && sent <= 40, `4 datagrams of ~9 messages fit, sent ${sent}`)
+  net.run(50 * MS, 1 * MS, noAcksFromB)
+  let c = net.cores[0].counters()
+  assert.ok(c.windowFull >= 1)
+  assert.ok(c.logBytes > 3 * 1024 && c.logBytes <= 4 * 1024, `log holds the window: ${c.logBytes}`)
+  assert.is(net.send(0, 1), 0, 'still full while B is silent about us')
+  net.run(80 * MS, 1 * MS)
+  c = net.cores[0].counters()
+  assert.is(c.logBytes, 0, 'B acked everything: log empty')
+  assert.is(c.stableSeq, sent)
+  assert.is(net.send(0, 1), 1, 'the window is open again')
+})
+
+test('reliability – a full sink holds messages and pump() delivers them in order', () => {
+  const net = new Net(2)
+  net.introduce()
+  net.cores[1].setRoom(3)
+  net.send(0, 9)
+  net.deliver()
+  const a = net.peerOf(1, 0)
+  assert.equal(net.seqs(1, a), [1, 2, 3])
+  assert.is(net.cores[1].counters().heldMessages, 6)
+  net.cores[1].setRoom()
+  assert.ok(net.cores[1].pump(net.now))
+  net.collect()
+  assert.equal(net.seqs(1, a), range(1, 9))
+  assert.is(net.cores[1].counters().heldMessages, 0)
+})
+
+test('reliability – unordered messages pass a gap at once and are never delivered twice', () => {
+  const net = new Net(2)
+  net.introduce()
+  net.send(0, 30, { order: 0 })
+  net.deliver(dataTo(1, 2))
+  const a = net.peerOf(1, 0)
+  assert.equal(net.seqs(1, a), [...range(1, 9), ...range(19, 30)], 'delivered on arrival across the gap')
+  net.run(20 * MS, 0.5 * MS)
+  const seqs = net.seqs(1, a)
+  assert.equal([...seqs].sort((x, y) => x - y), range(1, 30), 'each once')
+})
+
+test('reliability – a silent member is reported down after suspectTimeout; LEAVE at once', () => {
+  const net = new Net(3, { suspectTimeoutNs: 100 * MS })
+  net.introduce()
+  assert.is(net.peerEvents[0].filter((e) => e.event === 'up').length, 3)
+  // Core 2 goes silent (all its packets lost); core 1 leaves.
+  net.cores[1].leave(net.now)
+  net.run(50 * MS, 5 * MS, (p) => p.from !== 2)
+  assert.ok(net.peerEvents[0].some((e) => e.event === 'down' && e.reason === 'left' && e.id.endsWith('2')))
+  assert.not.ok(net.peerEvents[0].some((e) => e.reason === 'silent'))
+  net.run(200 * MS, 5 * MS, (p) => p.from !== 2)
+  assert.ok(net.peerEvents[0].some((e) => e.event === 'down' && e.reason === 'silent' && e.id.endsWith('3')))
+})
+
+test('reliability – a receiver that first hears a sender mid-stream joins at its end', () => {
+  const net = new Net(2)
+  // Only A is up; it sends 20 messages nobody else hears.
+  net.cores[0].timer(net.now)
+  net.send(0, 20)
+  net.deliver((p) => p.to === 0)
+  net.run(20 * MS, 1 * MS)
+  net.send(0, 5, { tag: 100 })
+  net.run(40 * MS, 1 * MS)
+  assert.equal(net.seqs(1, net.peerOf(1, 0)), range(21, 25))
+  assert.is(net.cores[1].counters().unrecoverable, 0)
+})
+
+test.run()

@@ -1,0 +1,66 @@
+// The SPSC ring shared by C++ and JS, stressed from two threads.
+// Allowed outcome for every record k, in consumer order: it follows k-1, and
+// its length, type, flags and bytes are exactly what the producer wrote.
+// Forbidden: a torn record, a gap or duplicate, a length never written.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { RingConsumer, RING_HEADER_BYTES } from '../dist/ring.js'
+
+const stressBinary = fileURLToPath(new URL('../build/Release/ring_stress', import.meta.url))
+
+test('ring – C++ producer and consumer threads, 2M records through an 8 KiB ring', () => {
+  const out = JSON.parse(execFileSync(stressBinary, ['2000000', '8192'], { encoding: 'utf8' }))
+  assert.is(out.seen, 2000000)
+  assert.is(out.torn, 0)
+  assert.is(out.outOfSequence, 0)
+  assert.is(out.badHeader, 0)
+  assert.ok(out.fullStalls > 0, 'the ring was full many times (wraps and stalls exercised)')
+})
+
+test('ring – JS producer (worker thread) and JS consumer, 300k records through a 16 KiB ring', async () => {
+  const capacity = 16384
+  const n = 300_000
+  const memory = new SharedArrayBuffer(RING_HEADER_BYTES + capacity)
+  const consumer = new RingConsumer(memory, 0, capacity)
+  const worker = new Worker(new URL('./helpers/ring-worker.js', import.meta.url), { workerData: { memory, capacity, n } })
+  const done = new Promise((resolve, reject) => {
+    worker.once('message', resolve)
+    worker.once('error', reject)
+  })
+  const sizeOf = (k) => 4 + ((k * 2654435761) >>> 0) % 300
+  let expect = 0, torn = 0, outOfSequence = 0, badHeader = 0
+  const deadline = Date.now() + 60_000
+  while (expect < n) {
+    if (Date.now() > deadline) break
+    const batch = consumer.take()
+    if (!batch) {
+      await new Promise((r) => setImmediate(r))
+      continue
+    }
+    const { bytes, view } = batch
+    for (let at = 0; at < bytes.length; ) {
+      const length = view.getUint32(at, true), type = view.getUint16(at + 4, true), flags = view.getUint16(at + 6, true)
+      const next = at + ((length + 7) & ~7)
+      if (type !== 1) {
+        const k = view.getUint32(at + 8, true)
+        if (k !== expect) outOfSequence++
+        if (length - 8 !== sizeOf(k) || type !== 2 + (k % 3) || flags !== (k & 0xffff)) badHeader++
+        else for (let i = 4; i < length - 8; i++) if (bytes[at + 8 + i] !== ((k * 31 + i * 7) & 255)) { torn++; break }
+        expect = k + 1
+      }
+      at = next
+    }
+  }
+  const { stalls } = await done
+  await worker.terminate()
+  assert.is(expect, n, 'every record arrived')
+  assert.is(torn, 0)
+  assert.is(outOfSequence, 0)
+  assert.is(badHeader, 0)
+  assert.ok(stalls > 0, 'the producer found the ring full')
+})
+
+test.run()
