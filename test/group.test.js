@@ -1,0 +1,115 @@
+// The Group API in one process: option checking, send checking, views,
+// fragmentation, and msg.data outliving the handler.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Group } from '../dist/index.js'
+import { until, uniqueGroup } from './helpers/wait.js'
+
+const throwsWith = async (fn, Kind, pattern) => {
+  try {
+    await fn()
+  } catch (e) {
+    assert.instance(e, Kind, `expected ${Kind.name}, got ${e?.constructor?.name}: ${e?.message}`)
+    assert.match(e.message, pattern)
+    return
+  }
+  assert.unreachable(`expected ${Kind.name} matching ${pattern}`)
+}
+
+test('options – a wrong option name or value is a TypeError/RangeError that names it', async () => {
+  const g = uniqueGroup('opts')
+  await throwsWith(() => Group.join(g, { windw: 1 }), TypeError, /Unknown option 'windw' \(did you mean 'window'\?\)/)
+  await throwsWith(() => Group.join(g, { port: 'x' }), TypeError, /option port must be a number/)
+  await throwsWith(() => Group.join(g, { port: 70000 }), RangeError, /option port must be between 1 and 65535/)
+  await throwsWith(() => Group.join(g, { datagramSize: 100 }), RangeError, /option datagramSize/)
+  await throwsWith(() => Group.join(g, { address: '10.0.0.1' }), RangeError, /option address must be an IPv4 multicast address/)
+  await throwsWith(() => Group.join(g, { interface: 'eth0' }), RangeError, /option interface must be an IPv4 address/)
+  await throwsWith(() => Group.join(g, { suspectTimeout: -1 }), RangeError, /option suspectTimeout/)
+  await throwsWith(() => Group.join(g, { inject: { los: 0.1 } }), TypeError, /inject\.los/)
+  await throwsWith(() => Group.join(g, { inject: { loss: 2 } }), RangeError, /inject\.loss/)
+  await throwsWith(() => Group.join(g, { window: 1000 }), RangeError, /option window/)
+  await throwsWith(() => Group.join(g, 'x'), TypeError, /options must be an object/)
+  await throwsWith(() => Group.join('', {}), RangeError, /group name/)
+  await throwsWith(() => Group.join(42), TypeError, /group name must be a string/)
+})
+
+test('group – two members see each other, deliver each other\'s messages in FIFO order, and leave', async () => {
+  const name = uniqueGroup('pair')
+  const a = await Group.join(name, { name: 'a' })
+  const b = await Group.join(name, { name: 'b' })
+  try {
+    assert.match(a.me, /^a#[0-9a-f]{16}$/)
+    await until(() => a.view.members.length === 2 && b.view.members.length === 2, { what: 'both in both views' })
+    assert.ok(a.view.members.includes(b.me) && b.view.members.includes(a.me))
+    const got = { a: [], b: [] }
+    a.on('message', (m) => got.a.push([m.sender, m.data[0], m.order]))
+    b.on('message', (m) => got.b.push([m.sender, m.data[0], m.order]))
+    for (let i = 0; i < 50; i++) a.send(Uint8Array.of(i))
+    b.send(Uint8Array.of(200), { order: 'unordered' })
+    // Each member also delivers its own messages (receiveOwn defaults to true).
+    await until(() => got.b.length === 51 && got.a.length === 51, { what: 'all deliveries' })
+    const fromA = got.b.filter((x) => x[0] === a.me)
+    assert.equal(fromA.map((x) => x[1]), Array.from({ length: 50 }, (_, i) => i))
+    assert.ok(fromA.every((x) => x[2] === 'fifo'))
+    assert.equal(got.a.filter((x) => x[0] === a.me).map((x) => x[1]), Array.from({ length: 50 }, (_, i) => i))
+    assert.ok(got.a.some((x) => x[0] === b.me && x[1] === 200 && x[2] === 'unordered'))
+    const views = []
+    a.on('view', (v) => views.push(v))
+    await b.leave()
+    await until(() => a.view.members.length === 1, { what: 'a sees b leave' })
+    assert.equal(a.view.members, [a.me])
+    assert.ok(views.at(-1).id > 1)
+  } finally {
+    await a.leave()
+    await b.leave()
+  }
+})
+
+test('send – bad data or order is refused with a clear error, and nothing is sent', async () => {
+  const g = await Group.join(uniqueGroup('send'), { maxMessageSize: 1000 })
+  try {
+    assert.throws(() => g.send('text'), (e) => e instanceof TypeError && /data must be a Uint8Array/.test(e.message))
+    assert.throws(() => g.send(new Uint8Array(1), { order: 'fast' }), (e) => e instanceof RangeError && /option order must be one of/.test(e.message))
+    assert.throws(() => g.send(new Uint8Array(1001)), (e) => e instanceof RangeError && /maxMessageSize/.test(e.message))
+    assert.throws(() => g.send(new Uint8Array(1), { order: 'total' }), (e) => e.code === 'ERR_TROUPE_UNSUPPORTED')
+    assert.is(g.stats().counters.messagesSent, 0)
+  } finally {
+    await g.leave()
+  }
+  assert.throws(() => g.send(new Uint8Array(1)), (e) => e.code === 'ERR_TROUPE_CLOSED')
+})
+
+test('fragmentation – messages larger than a datagram arrive whole, and msg.data stays valid after the handler', async () => {
+  const name = uniqueGroup('frag')
+  const a = await Group.join(name, { name: 'a', datagramSize: 1472 })
+  const b = await Group.join(name, { name: 'b', datagramSize: 1472 })
+  try {
+    await until(() => a.view.members.length === 2 && b.view.members.length === 2, { what: 'view of 2' })
+    const sizes = [0, 1, 1427, 1428, 1429, 5000, 1 << 20, 3 * (1 << 20) + 17]
+    const kept = []
+    b.on('message', (m) => { if (m.sender === a.me) kept.push(m) })
+    for (const [i, n] of sizes.entries()) {
+      const d = new Uint8Array(n)
+      for (let j = 0; j < n; j++) d[j] = (j * 7 + i) & 255
+      a.send(d)
+      d.fill(0) // send() copied: reusing the buffer must not change what is sent
+    }
+    await until(() => kept.length === sizes.length, { timeout: 15000, what: 'all fragmented messages' })
+    // Push more traffic through the rings so that any reuse of memory would show.
+    for (let i = 0; i < 5000; i++) a.send(new Uint8Array(100).fill(0xee))
+    await until(() => kept.length === sizes.length + 5000, { timeout: 15000, what: 'filler' })
+    for (const [i, n] of sizes.entries()) {
+      const m = kept[i]
+      assert.is(m.data.length, n)
+      let bad = 0
+      for (let j = 0; j < n; j++) if (m.data[j] !== ((j * 7 + i) & 255)) bad++
+      assert.is(bad, 0, `message ${i} (${n} bytes) intact`)
+    }
+    assert.is(b.stats().reassemblyDropped, 0)
+  } finally {
+    await a.leave()
+    await b.leave()
+  }
+})
+
+test.run()

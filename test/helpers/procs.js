@@ -1,0 +1,72 @@
+// Member processes for tests: started with fork, ended by pid in every path.
+import { fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const script = fileURLToPath(new URL('./member.mjs', import.meta.url))
+
+export class Member {
+  constructor(group, name, options = {}) {
+    this.name = name
+    this.child = fork(script, [group, name, JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.messages = []
+    this.waiters = []
+    this.exited = false
+    this.child.on('message', (m) => {
+      this.messages.push(m)
+      if (m.type === 'joined') this.me = m.me
+      if (m.type === 'view') this.view = m.members
+      this.waiters = this.waiters.filter((w) => !w(m))
+    })
+    this.child.on('exit', () => (this.exited = true))
+  }
+
+  /** Resolves with the first message (already received or future) that `match` accepts. */
+  next(match, timeout = 10000, what = 'a message') {
+    const found = this.messages.find(match)
+    if (found) {
+      this.messages.splice(this.messages.indexOf(found), 1)
+      return Promise.resolve(found)
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: timed out waiting for ${what}`)), timeout)
+      this.waiters.push((m) => {
+        if (!match(m)) return false
+        clearTimeout(timer)
+        this.messages.splice(this.messages.indexOf(m), 1)
+        resolve(m)
+        return true
+      })
+    })
+  }
+
+  command(m) {
+    this.child.send(m)
+  }
+
+  async report() {
+    this.command({ cmd: 'report' })
+    return this.next((m) => m.type === 'report', 10000, 'report')
+  }
+
+  signal(sig) {
+    if (!this.exited) process.kill(this.child.pid, sig)
+  }
+
+  kill() {
+    if (this.exited) return
+    try {
+      process.kill(this.child.pid, 'SIGCONT')
+      process.kill(this.child.pid, 'SIGKILL')
+    } catch {}
+  }
+}
+
+/** Starts members and guarantees every one is killed when `body` ends, however it ends. */
+export async function withMembers(group, specs, body) {
+  const members = specs.map(([name, options]) => new Member(group, name, options))
+  try {
+    return await body(members)
+  } finally {
+    for (const m of members) m.kill()
+  }
+}
