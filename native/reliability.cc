@@ -45,7 +45,6 @@ struct Core::Peer {
   Endpoint endpoint;
   uint64_t lastHeardNs = 0;
   uint64_t ackForUs = 0;  // their cumulative ack of our stream
-  bool ackedUs = false;   // they have reported our stream at least once
   uint64_t lowestKept = 1;
   Window win;
 };
@@ -102,6 +101,9 @@ Core::Peer* Core::AddPeer(uint64_t id, const char* name, size_t nameLen, const E
   p->lastHeardNs = nowNs;
   // A new peer's stream is joined at its current end: we deliver what it
   // sends from now on.
+  // Until its first STATUS about us arrives, a new member holds our stability
+  // where it is: we cannot know what it has.
+  p->ackForUs = stable_;
   p->win.next = highestSent + 1;
   p->win.highest = highestSent;
   p->win.slots.resize(config_.receiveSlots);
@@ -181,7 +183,7 @@ void Core::AdvanceStable() {
       if (config_.receiveOwn) stable = std::min(stable, p->win.next - 1);
       continue;
     }
-    if (p->ackedUs) stable = std::min(stable, p->ackForUs);
+    stable = std::min(stable, p->ackForUs);
   }
   if (stable <= stable_) return;
   stable_ = stable;
@@ -409,7 +411,7 @@ void Core::OnStatus(Peer* peer, const StatusView& s, uint64_t nowNs) {
     if (Ld64(s.acks + i * 16) != config_.self) continue;
     const uint64_t ack = Ld64(s.acks + i * 16 + 8);
     if (peer->index == selfIndex_) break;
-    if (!peer->ackedUs || ack > peer->ackForUs) { peer->ackForUs = ack; peer->ackedUs = true; }
+    if (ack > peer->ackForUs) peer->ackForUs = ack;
     AdvanceStable();
     break;
   }

@@ -8,7 +8,9 @@ import path from 'node:path'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const uvu = path.join(root, 'node_modules', 'uvu', 'bin.js')
 const args = [uvu, 'test', process.argv[2] ?? '.*\\.test\\.m?js$']
-const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'inherit'] })
+const env = { ...process.env, NO_COLOR: '1' }
+delete env.FORCE_COLOR
+const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] })
 let out = ''
 child.stdout.on('data', (chunk) => {
   out += chunk

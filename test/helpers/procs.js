@@ -17,7 +17,12 @@ export class Member {
       if (m.type === 'view') this.view = m.members
       this.waiters = this.waiters.filter((w) => !w(m))
     })
-    this.child.on('exit', () => (this.exited = true))
+    this.child.on('exit', (code, signal) => {
+      this.exited = true
+      // Nothing more will come: fail whoever waits, now rather than at their deadline.
+      const m = { type: 'exit', code, signal }
+      this.waiters = this.waiters.filter((w) => !w(m))
+    })
   }
 
   /** Resolves with the first message (already received or future) that `match` accepts. */
@@ -30,6 +35,11 @@ export class Member {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.name}: timed out waiting for ${what}`)), timeout)
       this.waiters.push((m) => {
+        if (m.type === 'exit' && !match(m)) {
+          clearTimeout(timer)
+          reject(new Error(`${this.name}: exited (code ${m.code}, signal ${m.signal}) while waiting for ${what}`))
+          return true
+        }
         if (!match(m)) return false
         clearTimeout(timer)
         this.messages.splice(this.messages.indexOf(m), 1)
