@@ -395,6 +395,9 @@ bool Core::Pump(uint64_t nowNs) {
 }
 
 void Core::OnStatus(Peer* peer, const StatusView& s, uint64_t nowNs) {
+  // Our own STATUS, back by multicast loop: it tells our own receive window
+  // where our stream ends, unless we do not receive our own messages at all.
+  if (peer->index == selfIndex_ && !config_.receiveOwn) return;
   Window& w = peer->win;
   peer->lowestKept = s.lowestKept;
   // Seqs the sender no longer keeps cannot be repaired: skip them, counted.

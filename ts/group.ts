@@ -251,7 +251,9 @@ export class Group extends EventEmitter<GroupEvents> {
     this.pending.push({ data: data.slice(), order, offset })
     this.pendingBytes += bytes
     this.needDrain = true
-    if (this.outbound.waitForSpace(Math.min(bytes, this.maxPayload))) this.pumpPending()
+    // Never pump (and so never emit 'drain') inside send(): the caller has
+    // not seen `false` yet and could not be waiting for 'drain'.
+    if (this.outbound.waitForSpace(Math.min(bytes, this.maxPayload))) queueMicrotask(() => this.pumpPending())
     return false
   }
 

@@ -189,7 +189,7 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
   if (Buffer.byteLength(name) > 64 || name.length === 0) throw new RangeError('option name must be 1 to 64 bytes long')
   const loopback = iface.startsWith('127.')
   const datagramSize = (o.datagramSize as number | undefined) ?? (loopback ? 8192 : 1472)
-  const window = (o.window as number | undefined) ?? 16 * MiB
+  const window = (o.window as number | undefined) ?? 2 * MiB
   if (window < 4 * datagramSize) throw new RangeError(`option window must hold at least 4 datagrams (${4 * datagramSize} bytes), got ${window}`)
 
   let inject: Required<InjectOptions> | null = null

@@ -1,0 +1,404 @@
+// One member process of `troupe bench` (the hidden `troupe bench-member`):
+// joins the group, waits for the full view, then sends, receives, pings or
+// pongs as the parent's IPC messages say, and reports back over IPC.
+//
+// Phases (the parent drives them; see run.ts):
+//   joined ─go─► senders send DATA for --seconds, then END ─► 'sent'
+//                receivers deliver until every END's count is in ─► 'delivered'
+//          ─ping─► member 0: PING(i) → member 1: PONG(i), one at a time ─► 'pinged'
+//          ─finish─► every member: counters ─► 'result', leave, exit 0
+
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import { Group, type JoinOptions, type Message, type Order, type SendOptions } from '../index.js'
+import { Histogram } from './histogram.js'
+import {
+  DATA, END, HEADER_BYTES, PING, PONG,
+  readSender, readTime, readU32, writeHeader, writeTime, writeU32,
+} from './protocol.js'
+import type { MemberArgs, PerSender, PingReport, ReceiverReport, SenderReport, ToMember, ToParent } from './protocol.js'
+
+/** Yield to the event loop every this many sends, so that the engine's wake-ups
+ *  (drain, deliveries, IPC) run while the sender is busy. */
+const SENDS_PER_YIELD = 256
+/** Re-read the clock every this many sends: hrtime.bigint() costs ~70 ns, a
+ *  send a few hundred; so a message's "sent at" may be early by up to 31 sends. */
+const SENDS_PER_STAMP = 32
+const PING_TIMEOUT_MS = 1000
+/** Give up the round trips after this many unanswered pings in a row (a stalled group). */
+const PING_GIVE_UP = 5
+
+export async function runMember(args: MemberArgs): Promise<void> {
+  const { index, config } = args
+  const toParent = (m: ToParent): Promise<void> =>
+    new Promise((resolve, reject) => process.send!(m, undefined, undefined, (err) => (err ? reject(err) : resolve())))
+  // The parent is gone (killed, crashed): there is no one to report to.
+  process.on('disconnect', () => process.exit(1))
+
+  const isSender = index < config.senders
+  // With one sender the peers' senders do not deliver their own messages, and
+  // on a 2-core host delivering them would only take CPU from the receivers,
+  // so a lone sender sets receiveOwn false. With several senders every member
+  // is a receiver of the others' streams; under total (and safe) order a
+  // sender's own messages take their place in the one order that it must
+  // deliver too, so then it keeps receiveOwn (the library's default).
+  const receiveOwn = !(config.senders === 1 && config.order !== 'total' && config.order !== 'safe')
+  const isReceiver = !isSender || receiveOwn
+
+  const inject = config.loss || config.duplicate || config.reorder
+    ? {
+        ...(config.loss ? { loss: config.loss } : {}),
+        ...(config.duplicate ? { duplicate: config.duplicate } : {}),
+        ...(config.reorder ? { reorder: config.reorder } : {}),
+        ...(args.seed !== undefined ? { seed: args.seed } : {}),
+      }
+    : undefined
+  const options: JoinOptions = {
+    ...config.join,
+    name: `bench-${index}`,
+    receiveOwn,
+    ...(inject ? { inject } : {}),
+  }
+
+  const joinStart = performance.now()
+  const group = await Group.join(args.group, options)
+  const receiver = new Receiver(config.senders, config.size)
+  const pinger = new Pinger(group, config.size)
+  const ponger = index === 1 ? new Ponger(group, config.size, config.order) : null
+  // One handler for every phase: DATA and END go to the receiver's counts,
+  // PING and PONG to the round-trip measurement.
+  group.on('message', (msg: Message) => {
+    const type = msg.data[0]
+    if (type === DATA || type === END) {
+      if (isReceiver) receiver.onData(msg.data)
+    } else if (type === PING) ponger?.onPing(msg.data)
+    else if (type === PONG) pinger.onPong(msg.data)
+  })
+  receiver.onComplete = () => void toParent({ t: 'delivered', report: receiver.report(true) })
+
+  // Listen before saying 'joined': the parent's 'go' may follow at once.
+  process.on('message', (m: ToMember) => {
+    void (async () => {
+      switch (m.t) {
+        case 'go':
+          receiver.start()
+          if (isSender) await toParent({ t: 'sent', report: await sendData(group, index, config.seconds, config.size, config.order) })
+          break
+        case 'report':
+          if (isReceiver) await toParent({ t: 'delivered', report: receiver.report(false) })
+          break
+        case 'ping':
+          await toParent({ t: 'pinged', report: await pinger.run(m.count, config.order) })
+          break
+        case 'finish': {
+          const stats = group.stats()
+          const view = group.view
+          await toParent({ t: 'result', report: { counters: { ...stats.counters }, view: { id: view.id, members: [...view.members] } } })
+          await withDeadline(group.leave(), 5000, 'leave() did not finish within 5 s')
+          process.exit(0)
+        }
+      }
+    })().catch((err: unknown) => fail(err))
+  })
+
+  await fullView(group, config.members, config.joinTimeout * 1000)
+  const v = group.view
+  await toParent({
+    t: 'joined',
+    me: group.me,
+    view: { id: v.id, members: [...v.members], coordinator: v.coordinator },
+    joinMs: performance.now() - joinStart,
+  })
+}
+
+/** Reports a failure to the parent (which shows it with our stderr) and exits 1. */
+export function fail(err: unknown): void {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  const message: ToParent = { t: 'failed', message: err instanceof Error ? err.message : String(err) }
+  // Exit once the message is out (or at once without a parent).
+  if (process.connected) process.send!(message, undefined, undefined, () => process.exit(1))
+  else process.exit(1)
+}
+
+/** Resolves once the view holds `n` members; rejects after `ms`, naming who is there. */
+async function fullView(group: Group, n: number, ms: number): Promise<void> {
+  if (group.view.members.length === n) return
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      group.off('view', onView)
+      reject(new Error(`the view has ${group.view.members.length} of ${n} members after ${ms / 1000} s (view ${group.view.id}: ${group.view.members.join(', ')}); did the other members start?`))
+    }, ms)
+    const onView = (): void => {
+      const have = group.view.members.length
+      if (have < n) return
+      clearTimeout(timer)
+      group.off('view', onView)
+      if (have > n) reject(new Error(`the view has ${have} members, more than the ${n} started: another process joined this run's group (${group.view.members.join(', ')})`))
+      else resolve()
+    }
+    group.on('view', onView)
+  })
+}
+
+async function sendData(group: Group, index: number, seconds: number, size: number, order: Order): Promise<SenderReport> {
+  // send() copies, so one buffer serves every message.
+  const buf = new Uint8Array(size)
+  writeHeader(buf, DATA, index)
+  const opts = { order }
+  let seq = 0
+  let drainWaits = 0
+  const cpu0 = process.cpuUsage()
+  const t0 = process.hrtime.bigint()
+  const stop = t0 + BigInt(Math.round(seconds * 1e9))
+  sending: for (;;) {
+    for (let i = 0; i < SENDS_PER_YIELD; i++) {
+      if (i % SENDS_PER_STAMP === 0) {
+        const now = process.hrtime.bigint()
+        if (now >= stop) break sending
+        writeTime(buf, now)
+      }
+      writeU32(buf, 4, seq)
+      seq++
+      // false: the window is full (the message was taken); wait for 'drain'.
+      if (!group.send(buf, opts)) {
+        drainWaits++
+        await drained(group)
+        const now = process.hrtime.bigint()
+        if (now >= stop) break sending
+        writeTime(buf, now)
+      }
+    }
+    await yieldToLoop()
+  }
+  const t1 = process.hrtime.bigint()
+  const cpu = process.cpuUsage(cpu0)
+  const end = new Uint8Array(size)
+  writeHeader(end, END, index)
+  writeU32(end, 4, seq)
+  writeTime(end, t1)
+  if (!group.send(end, opts)) await drained(group)
+  const wallUs = Number(t1 - t0) / 1000
+  return { sent: seq, seconds: wallUs / 1e6, drainWaits, cpuPercent: (100 * (cpu.user + cpu.system)) / wallUs }
+}
+
+const drained = (group: Group): Promise<void> => new Promise((resolve) => group.once('drain', () => resolve()))
+
+/** Re-read the clock after this many deliveries within one batch. */
+const DELIVERIES_PER_STAMP = 64
+
+/**
+ * Counts DATA per sender and checks each sender's stream: no duplicates (a
+ * bitmap of seqs seen) and, unless order is unordered, seq contiguous.
+ *
+ * The clock is read once per delivery batch, and again every
+ * DELIVERIES_PER_STAMP messages within a long one: the engine delivers a
+ * batch in one synchronous run of 'message' events, and the microtask that
+ * clears the stamp runs only after it. Per message, hrtime.bigint() would
+ * cost ~70 ns, a sizeable part of a receiver's budget at millions of
+ * messages/s; a batch can hold tens of thousands of messages, so one stamp
+ * for all of them would read latency low by the time spent delivering them.
+ */
+class Receiver {
+  onComplete: (() => void) | null = null
+  private readonly delivered: Float64Array
+  private readonly announced: Float64Array
+  private readonly next: Float64Array
+  private readonly duplicates: Float64Array
+  private readonly outOfOrder: Float64Array
+  private readonly seen: Uint32Array[]
+  private readonly latency = new Histogram()
+  private messages = 0
+  private foreign = 0
+  private ends = 0
+  /** Sum of the END counts, once every sender's END is in. */
+  private expected = Infinity
+  private first = 0
+  private last = 0
+  private done = false
+  private cpu0: NodeJS.CpuUsage = process.cpuUsage()
+  private wall0 = 0
+  private now = 0
+  /** Deliveries left before the clock is read again; 0 = read it at the next one. */
+  private stampBudget = 0
+  private unstampQueued = false
+  private readonly unstamp = (): void => {
+    this.stampBudget = 0
+    this.unstampQueued = false
+  }
+
+  constructor(private readonly senders: number, private readonly size: number) {
+    this.delivered = new Float64Array(senders)
+    this.announced = new Float64Array(senders).fill(-1)
+    this.next = new Float64Array(senders)
+    this.duplicates = new Float64Array(senders)
+    this.outOfOrder = new Float64Array(senders)
+    this.seen = Array.from({ length: senders }, () => new Uint32Array(1 << 12))
+  }
+
+  start(): void {
+    this.cpu0 = process.cpuUsage()
+    this.wall0 = performance.now()
+  }
+
+  onData(d: Uint8Array): void {
+    if (this.stampBudget-- === 0) {
+      this.now = Number(process.hrtime.bigint())
+      this.stampBudget = DELIVERIES_PER_STAMP - 1
+      if (!this.unstampQueued) {
+        this.unstampQueued = true
+        queueMicrotask(this.unstamp)
+      }
+    }
+    const s = d.length < HEADER_BYTES ? this.senders : readSender(d)
+    if (s >= this.senders) {
+      this.foreign++
+      return
+    }
+    const seq = readU32(d, 4)
+    if (d[0] === END) {
+      if (this.announced[s] === -1) {
+        this.announced[s] = seq
+        if (++this.ends === this.senders) this.expected = this.announced.reduce((a, b) => a + b, 0)
+        this.check()
+      }
+      return
+    }
+    let seen = this.seen[s]!
+    const word = seq >>> 5
+    if (word >= seen.length) seen = this.grow(s, word)
+    const bit = 1 << (seq & 31)
+    if (seen[word]! & bit) {
+      this.duplicates[s]!++
+      return
+    }
+    seen[word]! |= bit
+    if (seq !== this.next[s]) this.outOfOrder[s]!++
+    this.next[s] = seq + 1
+    this.delivered[s]!++
+    this.latency.record(this.now - readTime(d))
+    if (this.messages++ === 0) this.first = this.now
+    this.last = this.now
+    if (this.messages >= this.expected) this.check()
+  }
+
+  private grow(s: number, word: number): Uint32Array {
+    const old = this.seen[s]!
+    const bigger = new Uint32Array(Math.max(old.length * 2, word + 1))
+    bigger.set(old)
+    this.seen[s] = bigger
+    return bigger
+  }
+
+  private check(): void {
+    if (this.done || this.ends < this.senders) return
+    for (let s = 0; s < this.senders; s++) if (this.delivered[s]! < this.announced[s]!) return
+    this.done = true
+    this.onComplete?.()
+  }
+
+  report(complete: boolean): ReceiverReport {
+    const wallUs = (performance.now() - this.wall0) * 1000
+    const cpu = process.cpuUsage(this.cpu0)
+    const perSender: PerSender[] = []
+    for (let s = 0; s < this.senders; s++) {
+      perSender.push({
+        delivered: this.delivered[s]!,
+        announced: this.announced[s]!,
+        duplicates: this.duplicates[s]!,
+        outOfOrder: this.outOfOrder[s]!,
+      })
+    }
+    return {
+      complete: complete || this.done,
+      messages: this.messages,
+      seconds: (this.last - this.first) / 1e9,
+      perSender,
+      foreign: this.foreign,
+      latency: this.latency.toData(),
+      cpuPercent: wallUs > 0 ? (100 * (cpu.user + cpu.system)) / wallUs : 0,
+    }
+  }
+}
+
+/** Member 0's side of the round trip: one PING at a time, the next after its PONG. */
+class Pinger {
+  private readonly buf: Uint8Array
+  private waiting = -1
+  private wake: (() => void) | null = null
+
+  constructor(private readonly group: Group, size: number) {
+    this.buf = new Uint8Array(size)
+    writeHeader(this.buf, PING, 0)
+  }
+
+  onPong(d: Uint8Array): void {
+    if (readU32(d, 4) === this.waiting && this.wake) this.wake()
+  }
+
+  async run(count: number, order: Order): Promise<PingReport> {
+    const rtt = new Histogram()
+    const opts = { order }
+    let timeouts = 0
+    let unansweredInARow = 0
+    let i = 0
+    for (; i < count && unansweredInARow < PING_GIVE_UP; i++) {
+      const answered = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS)
+        this.wake = () => {
+          clearTimeout(timer)
+          resolve(true)
+        }
+      })
+      this.waiting = i
+      writeU32(this.buf, 4, i)
+      const t0 = process.hrtime.bigint()
+      writeTime(this.buf, t0)
+      const open = this.group.send(this.buf, opts)
+      const ok = await answered
+      const t1 = process.hrtime.bigint()
+      this.wake = null
+      this.waiting = -1
+      if (ok) {
+        rtt.record(Number(t1 - t0))
+        unansweredInARow = 0
+      } else {
+        timeouts++
+        unansweredInARow++
+      }
+      if (!open) await drained(this.group)
+    }
+    return { count: i, timeouts, gaveUp: i < count, rtt: rtt.toData() }
+  }
+}
+
+/** Member 1's side: answers each PING with a PONG that carries the same seq and time. */
+class Ponger {
+  private readonly buf: Uint8Array
+  private readonly opts: SendOptions
+  private blocked = false
+
+  constructor(private readonly group: Group, size: number, order: Order) {
+    this.buf = new Uint8Array(size)
+    this.opts = { order }
+    writeHeader(this.buf, PONG, 1)
+  }
+
+  onPing(d: Uint8Array): void {
+    this.buf.set(d.subarray(4, HEADER_BYTES), 4)
+    // Pings come one at a time; a full window here would be a library bug, and
+    // the pinger's timeout reports it. Send regardless (the message is taken).
+    if (!this.group.send(this.buf, this.opts) && !this.blocked) {
+      this.blocked = true
+      void drained(this.group).then(() => (this.blocked = false))
+    }
+  }
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms)
+    }),
+  ]).finally(() => clearTimeout(timer))
+}

@@ -1,0 +1,191 @@
+// The options of `troupe bench`, each described once (name, unit, default,
+// meaning): the parser, the validation and `--help` are all made from this table.
+
+import { parseArgs } from 'node:util'
+import { JOIN_OPTIONS, ORDERS, type JoinOptions, type Order } from '../options.js'
+
+/** Group.join options that `troupe bench` passes through as --kebab-case flags,
+ *  with the library's own bounds and docs (options.ts). Unset: the library's default. */
+export const PASSED_JOIN_OPTIONS = ['interface', 'datagramSize', 'window', 'statusInterval', 'nakDelay', 'suspectTimeout', 'receiveBuffer'] as const
+type PassedJoinOptions = Pick<JoinOptions, (typeof PASSED_JOIN_OPTIONS)[number]>
+
+/** What a bench run does; every member process gets a copy. */
+export interface BenchConfig {
+  members: number
+  senders: number
+  size: number
+  seconds: number
+  order: Order
+  pings: number
+  json: boolean
+  /** Passed to Group.join as they are. */
+  join: PassedJoinOptions
+  loss: number | undefined
+  duplicate: number | undefined
+  reorder: number | undefined
+  seed: number | undefined
+  joinTimeout: number
+  drainTimeout: number
+}
+
+/** A bad command line: the CLI prints the message and exits with status 2. */
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+interface OptionSpec {
+  /** The long option; the BenchConfig key is its camelCase (under `join` for a passed join option). */
+  name: string
+  join?: boolean
+  kind: 'int' | 'number' | 'enum' | 'flag' | 'address'
+  help: string
+  unit?: string
+  default?: number | string | boolean
+  min?: number
+  /** Exclusive when maxExclusive is set. */
+  max?: number
+  maxExclusive?: boolean
+  values?: readonly string[]
+}
+
+/** The header every message carries; see protocol.ts. */
+export const MIN_SIZE = 16
+
+export const BENCH_OPTIONS: readonly OptionSpec[] = [
+  { name: 'members', kind: 'int', default: 4, min: 2, max: 64, help: 'member processes in all, senders included' },
+  { name: 'senders', kind: 'int', default: 1, min: 1, max: 64, help: 'how many of the members send (members 0 .. senders-1)' },
+  { name: 'size', kind: 'int', unit: 'bytes', default: 100, min: MIN_SIZE, max: 1 << 20, help: 'bytes per message' },
+  { name: 'seconds', kind: 'number', unit: 's', default: 5, min: 0.1, max: 3600, help: 'how long the senders send' },
+  { name: 'order', kind: 'enum', default: 'fifo', values: ORDERS, help: 'delivery order the senders ask for' },
+  { name: 'pings', kind: 'int', default: 1000, min: 0, max: 1_000_000, help: 'sequential round trips (member 0 -> member 1 -> member 0) after the data phase' },
+  { name: 'json', kind: 'flag', default: false, help: 'print one JSON object on stdout instead of the table' },
+  { name: 'loss', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a member drops a datagram it receives' },
+  { name: 'duplicate', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is delivered twice' },
+  { name: 'reorder', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is held back' },
+  { name: 'seed', kind: 'int', min: 0, max: 2 ** 32 - 1, help: 'seed of the injected faults; member i uses seed + i (default: random, printed)' },
+  ...PASSED_JOIN_OPTIONS.map((key): OptionSpec => {
+    const spec = JOIN_OPTIONS[key]
+    return {
+      name: kebab(key),
+      join: true,
+      kind: key === 'interface' ? 'address' : spec.kind === 'integer' ? 'int' : 'number',
+      help: lowerFirst(spec.doc.split('. ')[0]!.replace(/\.$/, '')),
+      ...(spec.unit ? { unit: spec.unit } : {}),
+      ...(spec.min !== undefined ? { min: spec.min } : {}),
+      ...(spec.max !== undefined ? { max: spec.max } : {}),
+    }
+  }),
+  { name: 'join-timeout', kind: 'number', unit: 's', default: 10, min: 0.1, max: 600, help: 'how long members may take to form the full view' },
+  { name: 'drain-timeout', kind: 'number', unit: 's', default: 30, min: 0.1, max: 3600, help: 'how long receivers may take, after the senders stop, to deliver everything' },
+]
+
+function lowerFirst(text: string): string {
+  return /^[A-Z](?![A-Z])/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+}
+
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+}
+
+/** Parses `troupe bench` arguments. Throws UsageError; returns null for --help. */
+export function parseBenchArgs(args: string[]): BenchConfig | null {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } }
+  for (const o of BENCH_OPTIONS) options[o.name] = { type: o.kind === 'flag' ? 'boolean' : 'string' }
+  let values: Record<string, string | boolean | undefined>
+  try {
+    const parsed = parseArgs({ args, options, strict: true, allowPositionals: true })
+    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`)
+    values = parsed.values as Record<string, string | boolean | undefined>
+  } catch (err) {
+    if (err instanceof UsageError) throw err
+    // parseArgs' own messages are clear but long; keep their first sentence.
+    throw new UsageError(String((err as Error).message).split('. ')[0]!.replace(/\.$/, ''))
+  }
+  if (values.help) return null
+
+  const join: Record<string, unknown> = {}
+  const config: Record<string, unknown> = { join }
+  for (const o of BENCH_OPTIONS) {
+    const raw = values[o.name]
+    const value = raw === undefined ? o.default : convert(o, raw)
+    if (!o.join) config[camel(o.name)] = value
+    else if (value !== undefined) join[camel(o.name)] = value
+  }
+  const c = config as unknown as BenchConfig
+  if (c.senders > c.members) throw new UsageError(`--senders (${c.senders}) cannot exceed --members (${c.members})`)
+  return c
+}
+
+function convert(o: OptionSpec, raw: string | boolean): number | string | boolean {
+  if (o.kind === 'flag') return raw
+  const text = String(raw)
+  const flag = `--${o.name}`
+  switch (o.kind) {
+    case 'enum':
+      if (!o.values!.includes(text)) throw new UsageError(`${flag} must be one of ${o.values!.join(', ')} (got '${text}')`)
+      return text
+    case 'address':
+      if (!/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(text) || text.split('.').some((p) => Number(p) > 255)) {
+        throw new UsageError(`${flag} must be an IPv4 address such as 127.0.0.1 (got '${text}')`)
+      }
+      return text
+    case 'int':
+    case 'number': {
+      const n = text.trim() === '' ? NaN : Number(text)
+      if (!Number.isFinite(n)) throw new UsageError(`${flag} must be a number (got '${text}')`)
+      if (o.kind === 'int' && !Number.isInteger(n)) throw new UsageError(`${flag} must be a whole number (got '${text}')`)
+      const unit = o.unit ? ` ${o.unit}` : ''
+      if (o.min !== undefined && n < o.min) throw new UsageError(`${flag} must be at least ${o.min}${unit} (got ${text})`)
+      if (o.max !== undefined && (o.maxExclusive ? n >= o.max : n > o.max)) {
+        throw new UsageError(`${flag} must be ${o.maxExclusive ? 'below' : 'at most'} ${o.max}${unit} (got ${text})`)
+      }
+      return n
+    }
+  }
+}
+
+export function benchHelp(): string {
+  const rows: Array<[string, string]> = BENCH_OPTIONS.map((o): [string, string] => {
+    const arg = o.kind === 'flag' ? '' : o.kind === 'enum' ? ' <order>' : o.kind === 'address' ? ' <ip>' : ' <n>'
+    const bits = [o.help]
+    if (o.kind === 'enum') bits.push(`: ${o.values!.join(', ')}`)
+    if (o.unit) bits.push(` [${o.unit}]`)
+    if (o.default !== undefined && o.kind !== 'flag') bits.push(` (default ${o.default})`)
+    if (o.join) bits.push(` (Group.join ${camel(o.name)}; default: the library's)`)
+    return [`--${o.name}${arg}`, bits.join('')]
+  })
+  rows.push(['-h, --help', 'this text'])
+  const width = Math.max(...rows.map(([a]) => a.length)) + 2
+  const wrap = (text: string): string => {
+    const lines: string[] = []
+    let line = ''
+    for (const word of text.split(' ')) {
+      if (line && 2 + width + line.length + 1 + word.length > 80) {
+        lines.push(line)
+        line = word
+      } else line = line ? `${line} ${word}` : word
+    }
+    lines.push(line)
+    return lines.join(`\n${' '.repeat(2 + width)}`)
+  }
+  return [
+    'Usage: troupe bench [options]',
+    '',
+    'Runs one group of member processes on this host (loopback multicast unless',
+    '--interface says otherwise). Members 0 .. senders-1 send as fast as flow',
+    'control allows for --seconds; every member that delivers data reports',
+    'messages/s, MB/s, one-way latency under load and anything lost, duplicated',
+    'or out of order; then member 0 pings member 1 sequentially for the',
+    'unloaded round trip. Exit status: 0 if nothing was lost or misordered,',
+    '1 if something was or a member failed, 2 on a bad command line.',
+    '',
+    'Options:',
+    ...rows.map(([a, b]) => `  ${a.padEnd(width)}${wrap(b)}`),
+    '',
+    'The defaults match ../shared/peers: 1 sender -> 3 receivers, 100 B, 5 s.',
+  ].join('\n')
+}

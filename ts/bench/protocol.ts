@@ -1,0 +1,130 @@
+// What the bench's members say to each other over the group, and what the
+// members and the parent (`troupe bench`) say over the fork IPC channel.
+//
+// Every bench message on the group starts with a 16-byte header, little-endian,
+// and is padded with zeros to --size bytes:
+//
+//    0      1      2             4             8                            16
+//   +------+------+-------------+-------------+----------------------------+----------
+//   | type |  0   | sender (u16)| seq (u32)   | sent at (u64 ns)           | padding
+//   +------+------+-------------+-------------+----------------------------+----------
+//
+//   DATA  seq = the sender's count of DATA messages before this one (0, 1, 2, ...)
+//   END   seq = how many DATA messages the sender sent; sent after the last one
+//   PING  seq = ping number; sent at = when member 0 sent it
+//   PONG  member 1's answer: the PING's seq and sent-at, copied
+//
+// "sent at" is process.hrtime.bigint(): CLOCK_MONOTONIC, one clock for every
+// process on the host, so a receiver's clock minus it is the one-way latency.
+
+import type { HistogramData } from './histogram.js'
+import type { BenchConfig } from './options.js'
+
+export const HEADER_BYTES = 16
+export const DATA = 1
+export const END = 2
+export const PING = 3
+export const PONG = 4
+
+const TWO_32 = 4294967296
+
+export function writeHeader(buf: Uint8Array, type: number, sender: number): void {
+  buf[0] = type
+  buf[1] = 0
+  buf[2] = sender & 0xff
+  buf[3] = sender >>> 8
+}
+
+export function writeU32(buf: Uint8Array, offset: number, value: number): void {
+  buf[offset] = value
+  buf[offset + 1] = value >>> 8
+  buf[offset + 2] = value >>> 16
+  buf[offset + 3] = value >>> 24
+}
+
+/** Reads a u32 from bytes, allocating nothing (a DataView per message would). */
+export function readU32(buf: Uint8Array, offset: number): number {
+  return (buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16) | (buf[offset + 3]! << 24)) >>> 0
+}
+
+export function writeTime(buf: Uint8Array, ns: bigint): void {
+  writeU32(buf, 8, Number(ns & 0xffffffffn))
+  writeU32(buf, 12, Number(ns >> 32n))
+}
+
+/** The sent-at field as a double: exact to the nanosecond for 104 days of uptime. */
+export function readTime(buf: Uint8Array): number {
+  return readU32(buf, 8) + readU32(buf, 12) * TWO_32
+}
+
+export const readSender = (buf: Uint8Array): number => buf[2]! | (buf[3]! << 8)
+
+// ---- member <-> parent, over the fork IPC channel (JSON) ------------------------
+
+/** How the parent starts a member: `troupe bench-member <json>`. */
+export interface MemberArgs {
+  index: number
+  group: string
+  /** Fault-injection seed for this member (the run's seed + index), if any fault is injected. */
+  seed: number | undefined
+  config: BenchConfig
+}
+
+export interface SenderReport {
+  sent: number
+  seconds: number
+  /** Times send() returned false and the sender waited for 'drain'. */
+  drainWaits: number
+  cpuPercent: number
+}
+
+export interface PerSender {
+  delivered: number
+  /** The count the sender announced in END, or -1 if END has not arrived. */
+  announced: number
+  duplicates: number
+  /** Deliveries whose seq was not the previous one's + 1 (a violation unless order is unordered). */
+  outOfOrder: number
+}
+
+export interface ReceiverReport {
+  /** True if every sender's END arrived and every message it announced was delivered. */
+  complete: boolean
+  messages: number
+  seconds: number
+  perSender: PerSender[]
+  /** DATA messages whose sender index is not a sender's. */
+  foreign: number
+  latency: HistogramData
+  cpuPercent: number
+}
+
+export interface PingReport {
+  /** Pings sent. */
+  count: number
+  /** Pings with no PONG within 1 s (not counted in rtt). */
+  timeouts: number
+  /** True if the pinger stopped early after several unanswered pings in a row. */
+  gaveUp: boolean
+  rtt: HistogramData
+}
+
+export interface FinalReport {
+  counters: Record<string, number>
+  view: { id: number; members: string[] }
+}
+
+export type ToParent =
+  | { t: 'joined'; me: string; view: { id: number; members: string[]; coordinator: string }; joinMs: number }
+  | { t: 'sent'; report: SenderReport }
+  | { t: 'delivered'; report: ReceiverReport }
+  | { t: 'pinged'; report: PingReport }
+  | { t: 'result'; report: FinalReport }
+  | { t: 'failed'; message: string }
+
+export type ToMember =
+  | { t: 'go' }
+  /** Report what has been delivered so far, complete or not (the parent's deadline passed). */
+  | { t: 'report' }
+  | { t: 'ping'; count: number }
+  | { t: 'finish' }

@@ -1,0 +1,515 @@
+// `troupe bench`: the parent. Starts one member process per --members (the
+// hidden `troupe bench-member`), walks them through the phases over the fork
+// IPC channel, and turns their reports into a table or one JSON object.
+// It never loads the addon itself; every measurement is taken in a member.
+//
+// Every child it starts is killed by pid on every way out: normal end, a
+// failed member, a deadline, an exception, SIGINT/SIGTERM/SIGHUP. Children run
+// in their own process group (so a terminal's Ctrl-C reaches only the parent,
+// which then reports and kills them) and exit by themselves if the IPC
+// channel closes, which covers the parent being SIGKILLed.
+
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomBytes, randomInt } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import os from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { Histogram } from './histogram.js'
+import type { BenchConfig } from './options.js'
+import type { FinalReport, MemberArgs, PingReport, ReceiverReport, SenderReport, ToMember, ToParent } from './protocol.js'
+
+/** The run failed in a way that makes its numbers meaningless: a member died, a phase missed its deadline. */
+class BenchFailure extends Error {
+  override name = 'BenchFailure'
+  constructor(message: string, readonly culprits: Member[] = []) {
+    super(message)
+  }
+}
+
+const OUTPUT_TAIL = 64 * 1024
+/** The ping phase may take 30 s plus this much per ping before the run fails. */
+const PING_BUDGET_MS = 50
+
+interface Member {
+  index: number
+  child: ChildProcess
+  pid: number
+  /** The last OUTPUT_TAIL characters of its stderr and stdout, interleaved. */
+  output: string
+  exited: { code: number | null; signal: NodeJS.Signals | null } | null
+  joined?: Extract<ToParent, { t: 'joined' }>
+  sent?: SenderReport
+  delivered?: ReceiverReport
+  pinged?: PingReport
+  result?: FinalReport
+  failed?: string
+}
+
+/** The JSON that `troupe bench --json` prints; the table shows the same numbers. */
+export interface BenchResult {
+  benchmark: 'troupe bench'
+  version: string
+  date: string
+  host: { cpus: number; loadavg: number[]; node: string; platform: string }
+  config: BenchConfig & { group: string; receivers: number; seed: number | undefined }
+  ok: boolean
+  problems: string[]
+  /** Messages/s delivered at the slowest receiver. */
+  minMsgsPerSec: number
+  meanMsgsPerSec: number
+  minMBPerSec: number
+  sent: number
+  /** Sent but never delivered, summed over receivers: must be 0. */
+  lost: number
+  duplicates: number
+  outOfOrder: number
+  /** One-way delivery latency under load, over every receiver's deliveries. */
+  latencyP50Us: number
+  latencyP99Us: number
+  latencyP999Us: number
+  latencyMaxUs: number
+  /** Unloaded round trip, member 0 -> member 1 -> member 0, one at a time. */
+  rttP50Us: number
+  rttP99Us: number
+  rttMaxUs: number
+  pings: number
+  pingTimeouts: number
+  /** Summed over all members, from group.stats().counters. */
+  naks: number
+  nakedSeqs: number
+  retransmits: number
+  repaired: number
+  unrecoverable: number
+  injectedLoss: number
+  senders: Array<{ index: number; sent: number; seconds: number; msgsPerSec: number; drainWaits: number; cpuPercent: number }>
+  receivers: Array<{
+    index: number
+    role: 'receiver' | 'sender+receiver'
+    messages: number
+    seconds: number
+    msgsPerSec: number
+    mbPerSec: number
+    latencyP50Us: number
+    latencyP99Us: number
+    latencyP999Us: number
+    latencyMaxUs: number
+    lost: number
+    duplicates: number
+    outOfOrder: number
+    complete: boolean
+    naksSent: number
+    repaired: number
+    cpuPercent: number
+  }>
+  members: Array<{ index: number; id: string; pid: number; joinMs: number; counters: Record<string, number> }>
+}
+
+export async function runBench(config: BenchConfig): Promise<number> {
+  const run = new Run(config)
+  const onSignal = (signal: NodeJS.Signals): void => {
+    run.killAll()
+    process.stderr.write(`troupe bench: ${signal}: stopped, members killed\n`)
+    process.exit(128 + os.constants.signals[signal])
+  }
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+  for (const s of signals) process.once(s, onSignal)
+  const onExit = (): void => run.killAll()
+  process.on('exit', onExit)
+  try {
+    const result = await run.execute()
+    if (config.json) process.stdout.write(`${JSON.stringify(result)}\n`)
+    else process.stdout.write(`${formatTable(result)}\n`)
+    if (config.json) for (const p of result.problems) process.stderr.write(`troupe bench: ${p}\n`)
+    return result.ok ? 0 : 1
+  } catch (err) {
+    if (!(err instanceof BenchFailure)) throw err
+    run.killAll()
+    process.stderr.write(`troupe bench: FAILED: ${err.message}\n${run.outputs(err.culprits)}`)
+    if (config.json) {
+      process.stdout.write(`${JSON.stringify({ benchmark: 'troupe bench', ok: false, error: err.message, config: { ...config, group: run.group, seed: run.seed } })}\n`)
+    }
+    return 1
+  } finally {
+    run.killAll()
+    for (const s of signals) process.off(s, onSignal)
+    process.off('exit', onExit)
+  }
+}
+
+class Run {
+  readonly group = `bench-${randomBytes(4).toString('hex')}`
+  readonly seed: number | undefined
+  private readonly members: Member[] = []
+  private failure: BenchFailure | null = null
+  private readonly waiters = new Set<() => void>()
+
+  constructor(private readonly config: BenchConfig) {
+    const injecting = Boolean(config.loss || config.duplicate || config.reorder)
+    this.seed = injecting ? (config.seed ?? randomInt(0, 2 ** 32)) : config.seed
+  }
+
+  async execute(): Promise<BenchResult> {
+    const c = this.config
+    const receivers = c.members - (receiveOwnFor(c) ? 0 : 1)
+    this.log(
+      `group ${this.group}: ${c.members} members (${c.senders} sending, ${receivers} receiving), ` +
+        `${c.size} B, ${c.order}, ${c.seconds} s` + (this.seed !== undefined ? `, fault seed ${this.seed} (+ member index)` : ''),
+    )
+    const started = performance.now()
+    for (let i = 0; i < c.members; i++) this.start(i)
+
+    // Join: every member reports once its view holds all of them. The member
+    // enforces --join-timeout itself and says who it sees; ours covers startup.
+    await this.until(() => this.members.every((m) => m.joined), c.joinTimeout * 1000 + 15_000, () => `members ${this.missing((m) => !m.joined)} to join`)
+    this.checkViews()
+    const v = this.members[0]!.joined!.view
+    this.log(`view ${v.id} of ${v.members.length} formed ${((performance.now() - started) / 1000).toFixed(1)} s after start; sending for ${c.seconds} s`)
+
+    // Data: senders send for --seconds, then END; receivers deliver up to every END's count.
+    this.broadcast({ t: 'go' })
+    const senders = this.members.slice(0, c.senders)
+    await this.until(
+      () => senders.every((m) => m.sent),
+      (c.seconds + c.drainTimeout + 10) * 1000,
+      () => `senders ${this.missing((m) => m.index < c.senders && !m.sent)} to finish sending (blocked waiting for 'drain'?)`,
+    )
+    const receiving = this.members.filter((m) => m.index >= c.senders || receiveOwnFor(c))
+    try {
+      await this.until(() => receiving.every((m) => m.delivered), c.drainTimeout * 1000, () => '')
+    } catch (err) {
+      if (!(err instanceof BenchFailure) || this.failure) throw err
+      const late = receiving.filter((m) => !m.delivered)
+      this.log(`receivers ${late.map((m) => m.index).join(', ')} still miss messages ${c.drainTimeout} s after the senders stopped; asking for what they have`)
+      for (const m of late) this.tell(m, { t: 'report' })
+      await this.until(() => receiving.every((m) => m.delivered), 10_000, () => `receivers ${this.missing((m) => receiving.includes(m) && !m.delivered)} to report`)
+    }
+
+    // Round trip, unloaded: everything above has been delivered by now.
+    if (c.pings > 0) {
+      this.log(`data phase over; ${c.pings} sequential pings 0 -> 1 -> 0`)
+      await sleep(100)
+      this.tell(this.members[0]!, { t: 'ping', count: c.pings })
+      await this.until(() => Boolean(this.members[0]!.pinged), 30_000 + c.pings * PING_BUDGET_MS, () => `member 0 to finish its ${c.pings} pings (a stalled group answers none; ${PING_BUDGET_MS} ms a ping is allowed on average)`)
+    }
+
+    this.broadcast({ t: 'finish' })
+    await this.until(() => this.members.every((m) => m.result), 10_000, () => `members ${this.missing((m) => !m.result)} to send their counters`)
+    // Members leave and exit; one that hangs in leave() is killed on the way out.
+    await this.until(() => this.members.every((m) => m.exited), 6_000, () => '').catch(() => {})
+    const late = this.members.filter((m) => !m.exited)
+    return this.summarize([
+      ...(this.failure ? [`after the run: ${this.failure.message}`] : []),
+      ...(late.length ? [`members ${late.map((m) => m.index).join(', ')} had not exited 6 s after the run (leave() hung?); killed`] : []),
+    ])
+  }
+
+  private start(index: number): void {
+    const args: MemberArgs = {
+      index,
+      group: this.group,
+      seed: this.seed === undefined ? undefined : (this.seed + index) % 2 ** 32,
+      config: this.config,
+    }
+    const child = fork(cliPath(), ['bench-member', JSON.stringify(args)], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      detached: true,
+      execArgv: process.execArgv.filter((a) => !a.startsWith('--inspect')),
+    })
+    const m: Member = { index, child, pid: child.pid ?? -1, output: '', exited: null }
+    this.members.push(m)
+    const keep = (chunk: Buffer): void => {
+      m.output = (m.output + chunk.toString()).slice(-OUTPUT_TAIL)
+    }
+    child.stdout!.on('data', keep)
+    child.stderr!.on('data', keep)
+    child.on('message', (msg: ToParent) => {
+      switch (msg.t) {
+        case 'joined': m.joined = msg; break
+        case 'sent': m.sent = msg.report; break
+        case 'delivered': m.delivered = msg.report; break
+        case 'pinged': m.pinged = msg.report; break
+        case 'result': m.result = msg.report; break
+        case 'failed':
+          m.failed = msg.message
+          this.fail(new BenchFailure(`member ${index} (pid ${m.pid}) failed: ${msg.message}`, [m]))
+          break
+      }
+      this.notify()
+    })
+    child.on('error', (err) => this.fail(new BenchFailure(`member ${index}: ${err.message}`, [m])))
+    child.on('exit', (code, signal) => {
+      m.exited = { code, signal }
+      if (code !== 0 || !m.result) {
+        const how = signal ? `was killed by ${signal}` : `exited with status ${code}`
+        this.fail(new BenchFailure(`member ${index} (pid ${m.pid}) ${how}${m.failed ? `: ${m.failed}` : m.result ? '' : ' before the run ended'}`, [m]))
+      }
+      this.notify()
+    })
+  }
+
+  /** Kills every member still running, by pid; safe to call any number of times. */
+  killAll(): void {
+    for (const m of this.members) {
+      if (m.exited || m.pid <= 0) continue
+      try {
+        process.kill(m.pid, 'SIGKILL')
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  outputs(culprits: Member[]): string {
+    const shown = culprits.length > 0 ? culprits : this.members.filter((m) => m.output.trim() !== '')
+    return shown
+      .map((m) => `--- member ${m.index} (pid ${m.pid}) output ---\n${m.output.trim() === '' ? '(none)' : m.output.trimEnd()}\n`)
+      .join('')
+  }
+
+  private tell(m: Member, msg: ToMember): void {
+    if (m.child.connected) m.child.send(msg)
+  }
+
+  private broadcast(msg: ToMember): void {
+    for (const m of this.members) this.tell(m, msg)
+  }
+
+  private fail(err: BenchFailure): void {
+    this.failure ??= err
+    this.notify()
+  }
+
+  private notify(): void {
+    for (const w of [...this.waiters]) w()
+  }
+
+  /** Resolves when done() holds; rejects on a member's failure or after ms, saying what was awaited. */
+  private until(done: () => boolean, ms: number, what: () => string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const finish = (err?: Error): void => {
+        clearTimeout(timer)
+        this.waiters.delete(probe)
+        if (err) reject(err)
+        else resolve()
+      }
+      const probe = (): void => {
+        if (this.failure) finish(this.failure)
+        else if (done()) finish()
+      }
+      const timer = setTimeout(() => finish(new BenchFailure(`timed out after ${ms / 1000} s waiting for ${what()}`)), ms)
+      this.waiters.add(probe)
+      probe()
+    })
+  }
+
+  private missing(pred: (m: Member) => boolean): string {
+    return this.members.filter(pred).map((m) => m.index).join(', ')
+  }
+
+  /** Virtual synchrony's first promise, checked where we can: same view id, same members. */
+  private checkViews(): void {
+    const byId = new Map<number, string>()
+    for (const m of this.members) {
+      const v = m.joined!.view
+      const members = [...v.members].sort().join(',')
+      const seen = byId.get(v.id)
+      if (seen !== undefined && seen !== members) {
+        throw new BenchFailure(`members disagree on view ${v.id}: member ${m.index} has ${members}, another has ${seen}`)
+      }
+      byId.set(v.id, members)
+    }
+  }
+
+  private log(line: string): void {
+    if (!this.config.json) process.stderr.write(`troupe bench: ${line}\n`)
+  }
+
+  private summarize(problems: string[]): BenchResult {
+    const c = this.config
+    const us = (ns: number): number => Math.round(ns / 1000)
+    const senders = this.members.slice(0, c.senders).map((m) => {
+      const s = m.sent!
+      return {
+        index: m.index,
+        sent: s.sent,
+        seconds: round(s.seconds, 3),
+        msgsPerSec: Math.round(s.sent / s.seconds),
+        drainWaits: s.drainWaits,
+        cpuPercent: Math.round(s.cpuPercent),
+      }
+    })
+    const sentBy = senders.map((s) => s.sent)
+    const sum = (key: string, ms: Member[] = this.members): number => ms.reduce((a, m) => a + (m.result?.counters[key] ?? 0), 0)
+
+    const allLatency = new Histogram()
+    const receivers = this.members.filter((m) => m.delivered).map((m) => {
+      const r = m.delivered!
+      const lat = Histogram.from(r.latency)
+      allLatency.add(r.latency)
+      let lost = 0
+      let duplicates = 0
+      let outOfOrder = 0
+      r.perSender.forEach((p, s) => {
+        lost += Math.max(0, sentBy[s]! - p.delivered)
+        duplicates += p.duplicates
+        outOfOrder += p.outOfOrder
+        if (p.announced !== -1 && p.announced !== sentBy[s]) {
+          problems.push(`member ${m.index} got END from sender ${s} announcing ${p.announced} messages; it sent ${sentBy[s]}`)
+        }
+        if (p.delivered > sentBy[s]!) problems.push(`member ${m.index} delivered ${p.delivered} distinct messages of sender ${s}, which sent ${sentBy[s]}`)
+      })
+      if (!r.complete) problems.push(`member ${m.index} had not delivered everything ${c.drainTimeout} s after the senders stopped`)
+      if (r.foreign > 0) problems.push(`member ${m.index} delivered ${r.foreign} messages with a sender index that is not a sender's`)
+      const msgsPerSec = r.seconds > 0 ? r.messages / r.seconds : 0
+      return {
+        index: m.index,
+        role: (m.index < c.senders ? 'sender+receiver' : 'receiver') as 'receiver' | 'sender+receiver',
+        messages: r.messages,
+        seconds: round(r.seconds, 3),
+        msgsPerSec: Math.round(msgsPerSec),
+        mbPerSec: round((msgsPerSec * c.size) / 1e6, 2),
+        latencyP50Us: us(lat.quantile(0.5)),
+        latencyP99Us: us(lat.quantile(0.99)),
+        latencyP999Us: us(lat.quantile(0.999)),
+        latencyMaxUs: us(lat.max),
+        lost,
+        duplicates,
+        outOfOrder,
+        complete: r.complete,
+        naksSent: m.result?.counters['naksSent'] ?? 0,
+        repaired: m.result?.counters['repaired'] ?? 0,
+        cpuPercent: Math.round(r.cpuPercent),
+      }
+    })
+
+    const lost = receivers.reduce((a, r) => a + r.lost, 0)
+    const duplicates = receivers.reduce((a, r) => a + r.duplicates, 0)
+    const outOfOrder = receivers.reduce((a, r) => a + r.outOfOrder, 0)
+    if (lost > 0) problems.push(`${lost} messages were sent but never delivered (summed over receivers)`)
+    if (duplicates > 0) problems.push(`${duplicates} messages were delivered twice`)
+    if (outOfOrder > 0 && c.order !== 'unordered') problems.push(`${outOfOrder} deliveries broke ${c.order} order (seq not previous + 1)`)
+
+    const ping = this.members[0]!.pinged
+    const rtt = ping ? Histogram.from(ping.rtt) : new Histogram()
+    if (ping && ping.timeouts > 0) {
+      problems.push(`${ping.timeouts} of ${ping.count} pings got no answer within 1 s` + (ping.gaveUp ? `; gave up after several in a row (of ${c.pings})` : ''))
+    }
+    const rates = receivers.map((r) => r.msgsPerSec)
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+
+    return {
+      benchmark: 'troupe bench',
+      version: pkg.version,
+      date: new Date().toISOString(),
+      host: { cpus: os.cpus().length, loadavg: os.loadavg().map((x) => round(x, 2)), node: process.version, platform: `${os.platform()} ${os.release()}` },
+      config: { ...c, group: this.group, receivers: receivers.length, seed: this.seed },
+      ok: problems.length === 0,
+      problems,
+      minMsgsPerSec: rates.length ? Math.min(...rates) : 0,
+      meanMsgsPerSec: rates.length ? Math.round(rates.reduce((a, b) => a + b, 0) / rates.length) : 0,
+      minMBPerSec: receivers.length ? Math.min(...receivers.map((r) => r.mbPerSec)) : 0,
+      sent: sentBy.reduce((a, b) => a + b, 0),
+      lost,
+      duplicates,
+      outOfOrder,
+      latencyP50Us: us(allLatency.quantile(0.5)),
+      latencyP99Us: us(allLatency.quantile(0.99)),
+      latencyP999Us: us(allLatency.quantile(0.999)),
+      latencyMaxUs: us(allLatency.max),
+      rttP50Us: us(rtt.quantile(0.5)),
+      rttP99Us: us(rtt.quantile(0.99)),
+      rttMaxUs: us(rtt.max),
+      pings: ping?.count ?? 0,
+      pingTimeouts: ping?.timeouts ?? 0,
+      naks: sum('naksSent'),
+      nakedSeqs: sum('nakedSeqs'),
+      retransmits: sum('retransmits'),
+      repaired: sum('repaired'),
+      unrecoverable: sum('unrecoverable'),
+      injectedLoss: sum('injectedLoss'),
+      senders,
+      receivers,
+      members: this.members.map((m) => ({
+        index: m.index,
+        id: m.joined!.me,
+        pid: m.pid,
+        joinMs: Math.round(m.joined!.joinMs),
+        counters: m.result!.counters,
+      })),
+    }
+  }
+}
+
+/** Mirrors the member's rule (member.ts): only a lone sender outside total/safe order skips its own messages. */
+function receiveOwnFor(c: BenchConfig): boolean {
+  return !(c.senders === 1 && c.order !== 'total' && c.order !== 'safe')
+}
+
+function cliPath(): string {
+  return fileURLToPath(new URL('../cli.js', import.meta.url))
+}
+
+const round = (x: number, digits: number): number => Number(x.toFixed(digits))
+
+// ---- the table ---------------------------------------------------------------------
+
+const n = (x: number): string => Math.round(x).toLocaleString('en-US')
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  // The first column is a label: left-aligned; numbers are right-aligned.
+  const line = (cells: string[]): string =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd()
+  return [line(head), ...rows.map(line)].join('\n')
+}
+
+export function formatTable(r: BenchResult): string {
+  const c = r.config
+  const out: string[] = []
+  out.push(
+    `troupe bench ${r.version}: ${c.members} members (${c.senders} sending, ${c.receivers} receiving), ` +
+      `${c.size} B messages, ${c.order}, ${c.seconds} s, group ${c.group}` +
+      (c.loss || c.duplicate || c.reorder ? `, injected loss ${c.loss ?? 0} dup ${c.duplicate ?? 0} reorder ${c.reorder ?? 0} seed ${c.seed}` : ''),
+  )
+  out.push('')
+  out.push(
+    table(
+      ['sender', 'sent', 'seconds', 'msgs/s', 'drain waits', 'cpu %'],
+      r.senders.map((s) => [`${s.index}`, n(s.sent), s.seconds.toFixed(2), n(s.msgsPerSec), n(s.drainWaits), `${s.cpuPercent}`]),
+    ),
+  )
+  out.push('')
+  const rows = r.receivers.map((x) => [
+    `${x.index}${x.role === 'sender+receiver' ? ' (also sends)' : ''}`,
+    n(x.msgsPerSec), x.mbPerSec.toFixed(1),
+    n(x.latencyP50Us), n(x.latencyP99Us), n(x.latencyP999Us),
+    n(x.lost), n(x.duplicates), n(x.outOfOrder), n(x.naksSent), n(x.repaired), `${x.cpuPercent}`,
+  ])
+  rows.push([
+    'slowest / all',
+    n(r.minMsgsPerSec), r.minMBPerSec.toFixed(1),
+    n(r.latencyP50Us), n(r.latencyP99Us), n(r.latencyP999Us),
+    n(r.lost), n(r.duplicates), n(r.outOfOrder), n(r.naks), n(r.repaired), '',
+  ])
+  out.push(
+    table(
+      ['receiver', 'msgs/s', 'MB/s', 'lat p50 µs', 'p99 µs', 'p99.9 µs', 'lost', 'dup', 'misorder', 'NAKs', 'repaired', 'cpu %'],
+      rows,
+    ),
+  )
+  out.push('')
+  out.push(
+    r.pings > 0
+      ? `round trip, unloaded (${n(r.pings)} sequential pings 0 -> 1 -> 0): p50 ${n(r.rttP50Us)} µs, p99 ${n(r.rttP99Us)} µs, max ${n(r.rttMaxUs)} µs` +
+          (r.pingTimeouts ? `, ${r.pingTimeouts} timed out` : '')
+      : 'round trip: not measured (--pings 0)',
+  )
+  out.push(
+    `reliability, all members: ${n(r.naks)} NAKs (${n(r.nakedSeqs)} seqs asked), ${n(r.retransmits)} retransmits, ` +
+      `${n(r.repaired)} repaired, ${n(r.unrecoverable)} unrecoverable` + (r.injectedLoss ? `, ${n(r.injectedLoss)} datagrams dropped by injection` : ''),
+  )
+  out.push(`lost (sent, never delivered): ${n(r.lost)}`)
+  out.push(r.ok ? 'OK: nothing lost, duplicated or misordered' : `FAIL: ${r.problems.join('; ')}`)
+  return out.join('\n')
+}
