@@ -5,6 +5,7 @@
 // Options are validated in TypeScript first (ts/options.ts); this file checks
 // them again and answers bad values with a TypeError/RangeError, never a crash.
 #include <napi.h>
+#include <uv.h>
 #include <sys/random.h>
 #include <arpa/inet.h>
 
@@ -160,7 +161,17 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       wake_.Release();
       engine_.reset();
       ThrowError(env, "Error", what + ": " + std::strerror(err), "ERR_TROUPE_SOCKET", err);
+      return;
     }
+    // Node's loop watches the sockets too (see Engine::ReceiveOnCaller).
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    for (int i = 0; i < 2 && loop; i++) {
+      polls_[i] = new uv_poll_t;
+      polls_[i]->data = this;
+      uv_poll_init(loop, polls_[i], i == 0 ? engine_->multicastFd() : engine_->unicastFd());
+    }
+    StartPolling();
   }
 
   ~EngineWrap() override { Shutdown(); }
@@ -171,8 +182,29 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     static_cast<EngineWrap*>(ctx)->wake_.NonBlockingCall();
   }
 
+  void StartPolling() {
+    if (polling_ || !polls_[0]) return;
+    polling_ = true;
+    for (uv_poll_t* p : polls_) uv_poll_start(p, UV_READABLE, &EngineWrap::OnReadable);
+  }
+  void StopPolling() {
+    if (!polling_) return;
+    polling_ = false;
+    for (uv_poll_t* p : polls_) uv_poll_stop(p);
+  }
+  static void OnReadable(uv_poll_t* handle, int status, int events) {
+    auto* self = static_cast<EngineWrap*>(handle->data);
+    if (!self->engine_ || !self->engine_->ReceiveOnCaller()) self->StopPolling();
+  }
+
   void Shutdown() {
     if (!engine_) return;
+    StopPolling();
+    for (uv_poll_t*& p : polls_) {
+      if (!p) continue;
+      uv_close(reinterpret_cast<uv_handle_t*>(p), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      p = nullptr;
+    }
     engine_->Close();
     engine_.reset();
     wake_.Release();
@@ -210,6 +242,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
   Napi::Value Kick(const Napi::CallbackInfo& info) {
     if (engine_) engine_->Kick();
+    StartPolling();
     return info.Env().Undefined();
   }
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -219,6 +252,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
   std::unique_ptr<Engine> engine_;
   Napi::ThreadSafeFunction wake_;
+  uv_poll_t* polls_[2] = {nullptr, nullptr};
+  bool polling_ = false;
 };
 
 // ---------------------------------------------------------------- ManualCore

@@ -92,6 +92,25 @@ void Engine::Flush() {
   }
 }
 
+bool Engine::ReceiveOnCaller() {
+  if (!core_ || closed_) return false;
+  if (!mu_.try_lock()) return true;
+  const uint64_t now = MonotonicNs();
+  bool room = core_->Pump(now) && ProcessPending(now);
+  if (room) {
+    ReceiveFrom(transport_.multicastFd(), now);
+    ReceiveFrom(transport_.unicastFd(), now);
+    ReleaseDelayed(now);
+    room = pendingCount_ == 0;
+  }
+  WatchSockets(room);
+  DrainOutbound(now);
+  SendOut();
+  PublishInbound();
+  mu_.unlock();
+  return room;
+}
+
 void Engine::Close() {
   if (closed_) return;
   closed_ = true;
