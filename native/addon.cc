@@ -186,11 +186,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (polling_ || !polls_[0]) return;
     polling_ = true;
     for (uv_poll_t* p : polls_) uv_poll_start(p, UV_READABLE, &EngineWrap::OnReadable);
+    engine_->SetCallerPolls(true);
   }
   void StopPolling() {
     if (!polling_) return;
     polling_ = false;
     for (uv_poll_t* p : polls_) uv_poll_stop(p);
+    if (engine_) engine_->SetCallerPolls(false);
   }
   static void OnReadable(uv_poll_t* handle, int status, int events) {
     auto* self = static_cast<EngineWrap*>(handle->data);

@@ -175,9 +175,12 @@ void Engine::Run() {
 }
 
 void Engine::WatchSockets(bool on) {
+  // When Node's loop polls the sockets (callerPolls_), the I/O thread sleeps
+  // on timers and the eventfd only: one thread woken per datagram, not two.
+  if (callerPolls_.load(std::memory_order_relaxed)) on = false;
   if (on == watching_) return;
   watching_ = on;
-  if (!on) counters_[k_ringFullStalls]++;
+  if (!on && pendingCount_ > 0) counters_[k_ringFullStalls]++;
   if (on) inView_.blocked().store(0, std::memory_order_relaxed);
   epoll_event ev{};
   ev.events = on ? EPOLLIN : 0;

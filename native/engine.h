@@ -82,6 +82,7 @@ class Engine final : public Sink {
   // false while receiving is paused for a full inbound ring: stop polling
   // until the next Kick().
   bool ReceiveOnCaller();
+  void SetCallerPolls(bool on) { callerPolls_.store(on, std::memory_order_relaxed); Kick(); }
   // Sends LEAVE, stops the thread, closes the sockets. Idempotent.
   void Close();
 
@@ -129,6 +130,7 @@ class Engine final : public Sink {
   bool closed_ = false;
   int epoll_ = -1, event_ = -1;
   bool watching_ = true;
+  std::atomic<bool> callerPolls_{false};
   bool inboundDirty_ = false;
 
   // Receive batch (recvmmsg). While the inbound ring is full the rest of a
