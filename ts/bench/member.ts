@@ -12,7 +12,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { Group, type JoinOptions, type Message, type Order, type SendOptions } from '../index.js'
 import { Histogram } from './histogram.js'
 import {
-  DATA, END, HEADER_BYTES, PING, PONG,
+  DATA, END, HEADER_BYTES, loneSenderSkipsOwn, PING, PONG,
   readSender, readTime, readU32, writeHeader, writeTime, writeU32,
 } from './protocol.js'
 import type { MemberArgs, PerSender, PingReport, ReceiverReport, SenderReport, ToMember, ToParent } from './protocol.js'
@@ -37,11 +37,11 @@ export async function runMember(args: MemberArgs): Promise<void> {
   const isSender = index < config.senders
   // With one sender the peers' senders do not deliver their own messages, and
   // on a 2-core host delivering them would only take CPU from the receivers,
-  // so a lone sender sets receiveOwn false. With several senders every member
+  // so a lone sender sets receiveOwn false (receivers keep the default). With several senders every member
   // is a receiver of the others' streams; under total (and safe) order a
   // sender's own messages take their place in the one order that it must
   // deliver too, so then it keeps receiveOwn (the library's default).
-  const receiveOwn = !(config.senders === 1 && config.order !== 'total' && config.order !== 'safe')
+  const receiveOwn = !(isSender && loneSenderSkipsOwn(config))
   const isReceiver = !isSender || receiveOwn
 
   const inject = config.loss || config.duplicate || config.reorder
@@ -64,14 +64,21 @@ export async function runMember(args: MemberArgs): Promise<void> {
   const receiver = new Receiver(config.senders, config.size)
   const pinger = new Pinger(group, config.size)
   const ponger = index === 1 ? new Ponger(group, config.size, config.order) : null
+  let pingsSeen = 0
+  let pongsSeen = 0
   // One handler for every phase: DATA and END go to the receiver's counts,
   // PING and PONG to the round-trip measurement.
   group.on('message', (msg: Message) => {
     const type = msg.data[0]
     if (type === DATA || type === END) {
       if (isReceiver) receiver.onData(msg.data)
-    } else if (type === PING) ponger?.onPing(msg.data)
-    else if (type === PONG) pinger.onPong(msg.data)
+    } else if (type === PING) {
+      pingsSeen++
+      ponger?.onPing(msg.data)
+    } else if (type === PONG) {
+      pongsSeen++
+      pinger.onPong(msg.data)
+    }
   })
   receiver.onComplete = () => void toParent({ t: 'delivered', report: receiver.report(true) })
 
@@ -92,7 +99,7 @@ export async function runMember(args: MemberArgs): Promise<void> {
         case 'finish': {
           const stats = group.stats()
           const view = group.view
-          await toParent({ t: 'result', report: { counters: { ...stats.counters }, view: { id: view.id, members: [...view.members] } } })
+          await toParent({ t: 'result', report: { counters: { ...stats.counters }, view: { id: view.id, members: [...view.members] }, pingsSeen, pongsSeen } })
           await withDeadline(group.leave(), 5000, 'leave() did not finish within 5 s')
           process.exit(0)
         }
@@ -180,7 +187,27 @@ async function sendData(group: Group, index: number, seconds: number, size: numb
   return { sent: seq, seconds: wallUs / 1e6, drainWaits, cpuPercent: (100 * (cpu.user + cpu.system)) / wallUs }
 }
 
-const drained = (group: Group): Promise<void> => new Promise((resolve) => group.once('drain', () => resolve()))
+/** How long a sender waits for 'drain' before it says so on stderr (shown by the parent if the run then fails). */
+const DRAIN_REPORT_MS = 5000
+
+/** Waits for 'drain'; if it is slow in coming, writes the sender's flow-control state to stderr, once. */
+function drained(group: Group): Promise<void> {
+  return new Promise((resolve) => {
+    const slow = setTimeout(() => {
+      const s = group.stats()
+      const c = s.counters
+      process.stderr.write(
+        `no 'drain' ${DRAIN_REPORT_MS / 1000} s after send() returned false: pendingMessages ${s.pendingMessages}, ` +
+          `highestSent ${c['highestSent']}, stableSeq ${c['stableSeq']}, logBytes ${c['logBytes']}, windowFull ${c['windowFull']}, ` +
+          `view ${s.view.id} (${s.view.members.length} members)\n`,
+      )
+    }, DRAIN_REPORT_MS)
+    group.once('drain', () => {
+      clearTimeout(slow)
+      resolve()
+    })
+  })
+}
 
 /** Re-read the clock after this many deliveries within one batch. */
 const DELIVERIES_PER_STAMP = 64

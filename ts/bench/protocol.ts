@@ -59,6 +59,11 @@ export function readTime(buf: Uint8Array): number {
 
 export const readSender = (buf: Uint8Array): number => buf[2]! | (buf[3]! << 8)
 
+/** Whether the sender of a one-sender run joins with receiveOwn false (member.ts says why). */
+export function loneSenderSkipsOwn(config: { senders: number; order: string }): boolean {
+  return config.senders === 1 && config.order !== 'total' && config.order !== 'safe'
+}
+
 // ---- member <-> parent, over the fork IPC channel (JSON) ------------------------
 
 /** How the parent starts a member: `troupe bench-member <json>`. */
@@ -112,6 +117,9 @@ export interface PingReport {
 export interface FinalReport {
   counters: Record<string, number>
   view: { id: number; members: string[] }
+  /** PING and PONG messages this member delivered (every member delivers them). */
+  pingsSeen: number
+  pongsSeen: number
 }
 
 export type ToParent =

@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { Histogram } from './histogram.js'
 import type { BenchConfig } from './options.js'
+import { loneSenderSkipsOwn } from './protocol.js'
 import type { FinalReport, MemberArgs, PingReport, ReceiverReport, SenderReport, ToMember, ToParent } from './protocol.js'
 
 /** The run failed in a way that makes its numbers meaningless: a member died, a phase missed its deadline. */
@@ -102,7 +103,7 @@ export interface BenchResult {
     repaired: number
     cpuPercent: number
   }>
-  members: Array<{ index: number; id: string; pid: number; joinMs: number; counters: Record<string, number> }>
+  members: Array<{ index: number; id: string; pid: number; joinMs: number; pingsSeen: number; pongsSeen: number; counters: Record<string, number> }>
 }
 
 export async function runBench(config: BenchConfig): Promise<number> {
@@ -151,7 +152,7 @@ class Run {
 
   async execute(): Promise<BenchResult> {
     const c = this.config
-    const receivers = c.members - (receiveOwnFor(c) ? 0 : 1)
+    const receivers = c.members - (loneSenderSkipsOwn(c) ? 1 : 0)
     this.log(
       `group ${this.group}: ${c.members} members (${c.senders} sending, ${receivers} receiving), ` +
         `${c.size} B, ${c.order}, ${c.seconds} s` + (this.seed !== undefined ? `, fault seed ${this.seed} (+ member index)` : ''),
@@ -174,7 +175,7 @@ class Run {
       (c.seconds + c.drainTimeout + 10) * 1000,
       () => `senders ${this.missing((m) => m.index < c.senders && !m.sent)} to finish sending (blocked waiting for 'drain'?)`,
     )
-    const receiving = this.members.filter((m) => m.index >= c.senders || receiveOwnFor(c))
+    const receiving = this.members.filter((m) => m.index >= c.senders || !loneSenderSkipsOwn(c))
     try {
       await this.until(() => receiving.every((m) => m.delivered), c.drainTimeout * 1000, () => '')
     } catch (err) {
@@ -393,7 +394,11 @@ class Run {
     const ping = this.members[0]!.pinged
     const rtt = ping ? Histogram.from(ping.rtt) : new Histogram()
     if (ping && ping.timeouts > 0) {
-      problems.push(`${ping.timeouts} of ${ping.count} pings got no answer within 1 s` + (ping.gaveUp ? `; gave up after several in a row (of ${c.pings})` : ''))
+      const seen = this.members.map((m) => `${m.index}: ${m.result?.pingsSeen ?? '?'}/${m.result?.pongsSeen ?? '?'}`).join(', ')
+      problems.push(
+        `${ping.timeouts} of ${ping.count} pings got no answer within 1 s` + (ping.gaveUp ? `; gave up after several in a row (of ${c.pings})` : '') +
+          `; PINGs/PONGs delivered per member by the end: ${seen}`,
+      )
     }
     const rates = receivers.map((r) => r.msgsPerSec)
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -435,15 +440,12 @@ class Run {
         id: m.joined!.me,
         pid: m.pid,
         joinMs: Math.round(m.joined!.joinMs),
+        pingsSeen: m.result!.pingsSeen,
+        pongsSeen: m.result!.pongsSeen,
         counters: m.result!.counters,
       })),
     }
   }
-}
-
-/** Mirrors the member's rule (member.ts): only a lone sender outside total/safe order skips its own messages. */
-function receiveOwnFor(c: BenchConfig): boolean {
-  return !(c.senders === 1 && c.order !== 'total' && c.order !== 'safe')
 }
 
 function cliPath(): string {
