@@ -351,7 +351,7 @@ void Core::NoteHighest(Window& w, uint64_t highest, uint64_t nowNs) {
   const uint64_t nakAt = nowNs + Jitter(config_.nakDelayNs);
   for (uint64_t seq = from; seq <= to; seq++) {
     Slot& s = w.at(seq);
-    if (s.state == kEmpty && s.nakAt == 0 && seq != highest) {
+    if (s.state == kEmpty && s.nakAt == 0) {
       s.missingSince = nowNs;
       s.nakAt = nakAt;
       if (s.nakAt < w.nakCheckAt) w.nakCheckAt = s.nakAt;
@@ -513,6 +513,9 @@ void Core::OnTimer(uint64_t nowNs) {
     nextStatusNs_ = nowNs + config_.statusIntervalNs;
   }
   ScheduleAt(nextStatusNs_);
+  // Our own receive window (and, alone in a group, nothing else) moves
+  // stability without any STATUS from others.
+  AdvanceStable();
   for (auto& p : peers_) {
     if (!p || !p->active) continue;
     if (weStalled) p->lastHeardNs = nowNs;

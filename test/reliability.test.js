@@ -88,6 +88,30 @@ test('reliability – a lost last datagram is noticed from the sender\'s STATUS 
   assert.ok(net.cores[1].counters().naksSent >= 1)
 })
 
+test('reliability – a single lost message on an otherwise idle stream is repaired', () => {
+  const net = new Net(2)
+  net.introduce()
+  net.send(0, 1)
+  net.deliver(dataTo(1, 1))
+  assert.equal(net.seqs(1, net.peerOf(1, 0)), [])
+  net.run(40 * MS, 0.5 * MS)
+  assert.equal(net.seqs(1, net.peerOf(1, 0)), [1])
+})
+
+test('reliability – alone in a group, our own acks free the log', () => {
+  for (const receiveOwn of [true, false]) {
+    const net = new Net(1, { windowBytes: 4 * 1024, receiveOwn })
+    net.introduce()
+    let sent = 0
+    for (let round = 0; round < 10; round++) {
+      sent += net.send(0, 30)
+      net.run(net.now + 20 * MS, 1 * MS)
+    }
+    assert.is(sent, 300, `receiveOwn ${receiveOwn}: the window kept opening`)
+    assert.is(net.cores[0].counters().logBytes, 0)
+  }
+})
+
 test('reliability – stability frees the retransmit log; a member that never acks fills the window', () => {
   const net = new Net(2, { windowBytes: 4 * 1024 })
   net.introduce()
