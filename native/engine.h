@@ -16,9 +16,10 @@
 //   kPeerDown  u32 peer | u32 reason (1 left, 2 silent) | u64 id
 //
 // Locking: the core is guarded by one mutex. The I/O thread holds it while it
-// works; JS's Flush() takes it only with try_lock (then packs and sends on the
-// JS thread, which saves a thread wake-up per send burst) and otherwise kicks
-// the I/O thread through the eventfd. Neither side ever blocks on the other.
+// works; the JS thread takes it only with try_lock, in Flush() (packs and
+// sends) and ReceiveOnCaller() (Node's loop found a socket readable), and
+// otherwise leaves the work to the I/O thread (kicked through the eventfd).
+// Neither side ever blocks on the other.
 #pragma once
 
 #include <sys/socket.h>
