@@ -106,6 +106,9 @@ test('fragmentation – messages larger than a datagram arrive whole, and msg.da
       assert.is(bad, 0, `message ${i} (${n} bytes) intact`)
     }
     assert.is(b.stats().reassemblyDropped, 0)
+    // One JS wake-up per batch of received messages, never one per message.
+    const c = b.stats().counters
+    assert.ok(c.wakeups * 10 < c.messagesDelivered, `${c.wakeups} wake-ups for ${c.messagesDelivered} deliveries`)
   } finally {
     await a.leave()
     await b.leave()
