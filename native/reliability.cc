@@ -23,7 +23,6 @@ struct Core::Slot {
   uint32_t length = 0;
   uint8_t* data = nullptr;  // malloc'd copy while kHeld
   uint64_t nakAt = 0;       // missing: when to NAK next (0 = not known missing)
-  uint64_t missingSince = 0;
 };
 
 struct Core::Window {
@@ -352,7 +351,6 @@ void Core::NoteHighest(Window& w, uint64_t highest, uint64_t nowNs) {
   for (uint64_t seq = from; seq <= to; seq++) {
     Slot& s = w.at(seq);
     if (s.state == kEmpty && s.nakAt == 0) {
-      s.missingSince = nowNs;
       s.nakAt = nakAt;
       if (s.nakAt < w.nakCheckAt) w.nakCheckAt = s.nakAt;
     }
@@ -454,7 +452,6 @@ void Core::SendNaks(Peer* peer, uint64_t nowNs) {
     Slot& s = w.at(seq);
     if (s.state != kEmpty) continue;
     if (s.nakAt == 0) {  // missing but not yet noted (e.g. skipped past the window before)
-      s.missingSince = nowNs;
       s.nakAt = nowNs + Jitter(config_.nakDelayNs);
     }
     if (s.nakAt > nowNs) { w.nakCheckAt = std::min(w.nakCheckAt, s.nakAt); continue; }

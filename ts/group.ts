@@ -75,7 +75,7 @@ export class Group extends EventEmitter<GroupEvents> {
   private readonly memory: ArrayBuffer
   private readonly outbound: RingProducer
   private readonly inbound: RingConsumer
-  private readonly counters: Float64Array | BigUint64Array
+  private readonly counters: BigUint64Array
   private readonly maxPayload: number
   private readonly selfId: string
   private readonly membership = new HeardMembership()
@@ -98,6 +98,8 @@ export class Group extends EventEmitter<GroupEvents> {
     this.options = options
     this.joined = new Promise((resolve) => (this.onJoined = resolve))
     const inject = options.inject
+    // The inbound ring must hold several of the largest datagrams.
+    const inboundBytes = Math.max(INBOUND_BYTES, nextPowerOfTwo(options.datagramSize * 8))
     this.engine = new addon.Engine(
       {
         groupHash: addon.groupHash(name),
@@ -115,7 +117,7 @@ export class Group extends EventEmitter<GroupEvents> {
         receiveBuffer: options.receiveBuffer,
         sendBuffer: options.sendBuffer,
         outboundBytes: OUTBOUND_BYTES,
-        inboundBytes: Math.max(INBOUND_BYTES, nextPowerOfTwo(options.datagramSize * 8)),
+        inboundBytes,
         seed: Math.floor(Math.random() * 2 ** 32),
         ...(inject ? { injectLoss: inject.loss, injectDuplicate: inject.duplicate, injectReorder: inject.reorder, injectSeed: inject.seed } : {}),
       },
@@ -124,7 +126,7 @@ export class Group extends EventEmitter<GroupEvents> {
     const info = this.engine.info!
     this.memory = this.engine.memory()
     this.outbound = new RingProducer(this.memory, info.outboundOffset, OUTBOUND_BYTES)
-    this.inbound = new RingConsumer(this.memory, info.inboundOffset, Math.max(INBOUND_BYTES, nextPowerOfTwo(options.datagramSize * 8)))
+    this.inbound = new RingConsumer(this.memory, info.inboundOffset, inboundBytes)
     this.counters = new BigUint64Array(this.memory, 0, addon.counters.length)
     this.maxPayload = Math.min(info.maxPayload, this.outbound.maxPayload)
     this.selfId = `${options.name}#${info.self}`
