@@ -77,6 +77,8 @@ bool ReadCoreConfig(Napi::Object o, CoreConfig* c) {
   if (c->name.size() > kMaxName) { ThrowError(env, "RangeError", "option name is longer than 64 bytes", "ERR_OUT_OF_RANGE"); return false; }
   Napi::Value own = o.Get("receiveOwn");
   if (own.IsBoolean()) c->receiveOwn = own.As<Napi::Boolean>().Value();
+  Napi::Value autoRemove = o.Get("autoRemove");
+  if (autoRemove.IsBoolean()) c->autoRemove = autoRemove.As<Napi::Boolean>().Value();
   Napi::Value self = o.Get("self");
   if (self.IsBigInt()) {
     bool lossless;
@@ -89,6 +91,20 @@ bool ReadCoreConfig(Napi::Object o, CoreConfig* c) {
 }
 
 std::string Hex64(uint64_t v) { char b[17]; std::snprintf(b, sizeof b, "%016llx", (unsigned long long)v); return b; }
+
+// A member incarnation as JS writes it: 16 hex digits. 0 for anything else.
+uint64_t ParseHex64(const Napi::Value& v) {
+  if (!v.IsString()) return 0;
+  const std::string s = v.As<Napi::String>().Utf8Value();
+  if (s.size() != 16) return 0;
+  uint64_t r = 0;
+  for (char ch : s) {
+    const int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+    if (d < 0) return 0;
+    r = r << 4 | uint64_t(d);
+  }
+  return r;
+}
 
 Napi::Object Counters(Napi::Env env, const uint64_t* c) {
   Napi::Object o = Napi::Object::New(env);
@@ -109,6 +125,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod<&EngineWrap::Flush>("flush"),
       InstanceMethod<&EngineWrap::Kick>("kick"),
       InstanceMethod<&EngineWrap::Close>("close"),
+      InstanceMethod<&EngineWrap::Control>("control"),
+      InstanceMethod<&EngineWrap::Pause>("pause"),
+      InstanceMethod<&EngineWrap::Resume>("resume"),
+      InstanceMethod<&EngineWrap::Exclude>("exclude"),
+      InstanceMethod<&EngineWrap::Forget>("forget"),
       InstanceAccessor<&EngineWrap::Info>("info"),
     });
   }
@@ -251,6 +272,28 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Shutdown();
     return info.Env().Undefined();
   }
+  // control(bytes, to: hex id | null) -> false if the payload is too large
+  Napi::Value Control(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray()) return ThrowError(env, "TypeError", "control payload must be a Uint8Array", "ERR_INVALID_ARG_TYPE");
+    auto a = info[0].As<Napi::Uint8Array>();
+    return Napi::Boolean::New(env, engine_ && engine_->Control(a.Data(), a.ByteLength(), ParseHex64(info[1])));
+  }
+  Napi::Value Pause(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), engine_ ? double(engine_->Pause()) : -1);
+  }
+  Napi::Value Resume(const Napi::CallbackInfo& info) {
+    if (engine_) engine_->Resume();
+    return info.Env().Undefined();
+  }
+  Napi::Value Exclude(const Napi::CallbackInfo& info) {
+    if (engine_) engine_->Exclude(ParseHex64(info[0]));
+    return info.Env().Undefined();
+  }
+  Napi::Value Forget(const Napi::CallbackInfo& info) {
+    if (engine_) engine_->Forget(ParseHex64(info[0]));
+    return info.Env().Undefined();
+  }
 
   std::unique_ptr<Engine> engine_;
   Napi::ThreadSafeFunction wake_;
@@ -266,9 +309,11 @@ class RecordingSink final : public Sink {
   struct Sent { std::vector<uint8_t> bytes; bool unicast; Endpoint to; };
   struct Delivered { uint32_t peer; uint64_t seq; uint8_t order, frag; std::vector<uint8_t> data; };
   struct PeerEvent { bool up; uint32_t peer; uint64_t id; std::string name; uint8_t reason; };
+  struct ControlIn { uint64_t sender; std::vector<uint8_t> data; };
   std::vector<Sent> sent;
   std::vector<Delivered> delivered;
   std::vector<PeerEvent> peers;
+  std::vector<ControlIn> controls;
   size_t room = SIZE_MAX;  // deliveries accepted before the sink reports full
 
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override {
@@ -285,6 +330,9 @@ class RecordingSink final : public Sink {
   }
   void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) override {
     peers.push_back(PeerEvent{false, peer, id, std::string(), uint8_t(why)});
+  }
+  void Control(uint64_t sender, const uint8_t* p, size_t n) override {
+    controls.push_back(ControlIn{sender, std::vector<uint8_t>(p, p + n)});
   }
 };
 
@@ -308,6 +356,11 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
       InstanceMethod<&ManualCoreWrap::Leave>("leave"),
       InstanceMethod<&ManualCoreWrap::Take>("take"),
       InstanceMethod<&ManualCoreWrap::GetCounters>("counters"),
+      InstanceMethod<&ManualCoreWrap::Control>("control"),
+      InstanceMethod<&ManualCoreWrap::Exclude>("exclude"),
+      InstanceMethod<&ManualCoreWrap::Forget>("forget"),
+      InstanceMethod<&ManualCoreWrap::InMessage>("inMessage"),
+      InstanceMethod<&ManualCoreWrap::HighestSent>("highestSent"),
       InstanceAccessor<&ManualCoreWrap::Self>("self"),
     });
   }
@@ -356,6 +409,17 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
   Napi::Value Leave(const Napi::CallbackInfo& info) { core_->Leave(Now(info[0])); return info.Env().Undefined(); }
   Napi::Value Self(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), Hex64(core_->self())); }
   Napi::Value GetCounters(const Napi::CallbackInfo& info) { return Counters(info.Env(), counters_.data()); }
+  // control(bytes, to: hex id | null, nowNs) -> false if too large
+  Napi::Value Control(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray()) return ThrowError(env, "TypeError", "control payload must be a Uint8Array", "ERR_INVALID_ARG_TYPE");
+    auto a = info[0].As<Napi::Uint8Array>();
+    return Napi::Boolean::New(env, core_->SendControl(a.Data(), a.ByteLength(), ParseHex64(info[1]), Now(info[2])));
+  }
+  Napi::Value Exclude(const Napi::CallbackInfo& info) { core_->Exclude(ParseHex64(info[0])); return info.Env().Undefined(); }
+  Napi::Value Forget(const Napi::CallbackInfo& info) { core_->Forget(ParseHex64(info[0])); return info.Env().Undefined(); }
+  Napi::Value InMessage(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), core_->InMessage()); }
+  Napi::Value HighestSent(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(core_->HighestSent())); }
 
   // take() -> { sent, delivered, peers }, emptying the records.
   Napi::Value Take(const Napi::CallbackInfo& info) {
@@ -393,12 +457,22 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
       o.Set("event", p.up ? "up" : "down");
       o.Set("peer", Napi::Number::New(env, p.peer));
       o.Set("id", Hex64(p.id));
-      if (p.up) o.Set("name", p.name); else o.Set("reason", p.reason == uint8_t(PeerDownReason::kLeft) ? "left" : "silent");
+      if (p.up) o.Set("name", p.name);
+      else o.Set("reason", p.reason == uint8_t(PeerDownReason::kLeft) ? "left" : p.reason == uint8_t(PeerDownReason::kSilent) ? "silent" : "forgotten");
       peers.Set(uint32_t(i), o);
     }
     sink_.sent.clear();
     sink_.delivered.clear();
+    Napi::Array controls = Napi::Array::New(env, sink_.controls.size());
+    for (size_t i = 0; i < sink_.controls.size(); i++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("sender", Hex64(sink_.controls[i].sender));
+      o.Set("data", Bytes(env, sink_.controls[i].data));
+      controls.Set(uint32_t(i), o);
+    }
     sink_.peers.clear();
+    sink_.controls.clear();
+    out.Set("controls", controls);
     out.Set("sent", sent);
     out.Set("delivered", delivered);
     out.Set("peers", peers);

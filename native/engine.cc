@@ -132,6 +132,46 @@ void Engine::Close() {
   epoll_ = event_ = -1;
 }
 
+bool Engine::Control(const uint8_t* p, size_t n, uint64_t to) {
+  if (!core_ || closed_) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  const bool ok = core_->SendControl(p, n, to, MonotonicNs());
+  SendOut();
+  return ok;
+}
+
+int64_t Engine::Pause() {
+  if (!core_ || closed_) return -1;
+  std::lock_guard<std::mutex> lock(mu_);
+  paused_ = true;
+  DrainOutbound(MonotonicNs());
+  SendOut();
+  PublishInbound();
+  return core_->InMessage() ? -1 : int64_t(core_->HighestSent());
+}
+
+void Engine::Resume() {
+  if (!core_ || closed_) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    paused_ = false;
+  }
+  Flush();
+}
+
+void Engine::Exclude(uint64_t id) {
+  if (!core_ || closed_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  core_->Exclude(id);
+}
+
+void Engine::Forget(uint64_t id) {
+  if (!core_ || closed_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  core_->Forget(id);
+  PublishInbound();
+}
+
 // ---------------------------------------------------------------- the I/O thread
 
 void Engine::Run() {
@@ -183,7 +223,7 @@ void Engine::WatchSockets(bool on) {
   if (!on && pendingCount_ > 0) counters_[k_ringFullStalls]++;
   if (on) inView_.blocked().store(0, std::memory_order_relaxed);
   epoll_event ev{};
-  ev.events = on ? EPOLLIN : 0;
+  ev.events = on ? uint32_t(EPOLLIN) : 0u;
   ev.data.fd = transport_.multicastFd();
   epoll_ctl(epoll_, EPOLL_CTL_MOD, transport_.multicastFd(), &ev);
   ev.data.fd = transport_.unicastFd();
@@ -273,6 +313,7 @@ void Engine::DrainOutbound(uint64_t now) {
   RingRecord r;
   bool consumed = false;
   while (outbound_.Peek(&r)) {
+    if (paused_ && !core_->InMessage()) break;
     const auto status = core_->Submit(uint8_t(r.flags & 0xf), uint8_t(r.flags >> 4), r.payload, r.size, now);
     if (status == Core::SubmitStatus::kWindowFull) break;
     if (status == Core::SubmitStatus::kTooBig) counters_[k_rejectMalformed]++;  // JS checks; never expected
@@ -371,6 +412,16 @@ void Engine::PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) {
   St32(rec.data() + 2, peer);
   St32(rec.data() + 6, uint32_t(why));
   St64(rec.data() + 10, id);
+  control_.push_back(std::move(rec));
+  FlushControl();
+}
+
+void Engine::Control(uint64_t sender, const uint8_t* p, size_t n) {
+  if (control_.size() >= kMaxQueuedControl) { counters_[k_controlDropped]++; return; }
+  std::vector<uint8_t> rec(2 + 8 + n);
+  St16(rec.data(), kRecControl);
+  St64(rec.data() + 2, sender);
+  if (n) std::memcpy(rec.data() + 10, p, n);
   control_.push_back(std::move(rec));
   FlushControl();
 }

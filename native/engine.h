@@ -13,13 +13,16 @@
 // Inbound records (payload layouts, little-endian):
 //   kMessage   flags = order | frag << 4;  u64 seq | u32 peer | u32 0 | bytes
 //   kPeerUp    u32 peer | u32 nameLen | u64 id | name
-//   kPeerDown  u32 peer | u32 reason (1 left, 2 silent) | u64 id
+//   kPeerDown  u32 peer | u32 reason (1 left, 2 silent, 3 forgotten) | u64 id
+//   kControl   u64 sender | payload (a CONTROL datagram of the membership protocol)
 //
 // Locking: the core is guarded by one mutex. The I/O thread holds it while it
 // works; the JS thread takes it only with try_lock, in Flush() (packs and
 // sends) and ReceiveOnCaller() (Node's loop found a socket readable), and
 // otherwise leaves the work to the I/O thread (kicked through the eventfd).
-// Neither side ever blocks on the other.
+// Neither side ever blocks on the other on the message path. The rare calls
+// of the membership protocol (Control, Pause, Resume, Exclude, Forget) take
+// the lock and wait for it: the I/O thread holds it for one short batch.
 #pragma once
 
 #include <sys/socket.h>
@@ -39,7 +42,9 @@
 
 namespace troupe {
 
-enum RecordType : uint16_t { kRecSend = 2, kRecMessage = 2, kRecPeerUp = 3, kRecPeerDown = 4 };
+enum RecordType : uint16_t { kRecSend = 2, kRecMessage = 2, kRecPeerUp = 3, kRecPeerDown = 4, kRecControl = 5 };
+// CONTROL datagrams waiting for ring space beyond this are dropped (counted).
+constexpr size_t kMaxQueuedControl = 4096;
 constexpr size_t kCountersBytes = 4096;
 constexpr size_t kMessagePrefix = 16;
 
@@ -87,6 +92,16 @@ class Engine final : public Sink {
   // Sends LEAVE, stops the thread, closes the sockets. Idempotent.
   void Close();
 
+  // Membership protocol (see Core). Control() returns false if too large.
+  bool Control(const uint8_t* p, size_t n, uint64_t to);
+  // Stops taking messages from the outbound ring at the next message
+  // boundary. Returns the highest seq sent once everything taken is sent,
+  // or -1 while a fragmented message is still going out (call again).
+  int64_t Pause();
+  void Resume();
+  void Exclude(uint64_t id);
+  void Forget(uint64_t id);
+
   std::shared_ptr<SharedRegion> region() const { return region_; }
   uint32_t outboundOffset() const { return kCountersBytes; }
   uint32_t inboundOffset() const { return uint32_t(kCountersBytes + RingView::TotalBytes(config_.outboundBytes)); }
@@ -101,6 +116,7 @@ class Engine final : public Sink {
   bool Deliver(uint32_t peer, uint64_t seq, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) override;
   void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) override;
   void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) override;
+  void Control(uint64_t sender, const uint8_t* p, size_t n) override;
 
  private:
   void Run();
@@ -133,6 +149,7 @@ class Engine final : public Sink {
   bool watching_ = true;
   std::atomic<bool> callerPolls_{false};
   bool inboundDirty_ = false;
+  bool paused_ = false;
 
   // Receive batch (recvmmsg). While the inbound ring is full the rest of a
   // batch waits here and the sockets are not read.
@@ -151,7 +168,8 @@ class Engine final : public Sink {
   sockaddr_in sendTo_[kBatch];
   int sendCount_ = 0;
 
-  // Peer events that found the ring full; they go out before any message.
+  // Peer events and CONTROL datagrams that found the ring full; they go out
+  // before any message.
   std::deque<std::vector<uint8_t>> control_;
 
   uint64_t rng_;

@@ -41,6 +41,9 @@ struct Core::Peer {
   uint64_t id = 0;
   uint32_t index = 0;
   bool active = false;
+  bool suspected = false;  // reported silent (autoRemove off); cleared when heard
+  bool excluded = false;   // leaving the view: not counted for our stability
+  std::string name;
   Endpoint endpoint;
   uint64_t lastHeardNs = 0;
   uint64_t ackForUs = 0;  // their cumulative ack of our stream
@@ -98,6 +101,7 @@ Core::Peer* Core::AddPeer(uint64_t id, const char* name, size_t nameLen, const E
   p->active = true;
   p->endpoint = from;
   p->lastHeardNs = nowNs;
+  p->name.assign(name, nameLen);
   // A new peer's stream is joined at its current end: we deliver what it
   // sends from now on.
   // Until its first STATUS about us arrives, a new member holds our stability
@@ -148,6 +152,8 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
   e.count = openCount_;
   e.length = openLength_;
   nextSeq_++;
+  // frag: 0 whole, 1 first, 2 middle, 3 last (ts/fragments.ts)
+  inMessage_ = frag == 1 || frag == 2;
   return SubmitStatus::kOk;
 }
 
@@ -182,6 +188,7 @@ void Core::AdvanceStable() {
       if (config_.receiveOwn) stable = std::min(stable, p->win.next - 1);
       continue;
     }
+    if (p->excluded) continue;
     stable = std::min(stable, p->ackForUs);
   }
   if (stable <= stable_) return;
@@ -230,6 +237,10 @@ void Core::OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t
   Reject r = DecodeHeader(p, n, config_.group, &h);
   if (r == Reject::kNone) {
     Peer* peer = FindPeer(h.sender);
+    if (peer && peer->suspected && h.type != kLeave) {
+      peer->suspected = false;
+      sink_->PeerUp(peer->index, peer->id, peer->name.data(), peer->name.size());
+    }
     switch (h.type) {
       case kData: {
         DataView d;
@@ -263,7 +274,16 @@ void Core::OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t
         return;
       }
       case kLeave:
-        if (peer && peer->index != selfIndex_) RemovePeer(peer, PeerDownReason::kLeft);
+        if (peer && peer->index != selfIndex_) {
+          if (config_.autoRemove) RemovePeer(peer, PeerDownReason::kLeft);
+          else sink_->PeerDown(peer->index, peer->id, PeerDownReason::kLeft);
+        }
+        return;
+      case kControl:
+        if (h.sender == config_.self) return;  // our own, back by multicast loop
+        if (peer) peer->lastHeardNs = nowNs;
+        Count(k_controlReceived);
+        sink_->Control(h.sender, p + kHeaderBytes, n - kHeaderBytes);
         return;
     }
   }
@@ -517,12 +537,45 @@ void Core::OnTimer(uint64_t nowNs) {
     if (!p || !p->active) continue;
     if (weStalled) p->lastHeardNs = nowNs;
     if (p->index != selfIndex_ && nowNs - p->lastHeardNs > config_.suspectTimeoutNs) {
-      RemovePeer(p.get(), PeerDownReason::kSilent);
-      continue;
+      if (config_.autoRemove) {
+        Count(k_suspicions);
+        RemovePeer(p.get(), PeerDownReason::kSilent);
+        continue;
+      }
+      if (!p->suspected) {
+        Count(k_suspicions);
+        p->suspected = true;
+        sink_->PeerDown(p->index, p->id, PeerDownReason::kSilent);
+      }
     }
     SendNaks(p.get(), nowNs);
     if (p->win.nakCheckAt != kNever) ScheduleAt(p->win.nakCheckAt);
   }
+}
+
+bool Core::SendControl(const uint8_t* payload, size_t n, uint64_t to, uint64_t nowNs) {
+  if (n + kHeaderBytes > config_.datagramSize) return false;
+  uint8_t* p = scratch_.data();
+  EncodeHeader(p, kControl, config_.group, config_.self, 0, uint32_t(n + kHeaderBytes));
+  if (n) std::memcpy(p + kHeaderBytes, payload, n);
+  Peer* peer = to ? FindPeer(to) : nullptr;
+  const bool unicast = peer && peer->index != selfIndex_ && peer->endpoint.port != 0;
+  Count(k_controlSent);
+  sink_->Send(p, n + kHeaderBytes, unicast ? &peer->endpoint : nullptr);
+  return true;
+}
+
+void Core::Exclude(uint64_t id) {
+  Peer* p = FindPeer(id);
+  if (!p || p->index == selfIndex_ || p->excluded) return;
+  p->excluded = true;
+  AdvanceStable();
+}
+
+void Core::Forget(uint64_t id) {
+  Peer* p = FindPeer(id);
+  if (!p || p->index == selfIndex_) return;
+  RemovePeer(p, PeerDownReason::kForgotten);
 }
 
 void Core::Leave(uint64_t nowNs) {

@@ -37,7 +37,9 @@ struct Endpoint {
   bool operator==(const Endpoint& o) const { return ip == o.ip && port == o.port; }
 };
 
-enum class PeerDownReason : uint8_t { kLeft = 1, kSilent = 2 };
+// kSilent with autoRemove off is a suspicion: the peer stays until Forget()
+// (PeerUp is sent again if it is heard from after all).
+enum class PeerDownReason : uint8_t { kLeft = 1, kSilent = 2, kForgotten = 3 };
 
 class Sink {
  public:
@@ -49,6 +51,8 @@ class Sink {
   virtual bool Deliver(uint32_t peer, uint64_t seq, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) = 0;
   virtual void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) = 0;
   virtual void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) = 0;
+  // A CONTROL datagram (membership protocol) from `sender`; the payload only.
+  virtual void Control(uint64_t sender, const uint8_t* p, size_t n) = 0;
 };
 
 struct CoreConfig {
@@ -64,6 +68,10 @@ struct CoreConfig {
   uint64_t xmitHoldNs = 2'000'000;
   uint64_t suspectTimeoutNs = 1'000'000'000;
   bool receiveOwn = true;
+  // true: a silent peer is removed (heard-from membership). false: it is
+  // only reported (suspected); the membership protocol decides, with
+  // Exclude() and Forget().
+  bool autoRemove = true;
   uint64_t seed = 1;
 };
 
@@ -87,6 +95,18 @@ class Core {
   // nothing is left held back for that reason.
   bool Pump(uint64_t nowNs);
   void Leave(uint64_t nowNs);
+
+  // Membership protocol support (ts/membership/).
+  // Sends a CONTROL datagram: unicast to peer `to` if it is known, else multicast.
+  bool SendControl(const uint8_t* p, size_t n, uint64_t to, uint64_t nowNs);
+  // The peer no longer holds back our stability (it is leaving the view);
+  // its stream is still received.
+  void Exclude(uint64_t id);
+  // Drops the peer and its receive window (it is out of the view).
+  void Forget(uint64_t id);
+  // True between the first and the last fragment of a message of ours.
+  bool InMessage() const { return inMessage_; }
+  uint64_t HighestSent() const { return highestSent_; }
 
   bool WindowOpen() const { return logCount_ < logSlots_ || openCount_ > 0; }
   uint32_t MaxPayload() const { return config_.datagramSize - kDataHeaderBytes - kMsgHeaderBytes; }
@@ -145,6 +165,7 @@ class Core {
   uint64_t logBytes_ = 0;
   uint32_t openCount_ = 0;                    // messages in the open datagram (the newest log entry)
   uint32_t openLength_ = 0;
+  bool inMessage_ = false;
 
   uint64_t nextStatusNs_ = 0;
   uint64_t lastTimerNs_ = 0;

@@ -41,7 +41,11 @@ namespace troupe {
   X(injectedDuplicates, "datagrams duplicated by the test injector")              \
   X(injectedReorders, "datagrams delayed by the test injector")                   \
   X(ringFullStalls, "times the inbound ring was full and receiving paused")       \
-  X(wakeups, "JS wake-ups requested")
+  X(wakeups, "JS wake-ups requested")                                            \
+  X(controlSent, "membership (CONTROL) datagrams sent")                           \
+  X(controlReceived, "membership (CONTROL) datagrams handed to JS")               \
+  X(controlDropped, "CONTROL datagrams dropped: JS was not taking them (queue full)") \
+  X(suspicions, "times a peer fell silent for suspectTimeout")
 
 enum Counter : uint32_t {
 #define TROUPE_COUNTER_ENUM(name, doc) k_##name,

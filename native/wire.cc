@@ -31,7 +31,7 @@ Reject DecodeHeader(const uint8_t* p, size_t n, uint32_t group, Header* h) {
   if (h->sender == 0) return Reject::kMalformed;
   if (h->group != group) return Reject::kForeign;
   switch (h->type) {
-    case kData: case kStatus: case kNak: case kLeave: return Reject::kNone;
+    case kData: case kStatus: case kNak: case kLeave: case kControl: return Reject::kNone;
     default: return Reject::kMalformed;
   }
 }

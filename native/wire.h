@@ -6,7 +6,7 @@
 // Header (24 bytes):
 //   0   u16 magic  0x5254 ("TR")
 //   2   u8  version 1
-//   3   u8  type   kData | kStatus | kNak | kLeave
+//   3   u8  type   kData | kStatus | kNak | kLeave | kControl
 //   4   u32 group  FNV-1a of the group name (other groups on the port are dropped)
 //   8   u64 sender the sender's incarnation id (random, never 0)
 //   16  u32 view   view id (0 until views are agreed by the flush)
@@ -32,6 +32,10 @@
 //   40  rangeCount x { u64 first | u64 last }  (inclusive, first <= last)
 //
 // LEAVE (kLeave): header only; the sender leaves the group.
+//
+// CONTROL (kControl): header + an opaque payload of the membership protocol
+// (ts/membership/wire.ts encodes and checks it). Unreliable: the protocol in
+// TypeScript retries what must arrive.
 #pragma once
 
 #include <cstddef>
@@ -53,7 +57,7 @@ constexpr size_t kMaxName = 64;
 constexpr size_t kMaxMembers = 256;
 constexpr size_t kMaxNakRanges = 64;
 
-enum PacketType : uint8_t { kData = 1, kStatus = 2, kNak = 3, kLeave = 4 };
+enum PacketType : uint8_t { kData = 1, kStatus = 2, kNak = 3, kLeave = 4, kControl = 5 };
 enum : uint16_t { kDataRetransmit = 1 };
 
 // Why a datagram was rejected; each has its own counter in the stats.

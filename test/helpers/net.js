@@ -4,7 +4,7 @@
 import { addon } from '../../dist/engine.js'
 
 export const MS = 1e6
-export const DATA = 1, STATUS = 2, NAK = 3, LEAVE = 4
+export const DATA = 1, STATUS = 2, NAK = 3, LEAVE = 4, CONTROL = 5
 
 export const defaults = {
   groupHash: 0x1234abcd,
@@ -26,10 +26,12 @@ export class Net {
     this.queue = [] // { from, to (index), data, type }
     this.delivered = []
     this.peerEvents = []
+    this.controls = []
     for (let i = 0; i < n; i++) {
       this.cores.push(new addon.ManualCore({ ...defaults, name: `m${i}`, self: BigInt(i + 1), ...options }, now))
       this.delivered.push([])
       this.peerEvents.push([])
+      this.controls.push([])
     }
   }
 
@@ -39,6 +41,7 @@ export class Net {
       const out = core.take()
       for (const d of out.delivered) this.delivered[from].push(d)
       for (const e of out.peers) this.peerEvents[from].push(e)
+      for (const c of out.controls) this.controls[from].push(c)
       for (const s of out.sent) {
         const type = s.data[3]
         if (s.to === null) this.cores.forEach((_, to) => this.queue.push({ from, to, data: s.data, type }))
