@@ -419,7 +419,10 @@ void Core::OnStatus(Peer* peer, const StatusView& s, uint64_t nowNs) {
   Window& w = peer->win;
   peer->lowestKept = s.lowestKept;
   // Seqs the sender no longer keeps cannot be repaired: skip them, counted.
-  if (peer->index != selfIndex_ && w.next < s.lowestKept && w.held == 0) {
+  // Not with agreed membership (autoRemove off): there a member never skips
+  // a message; one that fell that far behind was excluded from the view and
+  // learns so from the membership protocol.
+  if (config_.autoRemove && peer->index != selfIndex_ && w.next < s.lowestKept && w.held == 0) {
     const uint64_t skip = std::min(s.lowestKept, s.highestSent + 1) - w.next;
     Count(k_unrecoverable, skip);
     for (uint64_t seq = w.next; seq < w.next + skip && seq - w.next <= w.mask; seq++) w.at(seq) = Slot{};

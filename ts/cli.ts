@@ -12,6 +12,8 @@ Commands:
   bench       run a group of member processes on this host and measure
               throughput, latency, round trip and loss repair
               (troupe bench --help for its options)
+  sim         run the deterministic simulator over many seeds and check
+              the invariants of virtual synchrony (troupe sim --help)
   help [cmd]  this text, or a command's options
 
 Options:
@@ -32,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${HELP}\n`)
       return 0
     case 'help':
-      if (rest[0] === 'bench') return main(['bench', '--help'])
+      if (rest[0] === 'bench' || rest[0] === 'sim') return main([rest[0], '--help'])
       if (rest[0] !== undefined) return usage(`unknown command '${rest[0]}'`)
       return main([])
     case '-v':
@@ -54,6 +56,19 @@ async function main(argv: string[]): Promise<number> {
       }
       const { runBench } = await import('./bench/run.js')
       return runBench(config)
+    }
+    case 'sim': {
+      const { runSim, simHelp } = await import('./sim/cli.js')
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(`${simHelp}\n`)
+        return 0
+      }
+      try {
+        return runSim(rest)
+      } catch (err) {
+        if (err instanceof RangeError) return usage(err.message, 'troupe sim')
+        throw err
+      }
     }
     case 'bench-member': {
       // Hidden: one member process of `troupe bench`, started by it with an IPC channel.

@@ -16,6 +16,8 @@ export interface CoreOptions {
   xmitHoldNs?: number
   suspectTimeoutNs?: number
   receiveOwn?: boolean
+  /** false: silent peers are only suspected; the membership protocol removes them (forget). */
+  autoRemove?: boolean
   seed?: number
 }
 
@@ -54,13 +56,21 @@ export declare class NativeEngine {
   kick(): void
   /** Sends LEAVE, stops the thread, closes the sockets. */
   close(): void
+  /** A CONTROL datagram: unicast to the member with incarnation `to` (16 hex digits) if known, else multicast. */
+  control(payload: Uint8Array, to: string | null): boolean
+  /** Stops taking messages from the outbound ring at a message boundary: the highest seq sent, or -1 (not yet). */
+  pause(): number
+  resume(): void
+  exclude(hex: string): void
+  forget(hex: string): void
   readonly info: EngineInfo | null
 }
 
 export interface ManualOutput {
   sent: { data: Uint8Array; to: { ip: number; port: number } | null }[]
   delivered: { peer: number; seq: number; order: number; frag: number; data: Uint8Array }[]
-  peers: ({ event: 'up'; peer: number; id: string; name: string } | { event: 'down'; peer: number; id: string; reason: 'left' | 'silent' })[]
+  peers: ({ event: 'up'; peer: number; id: string; name: string } | { event: 'down'; peer: number; id: string; reason: 'left' | 'silent' | 'forgotten' })[]
+  controls: { sender: string; data: Uint8Array }[]
 }
 
 /** The reliability core alone, driven with made-up time: tests and the simulator. */
@@ -77,6 +87,11 @@ export declare class NativeManualCore {
   leave(nowNs: number): void
   take(): ManualOutput
   counters(): Record<string, number>
+  control(payload: Uint8Array, to: string | null, nowNs: number): boolean
+  exclude(hex: string): void
+  forget(hex: string): void
+  inMessage(): boolean
+  highestSent(): number
   readonly self: string
 }
 
@@ -114,7 +129,7 @@ const require = createRequire(import.meta.url)
 export const addon: Addon = require('../build/Release/troupe.node')
 
 /** Inbound record types (native/engine.h). */
-export const RecordType = { pad: 1, message: 2, peerUp: 3, peerDown: 4, send: 2 } as const
+export const RecordType = { pad: 1, message: 2, peerUp: 3, peerDown: 4, control: 5, send: 2 } as const
 /** Offsets inside the shared region's counter page. */
 export const counterIndex: Readonly<Record<string, number>> = Object.freeze(
   Object.fromEntries(addon.counters.map((c, i) => [c.name, i])),

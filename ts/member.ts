@@ -1,0 +1,645 @@
+// One member of a group, above the reliability core: the streams of the
+// members it hears, the flush's freeze and cut, fetching and serving missed
+// messages, state transfer, reassembly and the order policies. It owns no
+// socket and no clock: the live Group (group.ts, over the native engine) and
+// the simulator (sim/, over ManualCores and a simulated network) drive the
+// same code through a CorePort and these entry points:
+//
+//   onPeerUp / onPeerDown / onMessage / onControl   what the core reported
+//   tick()                                          every few ms
+//
+// The path of a delivered message: onMessage (seq level: duplicates, views,
+// freeze, cut) → emit: retention, reassembly, order policy → events.deliver.
+import { Frag, Reassembly } from './fragments.js'
+import { Gms, type GmsConfig, type GmsHost } from './membership/gms.js'
+import { decodeControl, encodeControl, fetchedBytes, fetchedRecordBytes, type Control, type CutEntry, type FetchedMessage, type Holding, type Install } from './membership/messages.js'
+import { Message, type View } from './message.js'
+import { FifoOrder } from './order/fifo.js'
+import type { OrderPolicy } from './order/policy.js'
+import { UnorderedOrder } from './order/unordered.js'
+
+/** What a member needs of its reliability core. Member ids in calls are 16 hex digits. */
+export interface CorePort {
+  /** Sends a CONTROL payload, unicast to `to` if the core knows it, else multicast. */
+  control(payload: Uint8Array, to: string | null): boolean
+  /** Stops taking our messages at a message boundary: our highest seq, or -1 while a message is still going out. */
+  pause(): number
+  resume(): void
+  exclude(hex: string): void
+  forget(hex: string): void
+}
+
+export interface MemberEvents {
+  deliver(msg: Message): void
+  view(view: View, previous: View | null): void
+  blocked(blocked: boolean, reason: string): void
+  /** Not in the group's view any more: the shell starts over as a new incarnation. */
+  excluded(reason: string): void
+  left(): void
+}
+
+export interface MemberConfig extends GmsConfig {
+  /** This member's id, name#16 hex digits. */
+  id: string
+  /** Largest CONTROL payload (datagram size minus header). */
+  maxControl: number
+  /** Bytes of delivered messages kept per sender for members that miss them in a flush. */
+  retainBytes: number
+  /** Bytes a joiner buffers before its first view (beyond: it starts over). */
+  futureBytes: number
+  maxMessageSize: number
+  receiveOwn: boolean
+  getState?: (() => Uint8Array) | undefined
+  setState?: ((state: Uint8Array) => void) | undefined
+}
+
+const UNORDERED = 0
+const STATE_WINDOW = 32 // chunks asked for at once
+const STATE_KEEP_MS = 60_000
+
+interface Rec {
+  seq: number
+  order: number
+  frag: number
+  data: Uint8Array
+}
+
+/** Delivered messages of one sender, kept (bounded by bytes) for members that miss them. */
+class RetainLog {
+  private seqs: number[] = []
+  private recs: Rec[] = []
+  private head = 0
+  private bytes = 0
+  constructor(private readonly limit: number) {}
+  add(r: Rec): void {
+    this.seqs.push(r.seq)
+    this.recs.push(r)
+    this.bytes += r.data.length + 16
+    while (this.bytes > this.limit && this.head < this.recs.length) {
+      this.bytes -= this.recs[this.head]!.data.length + 16
+      this.recs[this.head++] = undefined as unknown as Rec
+    }
+    if (this.head > 4096 && this.head * 2 > this.recs.length) {
+      this.seqs = this.seqs.slice(this.head)
+      this.recs = this.recs.slice(this.head)
+      this.head = 0
+    }
+  }
+  get(seq: number): Rec | undefined {
+    // seqs are increasing (FIFO) except for unordered messages delivered early: search.
+    let lo = this.head, hi = this.seqs.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (this.seqs[mid]! < seq) lo = mid + 1
+      else hi = mid
+    }
+    if (lo < this.seqs.length && this.seqs[lo] === seq) return this.recs[lo]
+    for (let i = this.head; i < this.seqs.length; i++) if (this.seqs[i] === seq) return this.recs[i]
+    return undefined
+  }
+  clear(): void {
+    this.seqs = []
+    this.recs = []
+    this.head = 0
+    this.bytes = 0
+  }
+}
+
+class Stream {
+  inView = false
+  suspected = false
+  next = 1 // next seq to deliver in order
+  readonly early = new Set<number>() // unordered seqs delivered ahead of `next`
+  readonly held = new Map<number, Rec>()
+  heldBytes = 0
+  target: CutEntry | null = null
+  extras: Set<number> | null = null
+  readonly retained: RetainLog
+  constructor(readonly id: string, readonly hex: string, public peer: number, retainBytes: number) {
+    this.retained = new RetainLog(retainBytes)
+  }
+  has(seq: number): boolean {
+    return seq < this.next || this.early.has(seq) || this.held.has(seq)
+  }
+  /** May this seq be delivered under the cut? */
+  withinCut(seq: number): boolean {
+    return this.target !== null && (seq <= this.target.upTo || this.extras!.has(seq))
+  }
+}
+
+interface StateIn {
+  view: number
+  provider: string
+  total: number
+  chunk: number
+  chunks: Map<number, Uint8Array>
+  asked: Set<number>
+  lastAsk: number
+}
+
+export class Member {
+  readonly id: string
+  readonly hex: string
+  readonly gms: Gms
+  private readonly streams: (Stream | undefined)[] = []
+  private readonly byId = new Map<string, Stream>()
+  private readonly byHex = new Map<string, Stream>()
+  private readonly names = new Map<string, string>() // hex -> member id
+  private readonly reassembly: Reassembly
+  private readonly policies: OrderPolicy[] = [new UnorderedOrder(), new FifoOrder()]
+  private readonly deliverFn: (msg: Message) => void
+  private view: View | null = null
+  private frozen = false
+  private blockedNow = false
+  private cutApplied = false
+  private lastFetch = -Infinity
+  private futureBytes = 0
+  private stateIn: StateIn | null = null
+  private readonly stateOut = new Map<number, { bytes: Uint8Array; until: number }>()
+  private readonly local: [string, Control][] = []
+  private inLocal = false
+  private nowMs = 0
+  /** CONTROL payloads dropped: malformed, or from a sender we cannot name. */
+  controlRejected = 0
+  /** Messages dropped by the view rules (from non-members, or a joiner's overflow). */
+  messagesDropped = 0
+
+  constructor(private readonly port: CorePort, private readonly events: MemberEvents, private readonly config: MemberConfig, nowMs: number) {
+    this.id = config.id
+    this.hex = config.id.slice(-16)
+    this.nowMs = nowMs
+    this.reassembly = new Reassembly(config.maxMessageSize)
+    this.deliverFn = (msg) => events.deliver(msg)
+    this.gms = new Gms(this.host(), config)
+  }
+
+  get currentView(): View | null {
+    return this.view
+  }
+  get flushing(): boolean {
+    return this.gms.flushing
+  }
+  get joined(): boolean {
+    return this.view !== null
+  }
+
+  setNow(nowMs: number): void {
+    this.nowMs = nowMs
+  }
+
+  // ------------------------------------------------------------ input from the core
+
+  onPeerUp(peer: number, hex: string, name: string): void {
+    const id = `${name}#${hex}`
+    this.names.set(hex, id)
+    let s = this.byHex.get(hex)
+    if (!s) {
+      s = new Stream(id, hex, peer, this.config.retainBytes)
+      this.byHex.set(hex, s)
+      this.byId.set(id, s)
+    }
+    s.peer = peer
+    s.suspected = false
+    this.streams[peer] = s
+  }
+
+  onPeerDown(peer: number, hex: string, reason: 'left' | 'silent' | 'forgotten'): void {
+    const s = this.byHex.get(hex)
+    if (reason === 'forgotten') {
+      if (this.streams[peer] === s) this.streams[peer] = undefined
+      return
+    }
+    if (!s) return
+    s.suspected = true
+    // Not one of ours (a joiner that went away, an old incarnation): drop it.
+    if (!s.inView && !this.isProposed(s.id)) this.drop(s)
+    this.pump()
+  }
+
+  onMessage(peer: number, seq: number, order: number, frag: number, data: Uint8Array): void {
+    const s = this.streams[peer]
+    if (s === undefined) {
+      this.messagesDropped++
+      return
+    }
+    this.accept(s, { seq, order, frag, data })
+  }
+
+  onControl(hex: string, payload: Uint8Array): void {
+    const c = decodeControl(payload)
+    if (c === null) {
+      this.controlRejected++
+      return
+    }
+    if (c.kind === 'join' && c.member.endsWith(hex)) this.names.set(hex, c.member)
+    const from = this.names.get(hex)
+    if (from === undefined) {
+      this.controlRejected++
+      return
+    }
+    this.handle(from, c)
+    this.pump()
+  }
+
+  tick(nowMs: number): void {
+    this.nowMs = nowMs
+    this.gms.tick()
+    if (this.cutApplied && this.view) this.fetchMissing()
+    if (this.stateIn) this.askState(false)
+    for (const [v, s] of this.stateOut) if (s.until < nowMs) this.stateOut.delete(v)
+    this.pump()
+  }
+
+  leave(): void {
+    this.gms.leave()
+    this.pump()
+  }
+
+  // ------------------------------------------------------------ messages
+
+  private accept(s: Stream, r: Rec): void {
+    if (s.has(r.seq)) return
+    if (!s.inView) {
+      // A member proposed into the next view (or, while we join, anyone):
+      // its messages wait for the install.
+      if (this.view === null ? this.gms.flushing : this.isProposed(s.id)) this.hold(s, r)
+      else this.messagesDropped++
+      return
+    }
+    if ((this.frozen || this.stateIn) && !(this.cutApplied && s.withinCut(r.seq) && !this.stateIn)) {
+      this.hold(s, r)
+      return
+    }
+    this.deliverInView(s, r)
+  }
+
+  private hold(s: Stream, r: Rec): void {
+    if (this.view === null) {
+      this.futureBytes += r.data.length + 16
+      if (this.futureBytes > this.config.futureBytes) {
+        this.messagesDropped++
+        return this.finishExcluded('too much arrived before our first view')
+      }
+    }
+    s.held.set(r.seq, r)
+    s.heldBytes += r.data.length + 16
+  }
+
+  private deliverInView(s: Stream, r: Rec): void {
+    if (r.seq === s.next) {
+      this.emit(s, r)
+      s.next++
+      if (s.early.size) while (s.early.delete(s.next)) s.next++
+      if (s.held.size) this.release(s)
+    } else if (r.order === UNORDERED && r.frag === Frag.whole) {
+      this.emit(s, r)
+      s.early.add(r.seq)
+    } else {
+      this.hold(s, r)
+    }
+  }
+
+  /** Delivers held messages of `s` that may go now. */
+  private release(s: Stream): void {
+    if (!s.inView || this.stateIn) return
+    const cutOnly = this.frozen
+    if (cutOnly && !this.cutApplied) return
+    for (;;) {
+      const r = s.held.get(s.next)
+      if (r === undefined || (cutOnly && !s.withinCut(r.seq))) break
+      this.unhold(s, r)
+      this.emit(s, r)
+      s.next++
+      if (s.early.size) while (s.early.delete(s.next)) s.next++
+    }
+    // Unordered messages that may go ahead of the gap.
+    if (s.held.size === 0) return
+    for (const r of [...s.held.values()]) {
+      if (r.order === UNORDERED && r.frag === Frag.whole && r.seq > s.next && (!cutOnly || s.withinCut(r.seq))) {
+        this.unhold(s, r)
+        this.emit(s, r)
+        s.early.add(r.seq)
+      }
+    }
+  }
+
+  private unhold(s: Stream, r: Rec): void {
+    s.held.delete(r.seq)
+    s.heldBytes -= r.data.length + 16
+  }
+
+  private emit(s: Stream, r: Rec): void {
+    if (s.hex !== this.hex) s.retained.add(r)
+    let data = r.data
+    let first = r.seq
+    if (r.frag !== Frag.whole) {
+      const whole = this.reassembly.add(s.peer, r.seq, r.frag, r.data)
+      if (whole === null) return
+      data = whole.data
+      first = whole.seq
+    }
+    const policy = this.policies[r.order & 0xf] ?? this.policies[1]!
+    policy.onMessage(new Message(s.id, data, policy.order, first), this.deliverFn)
+  }
+
+  private isProposed(id: string): boolean {
+    return this.gms.proposed(id)
+  }
+
+  private drop(s: Stream): void {
+    this.port.forget(s.hex)
+    this.reassembly.forget(s.peer)
+    if (this.streams[s.peer] === s) this.streams[s.peer] = undefined
+    this.byHex.delete(s.hex)
+    this.byId.delete(s.id)
+  }
+
+  // ------------------------------------------------------------ the flush (host side)
+
+  private freeze(): Record<string, Holding> {
+    this.frozen = true
+    const held: Record<string, Holding> = {}
+    for (const m of this.view!.members) {
+      const s = this.byId.get(m)
+      if (!s) continue
+      const extras = [...s.early].filter((q) => q >= s.next).sort((a, b) => a - b)
+      held[m] = [s.next - 1, ...extras]
+    }
+    return held
+  }
+
+  private applyCut(cut: Readonly<Record<string, CutEntry>>): void {
+    this.cutApplied = true
+    for (const m of this.view!.members) {
+      const s = this.byId.get(m)
+      if (!s) continue
+      const t = cut[m] ?? null
+      s.target = t
+      s.extras = new Set(t ? t.extras.map((e) => e[0]) : [])
+      this.release(s)
+    }
+    this.lastFetch = -Infinity
+    this.fetchMissing()
+  }
+
+  private cutReached(): boolean {
+    for (const m of this.view!.members) {
+      const s = this.byId.get(m)
+      if (!s || !s.target) continue
+      if (s.hex === this.hex && !this.config.receiveOwn) continue
+      if (s.next <= s.target.upTo) return false
+      for (const q of s.extras!) if (!s.has(q)) return false
+    }
+    return true
+  }
+
+  /** Asks holders for what we miss of senders that cannot repair it themselves. */
+  private fetchMissing(): void {
+    if (this.nowMs - this.lastFetch < this.config.retry) return
+    this.lastFetch = this.nowMs
+    for (const m of this.view!.members) {
+      const s = this.byId.get(m)
+      if (!s || !s.target) continue
+      const t = s.target
+      const byHolder = new Map<string, [number, number][]>()
+      const want = (holder: string, seq: number) => {
+        if (holder === this.id || (holder === s.id && !s.suspected)) return // the sender repairs its own stream
+        let ranges = byHolder.get(holder)
+        if (!ranges) byHolder.set(holder, (ranges = []))
+        const last = ranges[ranges.length - 1]
+        if (last && last[1] + 1 === seq) last[1] = seq
+        else if (ranges.length < 256) ranges.push([seq, seq])
+      }
+      for (let q = s.next; q <= t.upTo; q++) if (!s.held.has(q)) want(t.holder, q)
+      for (const [q, holder] of t.extras) if (!s.has(q)) want(holder, q)
+      for (const [holder, ranges] of byHolder) this.send({ kind: 'fetch', sender: s.id, ranges }, holder)
+    }
+  }
+
+  private serveFetch(from: string, c: Extract<Control, { kind: 'fetch' }>): void {
+    const s = this.byId.get(c.sender)
+    if (!s) return
+    let batch: FetchedMessage[] = []
+    const empty = fetchedBytes(c.sender)
+    let size = empty
+    for (const [a, b] of c.ranges) {
+      for (let q = a; q <= b && q - a < 65536; q++) {
+        const r = s.retained.get(q) ?? s.held.get(q)
+        if (!r) continue
+        const need = fetchedRecordBytes(r.data.length)
+        if (batch.length && size + need > this.config.maxControl) {
+          this.send({ kind: 'fetched', sender: c.sender, messages: batch }, from)
+          batch = []
+          size = empty
+        }
+        batch.push({ seq: r.seq, order: r.order, frag: r.frag, data: r.data })
+        size += need
+      }
+    }
+    if (batch.length) this.send({ kind: 'fetched', sender: c.sender, messages: batch }, from)
+  }
+
+  private install(i: Install, view: View): void {
+    const previous = this.view
+    for (const s of [...this.byId.values()]) {
+      if (view.members.includes(s.id)) {
+        const start = i.starts[s.id] ?? 1
+        if (previous === null || !s.inView) {
+          // A stream new to us in this view: it starts at `start`; older seqs were another view's.
+          s.next = start
+          for (const q of s.held.keys()) if (q < start) this.unhold(s, s.held.get(q)!)
+        } else if (s.next < start) {
+          s.next = start // nothing of it was delivered in the old view beyond the cut
+        }
+        for (const q of s.early) if (q < s.next) s.early.delete(q)
+        s.inView = true
+        s.target = null
+        s.extras = null
+        s.retained.clear()
+      } else if (s.inView) {
+        this.drop(s) // gone from the view: its stream ends at the cut
+      } else {
+        s.held.clear() // not (yet) a member: nothing it sent belongs to this view
+        s.heldBytes = 0
+      }
+    }
+    this.view = view
+    this.frozen = this.blockedNow
+    this.cutApplied = false
+    this.futureBytes = 0
+    for (const p of this.policies) p.onView(view, this.deliverFn)
+    this.events.view(view, previous)
+    const joiners = view.members.filter((m) => !(m in i.starts))
+    if (i.provider === this.id && joiners.length) {
+      // The state exactly at the view boundary: nothing of the new view is delivered yet.
+      const bytes = this.config.getState ? this.config.getState() : new Uint8Array(0)
+      this.stateOut.set(view.id, { bytes, until: this.nowMs + STATE_KEEP_MS })
+    }
+    if (previous === null && i.provider !== '' && i.provider !== this.id && this.config.setState) {
+      this.stateIn = { view: view.id, provider: i.provider, total: -1, chunk: this.config.maxControl - 64, chunks: new Map(), asked: new Set(), lastAsk: -Infinity }
+      this.askState(true)
+    }
+    this.port.resume()
+    this.releaseAll()
+  }
+
+  private releaseAll(): void {
+    for (const s of this.byId.values()) if (s.inView && s.held.size) this.release(s)
+  }
+
+  // ------------------------------------------------------------ state transfer
+
+  private askState(now: boolean): void {
+    const st = this.stateIn!
+    const provider = this.byId.get(st.provider)
+    if (!provider || provider.suspected) return this.finishExcluded('the member giving us the state is gone')
+    if (!now && this.nowMs - st.lastAsk < this.config.retry) return
+    st.lastAsk = this.nowMs
+    if (st.total < 0) {
+      this.send({ kind: 'stateRequest', view: st.view, offset: 0, length: st.chunk * STATE_WINDOW }, st.provider)
+      return
+    }
+    // Ask for the next window of chunks not yet here (again, if the last ask was lost).
+    let offset = -1
+    let asked = 0
+    for (let at = 0; at < st.total && asked < STATE_WINDOW; at += st.chunk) {
+      if (st.chunks.has(at)) continue
+      if (offset < 0) offset = at
+      asked++
+    }
+    if (offset >= 0) this.send({ kind: 'stateRequest', view: st.view, offset, length: asked * st.chunk }, st.provider)
+  }
+
+  private serveState(from: string, c: Extract<Control, { kind: 'stateRequest' }>): void {
+    const out = this.stateOut.get(c.view)
+    if (!out) return
+    const chunk = this.config.maxControl - 64
+    const total = out.bytes.length
+    if (total === 0) {
+      this.send({ kind: 'stateChunk', view: c.view, offset: 0, total: 0, bytes: new Uint8Array(0) }, from)
+      return
+    }
+    for (let at = c.offset; at < Math.min(total, c.offset + c.length); at += chunk) {
+      this.send({ kind: 'stateChunk', view: c.view, offset: at, total, bytes: out.bytes.subarray(at, Math.min(total, at + chunk)) }, from)
+    }
+  }
+
+  private onStateChunk(from: string, c: Extract<Control, { kind: 'stateChunk' }>): void {
+    const st = this.stateIn
+    if (!st || c.view !== st.view || from !== st.provider) return
+    if (st.total < 0) st.total = c.total
+    if (c.total !== st.total || c.offset % st.chunk !== 0) return
+    if (c.offset < c.total) st.chunks.set(c.offset, c.bytes.slice())
+    const have = st.chunks.size
+    const need = Math.ceil(st.total / st.chunk)
+    if (have >= need) {
+      const state = new Uint8Array(st.total)
+      for (const [at, bytes] of st.chunks) state.set(bytes, at)
+      this.stateIn = null
+      this.config.setState!(state)
+      this.releaseAll()
+      return
+    }
+    // The window is in: ask for the next one at once.
+    const windowStart = Math.floor(c.offset / (st.chunk * STATE_WINDOW)) * st.chunk * STATE_WINDOW
+    let windowDone = true
+    for (let at = windowStart; at < Math.min(st.total, windowStart + st.chunk * STATE_WINDOW); at += st.chunk) {
+      if (!st.chunks.has(at)) windowDone = false
+    }
+    if (windowDone) this.askState(true)
+  }
+
+  // ------------------------------------------------------------ control messages
+
+  private handle(from: string, c: Control): void {
+    switch (c.kind) {
+      case 'fetch': return this.serveFetch(from, c)
+      case 'fetched': {
+        const s = this.byId.get(c.sender)
+        if (!s) return
+        for (const m of c.messages) this.accept(s, m)
+        return
+      }
+      case 'stateRequest': return this.serveState(from, c)
+      case 'stateChunk': return this.onStateChunk(from, c)
+      default: return this.gms.onControl(from, c)
+    }
+  }
+
+  private send(c: Control, to: string | null): void {
+    if (to === this.id) {
+      this.local.push([this.id, c])
+      return
+    }
+    const bytes = encodeControl(c)
+    if (bytes.length > this.config.maxControl) throw new Error(`troupe: a ${c.kind} message of ${bytes.length} bytes does not fit a datagram (limit ${this.config.maxControl})`)
+    this.port.control(bytes, to === null ? null : to.slice(-16))
+  }
+
+  /**
+   * Handles our own messages to ourselves, outside the call that sent them,
+   * and lets a flush move on at once when messages completed its cut. The
+   * shell calls it after each batch of deliveries.
+   */
+  settle(): void {
+    this.pump()
+  }
+
+  private pump(): void {
+    if (this.inLocal) return
+    this.inLocal = true
+    try {
+      for (let rounds = 0; rounds < 64; rounds++) {
+        for (let c = this.local.shift(); c; c = this.local.shift()) this.handle(c[0], c[1])
+        if (this.cutApplied && this.view && this.gms.flushing) this.gms.tick()
+        if (this.local.length === 0) break
+      }
+    } finally {
+      this.inLocal = false
+    }
+  }
+
+  private finishExcluded(reason: string): void {
+    this.events.excluded(reason)
+  }
+
+  private host(): GmsHost {
+    const self = this
+    return {
+      get me() {
+        return self.id
+      },
+      now: () => this.nowMs,
+      send: (c, to) => this.send(c, to),
+      pause: () => {
+        const r = this.port.pause()
+        return r < 0 ? null : r
+      },
+      freeze: () => this.freeze(),
+      applyCut: (cut) => this.applyCut(cut),
+      cutReached: () => this.cutReached(),
+      install: (i, view) => this.install(i, view),
+      exclude: (m) => this.port.exclude(m.slice(-16)),
+      hears: (m) => {
+        const s = this.byId.get(m)
+        return s !== undefined && !s.suspected
+      },
+      suspected: (m) => {
+        if (m === this.id) return false
+        const s = this.byId.get(m)
+        return s === undefined || s.suspected
+      },
+      blocked: (blocked, reason) => {
+        this.blockedNow = blocked
+        if (blocked) this.frozen = true
+        else if (!this.gms.flushing) {
+          this.frozen = false
+          this.releaseAll()
+        }
+        this.events.blocked(blocked, reason)
+      },
+      excluded: (reason) => this.finishExcluded(reason),
+      left: () => this.events.left(),
+    }
+  }
+}

@@ -1,0 +1,592 @@
+// Group membership: agreed views and the flush, as a sans-IO state machine.
+// Input: control messages, suspicions from the reliability core, and the
+// time (tick). Output: control messages and calls on the host (the member
+// runtime, ts/member.ts), which owns the message streams.
+//
+// Roles are state objects: a member is Joining until its first view, then a
+// Member; whichever member is the acting coordinator (the oldest member it
+// does not suspect) also runs a CoordinatorFlush when the view must change.
+//
+// One flush, by the acting coordinator C (ballot b orders attempts):
+//
+//   C ── PREPARE(b, next members, excluded) ──► all      members pause sending
+//   all ── REPORT(b, own last seq, what I hold) ──► C    and stop delivering
+//   C ── CUT(b, per sender: deliver up to) ──► all       fetch what you miss
+//   all ── DONE(b) ──► C                                 from any holder
+//   C ── INSTALL(b, view v+1, where streams start) ──► all   resume sending
+//   all ── INSTALLED(b) ──► C
+//
+// Nobody installs v+1 before every member of v+1 reached the cut, so two
+// members that install v and v+1 delivered the same messages in v. If C dies
+// mid-flush, the next oldest member starts a higher ballot; a member that has
+// installed C's last view brings it along in its REPORT (catch-up), so view
+// ids never name two different member lists.
+import { compareBallots, type Ballot, type Control, type CutEntry, type Holding, type Install } from './messages.js'
+import type { View } from '../message.js'
+
+export interface GmsConfig {
+  /** Silence after which the reliability core suspects a member (ms). */
+  suspectTimeout: number
+  /** Retry interval of the protocol's messages (ms). */
+  retry: number
+  /** How long a joiner listens for an existing group before it starts one (ms). */
+  discovery: number
+  /** 'primary': only a side with a majority of the last view goes on. 'merge': every side goes on and merges on healing. */
+  partitions: 'primary' | 'merge'
+}
+
+export interface GmsHost {
+  readonly me: string
+  now(): number
+  send(c: Control, to: string | null): void
+  /** Stops our stream at a message boundary: our highest seq, or null while a message is still going out. */
+  pause(): number | null
+  /** Stops delivering; returns what we hold of every stream of our view. */
+  freeze(): Record<string, Holding>
+  applyCut(cut: Readonly<Record<string, CutEntry>>): void
+  cutReached(): boolean
+  /** The new view: streams start where `install.starts` says; sending resumes. */
+  install(install: Install, view: View): void
+  /** The member is leaving the view: it no longer holds back our stability. */
+  exclude(member: string): void
+  /** The reliability core has heard this member. */
+  hears(member: string): boolean
+  /** Members the reliability core reports silent (or gone). */
+  suspected(member: string): boolean
+  /** No progress possible (a minority side), or progress again. */
+  blocked(blocked: boolean, reason: string): void
+  /** We are not in the group's view any more: start over as a new incarnation. */
+  excluded(reason: string): void
+  /** Our leave completed. */
+  left(): void
+}
+
+const ZERO: Ballot = { n: 0, coord: '' }
+
+interface MemberFlush {
+  ballot: Ballot
+  members: readonly string[]
+  report: Control | null
+  cutApplied: boolean
+  since: number
+}
+
+export class Gms {
+  view: View | null = null
+  private lastInstall: Install | null = null
+  private seen = 0 // highest view id seen anywhere
+  private promised: Ballot = ZERO
+  private doneBallot: Ballot = ZERO
+  private flush: MemberFlush | null = null
+  private coordinator: CoordinatorFlush | null = null
+  private readonly knownExcluded = new Set<string>()
+  private readonly joinsWaiting = new Map<string, number>() // joiner -> first heard (ms)
+  private readonly leavesWaiting = new Set<string>()
+  private readonly joinersHeard = new Map<string, number>() // other joiners (bootstrap), last heard
+  private readonly suspectReports = new Map<string, number>() // suspected by others: first report (ms)
+  private announceHeardAt = -Infinity
+  private readonly started: number
+  private lastJoinSent = -Infinity
+  private lastAnnounce = -Infinity
+  private lastSuspectSent = -Infinity
+  private isBlocked = false
+  private leaving = false
+  private gone = false
+
+  constructor(private readonly host: GmsHost, private readonly config: GmsConfig) {
+    this.started = host.now()
+  }
+
+  get me(): string {
+    return this.host.me
+  }
+  get joined(): boolean {
+    return this.view !== null
+  }
+  get flushing(): boolean {
+    return this.flush !== null
+  }
+  /** Is `member` in the view the current flush proposes? */
+  proposed(member: string): boolean {
+    return this.flush !== null && this.flush.members.includes(member)
+  }
+
+  /** Starts a graceful leave: we stay until a view without us is installed. */
+  leave(): void {
+    if (this.gone) return
+    this.leaving = true
+    if (!this.view) return this.finish(() => this.host.left())
+    this.leavesWaiting.add(this.me)
+    this.tick()
+  }
+
+  // ------------------------------------------------------------ input
+
+  onControl(from: string, c: Control): void {
+    if (this.gone) return
+    switch (c.kind) {
+      case 'announce': return this.onAnnounce(from, c.view)
+      case 'join':
+        if (!this.view) this.joinersHeard.set(c.member, this.host.now())
+        else if (c.member === from && !this.view.members.includes(c.member)) {
+          if (!this.joinsWaiting.has(c.member)) this.joinsWaiting.set(c.member, this.host.now())
+        }
+        return
+      case 'leave':
+        if (c.member === from && this.view?.members.includes(from)) this.leavesWaiting.add(from)
+        return
+      case 'suspect':
+        for (const m of c.members) if (!this.suspectReports.has(m)) this.suspectReports.set(m, this.host.now())
+        return
+      case 'prepare': return this.onPrepare(c)
+      case 'cut': return this.onCut(c)
+      case 'install': return this.onInstall(c)
+      case 'report': case 'done': case 'installed':
+        this.coordinator?.onReply(from, c)
+        return
+    }
+  }
+
+  /** Call every few ms: retries, timeouts, suspicions. */
+  tick(): void {
+    if (this.gone) return
+    const now = this.host.now()
+    if (!this.view) return this.tickJoining(now)
+    this.tickMember(now)
+    if (this.gone) return
+    const acting = this.actingCoordinator()
+    if (acting === this.me) this.tickCoordinator(now)
+    else if (this.coordinator) this.coordinator = null
+  }
+
+  // ------------------------------------------------------------ joining
+
+  private tickJoining(now: number): void {
+    if (this.leaving) return
+    if (this.flush) {
+      // Proposed into a view: answer again if the coordinator asks (onPrepare),
+      // unless that flush died with its coordinator.
+      if (now - this.flush.since < 2 * this.config.suspectTimeout) return
+      this.flush = null
+    }
+    if (now - this.lastJoinSent >= this.config.retry) {
+      this.lastJoinSent = now
+      this.host.send({ kind: 'join', member: this.me }, null)
+    }
+    // Nobody answered: the lowest joiner heard starts the group.
+    if (now - this.started < this.config.discovery || now - this.announceHeardAt < this.config.discovery) return
+    for (const [other, at] of this.joinersHeard) {
+      if (now - at < this.config.discovery && other < this.me) return
+    }
+    const view = { id: this.seen + 1, members: [this.me] }
+    this.acceptInstall({ kind: 'install', ballot: { n: 0, coord: this.me }, view, starts: {}, sides: [], provider: '' })
+  }
+
+  // ------------------------------------------------------------ member
+
+  private actingCoordinator(): string | null {
+    if (!this.view) return null
+    for (const m of this.view.members) {
+      if (m === this.me) return m
+      if (!this.host.suspected(m) && !this.knownExcluded.has(m)) return m
+    }
+    return null
+  }
+
+  private tickMember(now: number): void {
+    // A flush we take part in: pause, report, reach the cut.
+    const f = this.flush
+    if (f) {
+      if (!f.report) this.tryReport(f)
+      if (f.cutApplied && this.view && this.host.cutReached() && compareBallots(this.doneBallot, f.ballot) !== 0) {
+        this.doneBallot = f.ballot
+        this.host.send({ kind: 'done', ballot: f.ballot }, f.ballot.coord)
+      }
+    }
+    // Tell the coordinator whom we suspect (it decides).
+    const suspects = this.view!.members.filter((m) => m !== this.me && this.host.suspected(m))
+    const acting = this.actingCoordinator()
+    if (suspects.length && acting && acting !== this.me && now - this.lastSuspectSent >= this.config.retry) {
+      this.lastSuspectSent = now
+      this.host.send({ kind: 'suspect', members: suspects }, acting)
+    }
+    if (this.leaving && acting && acting !== this.me && now - this.lastSuspectSent >= this.config.retry) {
+      this.lastSuspectSent = now
+      this.host.send({ kind: 'leave', member: this.me }, acting)
+    }
+    this.checkMajority()
+  }
+
+  /** Primary-partition rule: a side that does not hear a majority of the view is blocked. */
+  private checkMajority(): void {
+    if (this.config.partitions !== 'primary' || !this.view) return
+    const heard = this.view.members.filter((m) => m === this.me || !this.host.suspected(m)).length
+    const blocked = heard * 2 <= this.view.members.length
+    if (blocked === this.isBlocked) return
+    this.isBlocked = blocked
+    this.host.blocked(blocked, blocked ? `hears ${heard} of ${this.view.members.length} members of view ${this.view.id}: not a majority` : 'a majority is back')
+  }
+
+  private onPrepare(p: Extract<Control, { kind: 'prepare' }>): void {
+    if (compareBallots(p.ballot, this.promised) < 0) return
+    for (const m of p.excluded) {
+      if (m === this.me && !this.leaving) continue // we learn that at the install
+      if (!this.knownExcluded.has(m)) this.host.exclude(m)
+      this.knownExcluded.add(m)
+    }
+    if (!this.view && !p.members.includes(this.me)) return
+    if (this.view && p.from < this.view.id) {
+      // A flush of a view we have left behind: show its coordinator where the group is.
+      if (this.lastInstall && this.view.members.includes(p.ballot.coord)) this.host.send(this.lastInstall, p.ballot.coord)
+      return
+    }
+    if (this.coordinator && p.ballot.coord !== this.me) this.coordinator = null // a higher ballot: yield
+    this.promised = p.ballot
+    const f = this.flush
+    if (f && compareBallots(f.ballot, p.ballot) === 0) {
+      if (f.report && f.report.kind === 'report' && !f.report.ready) f.report = null // ask again whom we hear
+      if (f.report) this.host.send(f.report, p.ballot.coord)
+      else this.tryReport(f)
+      return
+    }
+    this.flush = { ballot: p.ballot, members: p.members, report: null, cutApplied: false, since: this.host.now() }
+    this.tryReport(this.flush)
+  }
+
+  private tryReport(f: MemberFlush): void {
+    let sent = 0
+    let held: Record<string, Holding> = {}
+    if (this.view) {
+      const paused = this.host.pause()
+      if (paused === null) return // a fragmented message is still going out: next tick
+      sent = paused
+      held = this.host.freeze()
+    }
+    const ready = f.members.every((m) => m === this.me || this.host.hears(m))
+    if (!this.view && !ready) return // a joiner answers once it hears everyone
+    f.report = {
+      kind: 'report', ballot: f.ballot, view: this.view?.id ?? 0, seen: this.seen, sent, held,
+      excluded: [...this.knownExcluded], ready, last: this.lastInstall,
+    }
+    this.host.send(f.report, f.ballot.coord)
+  }
+
+  private onCut(c: Extract<Control, { kind: 'cut' }>): void {
+    const f = this.flush
+    if (!f || compareBallots(f.ballot, c.ballot) !== 0 || !f.report) return
+    if (!f.cutApplied) {
+      f.cutApplied = true
+      if (this.view) this.host.applyCut(c.cut)
+    }
+    if (!this.view || this.host.cutReached()) {
+      this.doneBallot = c.ballot
+      this.host.send({ kind: 'done', ballot: c.ballot }, c.ballot.coord)
+    }
+  }
+
+  private onInstall(i: Install): void {
+    const current = this.view?.id ?? 0
+    const mine = this.view
+    if (mine && i.view.id > current && !i.view.members.includes(this.me) && !this.leaving && i.view.members.some((m) => mine.members.includes(m))) {
+      // The group installed a view without us: we were excluded.
+      return this.finish(() => this.host.excluded(`view ${i.view.id} does not have us`))
+    }
+    if (i.view.id <= current) {
+      // Seen already: the coordinator missed our INSTALLED.
+      if (this.lastInstall && compareBallots(this.lastInstall.ballot, i.ballot) === 0) this.host.send({ kind: 'installed', ballot: i.ballot }, i.ballot.coord)
+      return
+    }
+    // Only the flush we completed may install: we reached its cut (or, a
+    // joiner, we reported to it).
+    const ours = compareBallots(this.doneBallot, i.ballot) === 0 || (!this.view && this.flush !== null && compareBallots(this.flush.ballot, i.ballot) === 0)
+    if (!ours) return
+    this.acceptInstall(i)
+    if (!this.gone) this.host.send({ kind: 'installed', ballot: i.ballot }, i.ballot.coord)
+  }
+
+  private acceptInstall(i: Install): void {
+    this.seen = Math.max(this.seen, i.view.id)
+    if (!i.view.members.includes(this.me)) {
+      if (this.leaving) return this.finish(() => this.host.left())
+      if (!this.view) {
+        this.flush = null // a joiner left out of this one: keep asking
+        return
+      }
+      return this.finish(() => this.host.excluded(`view ${i.view.id} does not have us`))
+    }
+    const view: View = Object.freeze({ id: i.view.id, members: Object.freeze([...i.view.members]), coordinator: i.view.members[0]! })
+    if (this.coordinator && !this.coordinator.made(i)) this.coordinator = null // its flush was of an older view
+    this.view = view
+    this.lastInstall = i
+    this.flush = null
+    for (const m of i.view.members) {
+      this.joinsWaiting.delete(m)
+      this.knownExcluded.delete(m)
+      this.suspectReports.delete(m)
+    }
+    for (const m of [...this.joinsWaiting.keys()]) if (i.view.members.includes(m)) this.joinsWaiting.delete(m)
+    for (const m of [...this.leavesWaiting]) if (!i.view.members.includes(m)) this.leavesWaiting.delete(m)
+    this.host.install(i, view)
+    if (this.isBlocked) {
+      this.isBlocked = false
+      this.host.blocked(false, `view ${view.id} installed`)
+    }
+  }
+
+  private onAnnounce(from: string, v: { id: number; members: readonly string[] }): void {
+    this.announceHeardAt = this.host.now()
+    this.seen = Math.max(this.seen, v.id)
+    if (!this.view || v.members.includes(this.me)) return
+    const mine = this.view
+    if (v.members.some((m) => mine.members.includes(m)) && v.id <= mine.id) return // an older view of ours
+    // Another view without us. In primary mode the side that is behind starts
+    // over and rejoins: ours, if theirs is newer (or as new and larger).
+    const theirs: [number, number, string] = [v.id, v.members.length, from]
+    const ours: [number, number, string] = [mine.id, mine.members.length, mine.coordinator]
+    if (compareKeys(theirs, ours) > 0) this.finish(() => this.host.excluded(`view ${v.id} of ${from} goes on without us`))
+  }
+
+  private finish(then: () => void): void {
+    this.gone = true
+    this.coordinator = null
+    this.flush = null
+    then()
+  }
+
+  // ------------------------------------------------------------ coordinator
+
+  private tickCoordinator(now: number): void {
+    if (now - this.lastAnnounce >= this.config.retry * 5) {
+      this.lastAnnounce = now
+      this.host.send({ kind: 'announce', view: { id: this.view!.id, members: this.view!.members }, partitions: this.config.partitions === 'merge' }, null)
+    }
+    if (this.coordinator) {
+      this.coordinator.tick(now)
+      return
+    }
+    const change = this.wantedChange(now)
+    if (change) this.startFlush(change.excluded, change.joiners)
+  }
+
+  /** What must change in the view now, if anything. */
+  private wantedChange(now: number): { excluded: string[]; joiners: string[] } | null {
+    const view = this.view!
+    const excluded = view.members.filter((m) => {
+      if (m === this.me) return this.leaving
+      if (this.leavesWaiting.has(m) || this.knownExcluded.has(m) || this.host.suspected(m)) return true
+      // Suspected by another member for long, though we hear it: one of them must go; the reported one does.
+      const since = this.suspectReports.get(m)
+      return since !== undefined && now - since > 2 * this.config.suspectTimeout
+    })
+    const joiners = [...this.joinsWaiting.keys()].filter((m) => !this.knownExcluded.has(m))
+    const f = this.flush
+    if (f && f.ballot.coord !== this.me && !this.host.suspected(f.ballot.coord)) return null // someone else's flush is under way
+    // A flush left unfinished (ours, restarted, or one whose coordinator is gone) must still end in a view.
+    const stalled = f !== null
+    if (!excluded.length && !joiners.length && !stalled) return null
+    return { excluded, joiners }
+  }
+
+  private startFlush(excluded: string[], joiners: string[]): void {
+    const view = this.view!
+    if (this.config.partitions === 'primary') {
+      // Leavers take part in the flush, so they count as present.
+      const present = view.members.filter((m) => !excluded.includes(m) || this.leavesWaiting.has(m) || (m === this.me && this.leaving)).length
+      if (present * 2 <= view.members.length) return this.checkMajority()
+    }
+    const ballot = { n: Math.max(this.promised.n, this.coordinatorBallot) + 1, coord: this.me }
+    this.coordinatorBallot = ballot.n
+    const members = [...view.members.filter((m) => !excluded.includes(m)), ...joiners]
+    for (const m of excluded) {
+      this.knownExcluded.add(m)
+      this.host.exclude(m)
+    }
+    this.coordinator = new CoordinatorFlush(this, this.host, this.config, ballot, view, members, excluded, joiners)
+    this.coordinator.tick(this.host.now())
+  }
+  private coordinatorBallot = 0
+
+  /** Called by the CoordinatorFlush. */
+  restart(extraExcluded: readonly string[], dropJoiners: readonly string[]): void {
+    for (const m of extraExcluded) this.knownExcluded.add(m)
+    for (const m of dropJoiners) this.joinsWaiting.delete(m)
+    this.coordinator = null
+  }
+  /** A report told the coordinator of an install it missed: catch up (as if it had come to us). */
+  catchUp(i: Install): boolean {
+    if (i.view.id <= (this.view?.id ?? 0)) return false
+    if (compareBallots(this.doneBallot, i.ballot) !== 0) return false
+    this.acceptInstall(i)
+    return true
+  }
+  get installedLast(): Install | null {
+    return this.lastInstall
+  }
+  isLeaving(m: string): boolean {
+    return m === this.me ? this.leaving : this.leavesWaiting.has(m)
+  }
+  get highestSeen(): number {
+    return this.seen
+  }
+  finished(): void {
+    this.coordinator = null
+    if (this.leaving && this.view && !this.view.members.includes(this.me)) this.finish(() => this.host.left())
+  }
+  deliverLocally(c: Control): void {
+    this.onControl(this.me, c)
+  }
+}
+
+function compareKeys(a: [number, number, string], b: [number, number, string]): number {
+  if (a[0] !== b[0]) return a[0] - b[0]
+  if (a[1] !== b[1]) return a[1] - b[1]
+  return a[2] < b[2] ? 1 : a[2] > b[2] ? -1 : 0 // the lower coordinator id wins a tie
+}
+
+/** One flush run by this member as the acting coordinator. */
+class CoordinatorFlush {
+  private phase: 'prepare' | 'cut' | 'install' = 'prepare'
+  private readonly reports = new Map<string, Extract<Control, { kind: 'report' }>>()
+  private readonly dones = new Set<string>()
+  private readonly installed = new Set<string>()
+  private cut: Record<string, CutEntry> | null = null
+  private install: Install | null = null
+  private lastSent = -Infinity
+  private readonly started: number
+
+  constructor(
+    private readonly gms: Gms,
+    private readonly host: GmsHost,
+    private readonly config: GmsConfig,
+    private readonly ballot: Ballot,
+    private readonly view: View,
+    private readonly members: readonly string[],
+    private readonly excluded: readonly string[],
+    private readonly joiners: readonly string[],
+  ) {
+    this.started = host.now()
+  }
+
+  /** The members whose replies we wait for: the next view's, and leavers (they hand over their last messages). */
+  private get participants(): string[] {
+    const me = this.host.me
+    const leaving = this.excluded.filter((m) => this.gms.isLeaving(m) && (m === me || !this.host.suspected(m)))
+    return [...this.members, ...leaving]
+  }
+
+  made(i: Install): boolean {
+    return compareBallots(i.ballot, this.ballot) === 0
+  }
+
+  onReply(from: string, c: Control): void {
+    if (c.kind === 'report' || c.kind === 'done' || c.kind === 'installed') {
+      if (compareBallots(c.ballot, this.ballot) !== 0) return
+    }
+    if (c.kind === 'report' && c.last && this.gms.catchUp(c.last)) {
+      // We were behind: the view changed under us. Start again from it.
+      this.host.send(c.last, null)
+      return this.gms.restart([], [])
+    }
+    if (c.kind === 'report') {
+      this.reports.set(from, c)
+      const newlyExcluded = c.excluded.filter((m) => this.members.includes(m))
+      if (newlyExcluded.length) return this.gms.restart(newlyExcluded, [])
+      if (this.phase === 'prepare') this.tick(this.host.now(), true)
+    } else if (c.kind === 'done') {
+      this.dones.add(from)
+      if (this.phase === 'cut') this.tick(this.host.now(), true)
+    } else if (c.kind === 'installed') {
+      this.installed.add(from)
+      if (this.phase === 'install') this.tick(this.host.now(), true)
+    }
+  }
+
+  tick(now: number, progress = false): void {
+    // Someone we wait for is suspected: try again without them.
+    const lost = this.participants.filter((m) => m !== this.host.me && this.host.suspected(m))
+    if (lost.length && this.phase !== 'install') return this.gms.restart(lost, lost.filter((m) => this.joiners.includes(m)))
+    const silentJoiners = this.joiners.filter((m) => !this.reports.has(m) && now - this.started > 2 * this.config.suspectTimeout)
+    if (silentJoiners.length && this.phase === 'prepare') return this.gms.restart([], silentJoiners)
+    const resend = !progress && now - this.lastSent >= this.config.retry
+    if (this.phase === 'prepare') {
+      const waiting = this.participants.filter((m) => !this.reports.get(m)?.ready)
+      const behind = this.participants.filter((m) => {
+        const r = this.reports.get(m)
+        return r !== undefined && r.view < this.view.id && this.view.members.includes(m)
+      })
+      if (waiting.length === 0 && behind.length === 0) return this.makeCut()
+      if (behind.length && resend && this.gms.view) {
+        // They missed the install of our view: send it again.
+        const last = this.gms.installedLast
+        if (last) for (const m of behind) this.host.send(last, m)
+      }
+      if (resend || this.lastSent === -Infinity) this.sendPrepare(now)
+    } else if (this.phase === 'cut') {
+      if (this.participants.every((m) => this.dones.has(m))) return this.makeInstall()
+      if (resend) this.sendAll(now, { kind: 'cut', ballot: this.ballot, cut: this.cut! })
+    } else {
+      const waiting = this.members.filter((m) => !this.installed.has(m) && !this.host.suspected(m))
+      if (waiting.length === 0) return this.gms.finished()
+      if (resend) this.sendAll(now, this.install!)
+    }
+  }
+
+  private sendPrepare(now: number): void {
+    this.sendAll(now, { kind: 'prepare', ballot: this.ballot, from: this.view.id, members: this.members, excluded: this.excluded })
+  }
+
+  private sendAll(now: number, c: Control): void {
+    this.lastSent = now
+    this.host.send(c, null)
+    this.gms.deliverLocally(c)
+  }
+
+  private makeCut(): void {
+    const cut: Record<string, CutEntry> = {}
+    for (const s of this.view.members) {
+      const own = this.reports.get(s)
+      if (own && own.view === this.view.id) {
+        cut[s] = { upTo: own.sent, holder: s, extras: [] }
+        continue
+      }
+      let upTo = 0
+      let holder = ''
+      for (const [m, r] of this.reports) {
+        const h = r.held[s]
+        if (h && h[0]! >= upTo && (holder === '' || h[0]! > upTo)) {
+          upTo = h[0]!
+          holder = m
+        }
+      }
+      const extras = new Map<number, string>()
+      for (const [m, r] of this.reports) {
+        const h = r.held[s]
+        if (h) for (let i = 1; i < h.length; i++) if (h[i]! > upTo && !extras.has(h[i]!)) extras.set(h[i]!, m)
+      }
+      if (holder === '') continue // nobody holds anything of it
+      cut[s] = { upTo, holder, extras: [...extras].sort((a, b) => a[0] - b[0]) }
+    }
+    this.cut = cut
+    this.phase = 'cut'
+    this.lastSent = -Infinity
+    this.tick(this.host.now())
+  }
+
+  private makeInstall(): void {
+    let seen = Math.max(this.gms.highestSeen, this.view.id)
+    for (const r of this.reports.values()) seen = Math.max(seen, r.seen, r.view)
+    const starts: Record<string, number> = {}
+    for (const m of this.members) {
+      const c = this.cut![m]
+      if (this.view.members.includes(m)) starts[m] = (c ? c.upTo : 0) + 1
+    }
+    const old = this.members.filter((m) => this.view.members.includes(m))
+    this.install = {
+      kind: 'install', ballot: this.ballot, view: { id: seen + 1, members: this.members }, starts,
+      sides: [], provider: this.joiners.length && old.length ? old[0]! : '',
+    }
+    this.phase = 'install'
+    this.lastSent = -Infinity
+    this.tick(this.host.now())
+  }
+}

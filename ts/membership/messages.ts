@@ -1,0 +1,236 @@
+// The membership protocol's messages, carried in CONTROL datagrams
+// (native/wire.h). Byte 0 is the kind. Protocol messages are small and rare:
+// their body is JSON, checked field by field on the way in. The two bulk
+// kinds (fetched messages, state chunks) are binary.
+//
+// Anything that does not decode to a well-formed message is dropped and
+// counted by the caller, never acted on.
+
+/** A ballot orders flush attempts: higher `n` wins, ties broken by coordinator id. */
+export interface Ballot {
+  readonly n: number
+  readonly coord: string
+}
+
+export interface WireView {
+  readonly id: number
+  readonly members: readonly string[]
+}
+
+/** What a member holds of one sender's stream: everything up to `upTo`, plus `extras` beyond it (unordered messages delivered early). */
+export type Holding = readonly number[] // [upTo, ...extras]
+
+/** The cut for one sender: deliver up to `upTo` (fetching from `holder`) and each extra [seq, holder]. */
+export interface CutEntry {
+  readonly upTo: number
+  readonly holder: string
+  readonly extras: readonly (readonly [number, string])[]
+}
+
+export type Control =
+  | { kind: 'announce'; view: WireView; partitions: boolean }
+  | { kind: 'join'; member: string }
+  | { kind: 'leave'; member: string }
+  | { kind: 'suspect'; members: readonly string[] }
+  | { kind: 'prepare'; ballot: Ballot; from: number; members: readonly string[]; excluded: readonly string[] }
+  | {
+      kind: 'report'
+      ballot: Ballot
+      view: number // the reporter's installed view id (0: none yet)
+      seen: number // the highest view id it has seen anywhere
+      sent: number // the highest seq of its own stream (the stream is paused)
+      held: Readonly<Record<string, Holding>>
+      excluded: readonly string[]
+      ready: boolean // a joiner: it hears every proposed member
+      last: Install | null // the install that made its current view
+    }
+  | { kind: 'cut'; ballot: Ballot; cut: Readonly<Record<string, CutEntry>> }
+  | { kind: 'done'; ballot: Ballot }
+  | Install
+  | { kind: 'installed'; ballot: Ballot }
+  | { kind: 'fetch'; sender: string; ranges: readonly (readonly [number, number])[] }
+  | { kind: 'fetched'; sender: string; messages: FetchedMessage[] }
+  | { kind: 'stateRequest'; view: number; offset: number; length: number }
+  | { kind: 'stateChunk'; view: number; offset: number; total: number; bytes: Uint8Array }
+
+export interface Install {
+  readonly kind: 'install'
+  readonly ballot: Ballot
+  readonly view: WireView
+  /** Per member of the new view that was in an old one: the seq its stream starts at in this view. */
+  readonly starts: Readonly<Record<string, number>>
+  /** Members whose old views were merged into this one (more than one side: a 'merge'). */
+  readonly sides: readonly (readonly string[])[]
+  /** Who gives the joiners the state (empty: no joiners, or no state). */
+  readonly provider: string
+}
+
+export interface FetchedMessage {
+  seq: number
+  order: number
+  frag: number
+  data: Uint8Array
+}
+
+const KIND = {
+  announce: 1, join: 2, leave: 3, suspect: 4, prepare: 5, report: 6, cut: 7, done: 8,
+  install: 9, installed: 10, fetch: 11, stateRequest: 12, fetched: 20, stateChunk: 21,
+} as const
+const KIND_NAME = Object.fromEntries(Object.entries(KIND).map(([k, v]) => [v, k])) as Record<number, Control['kind']>
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+const FETCHED_HEADER = 2 // kind, sender length
+const FETCHED_RECORD = 14 // f64 seq, u8 order, u8 frag, u32 length
+const CHUNK_HEADER = 1 + 8 * 3
+
+export function encodeControl(c: Control): Uint8Array {
+  if (c.kind === 'fetched') {
+    const sender = encoder.encode(c.sender)
+    let size = FETCHED_HEADER + sender.length
+    for (const m of c.messages) size += FETCHED_RECORD + m.data.length
+    const out = new Uint8Array(size)
+    const dv = new DataView(out.buffer)
+    out[0] = KIND.fetched
+    out[1] = sender.length
+    out.set(sender, 2)
+    let at = 2 + sender.length
+    for (const m of c.messages) {
+      dv.setFloat64(at, m.seq, true)
+      out[at + 8] = m.order
+      out[at + 9] = m.frag
+      dv.setUint32(at + 10, m.data.length, true)
+      out.set(m.data, at + FETCHED_RECORD)
+      at += FETCHED_RECORD + m.data.length
+    }
+    return out
+  }
+  if (c.kind === 'stateChunk') {
+    const out = new Uint8Array(CHUNK_HEADER + c.bytes.length)
+    const dv = new DataView(out.buffer)
+    out[0] = KIND.stateChunk
+    dv.setFloat64(1, c.view, true)
+    dv.setFloat64(9, c.offset, true)
+    dv.setFloat64(17, c.total, true)
+    out.set(c.bytes, CHUNK_HEADER)
+    return out
+  }
+  const { kind, ...body } = c
+  const json = encoder.encode(JSON.stringify(body))
+  const out = new Uint8Array(1 + json.length)
+  out[0] = KIND[kind]
+  out.set(json, 1)
+  return out
+}
+
+/** Bytes of a FETCHED payload before its messages; each message adds fetchedRecordBytes(length). */
+export function fetchedBytes(sender: string): number {
+  return FETCHED_HEADER + encoder.encode(sender).length
+}
+export const fetchedRecordBytes = (length: number): number => FETCHED_RECORD + length
+
+/** Decodes and checks a CONTROL payload; null if it is not a well-formed message. */
+export function decodeControl(p: Uint8Array): Control | null {
+  if (p.length < 1) return null
+  const kind = KIND_NAME[p[0]!]
+  if (kind === undefined) return null
+  try {
+    if (kind === 'fetched') return decodeFetched(p)
+    if (kind === 'stateChunk') {
+      if (p.length < CHUNK_HEADER) return null
+      const dv = new DataView(p.buffer, p.byteOffset, p.length)
+      const view = dv.getFloat64(1, true), offset = dv.getFloat64(9, true), total = dv.getFloat64(17, true)
+      if (!isCount(view) || !isCount(offset) || !isCount(total) || offset + p.length - CHUNK_HEADER > total) return null
+      return { kind, view, offset, total, bytes: p.subarray(CHUNK_HEADER) }
+    }
+    const body: unknown = JSON.parse(decoder.decode(p.subarray(1)))
+    if (!isObject(body)) return null
+    return CHECK[kind](body)
+  } catch {
+    return null
+  }
+}
+
+function decodeFetched(p: Uint8Array): Control | null {
+  if (p.length < FETCHED_HEADER) return null
+  const senderLength = p[1]!
+  if (p.length < FETCHED_HEADER + senderLength) return null
+  const sender = decoder.decode(p.subarray(2, 2 + senderLength))
+  if (!isMember(sender)) return null
+  const dv = new DataView(p.buffer, p.byteOffset, p.length)
+  const messages: FetchedMessage[] = []
+  let at = 2 + senderLength
+  while (at < p.length) {
+    if (at + FETCHED_RECORD > p.length) return null
+    const seq = dv.getFloat64(at, true)
+    const order = p[at + 8]!, frag = p[at + 9]!
+    const length = dv.getUint32(at + 10, true)
+    if (!isSeq(seq) || order > 15 || frag > 3 || at + FETCHED_RECORD + length > p.length) return null
+    messages.push({ seq, order, frag, data: p.slice(at + FETCHED_RECORD, at + FETCHED_RECORD + length) })
+    at += FETCHED_RECORD + length
+  }
+  return { kind: 'fetched', sender, messages }
+}
+
+// ------------------------------------------------------------ checks
+
+type Obj = Record<string, unknown>
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const isSeq = isCount
+/** Member ids are `name#16 hex digits`. */
+const MEMBER = /^[^\u0000-\u001f]{0,64}#[0-9a-f]{16}$/
+export const isMember = (v: unknown): v is string => typeof v === 'string' && v.length <= 90 && MEMBER.test(v)
+const isMembers = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 256 && v.every(isMember)
+const isBallot = (v: unknown): v is Ballot => isObject(v) && isCount(v.n) && isMember(v.coord)
+const isView = (v: unknown): v is WireView => isObject(v) && isCount(v.id) && isMembers(v.members) && v.members.length > 0
+const isHolding = (v: unknown): v is Holding => Array.isArray(v) && v.length >= 1 && v.length <= 65536 && v.every(isSeq)
+const isRecordOf = <T>(v: unknown, check: (x: unknown) => x is T): v is Record<string, T> =>
+  isObject(v) && Object.keys(v).length <= 256 && Object.entries(v).every(([k, x]) => isMember(k) && check(x))
+const isCutEntry = (v: unknown): v is CutEntry =>
+  isObject(v) && isSeq(v.upTo) && isMember(v.holder) && Array.isArray(v.extras) && v.extras.length <= 65536 &&
+  v.extras.every((e) => Array.isArray(e) && e.length === 2 && isSeq(e[0]) && isMember(e[1]))
+const isRange = (v: unknown): v is [number, number] => Array.isArray(v) && v.length === 2 && isSeq(v[0]) && isSeq(v[1]) && v[0] <= v[1]
+
+function checkInstall(b: Obj): Install | null {
+  if (!isBallot(b.ballot) || !isView(b.view) || !isRecordOf(b.starts, isSeq) || !Array.isArray(b.sides) ||
+      !b.sides.every(isMembers) || typeof b.provider !== 'string' || (b.provider !== '' && !isMember(b.provider))) return null
+  return { kind: 'install', ballot: b.ballot, view: b.view, starts: b.starts, sides: b.sides, provider: b.provider }
+}
+
+const CHECK: Record<Exclude<Control['kind'], 'fetched' | 'stateChunk'>, (b: Obj) => Control | null> = {
+  announce: (b) => (isView(b.view) && typeof b.partitions === 'boolean' ? { kind: 'announce', view: b.view, partitions: b.partitions } : null),
+  join: (b) => (isMember(b.member) ? { kind: 'join', member: b.member } : null),
+  leave: (b) => (isMember(b.member) ? { kind: 'leave', member: b.member } : null),
+  suspect: (b) => (isMembers(b.members) ? { kind: 'suspect', members: b.members } : null),
+  prepare: (b) =>
+    isBallot(b.ballot) && isCount(b.from) && isMembers(b.members) && isMembers(b.excluded)
+      ? { kind: 'prepare', ballot: b.ballot, from: b.from, members: b.members, excluded: b.excluded }
+      : null,
+  report: (b) => {
+    if (!isBallot(b.ballot) || !isCount(b.view) || !isCount(b.seen) || !isSeq(b.sent) || !isRecordOf(b.held, isHolding) ||
+        !isMembers(b.excluded) || typeof b.ready !== 'boolean') return null
+    let last: Install | null = null
+    if (b.last !== null) {
+      if (!isObject(b.last) || (last = checkInstall(b.last)) === null) return null
+    }
+    return { kind: 'report', ballot: b.ballot, view: b.view, seen: b.seen, sent: b.sent, held: b.held, excluded: b.excluded, ready: b.ready, last }
+  },
+  cut: (b) => (isBallot(b.ballot) && isRecordOf(b.cut, isCutEntry) ? { kind: 'cut', ballot: b.ballot, cut: b.cut } : null),
+  done: (b) => (isBallot(b.ballot) ? { kind: 'done', ballot: b.ballot } : null),
+  install: checkInstall,
+  installed: (b) => (isBallot(b.ballot) ? { kind: 'installed', ballot: b.ballot } : null),
+  fetch: (b) =>
+    isMember(b.sender) && Array.isArray(b.ranges) && b.ranges.length <= 256 && b.ranges.every(isRange)
+      ? { kind: 'fetch', sender: b.sender, ranges: b.ranges }
+      : null,
+  stateRequest: (b) =>
+    isCount(b.view) && isCount(b.offset) && isCount(b.length) && b.length <= 1 << 20
+      ? { kind: 'stateRequest', view: b.view, offset: b.offset, length: b.length }
+      : null,
+}
+
+export function compareBallots(a: Ballot, b: Ballot): number {
+  if (a.n !== b.n) return a.n - b.n
+  return a.coord < b.coord ? -1 : a.coord > b.coord ? 1 : 0
+}

@@ -1,0 +1,168 @@
+// The invariants of virtual synchrony, checked over what each incarnation
+// logged (views installed, messages delivered, messages sent). The same
+// checks run over the delivery logs of real member processes (test/).
+//
+//   views agree             same view id => same members
+//   same set per view       two members that install view v and the same next
+//                           view delivered the same messages in v
+//   no duplicate, none invented, FIFO per sender (no gaps, no reordering)
+//   own messages            a member that ends the run in the group delivered
+//                           every message it sent
+//   detection               after a crash, members that stay install a view
+//                           without the crashed member within `detectionNs`
+//   one final view          members alive at the end share one view
+//   state                   members of the final view agree on the replicated state
+export interface LoggedView {
+  readonly id: number
+  readonly members: readonly string[]
+}
+
+export interface Log {
+  id: string
+  startedNs: number
+  endedNs: number | null
+  end: 'running' | 'crashed' | 'excluded' | 'left'
+  views: { view: LoggedView; atNs: number }[]
+  delivered: { sender: string; key: string; order: string; view: number }[]
+  sent: string[]
+  finalState?: number
+}
+
+export interface CheckOptions {
+  /** Crashes to check detection for: incarnation id and when. */
+  crashes: { id: string; atNs: number }[]
+  detectionNs: number
+  /** Time windows in which partitions or heavy faults excuse slow detection. */
+  excused: { fromNs: number; toNs: number }[]
+  endNs: number
+  /** Check that the members alive at the end share one view and one state. */
+  settled: boolean
+}
+
+export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[] {
+  const errors: string[] = []
+  const fail = (m: string) => {
+    if (errors.length < 20) errors.push(m)
+  }
+
+  // Views agree.
+  const views = new Map<number, string>()
+  for (const l of logs) {
+    for (const { view } of l.views) {
+      const members = view.members.join(',')
+      const known = views.get(view.id)
+      if (known === undefined) views.set(view.id, members)
+      else if (known !== members) fail(`view ${view.id} differs: [${known}] at some, [${members}] at ${l.id}`)
+    }
+  }
+
+  // Per incarnation: view sequence, sets per view, duplicates, FIFO.
+  const sentBy = new Map<string, Set<string>>()
+  for (const l of logs) sentBy.set(l.id, new Set(l.sent))
+  const setIn = new Map<string, Map<number, string[]>>() // incarnation -> view -> keys
+  for (const l of logs) {
+    const perView = new Map<number, string[]>()
+    setIn.set(l.id, perView)
+    let last = 0
+    for (const { view } of l.views) {
+      if (view.id <= last) fail(`${l.id} installed view ${view.id} after ${last}`)
+      last = view.id
+      if (!view.members.includes(l.id)) fail(`${l.id} installed view ${view.id} without itself`)
+    }
+    const seen = new Set<string>()
+    const lastCount = new Map<string, number>()
+    const countsFrom = new Map<string, number[]>()
+    for (const d of l.delivered) {
+      if (seen.has(d.key)) fail(`${l.id} delivered ${d.key} twice`)
+      seen.add(d.key)
+      const [origin, countText] = d.key.split('/')
+      if (origin !== d.sender || !sentBy.get(d.sender)?.has(d.key)) fail(`${l.id} delivered ${d.key} from ${d.sender}, which nobody sent`)
+      const count = Number(countText)
+      if (d.order === 'fifo') {
+        const prev = lastCount.get(d.sender)
+        if (prev !== undefined && count <= prev) fail(`${l.id}: FIFO broken for ${d.sender}: ${prev} then ${count}`)
+        lastCount.set(d.sender, count)
+      }
+      let counts = countsFrom.get(d.sender)
+      if (!counts) countsFrom.set(d.sender, (counts = []))
+      counts.push(count)
+      const inView = l.views.find((v) => v.view.id === d.view)
+      if (!inView) fail(`${l.id} delivered ${d.key} outside any view (view ${d.view})`)
+      else if (!inView.view.members.includes(d.sender)) fail(`${l.id} delivered ${d.key} in view ${d.view}, whose members do not include ${d.sender}`)
+      let keys = perView.get(d.view)
+      if (!keys) perView.set(d.view, (keys = []))
+      keys.push(d.key)
+    }
+    // Reliable: what was delivered of a sender has no hole (the tail may be lost with a crash).
+    for (const [sender, counts] of countsFrom) {
+      counts.sort((a, b) => a - b)
+      for (let i = 1; i < counts.length; i++) {
+        if (counts[i] !== counts[i - 1]! + 1) {
+          fail(`${l.id} missed messages of ${sender}: ${counts[i - 1]} then ${counts[i]}`)
+          break
+        }
+      }
+    }
+  }
+
+  // Same set in v for members that install v and the same next view.
+  const successors = new Map<string, Map<number, number>>()
+  for (const l of logs) {
+    const next = new Map<number, number>()
+    for (let i = 0; i + 1 < l.views.length; i++) next.set(l.views[i]!.view.id, l.views[i + 1]!.view.id)
+    successors.set(l.id, next)
+  }
+  const byViewPair = new Map<string, { id: string; keys: string }>()
+  for (const l of logs) {
+    for (const [v, w] of successors.get(l.id)!) {
+      const keys = [...(setIn.get(l.id)!.get(v) ?? [])].sort().join(' ')
+      const pair = `${v}->${w}`
+      const first = byViewPair.get(pair)
+      if (!first) byViewPair.set(pair, { id: l.id, keys })
+      else if (first.keys !== keys) {
+        const a = new Set(first.keys.split(' ')), b = new Set(keys.split(' '))
+        const onlyA = [...a].filter((k) => k && !b.has(k)).slice(0, 3)
+        const onlyB = [...b].filter((k) => k && !a.has(k)).slice(0, 3)
+        fail(`view ${v}->${w}: ${first.id} and ${l.id} delivered different sets in ${v} (only first: ${onlyA.join(' ')}; only second: ${onlyB.join(' ')})`)
+      }
+    }
+  }
+
+  // Own messages, for members that end the run in the group.
+  if (o.settled) {
+    for (const l of logs) {
+      if (l.end !== 'running' || l.views.length === 0) continue
+      const got = new Set(l.delivered.map((d) => d.key))
+      const missing = l.sent.filter((k) => !got.has(k))
+      if (missing.length) fail(`${l.id} never delivered ${missing.length} of its own messages (first ${missing[0]})`)
+    }
+  }
+
+  // Detection: members alive through the window install a view without the crashed one.
+  for (const c of o.crashes) {
+    const deadline = c.atNs + o.detectionNs
+    if (deadline > o.endNs) continue
+    if (o.excused.some((e) => e.fromNs < deadline && e.toNs > c.atNs)) continue
+    for (const l of logs) {
+      if (l.id === c.id || l.startedNs > c.atNs || (l.endedNs !== null && l.endedNs < deadline)) continue
+      const at = [...l.views].reverse().find((v) => v.atNs <= c.atNs)
+      if (!at || !at.view.members.includes(c.id)) continue
+      const without = l.views.find((v) => v.atNs > c.atNs && !v.view.members.includes(c.id))
+      if (!without || without.atNs > deadline) {
+        fail(`${l.id} had no view without ${c.id} within ${o.detectionNs / 1e6} ms of its crash${without ? ` (took ${((without.atNs - c.atNs) / 1e6).toFixed(0)} ms)` : ''}`)
+      }
+    }
+  }
+
+  // One final view and one state among the members alive at the end.
+  if (o.settled) {
+    const alive = logs.filter((l) => l.end === 'running')
+    const finals = new Set(alive.map((l) => (l.views.length ? l.views[l.views.length - 1]!.view.id : -1)))
+    if (finals.size > 1) fail(`members alive at the end are in different views: ${[...finals].join(', ')}`)
+    const final = alive[0]?.views.at(-1)?.view
+    if (final && final.members.length !== alive.length) fail(`the final view has ${final.members.length} members, ${alive.length} are alive`)
+    const states = new Set(alive.filter((l) => l.finalState !== undefined).map((l) => l.finalState))
+    if (states.size > 1) fail(`members of the final view disagree on the replicated state: ${[...states].join(', ')}`)
+  }
+  return errors
+}

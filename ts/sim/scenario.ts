@@ -1,0 +1,147 @@
+// One simulated run from a seed: members join at random times, send, crash,
+// restart, leave, get partitioned and healed, over a lossy, duplicating,
+// reordering network; then the faults stop, the run settles, and the
+// invariant checker reads every incarnation's log.
+import { checkInvariants, type Log } from './checker.js'
+import { World, type WorldConfig } from './world.js'
+
+const MS = 1e6
+
+export interface RunOptions {
+  /** Simulated time with faults and traffic (ms). */
+  activeMs?: number
+  /** Quiet time at the end for everything to settle (ms). */
+  settleMs?: number
+  members?: number
+  faults?: boolean
+}
+
+export interface RunResult {
+  seed: number
+  errors: string[]
+  summary: string
+  incarnations: number
+  views: number
+  delivered: number
+  datagrams: number
+}
+
+export function runSeed(seed: number, options: RunOptions = {}): RunResult {
+  const config: WorldConfig = {
+    seed,
+    datagramSize: 1024,
+    windowBytes: 64 * 1024,
+    suspectTimeoutMs: 300,
+    statusIntervalMs: 10,
+    retryMs: 20,
+    tickMs: 5,
+    partitions: 'primary',
+  }
+  const w = new World(config)
+  const r = w.random
+  const faults = options.faults ?? true
+  const n = options.members ?? r.int(3, 5)
+  const activeNs = (options.activeMs ?? 3000) * MS
+  const endNs = activeNs + (options.settleMs ?? 2500) * MS
+  const story: string[] = []
+  const say = (s: string) => story.push(`${(w.nowNs / MS).toFixed(0)}ms ${s}`)
+
+  if (faults) {
+    w.faults = { loss: r.next() * 0.05, duplicate: r.next() * 0.03, delayNs: 30_000, jitterNs: r.int(0, 500) * 1000 }
+  }
+  const loss = w.faults.loss
+  for (let i = 0; i < n; i++) {
+    const node = w.addNode(`m${i}`)
+    w.at(i === 0 ? 0 : r.int(0, 400) * MS, () => {
+      node.start()
+      say(`${node.inc.id} starts`)
+    })
+  }
+
+  // Traffic: every member sends now and then while it is in a view.
+  for (const node of w.nodes) {
+    const every = r.int(2, 12) * MS
+    const big = r.chance(0.5)
+    const loop = () => {
+      if (w.nowNs >= activeNs) return
+      if (node.alive && node.member.joined) {
+        const size = big && r.chance(0.05) ? r.int(1500, 4000) : r.int(8, 200)
+        node.send(size, r.chance(0.1) ? 0 : 1)
+      }
+      w.at(w.nowNs + every + r.int(0, 3) * MS, loop)
+    }
+    w.at(r.int(0, 10) * MS, loop)
+  }
+
+  // Faults: crashes (never a majority), restarts, a leave, a partition.
+  const crashes: { id: string; atNs: number }[] = []
+  const excused: { fromNs: number; toNs: number }[] = []
+  const detectionNs = 2 * config.suspectTimeoutMs * MS
+  if (faults) {
+    const maxDown = Math.floor((n - 1) / 2)
+    let down = 0
+    const events = r.int(1, 3)
+    for (let e = 0; e < events; e++) {
+      const at = r.int(600, Math.max(700, activeNs / MS - 700)) * MS
+      const kind = r.pick(['crash', 'crash', 'crash', 'leave', 'partition'] as const)
+      w.at(at, () => {
+        const alive = w.nodes.filter((x) => x.alive && x.member.joined)
+        if (alive.length < 2) return
+        if (kind === 'crash' && down < maxDown) {
+          // Sometimes the coordinator, sometimes anyone.
+          const coordinator = alive[0]!.member.currentView?.coordinator
+          const victim = r.chance(0.4) ? (alive.find((x) => x.inc.id === coordinator) ?? r.pick(alive)) : r.pick(alive)
+          down++
+          say(`crash ${victim.inc.id}`)
+          crashes.push({ id: victim.inc.id, atNs: w.nowNs })
+          victim.crash()
+          if (r.chance(0.6)) {
+            w.at(w.nowNs + r.int(100, 800) * MS, () => {
+              down--
+              victim.start()
+              say(`restart as ${victim.inc.id}`)
+            })
+          }
+        } else if (kind === 'leave' && down < maxDown) {
+          const leaver = r.pick(alive)
+          say(`${leaver.inc.id} leaves`)
+          down++
+          leaver.leave()
+        } else if (kind === 'partition' && maxDown > 0) {
+          const size = r.int(1, maxDown)
+          const cut = new Set<number>()
+          while (cut.size < size) cut.add(r.int(0, n - 1))
+          w.sides = w.nodes.map((_, i) => (cut.has(i) ? 1 : 0))
+          const length = r.int(2, 4) * config.suspectTimeoutMs * MS
+          say(`partition {${[...cut].map((i) => w.nodes[i]!.name).join(',')}} for ${(length / MS).toFixed(0)} ms`)
+          excused.push({ fromNs: w.nowNs, toNs: w.nowNs + length + detectionNs })
+          w.at(w.nowNs + length, () => {
+            w.sides = w.nodes.map(() => 0)
+            say('partition healed')
+          })
+        }
+      })
+    }
+    // The faults of the network stop before the end, so that the run settles.
+    w.at(activeNs, () => {
+      w.faults = { loss: 0, duplicate: 0, delayNs: 30_000, jitterNs: 0 }
+      w.sides = w.nodes.map(() => 0)
+    })
+  }
+
+  w.run(endNs)
+
+  const logs: Log[] = w.incarnations.map((inc) => {
+    const node = w.nodes[inc.node]!
+    const live = inc.end === 'running' && node.inc === inc
+    return { ...inc, ...(live ? { finalState: node.state } : {}) }
+  })
+  const errors = checkInvariants(logs, { crashes, detectionNs, excused, endNs, settled: true })
+  let delivered = 0
+  for (const l of logs) delivered += l.delivered.length
+  const views = new Set(logs.flatMap((l) => l.views.map((v) => v.view.id))).size
+  return {
+    seed, errors, incarnations: logs.length, views, delivered, datagrams: w.datagrams,
+    summary: `${n} members, loss ${(loss * 100).toFixed(1)}%\n  ${story.join('\n  ')}`,
+  }
+}

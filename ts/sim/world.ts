@@ -1,0 +1,410 @@
+// The simulator's world: a clock, a network and the members on it, all in
+// one process and deterministic for a seed. Each member runs the real code:
+// the native reliability core in its threadless mode (ManualCore) and the
+// TypeScript member (member.ts: membership, flush, streams, order policies).
+//
+// The network delivers each datagram after a random delay (so datagrams
+// reorder), loses or duplicates some, and drops everything between the sides
+// of a partition. A crashed member neither sends nor receives nor runs timers.
+import { addon, type NativeManualCore } from '../engine.js'
+import { Member, type CorePort, type MemberConfig } from '../member.js'
+import type { Message, View } from '../message.js'
+import { Random } from './random.js'
+
+const MS = 1e6
+
+export interface Faults {
+  loss: number // probability a datagram is lost on its way to one receiver
+  duplicate: number
+  delayNs: number // base one-way delay
+  jitterNs: number // plus uniform [0, jitter): datagrams reorder
+}
+
+export interface WorldConfig {
+  seed: number
+  datagramSize: number
+  windowBytes: number
+  suspectTimeoutMs: number
+  statusIntervalMs: number
+  retryMs: number
+  tickMs: number
+  partitions: 'primary' | 'merge'
+}
+
+/** What one incarnation did, for the invariant checker. */
+export interface Incarnation {
+  id: string
+  name: string
+  node: number
+  startedNs: number
+  endedNs: number | null
+  end: 'running' | 'crashed' | 'excluded' | 'left'
+  views: { view: View; atNs: number }[]
+  /** Messages delivered: sender id, payload key, the view they were delivered in. */
+  delivered: { sender: string; key: string; order: string; view: number }[]
+  /** Payload keys sent (send() accepted them). */
+  sent: string[]
+  blockedNs: number[]
+  state: { set: Uint8Array | null }
+}
+
+interface Pending {
+  atNs: number
+  seq: number
+  run: () => void
+}
+
+/** A binary heap of events, earliest first; ties by insertion order. */
+class Agenda {
+  private heap: Pending[] = []
+  private seq = 0
+  push(atNs: number, run: () => void): void {
+    const h = this.heap
+    h.push({ atNs, seq: this.seq++, run })
+    let i = h.length - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (!before(h[i]!, h[p]!)) break
+      ;[h[i], h[p]] = [h[p]!, h[i]!]
+      i = p
+    }
+  }
+  pop(): Pending | undefined {
+    const h = this.heap
+    if (h.length === 0) return undefined
+    const top = h[0]!
+    const last = h.pop()!
+    if (h.length) {
+      h[0] = last
+      let i = 0
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1
+        let m = i
+        if (l < h.length && before(h[l]!, h[m]!)) m = l
+        if (r < h.length && before(h[r]!, h[m]!)) m = r
+        if (m === i) break
+        ;[h[i], h[m]] = [h[m]!, h[i]!]
+        i = m
+      }
+    }
+    return top
+  }
+  get size(): number {
+    return this.heap.length
+  }
+}
+const before = (a: Pending, b: Pending) => a.atNs < b.atNs || (a.atNs === b.atNs && a.seq < b.seq)
+
+/** One member process in the simulation (one incarnation at a time). */
+export class SimNode {
+  core!: NativeManualCore
+  member!: Member
+  inc!: Incarnation
+  alive = false
+  private outbound: { order: number; frag: number; data: Uint8Array }[] = []
+  private paused = false
+  private draining = false
+  private again = false
+  private timerAt = Infinity
+  private generation = 0
+  private sendCounter = 0
+  state = 0 // the replicated counter of the state-transfer check
+
+  constructor(readonly world: World, readonly index: number, readonly name: string) {}
+
+  /** Starts a new incarnation that joins the group. */
+  start(): void {
+    const w = this.world
+    this.generation++
+    this.alive = true
+    this.outbound = []
+    this.paused = false
+    this.timerAt = Infinity
+    this.state = 0
+    const self = w.random.u64()
+    const hex = self.toString(16).padStart(16, '0')
+    const id = `${this.name}#${hex}`
+    this.core = new addon.ManualCore(
+      {
+        groupHash: 0x5157,
+        name: this.name,
+        self,
+        datagramSize: w.config.datagramSize,
+        windowBytes: w.config.windowBytes,
+        receiveSlots: 4096,
+        statusIntervalNs: w.config.statusIntervalMs * MS,
+        nakDelayNs: 1 * MS,
+        nakRetryNs: 10 * MS,
+        xmitHoldNs: 2 * MS,
+        suspectTimeoutNs: w.config.suspectTimeoutMs * MS,
+        autoRemove: false,
+        seed: Number(w.random.u64() % 1000000n) + 1,
+      },
+      w.nowNs,
+    )
+    this.inc = {
+      id, name: this.name, node: this.index, startedNs: w.nowNs, endedNs: null, end: 'running',
+      views: [], delivered: [], sent: [], blockedNs: [], state: { set: null },
+    }
+    w.incarnations.push(this.inc)
+    const inc = this.inc
+    const generation = this.generation
+    const config: MemberConfig = {
+      id,
+      suspectTimeout: w.config.suspectTimeoutMs,
+      retry: w.config.retryMs,
+      discovery: w.config.retryMs * 10,
+      partitions: w.config.partitions,
+      maxControl: w.config.datagramSize - 24,
+      retainBytes: w.config.windowBytes * 2,
+      futureBytes: 64 << 20,
+      maxMessageSize: 1 << 20,
+      receiveOwn: true,
+      getState: () => encodeCounter(this.state),
+      setState: (bytes) => {
+        inc.state.set = bytes
+        this.state = decodeCounter(bytes)
+      },
+    }
+    this.member = new Member(this.port(), {
+      deliver: (msg: Message) => {
+        if (this.generation !== generation) return
+        const key = new TextDecoder().decode(msg.data.subarray(0, Math.min(msg.data.length, 64))).split('|')[0]!
+        inc.delivered.push({ sender: msg.sender, key, order: msg.order, view: this.member.currentView?.id ?? 0 })
+        this.state = (this.state + hashKey(key)) >>> 0 // order-free: members that delivered the same set agree
+      },
+      view: (view: View) => {
+        if (this.generation === generation) inc.views.push({ view, atNs: w.nowNs })
+      },
+      blocked: (blocked: boolean) => {
+        if (blocked) inc.blockedNs.push(w.nowNs)
+      },
+      excluded: () => this.restartLater('excluded'),
+      left: () => this.end('left'),
+    }, config, w.nowNs / MS)
+    this.drain()
+    this.scheduleTimer()
+    this.scheduleTick(generation)
+  }
+
+  crash(): void {
+    if (!this.alive) return
+    this.end('crashed')
+  }
+
+  private end(how: Incarnation['end']): void {
+    this.alive = false
+    this.generation++
+    this.inc.end = how
+    this.inc.endedNs = this.world.nowNs
+  }
+
+  private restartLater(how: Incarnation['end']): void {
+    if (!this.alive) return
+    this.end(how)
+    // Start over as a new incarnation, as the live Group does.
+    this.world.at(this.world.nowNs + 1 * MS, () => {
+      if (!this.alive && this.world.restartExcluded) this.start()
+    })
+  }
+
+  /** The application sends one message; its payload names it. */
+  send(size: number, order: number): boolean {
+    if (!this.alive || !this.member.joined) return false
+    const key = `${this.inc.id}/${++this.sendCounter}`
+    const head = new TextEncoder().encode(`${key}|`)
+    const data = new Uint8Array(Math.max(size, head.length))
+    data.set(head)
+    this.inc.sent.push(key)
+    const max = this.world.config.datagramSize - 40 - 4 - 128
+    if (data.length <= max) {
+      this.outbound.push({ order, frag: 0, data })
+    } else {
+      for (let at = 0; at < data.length; at += max) {
+        const end = Math.min(data.length, at + max)
+        const frag = at === 0 ? 1 : end === data.length ? 3 : 2
+        this.outbound.push({ order, frag, data: data.subarray(at, end) })
+      }
+    }
+    this.submit()
+    return true
+  }
+
+  leave(): void {
+    if (this.alive) {
+      this.member.leave()
+      this.drain()
+    }
+  }
+
+  input(data: Uint8Array, from: number): void {
+    if (!this.alive) return
+    this.core.input(data, from + 1, 1, this.world.nowNs)
+    this.drain()
+    this.scheduleTimer()
+  }
+
+  private submit(): void {
+    const now = this.world.nowNs
+    while (this.outbound.length) {
+      if (this.paused && !this.core.inMessage()) break
+      const m = this.outbound[0]!
+      if (this.core.submit(m.data, m.order, m.frag, now) !== 'ok') break
+      this.outbound.shift()
+    }
+    this.core.flush(now)
+    this.drain()
+    this.scheduleTimer()
+  }
+
+  private port(): CorePort {
+    return {
+      control: (payload, to) => {
+        const ok = this.core.control(payload, to, this.world.nowNs)
+        this.drain()
+        return ok
+      },
+      pause: () => {
+        this.paused = true
+        this.submit()
+        return this.core.inMessage() ? -1 : this.core.highestSent()
+      },
+      resume: () => {
+        this.paused = false
+        this.submit()
+      },
+      exclude: (hex) => this.core.exclude(hex),
+      forget: (hex) => {
+        this.core.forget(hex)
+        this.drain()
+      },
+    }
+  }
+
+  /** Routes everything the core produced: datagrams to the network, the rest to the member. */
+  private drain(): void {
+    if (this.draining) {
+      this.again = true
+      return
+    }
+    this.draining = true
+    try {
+      do {
+        this.again = false
+        const out = this.core.take()
+        for (const s of out.sent) this.world.transmit(this.index, s.data, s.to === null ? null : s.to.ip - 1)
+        const m = this.member
+        for (const p of out.peers) {
+          if (p.event === 'up') m.onPeerUp(p.peer, p.id, p.name)
+          else m.onPeerDown(p.peer, p.id, p.reason)
+        }
+        for (const d of out.delivered) m.onMessage(d.peer, d.seq, d.order, d.frag, d.data)
+        for (const c of out.controls) m.onControl(c.sender, c.data)
+        m.settle()
+        if (!this.alive) return
+      } while (this.again)
+    } finally {
+      this.draining = false
+    }
+  }
+
+  private scheduleTimer(): void {
+    if (!this.alive) return
+    const at = Math.max(this.core.nextDeadline(), this.world.nowNs)
+    if (at >= this.timerAt) return
+    this.timerAt = at
+    const generation = this.generation
+    this.world.at(at, () => {
+      if (this.generation !== generation || this.timerAt !== at) return
+      this.timerAt = Infinity
+      this.core.timer(this.world.nowNs)
+      this.drain()
+      this.scheduleTimer()
+    })
+  }
+
+  private scheduleTick(generation: number): void {
+    this.world.at(this.world.nowNs + this.world.config.tickMs * MS, () => {
+      if (this.generation !== generation) return
+      this.member.tick(this.world.nowNs / MS)
+      this.submit()
+      this.scheduleTick(generation)
+    })
+  }
+}
+
+export class World {
+  nowNs = 0
+  readonly random: Random
+  readonly nodes: SimNode[] = []
+  readonly incarnations: Incarnation[] = []
+  faults: Faults = { loss: 0, duplicate: 0, delayNs: 50_000, jitterNs: 0 }
+  /** Side of each node; datagrams cross only between nodes of one side. */
+  sides: number[] = []
+  restartExcluded = true
+  private readonly agenda = new Agenda()
+  datagrams = 0
+
+  constructor(readonly config: WorldConfig) {
+    this.random = new Random(config.seed)
+  }
+
+  addNode(name: string): SimNode {
+    const n = new SimNode(this, this.nodes.length, name)
+    this.nodes.push(n)
+    this.sides.push(0)
+    return n
+  }
+
+  at(atNs: number, run: () => void): void {
+    this.agenda.push(atNs, run)
+  }
+
+  /** Runs events until `untilNs`. */
+  run(untilNs: number): void {
+    for (;;) {
+      const e = this.agenda.pop()
+      if (!e) break
+      if (e.atNs > untilNs) {
+        this.agenda.push(e.atNs, e.run)
+        break
+      }
+      this.nowNs = Math.max(this.nowNs, e.atNs)
+      for (const n of this.nodes) if (n.alive) n.member.setNow(this.nowNs / MS)
+      e.run()
+    }
+    this.nowNs = untilNs
+  }
+
+  transmit(from: number, data: Uint8Array, to: number | null): void {
+    this.datagrams++
+    const targets = to === null ? this.nodes.map((_, i) => i) : [to]
+    for (const t of targets) {
+      if (!this.nodes[t] || this.sides[t] !== this.sides[from]) continue
+      // Multicast loop to ourselves never loses.
+      const self = t === from
+      if (!self && this.random.chance(this.faults.loss)) continue
+      const copies = !self && this.random.chance(this.faults.duplicate) ? 2 : 1
+      for (let c = 0; c < copies; c++) {
+        const delay = self ? 1000 : this.faults.delayNs + Math.floor(this.random.next() * this.faults.jitterNs)
+        this.at(this.nowNs + delay, () => {
+          if (this.sides[t] === this.sides[from]) this.nodes[t]!.input(data, from)
+        })
+      }
+    }
+  }
+}
+
+function encodeCounter(n: number): Uint8Array {
+  const b = new Uint8Array(4)
+  new DataView(b.buffer).setUint32(0, n, true)
+  return b
+}
+function decodeCounter(b: Uint8Array): number {
+  return b.length >= 4 ? new DataView(b.buffer, b.byteOffset, b.length).getUint32(0, true) : 0
+}
+function hashKey(key: string): number {
+  let h = 2166136261
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619)
+  return h >>> 0
+}
