@@ -130,6 +130,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod<&EngineWrap::Resume>("resume"),
       InstanceMethod<&EngineWrap::Exclude>("exclude"),
       InstanceMethod<&EngineWrap::Forget>("forget"),
+      InstanceMethod<&EngineWrap::SetView>("setView"),
       InstanceAccessor<&EngineWrap::Info>("info"),
     });
   }
@@ -294,6 +295,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (engine_) engine_->Forget(ParseHex64(info[0]));
     return info.Env().Undefined();
   }
+  Napi::Value SetView(const Napi::CallbackInfo& info) {
+    if (engine_) engine_->SetView(info[0].ToNumber().Uint32Value());
+    return info.Env().Undefined();
+  }
 
   std::unique_ptr<Engine> engine_;
   Napi::ThreadSafeFunction wake_;
@@ -307,7 +312,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 class RecordingSink final : public Sink {
  public:
   struct Sent { std::vector<uint8_t> bytes; bool unicast; Endpoint to; };
-  struct Delivered { uint32_t peer; uint64_t seq; uint8_t order, frag; std::vector<uint8_t> data; };
+  struct Delivered { uint32_t peer; uint64_t seq; uint32_t view; uint8_t order, frag; std::vector<uint8_t> data; };
   struct PeerEvent { bool up; uint32_t peer; uint64_t id; std::string name; uint8_t reason; };
   struct ControlIn { uint64_t sender; std::vector<uint8_t> data; };
   std::vector<Sent> sent;
@@ -319,10 +324,10 @@ class RecordingSink final : public Sink {
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override {
     sent.push_back(Sent{std::vector<uint8_t>(p, p + n), to != nullptr, to ? *to : Endpoint{}});
   }
-  bool Deliver(uint32_t peer, uint64_t seq, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) override {
+  bool Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) override {
     if (room == 0) return false;
     if (room != SIZE_MAX) room--;
-    delivered.push_back(Delivered{peer, seq, order, frag, std::vector<uint8_t>(data, data + n)});
+    delivered.push_back(Delivered{peer, seq, view, order, frag, std::vector<uint8_t>(data, data + n)});
     return true;
   }
   void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) override {
@@ -359,6 +364,7 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
       InstanceMethod<&ManualCoreWrap::Control>("control"),
       InstanceMethod<&ManualCoreWrap::Exclude>("exclude"),
       InstanceMethod<&ManualCoreWrap::Forget>("forget"),
+      InstanceMethod<&ManualCoreWrap::SetView>("setView"),
       InstanceMethod<&ManualCoreWrap::InMessage>("inMessage"),
       InstanceMethod<&ManualCoreWrap::HighestSent>("highestSent"),
       InstanceAccessor<&ManualCoreWrap::Self>("self"),
@@ -418,6 +424,7 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
   }
   Napi::Value Exclude(const Napi::CallbackInfo& info) { core_->Exclude(ParseHex64(info[0])); return info.Env().Undefined(); }
   Napi::Value Forget(const Napi::CallbackInfo& info) { core_->Forget(ParseHex64(info[0])); return info.Env().Undefined(); }
+  Napi::Value SetView(const Napi::CallbackInfo& info) { core_->SetView(info[0].ToNumber().Uint32Value(), Now(info[1])); return info.Env().Undefined(); }
   Napi::Value InMessage(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), core_->InMessage()); }
   Napi::Value HighestSent(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(core_->HighestSent())); }
 
@@ -445,6 +452,7 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
       Napi::Object o = Napi::Object::New(env);
       o.Set("peer", Napi::Number::New(env, d.peer));
       o.Set("seq", Napi::Number::New(env, double(d.seq)));
+      o.Set("view", Napi::Number::New(env, d.view));
       o.Set("order", Napi::Number::New(env, d.order));
       o.Set("frag", Napi::Number::New(env, d.frag));
       o.Set("data", Bytes(env, d.data));

@@ -165,6 +165,13 @@ void Engine::Exclude(uint64_t id) {
   core_->Exclude(id);
 }
 
+void Engine::SetView(uint32_t view) {
+  if (!core_ || closed_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  core_->SetView(view, MonotonicNs());
+  SendOut();
+}
+
 void Engine::Forget(uint64_t id) {
   if (!core_ || closed_) return;
   std::lock_guard<std::mutex> lock(mu_);
@@ -382,13 +389,13 @@ bool Engine::FlushControl() {
   return true;
 }
 
-bool Engine::Deliver(uint32_t peer, uint64_t seq, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
+bool Engine::Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
   if (!control_.empty() && !FlushControl()) return false;
   uint8_t* p = inbound_.Reserve(kRecMessage, uint16_t(order | frag << 4), kMessagePrefix + n);
   if (!p) return false;
   St64(p, seq);
   St32(p + 8, peer);
-  St32(p + 12, 0);
+  St32(p + 12, view);
   std::memcpy(p + kMessagePrefix, data, n);
   inbound_.Commit();
   inboundDirty_ = true;

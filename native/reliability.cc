@@ -21,6 +21,7 @@ struct Core::Slot {
   uint8_t order = 0;
   uint8_t frag = 0;
   uint32_t length = 0;
+  uint32_t view = 0;
   uint8_t* data = nullptr;  // malloc'd copy while kHeld
   uint64_t nakAt = 0;       // missing: when to NAK next (0 = not known missing)
 };
@@ -162,7 +163,7 @@ void Core::FlushData(uint64_t nowNs) {
   const size_t index = (logHead_ + logCount_ - 1) % logSlots_;
   LogEntry& e = log_[index];
   uint8_t* dg = LogBuffer(index);
-  EncodeHeader(dg, kData, config_.group, config_.self, 0, e.length);
+  EncodeHeader(dg, kData, config_.group, config_.self, view_, e.length);
   St64(dg + 24, e.firstSeq);
   St16(dg + 32, uint16_t(e.count));
   St16(dg + 34, 0);
@@ -297,8 +298,9 @@ void Core::OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t
   }
 }
 
-void Core::Hold(Window& w, uint64_t seq, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
+void Core::Hold(Window& w, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
   Slot& s = w.at(seq);
+  s.view = view;
   s.data = static_cast<uint8_t*>(std::malloc(n ? n : 1));
   if (n) std::memcpy(s.data, data, n);
   s.state = kHeld;
@@ -311,6 +313,7 @@ void Core::Hold(Window& w, uint64_t seq, uint8_t order, uint8_t frag, const uint
 
 void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
   Window& w = peer->win;
+  const uint32_t view = Ld32(dg + 16);
   const uint64_t first = Ld64(dg + 24);
   const uint16_t count = Ld16(dg + 32);
   const uint8_t* m = dg + kDataHeaderBytes;
@@ -327,7 +330,7 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
     if (s.nakAt) Count(k_repaired);
     if (seq == w.next && w.held == 0 && !w.blocked) {
       // The fast path: in order, nothing waiting.
-      if (sink_->Deliver(peer->index, seq, order, frag, data, len)) {
+      if (sink_->Deliver(peer->index, seq, view, order, frag, data, len)) {
         s.nakAt = 0;
         w.next++;
         Count(k_messagesDelivered);
@@ -336,7 +339,7 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
       w.blocked = true;
       heldForSink_++;
     } else if (order == kOrderUnordered && frag == 0 && !w.blocked &&
-               sink_->Deliver(peer->index, seq, order, frag, data, len)) {
+               sink_->Deliver(peer->index, seq, view, order, frag, data, len)) {
       // Unordered: delivered on arrival; the slot remembers it so that it is
       // neither delivered again nor NAKed.
       s.state = kDeliveredEarly;
@@ -347,7 +350,7 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
       continue;
     }
     s.nakAt = 0;
-    Hold(w, seq, order, frag, data, len);
+    Hold(w, seq, view, order, frag, data, len);
   }
   NoteHighest(w, first + count - 1, nowNs);
   if (w.held) DrainHeld(peer);
@@ -385,7 +388,7 @@ void Core::DrainHeld(Peer* peer) {
     Slot& s = w.at(w.next);
     if (s.state == kEmpty) break;
     if (s.state == kHeld) {
-      if (!sink_->Deliver(peer->index, w.next, s.order, s.frag, s.data, s.length)) {
+      if (!sink_->Deliver(peer->index, w.next, s.view, s.order, s.frag, s.data, s.length)) {
         if (!w.blocked) { w.blocked = true; heldForSink_++; }
         return;
       }

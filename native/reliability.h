@@ -48,7 +48,8 @@ class Sink {
   virtual void Send(const uint8_t* p, size_t n, const Endpoint* to) = 0;
   // Returns false when there is no room; the core keeps the message and
   // tries again on Pump().
-  virtual bool Deliver(uint32_t peer, uint64_t seq, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) = 0;
+  // `view` is the view the sender stamped on the datagram (0 before views are agreed).
+  virtual bool Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) = 0;
   virtual void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) = 0;
   virtual void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) = 0;
   // A CONTROL datagram (membership protocol) from `sender`; the payload only.
@@ -106,6 +107,8 @@ class Core {
   void Forget(uint64_t id);
   // True between the first and the last fragment of a message of ours.
   bool InMessage() const { return inMessage_; }
+  // Stamps our datagrams from now on with view `view` (the open one goes out first).
+  void SetView(uint32_t view, uint64_t nowNs) { FlushData(nowNs); view_ = view; }
   uint64_t HighestSent() const { return highestSent_; }
 
   bool WindowOpen() const { return logCount_ < logSlots_ || openCount_ > 0; }
@@ -132,7 +135,7 @@ class Core {
   void OnData(Peer* p, const uint8_t* dg, size_t n, uint64_t nowNs);
   void OnStatus(Peer* p, const StatusView& s, uint64_t nowNs);
   void OnNak(const NakView& k, const Endpoint& from, uint64_t nowNs);
-  void Hold(Window& w, uint64_t seq, uint8_t order, uint8_t frag, const uint8_t* data, size_t n);
+  void Hold(Window& w, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n);
   void DrainHeld(Peer* p);
   void NoteHighest(Window& w, uint64_t highest, uint64_t nowNs);
   void SendNaks(Peer* p, uint64_t nowNs);
@@ -166,6 +169,7 @@ class Core {
   uint32_t openCount_ = 0;                    // messages in the open datagram (the newest log entry)
   uint32_t openLength_ = 0;
   bool inMessage_ = false;
+  uint32_t view_ = 0;
 
   uint64_t nextStatusNs_ = 0;
   uint64_t lastTimerNs_ = 0;

@@ -63,12 +63,14 @@ export declare class NativeEngine {
   resume(): void
   exclude(hex: string): void
   forget(hex: string): void
+  /** Stamps our datagrams with this view id from now on. */
+  setView(view: number): void
   readonly info: EngineInfo | null
 }
 
 export interface ManualOutput {
   sent: { data: Uint8Array; to: { ip: number; port: number } | null }[]
-  delivered: { peer: number; seq: number; order: number; frag: number; data: Uint8Array }[]
+  delivered: { peer: number; seq: number; view: number; order: number; frag: number; data: Uint8Array }[]
   peers: ({ event: 'up'; peer: number; id: string; name: string } | { event: 'down'; peer: number; id: string; reason: 'left' | 'silent' | 'forgotten' })[]
   controls: { sender: string; data: Uint8Array }[]
 }
@@ -90,6 +92,7 @@ export declare class NativeManualCore {
   control(payload: Uint8Array, to: string | null, nowNs: number): boolean
   exclude(hex: string): void
   forget(hex: string): void
+  setView(view: number, nowNs: number): void
   inMessage(): boolean
   highestSent(): number
   readonly self: string

@@ -27,6 +27,8 @@ export interface CorePort {
   resume(): void
   exclude(hex: string): void
   forget(hex: string): void
+  /** Stamps our messages with this view id from now on. */
+  setView(view: number): void
 }
 
 export interface MemberEvents {
@@ -59,6 +61,7 @@ const STATE_KEEP_MS = 60_000
 
 interface Rec {
   seq: number
+  view: number // the view its sender sent it in
   order: number
   frag: number
   data: Uint8Array
@@ -216,13 +219,13 @@ export class Member {
     this.pump()
   }
 
-  onMessage(peer: number, seq: number, order: number, frag: number, data: Uint8Array): void {
+  onMessage(peer: number, seq: number, view: number, order: number, frag: number, data: Uint8Array): void {
     const s = this.streams[peer]
     if (s === undefined) {
       this.messagesDropped++
       return
     }
-    this.accept(s, { seq, order, frag, data })
+    this.accept(s, { seq, view, order, frag, data })
   }
 
   onControl(hex: string, payload: Uint8Array): void {
@@ -266,7 +269,8 @@ export class Member {
       else this.messagesDropped++
       return
     }
-    if ((this.frozen || this.stateIn) && !(this.cutApplied && s.withinCut(r.seq) && !this.stateIn)) {
+    // Sent in a view we have not installed (yet): never delivered before it.
+    if (r.view > this.view!.id || ((this.frozen || this.stateIn) && !(this.cutApplied && s.withinCut(r.seq) && !this.stateIn))) {
       this.hold(s, r)
       return
     }
@@ -304,9 +308,10 @@ export class Member {
     if (!s.inView || this.stateIn) return
     const cutOnly = this.frozen
     if (cutOnly && !this.cutApplied) return
+    const viewId = this.view!.id
     for (;;) {
       const r = s.held.get(s.next)
-      if (r === undefined || (cutOnly && !s.withinCut(r.seq))) break
+      if (r === undefined || r.view > viewId || (cutOnly && !s.withinCut(r.seq))) break
       this.unhold(s, r)
       this.emit(s, r)
       s.next++
@@ -315,7 +320,7 @@ export class Member {
     // Unordered messages that may go ahead of the gap.
     if (s.held.size === 0) return
     for (const r of [...s.held.values()]) {
-      if (r.order === UNORDERED && r.frag === Frag.whole && r.seq > s.next && (!cutOnly || s.withinCut(r.seq))) {
+      if (r.order === UNORDERED && r.frag === Frag.whole && r.seq > s.next && r.view <= viewId && (!cutOnly || s.withinCut(r.seq))) {
         this.unhold(s, r)
         this.emit(s, r)
         s.early.add(r.seq)
@@ -432,7 +437,7 @@ export class Member {
           batch = []
           size = empty
         }
-        batch.push({ seq: r.seq, order: r.order, frag: r.frag, data: r.data })
+        batch.push({ seq: r.seq, view: r.view, order: r.order, frag: r.frag, data: r.data })
         size += need
       }
     }
@@ -479,6 +484,7 @@ export class Member {
       this.stateIn = { view: view.id, provider: i.provider, total: -1, chunk: this.config.maxControl - 64, chunks: new Map(), asked: new Set(), lastAsk: -Infinity }
       this.askState(true)
     }
+    this.port.setView(view.id)
     this.port.resume()
     this.releaseAll()
   }

@@ -378,7 +378,8 @@ export class Gms {
       const since = this.suspectReports.get(m)
       return since !== undefined && now - since > 2 * this.config.suspectTimeout
     })
-    const joiners = [...this.joinsWaiting.keys()].filter((m) => !this.knownExcluded.has(m))
+    // Joiners the reliability core hears (so that streams start right).
+    const joiners = [...this.joinsWaiting.keys()].filter((m) => !this.knownExcluded.has(m) && this.host.hears(m))
     const f = this.flush
     if (f && f.ballot.coord !== this.me && !this.host.suspected(f.ballot.coord)) return null // someone else's flush is under way
     // A flush left unfinished (ours, restarted, or one whose coordinator is gone) must still end in a view.
@@ -504,7 +505,10 @@ class CoordinatorFlush {
   tick(now: number, progress = false): void {
     // Someone we wait for is suspected: try again without them.
     const lost = this.participants.filter((m) => m !== this.host.me && this.host.suspected(m))
-    if (lost.length && this.phase !== 'install') return this.gms.restart(lost, lost.filter((m) => this.joiners.includes(m)))
+    if (lost.length && this.phase !== 'install') {
+      // Members are excluded; joiners are only dropped (they may ask again).
+      return this.gms.restart(lost.filter((m) => !this.joiners.includes(m)), lost.filter((m) => this.joiners.includes(m)))
+    }
     const silentJoiners = this.joiners.filter((m) => !this.reports.has(m) && now - this.started > 2 * this.config.suspectTimeout)
     if (silentJoiners.length && this.phase === 'prepare') return this.gms.restart([], silentJoiners)
     const resend = !progress && now - this.lastSent >= this.config.retry

@@ -67,6 +67,7 @@ export interface Install {
 
 export interface FetchedMessage {
   seq: number
+  view: number
   order: number
   frag: number
   data: Uint8Array
@@ -81,7 +82,7 @@ const KIND_NAME = Object.fromEntries(Object.entries(KIND).map(([k, v]) => [v, k]
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 const FETCHED_HEADER = 2 // kind, sender length
-const FETCHED_RECORD = 14 // f64 seq, u8 order, u8 frag, u32 length
+const FETCHED_RECORD = 18 // f64 seq, u32 view, u8 order, u8 frag, u32 length
 const CHUNK_HEADER = 1 + 8 * 3
 
 export function encodeControl(c: Control): Uint8Array {
@@ -97,9 +98,10 @@ export function encodeControl(c: Control): Uint8Array {
     let at = 2 + sender.length
     for (const m of c.messages) {
       dv.setFloat64(at, m.seq, true)
-      out[at + 8] = m.order
-      out[at + 9] = m.frag
-      dv.setUint32(at + 10, m.data.length, true)
+      dv.setUint32(at + 8, m.view, true)
+      out[at + 12] = m.order
+      out[at + 13] = m.frag
+      dv.setUint32(at + 14, m.data.length, true)
       out.set(m.data, at + FETCHED_RECORD)
       at += FETCHED_RECORD + m.data.length
     }
@@ -163,10 +165,11 @@ function decodeFetched(p: Uint8Array): Control | null {
   while (at < p.length) {
     if (at + FETCHED_RECORD > p.length) return null
     const seq = dv.getFloat64(at, true)
-    const order = p[at + 8]!, frag = p[at + 9]!
-    const length = dv.getUint32(at + 10, true)
+    const view = dv.getUint32(at + 8, true)
+    const order = p[at + 12]!, frag = p[at + 13]!
+    const length = dv.getUint32(at + 14, true)
     if (!isSeq(seq) || order > 15 || frag > 3 || at + FETCHED_RECORD + length > p.length) return null
-    messages.push({ seq, order, frag, data: p.slice(at + FETCHED_RECORD, at + FETCHED_RECORD + length) })
+    messages.push({ seq, view, order, frag, data: p.slice(at + FETCHED_RECORD, at + FETCHED_RECORD + length) })
     at += FETCHED_RECORD + length
   }
   return { kind: 'fetched', sender, messages }

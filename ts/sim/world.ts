@@ -274,6 +274,7 @@ export class SimNode {
         this.submit()
       },
       exclude: (hex) => this.core.exclude(hex),
+      setView: (view) => this.core.setView(view, this.world.nowNs),
       forget: (hex) => {
         this.core.forget(hex)
         this.drain()
@@ -298,7 +299,7 @@ export class SimNode {
           if (p.event === 'up') m.onPeerUp(p.peer, p.id, p.name)
           else m.onPeerDown(p.peer, p.id, p.reason)
         }
-        for (const d of out.delivered) m.onMessage(d.peer, d.seq, d.order, d.frag, d.data)
+        for (const d of out.delivered) m.onMessage(d.peer, d.seq, d.view, d.order, d.frag, d.data)
         for (const c of out.controls) m.onControl(c.sender, c.data)
         m.settle()
         if (!this.alive) return
