@@ -288,7 +288,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return info.Env().Undefined();
   }
   Napi::Value Exclude(const Napi::CallbackInfo& info) {
-    if (engine_) engine_->Exclude(ParseHex64(info[0]));
+    if (engine_) engine_->Exclude(ParseHex64(info[0]), info.Length() < 2 || info[1].ToBoolean().Value());
     return info.Env().Undefined();
   }
   Napi::Value Forget(const Napi::CallbackInfo& info) {
@@ -422,7 +422,10 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
     auto a = info[0].As<Napi::Uint8Array>();
     return Napi::Boolean::New(env, core_->SendControl(a.Data(), a.ByteLength(), ParseHex64(info[1]), Now(info[2])));
   }
-  Napi::Value Exclude(const Napi::CallbackInfo& info) { core_->Exclude(ParseHex64(info[0])); return info.Env().Undefined(); }
+  Napi::Value Exclude(const Napi::CallbackInfo& info) {
+    core_->Exclude(ParseHex64(info[0]), info.Length() < 2 || info[1].ToBoolean().Value());
+    return info.Env().Undefined();
+  }
   Napi::Value Forget(const Napi::CallbackInfo& info) { core_->Forget(ParseHex64(info[0])); return info.Env().Undefined(); }
   Napi::Value SetView(const Napi::CallbackInfo& info) { core_->SetView(info[0].ToNumber().Uint32Value(), Now(info[1])); return info.Env().Undefined(); }
   Napi::Value InMessage(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), core_->InMessage()); }

@@ -159,10 +159,10 @@ void Engine::Resume() {
   Flush();
 }
 
-void Engine::Exclude(uint64_t id) {
+void Engine::Exclude(uint64_t id, bool excluded) {
   if (!core_ || closed_) return;
   std::lock_guard<std::mutex> lock(mu_);
-  core_->Exclude(id);
+  core_->Exclude(id, excluded);
 }
 
 void Engine::SetView(uint32_t view) {

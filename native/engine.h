@@ -99,7 +99,7 @@ class Engine final : public Sink {
   // or -1 while a fragmented message is still going out (call again).
   int64_t Pause();
   void Resume();
-  void Exclude(uint64_t id);
+  void Exclude(uint64_t id, bool excluded);
   void Forget(uint64_t id);
   void SetView(uint32_t view);
 

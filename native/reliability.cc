@@ -571,10 +571,12 @@ bool Core::SendControl(const uint8_t* payload, size_t n, uint64_t to, uint64_t n
   return true;
 }
 
-void Core::Exclude(uint64_t id) {
+void Core::Exclude(uint64_t id, bool excluded) {
   Peer* p = FindPeer(id);
-  if (!p || p->index == selfIndex_ || p->excluded) return;
-  p->excluded = true;
+  if (!p || p->index == selfIndex_ || p->excluded == excluded) return;
+  p->excluded = excluded;
+  // Counted again: it holds stability from where it acked (what was freed
+  // meanwhile, it fetches from other members in the flush).
   AdvanceStable();
 }
 

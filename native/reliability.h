@@ -102,7 +102,7 @@ class Core {
   bool SendControl(const uint8_t* p, size_t n, uint64_t to, uint64_t nowNs);
   // The peer no longer holds back our stability (it is leaving the view);
   // its stream is still received.
-  void Exclude(uint64_t id);
+  void Exclude(uint64_t id, bool excluded = true);
   // Drops the peer and its receive window (it is out of the view).
   void Forget(uint64_t id);
   // True between the first and the last fragment of a message of ours.

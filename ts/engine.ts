@@ -61,7 +61,8 @@ export declare class NativeEngine {
   /** Stops taking messages from the outbound ring at a message boundary: the highest seq sent, or -1 (not yet). */
   pause(): number
   resume(): void
-  exclude(hex: string): void
+  /** The member does not (false: does again) hold back our stability. */
+  exclude(hex: string, excluded?: boolean): void
   forget(hex: string): void
   /** Stamps our datagrams with this view id from now on. */
   setView(view: number): void
@@ -90,7 +91,7 @@ export declare class NativeManualCore {
   take(): ManualOutput
   counters(): Record<string, number>
   control(payload: Uint8Array, to: string | null, nowNs: number): boolean
-  exclude(hex: string): void
+  exclude(hex: string, excluded?: boolean): void
   forget(hex: string): void
   setView(view: number, nowNs: number): void
   inMessage(): boolean

@@ -25,7 +25,8 @@ export interface CorePort {
   /** Stops taking our messages at a message boundary: our highest seq, or -1 while a message is still going out. */
   pause(): number
   resume(): void
-  exclude(hex: string): void
+  /** The member does not (or, with false, does again) hold back our stability. */
+  exclude(hex: string, excluded: boolean): void
   forget(hex: string): void
   /** Stamps our messages with this view id from now on. */
   setView(view: number): void
@@ -117,6 +118,8 @@ class Stream {
   heldBytes = 0
   target: CutEntry | null = null
   extras: Set<number> | null = null
+  watchedNext = 0 // fetchMissing: `next` when last looked at, and since when
+  watchedSince = 0
   readonly retained: RetainLog
   constructor(readonly id: string, readonly hex: string, public peer: number, retainBytes: number) {
     this.retained = new RetainLog(retainBytes)
@@ -334,7 +337,7 @@ export class Member {
   }
 
   private emit(s: Stream, r: Rec): void {
-    if (s.hex !== this.hex) s.retained.add(r)
+    s.retained.add(r)
     let data = r.data
     let first = r.seq
     if (r.frag !== Frag.whole) {
@@ -406,9 +409,17 @@ export class Member {
       const s = this.byId.get(m)
       if (!s || !s.target) continue
       const t = s.target
+      if (s.next !== s.watchedNext) {
+        s.watchedNext = s.next
+        s.watchedSince = this.nowMs
+      }
+      // A live sender repairs its own stream through the core; ask it
+      // directly only if that stalls (what the core freed while we were
+      // left out of its stability, its member runtime still keeps).
+      const senderRepairs = !s.suspected && this.nowMs - s.watchedSince < 3 * this.config.retry
       const byHolder = new Map<string, [number, number][]>()
       const want = (holder: string, seq: number) => {
-        if (holder === this.id || (holder === s.id && !s.suspected)) return // the sender repairs its own stream
+        if (holder === this.id || (holder === s.id && senderRepairs)) return
         let ranges = byHolder.get(holder)
         if (!ranges) byHolder.set(holder, (ranges = []))
         const last = ranges[ranges.length - 1]
@@ -625,7 +636,7 @@ export class Member {
       applyCut: (cut) => this.applyCut(cut),
       cutReached: () => this.cutReached(),
       install: (i, view) => this.install(i, view),
-      exclude: (m) => this.port.exclude(m.slice(-16)),
+      exclude: (m, excluded) => this.port.exclude(m.slice(-16), excluded),
       hears: (m) => {
         const s = this.byId.get(m)
         return s !== undefined && !s.suspected

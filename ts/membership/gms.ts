@@ -47,8 +47,8 @@ export interface GmsHost {
   cutReached(): boolean
   /** The new view: streams start where `install.starts` says; sending resumes. */
   install(install: Install, view: View): void
-  /** The member is leaving the view: it no longer holds back our stability. */
-  exclude(member: string): void
+  /** The member is (or no longer is) being left out of the view: it does not hold back our stability. */
+  exclude(member: string, excluded: boolean): void
   /** The reliability core has heard this member. */
   hears(member: string): boolean
   /** Members the reliability core reports silent (or gone). */
@@ -79,7 +79,10 @@ export class Gms {
   private doneBallot: Ballot = ZERO
   private flush: MemberFlush | null = null
   private coordinator: CoordinatorFlush | null = null
-  private readonly knownExcluded = new Set<string>()
+  // Members the flush attempt under way leaves out (they no longer hold back
+  // our stability). Not sticky: an attempt that never installs may be
+  // followed by one that keeps them, if they are heard again.
+  private excludedNow = new Set<string>()
   private readonly joinsWaiting = new Map<string, number>() // joiner -> first heard (ms)
   private readonly leavesWaiting = new Set<string>()
   private readonly joinersHeard = new Map<string, number>() // other joiners (bootstrap), last heard
@@ -178,7 +181,7 @@ export class Gms {
     for (const [other, at] of this.joinersHeard) {
       if (now - at < this.config.discovery && other < this.me) return
     }
-    const view = { id: this.seen + 1, members: [this.me] }
+    const view = { id: this.seen + 1, members: [this.me], founder: this.me }
     this.acceptInstall({ kind: 'install', ballot: { n: 0, coord: this.me }, view, starts: {}, sides: [], provider: '' })
   }
 
@@ -188,7 +191,7 @@ export class Gms {
     if (!this.view) return null
     for (const m of this.view.members) {
       if (m === this.me) return m
-      if (!this.host.suspected(m) && !this.knownExcluded.has(m)) return m
+      if (!this.host.suspected(m)) return m
     }
     return null
   }
@@ -229,11 +232,7 @@ export class Gms {
 
   private onPrepare(p: Extract<Control, { kind: 'prepare' }>): void {
     if (compareBallots(p.ballot, this.promised) < 0) return
-    for (const m of p.excluded) {
-      if (m === this.me && !this.leaving) continue // we learn that at the install
-      if (!this.knownExcluded.has(m)) this.host.exclude(m)
-      this.knownExcluded.add(m)
-    }
+    this.setExcluded(p.excluded.filter((m) => m !== this.me))
     if (!this.view && !p.members.includes(this.me)) return
     if (this.view && p.from < this.view.id) {
       // A flush of a view we have left behind: show its coordinator where the group is.
@@ -266,7 +265,7 @@ export class Gms {
     if (!this.view && !ready) return // a joiner answers once it hears everyone
     f.report = {
       kind: 'report', ballot: f.ballot, view: this.view?.id ?? 0, seen: this.seen, sent, held,
-      excluded: [...this.knownExcluded], ready, last: this.lastInstall,
+      ready, last: this.lastInstall,
     }
     this.host.send(f.report, f.ballot.coord)
   }
@@ -304,6 +303,14 @@ export class Gms {
     if (!this.gone) this.host.send({ kind: 'installed', ballot: i.ballot }, i.ballot.coord)
   }
 
+  /** The members the current attempt leaves out; the core stops waiting for their acks (and waits again if they are back). */
+  private setExcluded(members: readonly string[]): void {
+    const next = new Set(members)
+    for (const m of next) if (!this.excludedNow.has(m)) this.host.exclude(m, true)
+    for (const m of this.excludedNow) if (!next.has(m) && this.view?.members.includes(m)) this.host.exclude(m, false)
+    this.excludedNow = next
+  }
+
   private acceptInstall(i: Install): void {
     this.seen = Math.max(this.seen, i.view.id)
     if (!i.view.members.includes(this.me)) {
@@ -319,9 +326,9 @@ export class Gms {
     this.view = view
     this.lastInstall = i
     this.flush = null
+    this.excludedNow = new Set()
     for (const m of i.view.members) {
       this.joinsWaiting.delete(m)
-      this.knownExcluded.delete(m)
       this.suspectReports.delete(m)
     }
     for (const m of [...this.joinsWaiting.keys()]) if (i.view.members.includes(m)) this.joinsWaiting.delete(m)
@@ -333,7 +340,7 @@ export class Gms {
     }
   }
 
-  private onAnnounce(from: string, v: { id: number; members: readonly string[] }): void {
+  private onAnnounce(from: string, v: { id: number; members: readonly string[]; founder: string }): void {
     this.announceHeardAt = this.host.now()
     this.seen = Math.max(this.seen, v.id)
     if (!this.view || v.members.includes(this.me)) return
@@ -358,7 +365,7 @@ export class Gms {
   private tickCoordinator(now: number): void {
     if (now - this.lastAnnounce >= this.config.retry * 5) {
       this.lastAnnounce = now
-      this.host.send({ kind: 'announce', view: { id: this.view!.id, members: this.view!.members }, partitions: this.config.partitions === 'merge' }, null)
+      this.host.send({ kind: 'announce', view: { id: this.view!.id, members: this.view!.members, founder: this.founder }, partitions: this.config.partitions === 'merge' }, null)
     }
     if (this.coordinator) {
       this.coordinator.tick(now)
@@ -373,13 +380,13 @@ export class Gms {
     const view = this.view!
     const excluded = view.members.filter((m) => {
       if (m === this.me) return this.leaving
-      if (this.leavesWaiting.has(m) || this.knownExcluded.has(m) || this.host.suspected(m)) return true
+      if (this.leavesWaiting.has(m) || this.host.suspected(m)) return true
       // Suspected by another member for long, though we hear it: one of them must go; the reported one does.
       const since = this.suspectReports.get(m)
       return since !== undefined && now - since > 2 * this.config.suspectTimeout
     })
     // Joiners the reliability core hears (so that streams start right).
-    const joiners = [...this.joinsWaiting.keys()].filter((m) => !this.knownExcluded.has(m) && this.host.hears(m))
+    const joiners = [...this.joinsWaiting.keys()].filter((m) => this.host.hears(m))
     const f = this.flush
     if (f && f.ballot.coord !== this.me && !this.host.suspected(f.ballot.coord)) return null // someone else's flush is under way
     // A flush left unfinished (ours, restarted, or one whose coordinator is gone) must still end in a view.
@@ -398,10 +405,7 @@ export class Gms {
     const ballot = { n: Math.max(this.promised.n, this.coordinatorBallot) + 1, coord: this.me }
     this.coordinatorBallot = ballot.n
     const members = [...view.members.filter((m) => !excluded.includes(m)), ...joiners]
-    for (const m of excluded) {
-      this.knownExcluded.add(m)
-      this.host.exclude(m)
-    }
+    this.setExcluded(excluded.filter((m) => m !== this.me))
     this.coordinator = new CoordinatorFlush(this, this.host, this.config, ballot, view, members, excluded, joiners)
     this.coordinator.tick(this.host.now())
   }
@@ -409,7 +413,7 @@ export class Gms {
 
   /** Called by the CoordinatorFlush. */
   restart(extraExcluded: readonly string[], dropJoiners: readonly string[]): void {
-    for (const m of extraExcluded) this.knownExcluded.add(m)
+    void extraExcluded // suspected: the next attempt leaves them out
     for (const m of dropJoiners) this.joinsWaiting.delete(m)
     this.coordinator = null
   }
@@ -419,6 +423,10 @@ export class Gms {
     if (compareBallots(this.doneBallot, i.ballot) !== 0) return false
     this.acceptInstall(i)
     return true
+  }
+  /** The member that started our line of views. */
+  get founder(): string {
+    return this.lastInstall?.view.founder ?? this.me
   }
   get installedLast(): Install | null {
     return this.lastInstall
@@ -490,8 +498,6 @@ class CoordinatorFlush {
     }
     if (c.kind === 'report') {
       this.reports.set(from, c)
-      const newlyExcluded = c.excluded.filter((m) => this.members.includes(m))
-      if (newlyExcluded.length) return this.gms.restart(newlyExcluded, [])
       if (this.phase === 'prepare') this.tick(this.host.now(), true)
     } else if (c.kind === 'done') {
       this.dones.add(from)
@@ -586,7 +592,7 @@ class CoordinatorFlush {
     }
     const old = this.members.filter((m) => this.view.members.includes(m))
     this.install = {
-      kind: 'install', ballot: this.ballot, view: { id: seen + 1, members: this.members }, starts,
+      kind: 'install', ballot: this.ballot, view: { id: seen + 1, members: this.members, founder: this.gms.founder }, starts,
       sides: [], provider: this.joiners.length && old.length ? old[0]! : '',
     }
     this.phase = 'install'

@@ -15,6 +15,8 @@ export interface Ballot {
 export interface WireView {
   readonly id: number
   readonly members: readonly string[]
+  /** The member that started this line of views (ids count within one line: two groups formed apart count separately until one joins the other). */
+  readonly founder: string
 }
 
 /** What a member holds of one sender's stream: everything up to `upTo`, plus `extras` beyond it (unordered messages delivered early). */
@@ -40,7 +42,6 @@ export type Control =
       seen: number // the highest view id it has seen anywhere
       sent: number // the highest seq of its own stream (the stream is paused)
       held: Readonly<Record<string, Holding>>
-      excluded: readonly string[]
       ready: boolean // a joiner: it hears every proposed member
       last: Install | null // the install that made its current view
     }
@@ -186,7 +187,7 @@ const MEMBER = /^[^\u0000-\u001f]{0,64}#[0-9a-f]{16}$/
 export const isMember = (v: unknown): v is string => typeof v === 'string' && v.length <= 90 && MEMBER.test(v)
 const isMembers = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 256 && v.every(isMember)
 const isBallot = (v: unknown): v is Ballot => isObject(v) && isCount(v.n) && isMember(v.coord)
-const isView = (v: unknown): v is WireView => isObject(v) && isCount(v.id) && isMembers(v.members) && v.members.length > 0
+const isView = (v: unknown): v is WireView => isObject(v) && isCount(v.id) && isMembers(v.members) && v.members.length > 0 && isMember(v.founder)
 const isHolding = (v: unknown): v is Holding => Array.isArray(v) && v.length >= 1 && v.length <= 65536 && v.every(isSeq)
 const isRecordOf = <T>(v: unknown, check: (x: unknown) => x is T): v is Record<string, T> =>
   isObject(v) && Object.keys(v).length <= 256 && Object.entries(v).every(([k, x]) => isMember(k) && check(x))
@@ -212,12 +213,12 @@ const CHECK: Record<Exclude<Control['kind'], 'fetched' | 'stateChunk'>, (b: Obj)
       : null,
   report: (b) => {
     if (!isBallot(b.ballot) || !isCount(b.view) || !isCount(b.seen) || !isSeq(b.sent) || !isRecordOf(b.held, isHolding) ||
-        !isMembers(b.excluded) || typeof b.ready !== 'boolean') return null
+        typeof b.ready !== 'boolean') return null
     let last: Install | null = null
     if (b.last !== null) {
       if (!isObject(b.last) || (last = checkInstall(b.last)) === null) return null
     }
-    return { kind: 'report', ballot: b.ballot, view: b.view, seen: b.seen, sent: b.sent, held: b.held, excluded: b.excluded, ready: b.ready, last }
+    return { kind: 'report', ballot: b.ballot, view: b.view, seen: b.seen, sent: b.sent, held: b.held, ready: b.ready, last }
   },
   cut: (b) => (isBallot(b.ballot) && isRecordOf(b.cut, isCutEntry) ? { kind: 'cut', ballot: b.ballot, cut: b.cut } : null),
   done: (b) => (isBallot(b.ballot) ? { kind: 'done', ballot: b.ballot } : null),

@@ -22,7 +22,8 @@ export interface Log {
   startedNs: number
   endedNs: number | null
   end: 'running' | 'crashed' | 'excluded' | 'left'
-  views: { view: LoggedView; atNs: number }[]
+  /** `founder`: the member that started the line of views (view ids count within one line). */
+  views: { view: LoggedView; founder: string; atNs: number }[]
   delivered: { sender: string; key: string; order: string; view: number }[]
   sent: string[]
   finalState?: number
@@ -46,13 +47,14 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
   }
 
   // Views agree.
-  const views = new Map<number, string>()
+  const views = new Map<string, string>()
   for (const l of logs) {
-    for (const { view } of l.views) {
+    for (const { view, founder } of l.views) {
       const members = view.members.join(',')
-      const known = views.get(view.id)
-      if (known === undefined) views.set(view.id, members)
-      else if (known !== members) fail(`view ${view.id} differs: [${known}] at some, [${members}] at ${l.id}`)
+      const key = `${founder}:${view.id}`
+      const known = views.get(key)
+      if (known === undefined) views.set(key, members)
+      else if (known !== members) fail(`view ${view.id} (line of ${founder}) differs: [${known}] at some, [${members}] at ${l.id}`)
     }
   }
 
@@ -109,24 +111,19 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
   }
 
   // Same set in v for members that install v and the same next view.
-  const successors = new Map<string, Map<number, number>>()
-  for (const l of logs) {
-    const next = new Map<number, number>()
-    for (let i = 0; i + 1 < l.views.length; i++) next.set(l.views[i]!.view.id, l.views[i + 1]!.view.id)
-    successors.set(l.id, next)
-  }
   const byViewPair = new Map<string, { id: string; keys: string }>()
   for (const l of logs) {
-    for (const [v, w] of successors.get(l.id)!) {
-      const keys = [...(setIn.get(l.id)!.get(v) ?? [])].sort().join(' ')
-      const pair = `${v}->${w}`
+    for (let i = 0; i + 1 < l.views.length; i++) {
+      const v = l.views[i]!, w = l.views[i + 1]!
+      const keys = [...(setIn.get(l.id)!.get(v.view.id) ?? [])].sort().join(' ')
+      const pair = `${v.founder}:${v.view.id}->${w.founder}:${w.view.id}`
       const first = byViewPair.get(pair)
       if (!first) byViewPair.set(pair, { id: l.id, keys })
       else if (first.keys !== keys) {
         const a = new Set(first.keys.split(' ')), b = new Set(keys.split(' '))
         const onlyA = [...a].filter((k) => k && !b.has(k)).slice(0, 3)
         const onlyB = [...b].filter((k) => k && !a.has(k)).slice(0, 3)
-        fail(`view ${v}->${w}: ${first.id} and ${l.id} delivered different sets in ${v} (only first: ${onlyA.join(' ')}; only second: ${onlyB.join(' ')})`)
+        fail(`view ${v.view.id}->${w.view.id}: ${first.id} and ${l.id} delivered different sets in ${v.view.id} (only first: ${onlyA.join(' ')}; only second: ${onlyB.join(' ')})`)
       }
     }
   }

@@ -87,7 +87,13 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
       w.at(at, () => {
         const alive = w.nodes.filter((x) => x.alive && x.member.joined)
         if (alive.length < 2) return
-        if (kind === 'crash' && down < maxDown) {
+        // Never take away a majority of the current view (a primary-partition
+        // group would rightly stop): count the members of the newest view
+        // that are still alive and would stay.
+        const newest = alive.map((x) => x.member.currentView!).reduce((a, b) => (b.id > a.id ? b : a))
+        const up = (id: string) => w.nodes.some((x) => x.alive && x.inc.id === id)
+        const staying = newest.members.filter(up).length - 1
+        if (kind === 'crash' && down < maxDown && staying * 2 > newest.members.length) {
           // Sometimes the coordinator, sometimes anyone.
           const coordinator = alive[0]!.member.currentView?.coordinator
           const victim = r.chance(0.4) ? (alive.find((x) => x.inc.id === coordinator) ?? r.pick(alive)) : r.pick(alive)
@@ -102,13 +108,13 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
               say(`restart as ${victim.inc.id}`)
             })
           }
-        } else if (kind === 'leave' && down < maxDown) {
+        } else if (kind === 'leave' && down < maxDown && staying * 2 > newest.members.length) {
           const leaver = r.pick(alive)
           say(`${leaver.inc.id} leaves`)
           down++
           leaver.leave()
-        } else if (kind === 'partition' && maxDown > 0) {
-          const size = r.int(1, maxDown)
+        } else if (kind === 'partition' && maxDown > 0 && staying * 2 > newest.members.length) {
+          const size = r.int(1, Math.min(maxDown, newest.members.length - Math.floor(newest.members.length / 2) - 1 || 1))
           const cut = new Set<number>()
           while (cut.size < size) cut.add(r.int(0, n - 1))
           w.sides = w.nodes.map((_, i) => (cut.has(i) ? 1 : 0))

@@ -39,7 +39,7 @@ export interface Incarnation {
   startedNs: number
   endedNs: number | null
   end: 'running' | 'crashed' | 'excluded' | 'left'
-  views: { view: View; atNs: number }[]
+  views: { view: View; founder: string; atNs: number }[]
   /** Messages delivered: sender id, payload key, the view they were delivered in. */
   delivered: { sender: string; key: string; order: string; view: number }[]
   /** Payload keys sent (send() accepted them). */
@@ -174,7 +174,7 @@ export class SimNode {
         this.state = (this.state + hashKey(key)) >>> 0 // order-free: members that delivered the same set agree
       },
       view: (view: View) => {
-        if (this.generation === generation) inc.views.push({ view, atNs: w.nowNs })
+        if (this.generation === generation) inc.views.push({ view, founder: this.member.gms.founder, atNs: w.nowNs })
       },
       blocked: (blocked: boolean) => {
         if (blocked) inc.blockedNs.push(w.nowNs)
@@ -273,7 +273,7 @@ export class SimNode {
         this.paused = false
         this.submit()
       },
-      exclude: (hex) => this.core.exclude(hex),
+      exclude: (hex, excluded) => this.core.exclude(hex, excluded),
       setView: (view) => this.core.setView(view, this.world.nowNs),
       forget: (hex) => {
         this.core.forget(hex)
