@@ -86,7 +86,7 @@ export class Gms {
   private readonly joinsWaiting = new Map<string, number>() // joiner -> first heard (ms)
   private readonly leavesWaiting = new Set<string>()
   private readonly joinersHeard = new Map<string, number>() // other joiners (bootstrap), last heard
-  private readonly suspectReports = new Map<string, number>() // suspected by others: first report (ms)
+  private readonly suspectReports = new Map<string, { first: number; last: number }>() // suspected by others
   private announceHeardAt = -Infinity
   private readonly started: number
   private lastJoinSent = -Infinity
@@ -139,7 +139,11 @@ export class Gms {
         if (c.member === from && this.view?.members.includes(from)) this.leavesWaiting.add(from)
         return
       case 'suspect':
-        for (const m of c.members) if (!this.suspectReports.has(m)) this.suspectReports.set(m, this.host.now())
+        for (const m of c.members) {
+          const r = this.suspectReports.get(m)
+          if (r) r.last = this.host.now()
+          else this.suspectReports.set(m, { first: this.host.now(), last: this.host.now() })
+        }
         return
       case 'prepare': return this.onPrepare(c)
       case 'cut': return this.onCut(c)
@@ -157,9 +161,9 @@ export class Gms {
     if (!this.view) return this.tickJoining(now)
     this.tickMember(now)
     if (this.gone) return
-    const acting = this.actingCoordinator()
-    if (acting === this.me) this.tickCoordinator(now)
-    else if (this.coordinator) this.coordinator = null
+    // An attempt we run goes on until a higher ballot preempts it, even if an
+    // older member is heard again meanwhile (it waits for our attempt).
+    if (this.coordinator || this.actingCoordinator() === this.me) this.tickCoordinator(now)
   }
 
   // ------------------------------------------------------------ joining
@@ -382,8 +386,10 @@ export class Gms {
       if (m === this.me) return this.leaving
       if (this.leavesWaiting.has(m) || this.host.suspected(m)) return true
       // Suspected by another member for long, though we hear it: one of them must go; the reported one does.
-      const since = this.suspectReports.get(m)
-      return since !== undefined && now - since > 2 * this.config.suspectTimeout
+      const r = this.suspectReports.get(m)
+      if (r && now - r.last > 3 * this.config.retry) this.suspectReports.delete(m) // no longer reported
+      else if (r && now - r.first > 2 * this.config.suspectTimeout) return true
+      return false
     })
     // Joiners the reliability core hears (so that streams start right).
     const joiners = [...this.joinsWaiting.keys()].filter((m) => this.host.hears(m))
