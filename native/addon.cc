@@ -131,6 +131,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod<&EngineWrap::Exclude>("exclude"),
       InstanceMethod<&EngineWrap::Forget>("forget"),
       InstanceMethod<&EngineWrap::SetView>("setView"),
+      InstanceMethod<&EngineWrap::Advance>("advance"),
       InstanceAccessor<&EngineWrap::Info>("info"),
     });
   }
@@ -299,6 +300,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (engine_) engine_->SetView(info[0].ToNumber().Uint32Value());
     return info.Env().Undefined();
   }
+  Napi::Value Advance(const Napi::CallbackInfo& info) {
+    if (engine_) engine_->Advance(ParseHex64(info[0]), uint64_t(info[1].ToNumber().DoubleValue()));
+    return info.Env().Undefined();
+  }
 
   std::unique_ptr<Engine> engine_;
   Napi::ThreadSafeFunction wake_;
@@ -365,6 +370,7 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
       InstanceMethod<&ManualCoreWrap::Exclude>("exclude"),
       InstanceMethod<&ManualCoreWrap::Forget>("forget"),
       InstanceMethod<&ManualCoreWrap::SetView>("setView"),
+      InstanceMethod<&ManualCoreWrap::Advance>("advance"),
       InstanceMethod<&ManualCoreWrap::InMessage>("inMessage"),
       InstanceMethod<&ManualCoreWrap::HighestSent>("highestSent"),
       InstanceAccessor<&ManualCoreWrap::Self>("self"),
@@ -428,6 +434,10 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
   }
   Napi::Value Forget(const Napi::CallbackInfo& info) { core_->Forget(ParseHex64(info[0])); return info.Env().Undefined(); }
   Napi::Value SetView(const Napi::CallbackInfo& info) { core_->SetView(info[0].ToNumber().Uint32Value(), Now(info[1])); return info.Env().Undefined(); }
+  Napi::Value Advance(const Napi::CallbackInfo& info) {
+    core_->Advance(ParseHex64(info[0]), uint64_t(info[1].ToNumber().DoubleValue()));
+    return info.Env().Undefined();
+  }
   Napi::Value InMessage(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), core_->InMessage()); }
   Napi::Value HighestSent(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(core_->HighestSent())); }
 

@@ -165,6 +165,13 @@ void Engine::Exclude(uint64_t id, bool excluded) {
   core_->Exclude(id, excluded);
 }
 
+void Engine::Advance(uint64_t id, uint64_t seq) {
+  if (!core_ || closed_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  core_->Advance(id, seq);
+  PublishInbound();
+}
+
 void Engine::SetView(uint32_t view) {
   if (!core_ || closed_) return;
   std::lock_guard<std::mutex> lock(mu_);

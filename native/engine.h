@@ -102,6 +102,7 @@ class Engine final : public Sink {
   void Exclude(uint64_t id, bool excluded);
   void Forget(uint64_t id);
   void SetView(uint32_t view);
+  void Advance(uint64_t id, uint64_t seq);
 
   std::shared_ptr<SharedRegion> region() const { return region_; }
   uint32_t outboundOffset() const { return kCountersBytes; }

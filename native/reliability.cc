@@ -580,6 +580,24 @@ void Core::Exclude(uint64_t id, bool excluded) {
   AdvanceStable();
 }
 
+void Core::Advance(uint64_t id, uint64_t seq) {
+  Peer* p = FindPeer(id);
+  if (!p) return;
+  Window& w = p->win;
+  while (w.next < seq) {
+    Slot& s = w.at(w.next);
+    if (s.state != kEmpty) {
+      std::free(s.data);
+      w.held--;
+      counters_[k_heldMessages]--;
+    }
+    s = Slot{};
+    w.next++;
+  }
+  if (w.highest < w.next - 1) w.highest = w.next - 1;
+  if (w.held) DrainHeld(p);
+}
+
 void Core::Forget(uint64_t id) {
   Peer* p = FindPeer(id);
   if (!p || p->index == selfIndex_) return;

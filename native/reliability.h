@@ -105,6 +105,9 @@ class Core {
   void Exclude(uint64_t id, bool excluded = true);
   // Drops the peer and its receive window (it is out of the view).
   void Forget(uint64_t id);
+  // The membership got the peer's messages before `seq` another way (from
+  // another member, in a flush): its window moves on to `seq`.
+  void Advance(uint64_t id, uint64_t seq);
   // True between the first and the last fragment of a message of ours.
   bool InMessage() const { return inMessage_; }
   // Stamps our datagrams from now on with view `view` (the open one goes out first).

@@ -66,6 +66,8 @@ export declare class NativeEngine {
   forget(hex: string): void
   /** Stamps our datagrams with this view id from now on. */
   setView(view: number): void
+  /** The member's messages before `seq` came another way: its receive window moves on. */
+  advance(hex: string, seq: number): void
   readonly info: EngineInfo | null
 }
 
@@ -94,6 +96,7 @@ export declare class NativeManualCore {
   exclude(hex: string, excluded?: boolean): void
   forget(hex: string): void
   setView(view: number, nowNs: number): void
+  advance(hex: string, seq: number): void
   inMessage(): boolean
   highestSent(): number
   readonly self: string

@@ -30,6 +30,8 @@ export interface CorePort {
   forget(hex: string): void
   /** Stamps our messages with this view id from now on. */
   setView(view: number): void
+  /** We have the member's messages before `seq` (fetched): the core's receive window moves on. */
+  advance(hex: string, seq: number): void
 }
 
 export interface MemberEvents {
@@ -575,6 +577,7 @@ export class Member {
         const s = this.byId.get(c.sender)
         if (!s) return
         for (const m of c.messages) this.accept(s, m)
+        this.port.advance(s.hex, s.next)
         return
       }
       case 'stateRequest': return this.serveState(from, c)

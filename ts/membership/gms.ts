@@ -151,6 +151,13 @@ export class Gms {
       case 'report': case 'done': case 'installed':
         this.coordinator?.onReply(from, c)
         return
+      case 'nack':
+        // Our attempt lost to a higher ballot we had not seen: try again above it.
+        if (this.coordinator && compareBallots(c.ballot, this.promised) > 0) {
+          this.coordinatorBallot = Math.max(this.coordinatorBallot, c.ballot.n)
+          this.restart([], [])
+        }
+        return
     }
   }
 
@@ -235,7 +242,10 @@ export class Gms {
   }
 
   private onPrepare(p: Extract<Control, { kind: 'prepare' }>): void {
-    if (compareBallots(p.ballot, this.promised) < 0) return
+    if (compareBallots(p.ballot, this.promised) < 0) {
+      if (this.view?.members.includes(p.ballot.coord)) this.host.send({ kind: 'nack', ballot: this.promised }, p.ballot.coord)
+      return
+    }
     this.setExcluded(p.excluded.filter((m) => m !== this.me))
     if (!this.view && !p.members.includes(this.me)) return
     if (this.view && p.from < this.view.id) {

@@ -161,6 +161,14 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
     if (finals.size > 1) fail(`members alive at the end are in different views: ${[...finals].join(', ')}`)
     const final = alive[0]?.views.at(-1)?.view
     if (final && final.members.length !== alive.length) fail(`the final view has ${final.members.length} members, ${alive.length} are alive`)
+    // Settled: the final view's messages are the same everywhere too.
+    const finalSets = new Map<string, string>()
+    for (const l of alive) {
+      const last = l.views.at(-1)
+      if (!last) continue
+      finalSets.set(l.id, [...(setIn.get(l.id)!.get(last.view.id) ?? [])].sort().join(' '))
+    }
+    if (new Set(finalSets.values()).size > 1) fail(`members of the final view delivered different sets in it`)
     const states = new Set(alive.filter((l) => l.finalState !== undefined).map((l) => l.finalState))
     if (states.size > 1) fail(`members of the final view disagree on the replicated state: ${[...states].join(', ')}`)
   }

@@ -275,6 +275,10 @@ export class SimNode {
       },
       exclude: (hex, excluded) => this.core.exclude(hex, excluded),
       setView: (view) => this.core.setView(view, this.world.nowNs),
+      advance: (hex, seq) => {
+        this.core.advance(hex, seq)
+        this.drain()
+      },
       forget: (hex) => {
         this.core.forget(hex)
         this.drain()
