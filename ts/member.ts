@@ -209,6 +209,9 @@ export class Member {
     s.peer = peer
     s.suspected = false
     this.streams[peer] = s
+    // Only members of our view hold back our stability; anyone else (a
+    // joiner, an old incarnation) waits until a view has it.
+    if (!s.inView && hex !== this.hex) this.port.exclude(hex, true)
   }
 
   onPeerDown(peer: number, hex: string, reason: 'left' | 'silent' | 'forgotten'): void {
@@ -470,6 +473,9 @@ export class Member {
           s.next = start // nothing of it was delivered in the old view beyond the cut
         }
         for (const q of s.early) if (q < s.next) s.early.delete(q)
+        if (!s.inView && s.hex !== this.hex) this.port.exclude(s.hex, false)
+        // Older seqs belong to older views: the core need not wait for them.
+        if (s.hex !== this.hex) this.port.advance(s.hex, s.next)
         s.inView = true
         s.target = null
         s.extras = null
