@@ -140,7 +140,12 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
 
   // Detection: members alive through the window install a view without the crashed one.
   for (const c of o.crashes) {
-    const deadline = c.atNs + o.detectionNs
+    // A crash detected while an earlier one is still being handled waits for
+    // it: the deadline runs from the last crash of such a chain.
+    let deadline = c.atNs + o.detectionNs
+    for (const d of [...o.crashes].sort((a, b) => a.atNs - b.atNs)) {
+      if (d.atNs > c.atNs && d.atNs < deadline) deadline = Math.max(deadline, d.atNs + o.detectionNs)
+    }
     if (deadline > o.endNs) continue
     if (o.excused.some((e) => e.fromNs < deadline && e.toNs > c.atNs)) continue
     for (const l of logs) {
@@ -149,7 +154,7 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
       if (!at || !at.view.members.includes(c.id)) continue
       const without = l.views.find((v) => v.atNs > c.atNs && !v.view.members.includes(c.id))
       if (!without || without.atNs > deadline) {
-        fail(`${l.id} had no view without ${c.id} within ${o.detectionNs / 1e6} ms of its crash${without ? ` (took ${((without.atNs - c.atNs) / 1e6).toFixed(0)} ms)` : ''}`)
+        fail(`${l.id} had no view without ${c.id} within ${((deadline - c.atNs) / 1e6).toFixed(0)} ms of its crash${without ? ` (took ${((without.atNs - c.atNs) / 1e6).toFixed(0)} ms)` : ''}`)
       }
     }
   }

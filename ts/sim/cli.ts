@@ -32,6 +32,11 @@ export function runSim(args: string[]): number {
       throw new RangeError(`unknown option '${a}'`)
     }
   }
+  // `troupe sim | head` closes the pipe early: stop quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0)
+    throw err
+  })
   let failed = 0
   const started = Date.now()
   for (let seed = from; seed <= to; seed++) {
