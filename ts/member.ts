@@ -655,6 +655,7 @@ export class Member {
         const s = this.byId.get(m)
         return s === undefined || s.suspected
       },
+      heard: () => [...this.byId.values()].filter((s) => !s.suspected).map((s) => s.id),
       blocked: (blocked, reason) => {
         this.blockedNow = blocked
         if (blocked) this.frozen = true

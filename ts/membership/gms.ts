@@ -53,6 +53,8 @@ export interface GmsHost {
   hears(member: string): boolean
   /** Members the reliability core reports silent (or gone). */
   suspected(member: string): boolean
+  /** Every member the reliability core hears now. */
+  heard(): string[]
   /** No progress possible (a minority side), or progress again. */
   blocked(blocked: boolean, reason: string): void
   /** We are not in the group's view any more: start over as a new incarnation. */
@@ -187,8 +189,15 @@ export class Gms {
       this.lastJoinSent = now
       this.host.send({ kind: 'join', member: this.me }, null)
     }
-    // Nobody answered: the lowest joiner heard starts the group.
+    // Nobody answered: the lowest joiner heard starts the group. Not while
+    // we hear anyone who is not a joiner: a group is there (its coordinator
+    // may have just died; the next one will answer).
     if (now - this.started < this.config.discovery || now - this.announceHeardAt < this.config.discovery) return
+    for (const other of this.host.heard()) {
+      if (other === this.me) continue
+      const at = this.joinersHeard.get(other)
+      if (at === undefined || now - at >= this.config.discovery || other < this.me) return
+    }
     for (const [other, at] of this.joinersHeard) {
       if (now - at < this.config.discovery && other < this.me) return
     }
@@ -287,6 +296,9 @@ export class Gms {
   private onCut(c: Extract<Control, { kind: 'cut' }>): void {
     const f = this.flush
     if (!f || compareBallots(f.ballot, c.ballot) !== 0 || !f.report) return
+    // Everyone who reaches this cut has seen the next view's id: a later
+    // attempt (if this coordinator dies before everyone installs) picks a higher one.
+    this.seen = Math.max(this.seen, c.view)
     if (!f.cutApplied) {
       f.cutApplied = true
       if (this.view) this.host.applyCut(c.cut)
@@ -475,6 +487,7 @@ class CoordinatorFlush {
   private readonly dones = new Set<string>()
   private readonly installed = new Set<string>()
   private cut: Record<string, CutEntry> | null = null
+  private nextId = 0
   private install: Install | null = null
   private lastSent = -Infinity
   private readonly started: number
@@ -549,7 +562,7 @@ class CoordinatorFlush {
       if (resend || this.lastSent === -Infinity) this.sendPrepare(now)
     } else if (this.phase === 'cut') {
       if (this.participants.every((m) => this.dones.has(m))) return this.makeInstall()
-      if (resend) this.sendAll(now, { kind: 'cut', ballot: this.ballot, cut: this.cut! })
+      if (resend) this.sendAll(now, { kind: 'cut', ballot: this.ballot, view: this.nextId, cut: this.cut! })
     } else {
       const waiting = this.members.filter((m) => !this.installed.has(m) && !this.host.suspected(m))
       if (waiting.length === 0) return this.gms.finished()
@@ -593,14 +606,15 @@ class CoordinatorFlush {
       cut[s] = { upTo, holder, extras: [...extras].sort((a, b) => a[0] - b[0]) }
     }
     this.cut = cut
+    let seen = Math.max(this.gms.highestSeen, this.view.id)
+    for (const r of this.reports.values()) seen = Math.max(seen, r.seen, r.view)
+    this.nextId = seen + 1
     this.phase = 'cut'
     this.lastSent = -Infinity
     this.tick(this.host.now())
   }
 
   private makeInstall(): void {
-    let seen = Math.max(this.gms.highestSeen, this.view.id)
-    for (const r of this.reports.values()) seen = Math.max(seen, r.seen, r.view)
     const starts: Record<string, number> = {}
     for (const m of this.members) {
       const c = this.cut![m]
@@ -608,7 +622,7 @@ class CoordinatorFlush {
     }
     const old = this.members.filter((m) => this.view.members.includes(m))
     this.install = {
-      kind: 'install', ballot: this.ballot, view: { id: seen + 1, members: this.members, founder: this.gms.founder }, starts,
+      kind: 'install', ballot: this.ballot, view: { id: this.nextId, members: this.members, founder: this.gms.founder }, starts,
       sides: [], provider: this.joiners.length && old.length ? old[0]! : '',
     }
     this.phase = 'install'

@@ -45,7 +45,7 @@ export type Control =
       ready: boolean // a joiner: it hears every proposed member
       last: Install | null // the install that made its current view
     }
-  | { kind: 'cut'; ballot: Ballot; cut: Readonly<Record<string, CutEntry>> }
+  | { kind: 'cut'; ballot: Ballot; view: number; cut: Readonly<Record<string, CutEntry>> } // view: the id the install will have
   | { kind: 'done'; ballot: Ballot }
   | { kind: 'nack'; ballot: Ballot } // your PREPARE lost to this higher ballot
   | Install
@@ -221,7 +221,7 @@ const CHECK: Record<Exclude<Control['kind'], 'fetched' | 'stateChunk'>, (b: Obj)
     }
     return { kind: 'report', ballot: b.ballot, view: b.view, seen: b.seen, sent: b.sent, held: b.held, ready: b.ready, last }
   },
-  cut: (b) => (isBallot(b.ballot) && isRecordOf(b.cut, isCutEntry) ? { kind: 'cut', ballot: b.ballot, cut: b.cut } : null),
+  cut: (b) => (isBallot(b.ballot) && isCount(b.view) && isRecordOf(b.cut, isCutEntry) ? { kind: 'cut', ballot: b.ballot, view: b.view, cut: b.cut } : null),
   done: (b) => (isBallot(b.ballot) ? { kind: 'done', ballot: b.ballot } : null),
   nack: (b) => (isBallot(b.ballot) ? { kind: 'nack', ballot: b.ballot } : null),
   install: checkInstall,

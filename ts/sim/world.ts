@@ -180,7 +180,11 @@ export class SimNode {
         if (blocked) inc.blockedNs.push(w.nowNs)
       },
       excluded: () => this.restartLater('excluded'),
-      left: () => this.end('left'),
+      left: () => {
+        // As the live Group does: LEAVE tells the others at once.
+        this.core.leave(w.nowNs)
+        this.end('left')
+      },
     }, config, w.nowNs / MS)
     this.drain()
     this.scheduleTimer()
@@ -306,7 +310,11 @@ export class SimNode {
         for (const d of out.delivered) m.onMessage(d.peer, d.seq, d.view, d.order, d.frag, d.data)
         for (const c of out.controls) m.onControl(c.sender, c.data)
         m.settle()
-        if (!this.alive) return
+        if (!this.alive) {
+          // Ended (left or excluded) while handling this: what it sent last still goes out.
+          for (const s of this.core.take().sent) this.world.transmit(this.index, s.data, s.to === null ? null : s.to.ip - 1)
+          return
+        }
       } while (this.again)
     } finally {
       this.draining = false
