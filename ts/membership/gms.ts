@@ -153,6 +153,10 @@ export class Gms {
       case 'report': case 'done': case 'installed':
         this.coordinator?.onReply(from, c)
         return
+      case 'behind':
+        // A member missed the install of our view: send it again.
+        if (this.view && c.view < this.view.id && this.lastInstall && this.view.members.includes(from)) this.host.send(this.lastInstall, from)
+        return
       case 'nack':
         // Our attempt lost to a higher ballot we had not seen: try again above it.
         if (this.coordinator && compareBallots(c.ballot, this.promised) > 0) {
@@ -340,6 +344,12 @@ export class Gms {
   private acceptInstall(i: Install): void {
     this.seen = Math.max(this.seen, i.view.id)
     if (!i.view.members.includes(this.me)) {
+      // A leaving coordinator first sees its install through (it resends
+      // until every member has it); then it is gone.
+      if (this.leaving && this.coordinator?.made(i)) {
+        this.leftAfterInstall = true
+        return
+      }
       if (this.leaving) return this.finish(() => this.host.left())
       if (!this.view) {
         this.flush = null // a joiner left out of this one: keep asking
@@ -369,6 +379,11 @@ export class Gms {
   private onAnnounce(from: string, v: { id: number; members: readonly string[]; founder: string }): void {
     this.announceHeardAt = this.host.now()
     this.seen = Math.max(this.seen, v.id)
+    if (this.view && v.members.includes(this.me) && v.id > this.view.id && v.founder === this.founder) {
+      // We missed the install of the view the group is in: ask for it.
+      this.host.send({ kind: 'behind', view: this.view.id }, from)
+      return
+    }
     if (!this.view || v.members.includes(this.me)) return
     const mine = this.view
     if (v.members.some((m) => mine.members.includes(m)) && v.id <= mine.id) return // an older view of ours
@@ -467,8 +482,9 @@ export class Gms {
   }
   finished(): void {
     this.coordinator = null
-    if (this.leaving && this.view && !this.view.members.includes(this.me)) this.finish(() => this.host.left())
+    if (this.leftAfterInstall) this.finish(() => this.host.left())
   }
+  private leftAfterInstall = false
   deliverLocally(c: Control): void {
     this.onControl(this.me, c)
   }

@@ -48,6 +48,7 @@ export type Control =
   | { kind: 'cut'; ballot: Ballot; view: number; cut: Readonly<Record<string, CutEntry>> } // view: the id the install will have
   | { kind: 'done'; ballot: Ballot }
   | { kind: 'nack'; ballot: Ballot } // your PREPARE lost to this higher ballot
+  | { kind: 'behind'; view: number } // I am in this view and missed your install of a later one
   | Install
   | { kind: 'installed'; ballot: Ballot }
   | { kind: 'fetch'; sender: string; ranges: readonly (readonly [number, number])[] }
@@ -77,7 +78,7 @@ export interface FetchedMessage {
 
 const KIND = {
   announce: 1, join: 2, leave: 3, suspect: 4, prepare: 5, report: 6, cut: 7, done: 8,
-  install: 9, installed: 10, fetch: 11, stateRequest: 12, nack: 13, fetched: 20, stateChunk: 21,
+  install: 9, installed: 10, fetch: 11, stateRequest: 12, nack: 13, behind: 14, fetched: 20, stateChunk: 21,
 } as const
 const KIND_NAME = Object.fromEntries(Object.entries(KIND).map(([k, v]) => [v, k])) as Record<number, Control['kind']>
 
@@ -224,6 +225,7 @@ const CHECK: Record<Exclude<Control['kind'], 'fetched' | 'stateChunk'>, (b: Obj)
   cut: (b) => (isBallot(b.ballot) && isCount(b.view) && isRecordOf(b.cut, isCutEntry) ? { kind: 'cut', ballot: b.ballot, view: b.view, cut: b.cut } : null),
   done: (b) => (isBallot(b.ballot) ? { kind: 'done', ballot: b.ballot } : null),
   nack: (b) => (isBallot(b.ballot) ? { kind: 'nack', ballot: b.ballot } : null),
+  behind: (b) => (isCount(b.view) ? { kind: 'behind', view: b.view } : null),
   install: checkInstall,
   installed: (b) => (isBallot(b.ballot) ? { kind: 'installed', ballot: b.ballot } : null),
   fetch: (b) =>
