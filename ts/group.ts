@@ -1,16 +1,16 @@
-// Group: join / send / leave / events. A thin coordinator of the parts:
-// the native engine (engine.ts, through the rings in ring.ts), the
-// membership (membership/), the order policies (order/) and reassembly.
+// Group: join / send / leave / events, over one live member: the native
+// engine (engine.ts, through the rings in ring.ts) below, the member runtime
+// (member.ts: agreed views, the flush, state transfer, order policies) above.
+// The sending path goes straight into the outbound ring; everything received
+// goes through the member.
 import { EventEmitter } from 'node:events'
+import { performance } from 'node:perf_hooks'
 
 import { addon, counterIndex, NativeEngine, RecordType } from './engine.js'
-import { Frag, Reassembly } from './fragments.js'
-import { HeardMembership } from './membership/heard.js'
-import { Message, type View } from './message.js'
+import { Frag } from './fragments.js'
+import { Member, type CorePort } from './member.js'
+import type { Message, View } from './message.js'
 import { ipv4ToInt, ORDERS, resolveJoinOptions, validateGroupName, type JoinOptions, type Order, type ResolvedOptions } from './options.js'
-import { FifoOrder } from './order/fifo.js'
-import type { OrderPolicy } from './order/policy.js'
-import { UnorderedOrder } from './order/unordered.js'
 import { RingConsumer, RingProducer } from './ring.js'
 
 export interface SendOptions {
@@ -29,6 +29,18 @@ export interface GroupStats {
   reassemblyBytes: number
   /** Messages dropped in reassembly (broken fragment runs, too large). */
   reassemblyDropped: number
+  /** Membership CONTROL datagrams dropped as malformed or from an unknown sender. */
+  controlRejected: number
+  /** Messages dropped by the view rules (sent by non-members, or in views we were not in). */
+  viewDropped: number
+  /** Times this member was excluded and came back as a new incarnation. */
+  rejoins: number
+}
+
+export interface BlockedInfo {
+  /** true: this side of a partition holds no majority of the view, so it delivers nothing new; false: it goes on. */
+  blocked: boolean
+  reason: string
 }
 
 export interface GroupEvents {
@@ -36,8 +48,13 @@ export interface GroupEvents {
   view: [view: View]
   drain: []
   error: [err: Error]
+  /** A minority side of a partition stops (and later goes on, or rejoins). */
+  blocked: [info: BlockedInfo]
+  /** This member was left out of the group's view (wrongly suspected, or on a minority side) and is joining again as a new incarnation: `group.me` changes. */
+  rejoining: [reason: string]
 }
 
+const SESSION_CLOSED = -1
 const ORDER_CODE: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(ORDERS.map((o, i) => [o, i])))
 const FIFO = 1
 const OUTBOUND_BYTES = 4 << 20
@@ -57,39 +74,54 @@ interface Pending {
 
 export class Group extends EventEmitter<GroupEvents> {
   /**
-   * Joins the group `name` and resolves once this member is in its own view.
-   * Options are described in options.ts (JOIN_OPTIONS); a wrong name or value
-   * throws a TypeError or RangeError naming the option.
+   * Joins the group `name` and resolves once this member is in an agreed
+   * view (with the group's state, if getState/setState are given). Options
+   * are described in options.ts (JOIN_OPTIONS); a wrong name or value throws
+   * a TypeError or RangeError naming the option.
    */
   static async join(name: string, options?: JoinOptions): Promise<Group> {
     const group = validateGroupName(name)
     const resolved = resolveJoinOptions(group, options)
     const g = new Group(group, resolved)
-    await g.joined
+    const limit = resolved.joinTimeout
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        g.joined,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new TroupeError(`no view after ${limit} ms: is the group's coordinator blocked (minority side)?`, 'ERR_TROUPE_JOIN_TIMEOUT')), limit)
+        }),
+      ])
+    } catch (err) {
+      g.shutdown()
+      throw err
+    } finally {
+      clearTimeout(timer)
+    }
     return g
   }
 
   readonly name: string
   private readonly options: ResolvedOptions
-  private readonly engine: NativeEngine
-  private readonly memory: ArrayBuffer
-  private readonly outbound: RingProducer
-  private readonly inbound: RingConsumer
-  private readonly counters: BigUint64Array
-  private readonly maxPayload: number
-  private readonly selfId: string
-  private readonly membership = new HeardMembership()
+  private engine!: NativeEngine
+  private outbound!: RingProducer
+  private inbound!: RingConsumer
+  private counters!: BigUint64Array
+  private member!: Member
+  private maxPayload = 0
+  private selfId = ''
+  private session = 0
   private readonly peers: string[] = []
-  private readonly policies: OrderPolicy[] = []
-  private readonly reassembly: Reassembly
   private readonly pending: Pending[] = []
   private pendingBytes = 0
   private needDrain = false
   private flushQueued = false
   private closed = false
+  private rejoins = 0
+  private readonly ticker: NodeJS.Timeout
   private readonly joined: Promise<void>
   private onJoined: (() => void) | null = null
-  private readonly deliverFn = (msg: Message) => this.emit('message', msg)
+  private onLeft: (() => void) | null = null
   private readonly flushFn = () => this.flush()
 
   private constructor(name: string, options: ResolvedOptions) {
@@ -97,51 +129,22 @@ export class Group extends EventEmitter<GroupEvents> {
     this.name = name
     this.options = options
     this.joined = new Promise((resolve) => (this.onJoined = resolve))
-    const inject = options.inject
-    // The inbound ring must hold several of the largest datagrams.
-    const inboundBytes = Math.max(INBOUND_BYTES, nextPowerOfTwo(options.datagramSize * 8))
-    this.engine = new addon.Engine(
-      {
-        groupHash: addon.groupHash(name),
-        name: options.name,
-        groupIp: networkOrder(ipv4ToInt(options.address)),
-        port: options.port,
-        interfaceIp: networkOrder(ipv4ToInt(options.interface)),
-        ttl: options.ttl,
-        datagramSize: options.datagramSize,
-        windowBytes: options.window,
-        statusIntervalNs: options.statusInterval * 1e6,
-        nakDelayNs: options.nakDelay * 1e6,
-        suspectTimeoutNs: options.suspectTimeout * 1e6,
-        receiveOwn: options.receiveOwn,
-        receiveBuffer: options.receiveBuffer,
-        sendBuffer: options.sendBuffer,
-        outboundBytes: OUTBOUND_BYTES,
-        inboundBytes,
-        seed: Math.floor(Math.random() * 2 ** 32),
-        ...(inject ? { injectLoss: inject.loss, injectDuplicate: inject.duplicate, injectReorder: inject.reorder, injectSeed: inject.seed } : {}),
-      },
-      () => this.onWake(),
-    )
-    const info = this.engine.info!
-    this.memory = this.engine.memory()
-    this.outbound = new RingProducer(this.memory, info.outboundOffset, OUTBOUND_BYTES)
-    this.inbound = new RingConsumer(this.memory, info.inboundOffset, inboundBytes)
-    this.counters = new BigUint64Array(this.memory, 0, addon.counters.length)
-    this.maxPayload = Math.min(info.maxPayload, this.outbound.maxPayload)
-    this.selfId = `${options.name}#${info.self}`
-    this.reassembly = new Reassembly(options.maxMessageSize)
-    this.policies = [new UnorderedOrder(), new FifoOrder()]
+    this.open()
+    // The membership's retries and timeouts. Heartbeats do not depend on it
+    // (the native I/O thread sends them), so a busy loop delays views, never
+    // causes suspicion.
+    this.ticker = setInterval(() => this.tick(), Math.max(2, Math.min(20, retryOf(options) / 2)))
+    this.ticker.unref()
   }
 
-  /** This member's id: its name and a random incarnation, `name#0123456789abcdef`. */
+  /** This member's id: its name and a random incarnation, `name#0123456789abcdef`. Changes if the member has to rejoin. */
   get me(): string {
     return this.selfId
   }
 
   /** The current view. */
   get view(): View {
-    return this.membership.view ?? { id: 0, members: [], coordinator: '' }
+    return this.member.currentView ?? { id: 0, members: [], coordinator: '' }
   }
 
   /**
@@ -149,6 +152,7 @@ export class Group extends EventEmitter<GroupEvents> {
    * returns, so the caller may reuse its buffer. Returns false when the
    * flow-control window is full: the message is queued (not lost) and
    * 'drain' is emitted when sending may go on (the Node Writable convention).
+   * During a view change messages wait in the ring and go out in the new view.
    */
   send(data: Uint8Array, options?: SendOptions): boolean {
     if (!(data instanceof Uint8Array)) throw new TypeError(`data must be a Uint8Array, got ${data === null ? 'null' : typeof data}`)
@@ -188,17 +192,23 @@ export class Group extends EventEmitter<GroupEvents> {
       counters,
       pendingBytes: this.pendingBytes,
       pendingMessages: this.pending.length,
-      reassemblyBytes: this.reassembly.pendingBytes,
-      reassemblyDropped: this.reassembly.dropped,
+      reassemblyBytes: this.member.reassemblyBytes,
+      reassemblyDropped: this.member.reassemblyDropped,
+      controlRejected: this.member.controlRejected,
+      viewDropped: this.member.messagesDropped,
+      rejoins: this.rejoins,
     }
   }
 
   /**
    * Leaves the group: waits (up to `timeoutMs`) until queued messages are
-   * handed to the engine, then sends LEAVE and closes the sockets.
+   * handed to the engine, then takes part in the view change that removes
+   * this member (so that every message it sent is delivered to the others
+   * first), and closes the sockets.
    */
   async leave(timeoutMs = 2000): Promise<void> {
     if (this.closed) return
+    const deadline = performance.now() + timeoutMs
     if (this.pending.length > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, timeoutMs)
@@ -210,7 +220,126 @@ export class Group extends EventEmitter<GroupEvents> {
       })
     }
     this.flush()
+    if (this.member.joined && this.view.members.length > 1) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, deadline - performance.now()) + 2 * this.options.suspectTimeout)
+        timer.unref()
+        this.onLeft = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+        this.member.leave()
+      })
+    }
+    this.shutdown()
+  }
+
+  // ------------------------------------------------------------ the live member
+
+  /** Opens a new incarnation: engine, rings and member runtime. */
+  private open(): void {
+    const options = this.options
+    const inject = options.inject
+    // The inbound ring must hold several of the largest datagrams.
+    const inboundBytes = Math.max(INBOUND_BYTES, nextPowerOfTwo(options.datagramSize * 8))
+    const session = ++this.session
+    const engine = new addon.Engine(
+      {
+        groupHash: addon.groupHash(this.name),
+        name: options.name,
+        groupIp: networkOrder(ipv4ToInt(options.address)),
+        port: options.port,
+        interfaceIp: networkOrder(ipv4ToInt(options.interface)),
+        ttl: options.ttl,
+        datagramSize: options.datagramSize,
+        windowBytes: options.window,
+        statusIntervalNs: options.statusInterval * 1e6,
+        nakDelayNs: options.nakDelay * 1e6,
+        suspectTimeoutNs: options.suspectTimeout * 1e6,
+        receiveOwn: options.receiveOwn,
+        autoRemove: false,
+        receiveBuffer: options.receiveBuffer,
+        sendBuffer: options.sendBuffer,
+        outboundBytes: OUTBOUND_BYTES,
+        inboundBytes,
+        seed: Math.floor(Math.random() * 2 ** 32),
+        ...(inject ? { injectLoss: inject.loss, injectDuplicate: inject.duplicate, injectReorder: inject.reorder, injectSeed: inject.seed } : {}),
+      },
+      () => this.onWake(session),
+    )
+    const info = engine.info!
+    const memory = engine.memory()
+    this.engine = engine
+    this.outbound = new RingProducer(memory, info.outboundOffset, OUTBOUND_BYTES)
+    this.inbound = new RingConsumer(memory, info.inboundOffset, inboundBytes)
+    this.counters = new BigUint64Array(memory, 0, addon.counters.length)
+    // Room for a fragment inside a FETCHED control datagram too (member.ts).
+    this.maxPayload = Math.min(info.maxPayload - 128, this.outbound.maxPayload)
+    this.selfId = `${options.name}#${info.self}`
+    this.peers.length = 0
+    const port: CorePort = {
+      control: (payload, to) => engine.control(payload, to),
+      pause: () => engine.pause(),
+      resume: () => engine.resume(),
+      exclude: (hex, excluded) => engine.exclude(hex, excluded),
+      forget: (hex) => engine.forget(hex),
+      setView: (view) => engine.setView(view),
+      advance: (hex, seq) => engine.advance(hex, seq),
+    }
+    this.member = new Member(port, {
+      deliver: (msg: Message) => this.emit('message', msg),
+      view: (view: View) => {
+        this.emit('view', view)
+        if (this.onJoined) {
+          this.onJoined()
+          this.onJoined = null
+        }
+      },
+      blocked: (blocked: boolean, reason: string) => this.emit('blocked', { blocked, reason }),
+      excluded: (reason: string) => queueMicrotask(() => this.rejoin(session, reason)),
+      left: () => this.onLeft?.(),
+    }, {
+      id: this.selfId,
+      suspectTimeout: options.suspectTimeout,
+      retry: retryOf(options),
+      discovery: options.discovery,
+      partitions: options.partitions,
+      maxControl: options.datagramSize - addon.limits.dataHeaderBytes + 16,
+      retainBytes: 2 * options.window,
+      futureBytes: Math.max(64 << 20, 4 * options.window),
+      maxMessageSize: options.maxMessageSize,
+      receiveOwn: options.receiveOwn,
+      getState: options.getState,
+      setState: options.setState,
+    }, performance.now())
+  }
+
+  /** Excluded from the view: close this incarnation and join again as a new one. */
+  private rejoin(session: number, reason: string): void {
+    if (this.closed || session !== this.session) return
+    this.session = SESSION_CLOSED
+    this.engine.close()
+    this.rejoins++
+    this.emit('rejoining', reason)
+    try {
+      this.open()
+    } catch (err) {
+      this.closed = true
+      clearInterval(this.ticker)
+      this.emit('error', err as Error)
+    }
+  }
+
+  private tick(): void {
+    if (this.closed) return
+    this.member.tick(performance.now())
+  }
+
+  private shutdown(): void {
+    if (this.closed) return
     this.closed = true
+    clearInterval(this.ticker)
+    this.session = SESSION_CLOSED
     this.engine.close()
   }
 
@@ -261,6 +390,7 @@ export class Group extends EventEmitter<GroupEvents> {
 
   /** Moves queued messages into the ring while it has room. */
   private pumpPending(): void {
+    if (this.closed) return
     while (this.pending.length > 0) {
       const p = this.pending[0]!
       const before = p.offset
@@ -300,24 +430,24 @@ export class Group extends EventEmitter<GroupEvents> {
   // ------------------------------------------------------------ receiving
 
   /** One call per batch of inbound records (the engine coalesces wake-ups). */
-  private onWake(): void {
-    if (this.closed) return
+  private onWake(session: number): void {
+    if (this.closed || session !== this.session) return
+    this.member.setNow(performance.now())
     this.inbound.armWake()
     for (let batch = this.inbound.take(); batch !== null; batch = this.inbound.take()) {
       if (this.inbound.takeBlocked()) this.engine.kick()
       this.dispatch(batch.bytes, batch.view)
-      if (this.closed) return
+      if (this.closed || session !== this.session) return
     }
     if (this.inbound.takeBlocked()) this.engine.kick()
+    this.member.settle()
     if (this.pending.length > 0) this.pumpPending()
   }
 
   private dispatch(bytes: Uint8Array, view: DataView): void {
     const end = bytes.length
     const buffer = bytes.buffer
-    const peers = this.peers
-    const policies = this.policies
-    const deliver = this.deliverFn
+    const member = this.member
     let at = 0
     while (at < end) {
       const length = view.getUint32(at, true)
@@ -327,55 +457,27 @@ export class Group extends EventEmitter<GroupEvents> {
       at += (length + 7) & ~7
       if (type === RecordType.message) {
         const seq = view.getUint32(body, true) + view.getUint32(body + 4, true) * 4294967296
-        const peer = view.getUint32(body + 8, true)
-        let data = new Uint8Array(buffer, body + 16, length - 24)
-        const frag = flags >> 4
-        let first = seq
-        if (frag !== Frag.whole) {
-          const whole = this.reassembly.add(peer, seq, frag, data)
-          if (whole === null) continue
-          data = whole.data
-          first = whole.seq
-        }
-        const order = flags & 0xf
-        const policy = policies[order]!
-        policy.onMessage(new Message(peers[peer]!, data, policy.order, first), deliver)
+        member.onMessage(view.getUint32(body + 8, true), seq, view.getUint32(body + 12, true), flags & 0xf, flags >> 4, new Uint8Array(buffer, body + 16, length - 24))
       } else if (type === RecordType.peerUp) {
-        this.onPeerUp(view, body, bytes)
+        const nameLength = view.getUint32(body + 4, true)
+        const hex = view.getBigUint64(body + 8, true).toString(16).padStart(16, '0')
+        const name = Buffer.from(bytes.buffer, bytes.byteOffset + body + 16, nameLength).toString('utf8')
+        member.onPeerUp(view.getUint32(body, true), hex, name)
       } else if (type === RecordType.peerDown) {
-        this.onPeerDown(view, body)
+        const reason = view.getUint32(body + 4, true)
+        const hex = view.getBigUint64(body + 8, true).toString(16).padStart(16, '0')
+        member.onPeerDown(view.getUint32(body, true), hex, reason === 1 ? 'left' : reason === 2 ? 'silent' : 'forgotten')
+      } else if (type === RecordType.control) {
+        const hex = view.getBigUint64(body, true).toString(16).padStart(16, '0')
+        member.onControl(hex, new Uint8Array(buffer, body + 8, length - 16))
       }
     }
   }
+}
 
-  private onPeerUp(view: DataView, body: number, bytes: Uint8Array): void {
-    const peer = view.getUint32(body, true)
-    const nameLength = view.getUint32(body + 4, true)
-    const id = (view.getBigUint64(body + 8, true)).toString(16).padStart(16, '0')
-    const name = Buffer.from(bytes.buffer, bytes.byteOffset + body + 16, nameLength).toString('utf8')
-    const member = `${name}#${id}`
-    this.peers[peer] = member
-    const v = this.membership.add(member)
-    this.installView(v)
-    if (member === this.selfId && this.onJoined) {
-      this.onJoined()
-      this.onJoined = null
-    }
-  }
-
-  private onPeerDown(view: DataView, body: number): void {
-    const peer = view.getUint32(body, true)
-    const member = this.peers[peer]
-    if (member === undefined) return
-    this.reassembly.forget(peer)
-    const v = this.membership.remove(member)
-    if (v) this.installView(v)
-  }
-
-  private installView(v: View): void {
-    for (const p of this.policies) p.onView(v, this.deliverFn)
-    this.emit('view', v)
-  }
+/** The membership protocol's retry interval (ms): a twentieth of the suspicion timeout, 5 to 100 ms. */
+function retryOf(options: ResolvedOptions): number {
+  return Math.max(5, Math.min(100, options.suspectTimeout / 20))
 }
 
 function networkOrder(hostOrder: number): number {

@@ -190,6 +190,12 @@ export class Member {
   get joined(): boolean {
     return this.view !== null
   }
+  get reassemblyBytes(): number {
+    return this.reassembly.pendingBytes
+  }
+  get reassemblyDropped(): number {
+    return this.reassembly.dropped
+  }
 
   setNow(nowMs: number): void {
     this.nowMs = nowMs

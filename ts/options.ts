@@ -35,6 +35,9 @@ export interface JoinOptions {
   sendBuffer?: number
   inject?: InjectOptions
   transport?: 'udp-multicast'
+  partitions?: 'primary' | 'merge'
+  discovery?: number
+  joinTimeout?: number
   key?: Uint8Array
   getState?: () => Uint8Array
   setState?: (state: Uint8Array) => void
@@ -57,6 +60,11 @@ export interface ResolvedOptions {
   receiveBuffer: number
   sendBuffer: number
   inject: Required<InjectOptions> | null
+  partitions: 'primary' | 'merge'
+  discovery: number
+  joinTimeout: number
+  getState: (() => Uint8Array) | undefined
+  setState: ((state: Uint8Array) => void) | undefined
 }
 
 type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'object' | 'function' | 'bytes'
@@ -80,10 +88,10 @@ export const JOIN_OPTIONS: Readonly<Record<keyof JoinOptions, Spec>> = {
   name: { kind: 'string', doc: 'Member name, up to 64 bytes; the member id is name#incarnation. Default: host-pid.' },
   ttl: { kind: 'integer', min: 0, max: 255, doc: 'Multicast TTL. Default 1 (this network segment).' },
   datagramSize: { kind: 'integer', unit: 'bytes', min: 512, max: 65507, doc: 'Largest datagram sent; messages are packed into datagrams of up to this size. Default 8192 on loopback, 1472 elsewhere (Ethernet MTU).' },
-  window: { kind: 'integer', unit: 'bytes', min: 64 * 1024, max: 4096 * MiB, doc: 'Flow-control window: how far (in datagram bytes) a sender may run ahead of what every member holds. Default 16 MiB.' },
+  window: { kind: 'integer', unit: 'bytes', min: 64 * 1024, max: 4096 * MiB, doc: 'Flow-control window: how far (in datagram bytes) a sender may run ahead of what every member holds. Default 2 MiB.' },
   maxMessageSize: { kind: 'integer', unit: 'bytes', min: 1, max: 256 * MiB, doc: 'Largest message accepted by send(); larger messages are fragmented up to this. Default 8 MiB.' },
   maxPending: { kind: 'integer', unit: 'bytes', min: 0, max: 4096 * MiB, doc: 'Bytes send() may queue while the window is full; past this send() throws ERR_TROUPE_BACKPRESSURE instead of growing. Default 64 MiB.' },
-  suspectTimeout: { kind: 'number', unit: 'ms', min: 10, max: 3_600_000, doc: 'A member not heard from for this long is removed from the view. Default 1000.' },
+  suspectTimeout: { kind: 'number', unit: 'ms', min: 10, max: 3_600_000, doc: 'A member not heard from for this long is suspected, and the coordinator installs a view without it. Heartbeats come from the native I/O thread, so a busy event loop or a GC pause does not cause suspicion. Default 1000.' },
   statusInterval: { kind: 'number', unit: 'ms', min: 0.1, max: 10_000, doc: 'How often each member multicasts STATUS (heartbeat and acks). Default 10.' },
   nakDelay: { kind: 'number', unit: 'ms', min: 0, max: 10_000, doc: 'How long a gap may stay open (reordering) before it is NAKed; jittered ±50%. Default 1.' },
   receiveOwn: { kind: 'boolean', doc: "Deliver this member's own messages to it. Default true." },
@@ -91,9 +99,12 @@ export const JOIN_OPTIONS: Readonly<Record<keyof JoinOptions, Spec>> = {
   sendBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, doc: 'Kernel send buffer. Default 4 MiB.' },
   inject: { kind: 'object', doc: 'Test tool: seeded loss / duplication / reordering of received datagrams ({ loss, duplicate, reorder, seed }). Off by default; never use it in production.' },
   transport: { kind: 'string', doc: "'udp-multicast' (the default and, for now, the only transport)." },
+  partitions: { kind: 'string', doc: "'primary' (default): only a side holding a majority of the last view goes on; a minority side emits 'blocked', delivers nothing new, and rejoins when the network heals. 'merge': every side goes on and merges on healing (not built yet)." },
+  joinTimeout: { kind: 'number', unit: 'ms', min: 1, max: 3_600_000, doc: "How long Group.join() waits for a view before it rejects with ERR_TROUPE_JOIN_TIMEOUT. Default 10 s or 10 suspectTimeouts, whichever is longer." },
+  discovery: { kind: 'number', unit: 'ms', min: 10, max: 600_000, doc: 'How long a joiner listens for an existing group before it starts a new one (it never does while it hears members of one). Default 300.' },
   key: { kind: 'bytes', doc: '32-byte group key: a closed group.', later: 'closed groups (encryption) are not built yet' },
-  getState: { kind: 'function', doc: 'Returns the state handed to joiners.', later: 'state transfer is not built yet' },
-  setState: { kind: 'function', doc: 'Receives the state from the group when joining.', later: 'state transfer is not built yet' },
+  getState: { kind: 'function', doc: "Returns this member's state (a Uint8Array); called exactly at the boundary of a view that adds members, on the member chosen to give it. Set it (and setState) on every member." },
+  setState: { kind: 'function', doc: "Receives the group's state when this member joins, before any message of its first view is delivered." },
 }
 
 const INJECT_KEYS = ['loss', 'duplicate', 'reorder', 'seed'] as const
@@ -185,6 +196,13 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
   if (o.transport !== undefined && o.transport !== 'udp-multicast') {
     throw new RangeError(`option transport must be 'udp-multicast', got '${String(o.transport)}'`)
   }
+  if (o.partitions !== undefined && o.partitions !== 'primary' && o.partitions !== 'merge') {
+    throw new RangeError(`option partitions must be 'primary' or 'merge', got '${String(o.partitions)}'`)
+  }
+  if (o.partitions === 'merge') throw new UnsupportedError("option partitions: 'merge' is not built yet ('primary' is)")
+  if ((o.getState === undefined) !== (o.setState === undefined)) {
+    throw new TypeError('options getState and setState go together: give both or neither')
+  }
   const name = (o.name as string | undefined) ?? `${process.env.HOSTNAME || 'node'}-${process.pid}`
   if (Buffer.byteLength(name) > 64 || name.length === 0) throw new RangeError('option name must be 1 to 64 bytes long')
   const loopback = iface.startsWith('127.')
@@ -225,5 +243,10 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
     receiveBuffer: (o.receiveBuffer as number | undefined) ?? 8 * MiB,
     sendBuffer: (o.sendBuffer as number | undefined) ?? 4 * MiB,
     inject,
+    partitions: 'primary',
+    discovery: (o.discovery as number | undefined) ?? 300,
+    joinTimeout: (o.joinTimeout as number | undefined) ?? Math.max(10_000, 10 * ((o.suspectTimeout as number | undefined) ?? 1000)),
+    getState: o.getState as (() => Uint8Array) | undefined,
+    setState: o.setState as ((state: Uint8Array) => void) | undefined,
   }
 }
