@@ -49,7 +49,7 @@ bool ReadCoreConfig(Napi::Object o, CoreConfig* c) {
   Napi::Env env = o.Env();
   double group = 0, datagram = c->datagramSize, window = double(c->windowBytes), slots = c->receiveSlots;
   double status = double(c->statusIntervalNs), nakDelay = double(c->nakDelayNs), nakRetry = double(c->nakRetryNs);
-  double xmitHold = double(c->xmitHoldNs), suspect = double(c->suspectTimeoutNs), seed = 1;
+  double xmitHold = double(c->xmitHoldNs), suspect = double(c->suspectTimeoutNs), seed = 1, retain = 0;
   if (!ReadNumber(o, "groupHash", 0, 4294967295.0, &group) ||
       !ReadNumber(o, "datagramSize", kMinDatagram, kMaxDatagram, &datagram) ||
       !ReadNumber(o, "windowBytes", 4096, 4294967296.0, &window) ||
@@ -59,7 +59,9 @@ bool ReadCoreConfig(Napi::Object o, CoreConfig* c) {
       !ReadNumber(o, "nakRetryNs", 1e5, 1e10, &nakRetry) ||
       !ReadNumber(o, "xmitHoldNs", 0, 1e10, &xmitHold) ||
       !ReadNumber(o, "suspectTimeoutNs", 1e6, 1e12, &suspect) ||
-      !ReadNumber(o, "seed", 0, 9007199254740991.0, &seed)) return false;
+      !ReadNumber(o, "seed", 0, 9007199254740991.0, &seed) ||
+      !ReadNumber(o, "retainBytes", 0, 1099511627776.0, &retain)) return false;
+  c->retainBytes = uint64_t(retain);
   if (!IsPowerOfTwo(slots)) { ThrowError(env, "RangeError", "option receiveSlots must be a power of two", "ERR_OUT_OF_RANGE"); return false; }
   if (window < datagram * 4) { ThrowError(env, "RangeError", "option windowBytes must hold at least 4 datagrams", "ERR_OUT_OF_RANGE"); return false; }
   c->group = uint32_t(group);
@@ -91,6 +93,22 @@ bool ReadCoreConfig(Napi::Object o, CoreConfig* c) {
 }
 
 std::string Hex64(uint64_t v) { char b[17]; std::snprintf(b, sizeof b, "%016llx", (unsigned long long)v); return b; }
+
+// [first, last, first, last, ...] of seqs, first <= last.
+bool ReadRanges(const Napi::Value& v, std::vector<uint64_t>* out) {
+  if (!v.IsArray()) return false;
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() % 2 || a.Length() > 2 * 4096) return false;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value x = a.Get(i);
+    if (!x.IsNumber()) return false;
+    const double d = x.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 9007199254740991.0)) return false;
+    out->push_back(uint64_t(d));
+  }
+  for (size_t i = 0; i < out->size(); i += 2) if ((*out)[i] > (*out)[i + 1]) return false;
+  return true;
+}
 
 // A member incarnation as JS writes it: 16 hex digits. 0 for anything else.
 uint64_t ParseHex64(const Napi::Value& v) {
@@ -132,6 +150,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod<&EngineWrap::Forget>("forget"),
       InstanceMethod<&EngineWrap::SetView>("setView"),
       InstanceMethod<&EngineWrap::Advance>("advance"),
+      InstanceMethod<&EngineWrap::Fetch>("fetch"),
       InstanceAccessor<&EngineWrap::Info>("info"),
     });
   }
@@ -304,6 +323,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (engine_) engine_->Advance(ParseHex64(info[0]), uint64_t(info[1].ToNumber().DoubleValue()));
     return info.Env().Undefined();
   }
+  // fetch(senderHex, holderHex, [first, last, first, last, ...])
+  Napi::Value Fetch(const Napi::CallbackInfo& info) {
+    std::vector<uint64_t> ranges;
+    if (!ReadRanges(info[2], &ranges)) return ThrowError(info.Env(), "TypeError", "ranges must be an array of seq pairs", "ERR_INVALID_ARG_TYPE");
+    if (engine_) engine_->Fetch(ParseHex64(info[0]), ParseHex64(info[1]), ranges.data(), ranges.size() / 2);
+    return info.Env().Undefined();
+  }
 
   std::unique_ptr<Engine> engine_;
   Napi::ThreadSafeFunction wake_;
@@ -371,6 +397,7 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
       InstanceMethod<&ManualCoreWrap::Forget>("forget"),
       InstanceMethod<&ManualCoreWrap::SetView>("setView"),
       InstanceMethod<&ManualCoreWrap::Advance>("advance"),
+      InstanceMethod<&ManualCoreWrap::Fetch>("fetch"),
       InstanceMethod<&ManualCoreWrap::InMessage>("inMessage"),
       InstanceMethod<&ManualCoreWrap::HighestSent>("highestSent"),
       InstanceAccessor<&ManualCoreWrap::Self>("self"),
@@ -436,6 +463,12 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
   Napi::Value SetView(const Napi::CallbackInfo& info) { core_->SetView(info[0].ToNumber().Uint32Value(), Now(info[1])); return info.Env().Undefined(); }
   Napi::Value Advance(const Napi::CallbackInfo& info) {
     core_->Advance(ParseHex64(info[0]), uint64_t(info[1].ToNumber().DoubleValue()));
+    return info.Env().Undefined();
+  }
+  Napi::Value Fetch(const Napi::CallbackInfo& info) {
+    std::vector<uint64_t> ranges;
+    if (!ReadRanges(info[2], &ranges)) return ThrowError(info.Env(), "TypeError", "ranges must be an array of seq pairs", "ERR_INVALID_ARG_TYPE");
+    core_->Fetch(ParseHex64(info[0]), ParseHex64(info[1]), ranges.data(), ranges.size() / 2);
     return info.Env().Undefined();
   }
   Napi::Value InMessage(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), core_->InMessage()); }

@@ -172,6 +172,13 @@ void Engine::Advance(uint64_t id, uint64_t seq) {
   PublishInbound();
 }
 
+void Engine::Fetch(uint64_t sender, uint64_t holder, const uint64_t* ranges, size_t count) {
+  if (!core_ || closed_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  core_->Fetch(sender, holder, ranges, count);
+  SendOut();
+}
+
 void Engine::SetView(uint32_t view) {
   if (!core_ || closed_) return;
   std::lock_guard<std::mutex> lock(mu_);

@@ -103,6 +103,7 @@ class Engine final : public Sink {
   void Forget(uint64_t id);
   void SetView(uint32_t view);
   void Advance(uint64_t id, uint64_t seq);
+  void Fetch(uint64_t sender, uint64_t holder, const uint64_t* ranges, size_t count);
 
   std::shared_ptr<SharedRegion> region() const { return region_; }
   uint32_t outboundOffset() const { return kCountersBytes; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 
 namespace troupe {
 
@@ -50,6 +51,10 @@ struct Core::Peer {
   uint64_t ackForUs = 0;  // their cumulative ack of our stream
   uint64_t lowestKept = 1;
   Window win;
+  // Datagrams of its stream kept for other members (retainBytes), oldest first.
+  struct Kept { uint64_t first; uint16_t count; std::vector<uint8_t> bytes; };
+  std::deque<Kept> kept;
+  size_t keptBytes = 0;
 };
 
 Core::Core(const CoreConfig& config, Sink* sink, uint64_t* counters, uint64_t nowNs)
@@ -120,6 +125,9 @@ Core::Peer* Core::AddPeer(uint64_t id, const char* name, size_t nameLen, const E
 
 void Core::RemovePeer(Peer* p, PeerDownReason why) {
   for (Slot& s : p->win.slots) { std::free(s.data); s = Slot{}; }
+  Gauge(k_retainedBytes, counters_[k_retainedBytes] - p->keptBytes);
+  p->kept.clear();
+  p->keptBytes = 0;
   if (p->win.blocked) heldForSink_--;
   Gauge(k_heldMessages, counters_[k_heldMessages] - p->win.held);
   p->active = false;
@@ -238,7 +246,9 @@ void Core::OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t
   Reject r = DecodeHeader(p, n, config_.group, &h);
   if (r == Reject::kNone) {
     Peer* peer = FindPeer(h.sender);
-    if (peer && peer->suspected && h.type != kLeave) {
+    // Data another member relays for the sender says nothing of the sender.
+    const bool relayed = h.type == kData && n >= kDataHeaderBytes && (Ld16(p + 34) & kDataRelayed);
+    if (peer && peer->suspected && h.type != kLeave && !relayed) {
       peer->suspected = false;
       sink_->PeerUp(peer->index, peer->id, peer->name.data(), peer->name.size());
     }
@@ -249,7 +259,7 @@ void Core::OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t
         if (r != Reject::kNone) break;
         if (!peer) { Count(k_rejectUnknownSender); return; }
         if (h.sender == config_.self && !config_.receiveOwn) return;
-        peer->lastHeardNs = nowNs;
+        if (!relayed) peer->lastHeardNs = nowNs;
         OnData(peer, p, n, nowNs);
         return;
       }
@@ -272,6 +282,7 @@ void Core::OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t
         if (r != Reject::kNone) break;
         if (peer) peer->lastHeardNs = nowNs;
         if (k.target == config_.self) OnNak(k, from, nowNs);
+        else Relay(k, from);
         return;
       }
       case kLeave:
@@ -317,6 +328,7 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
   const uint64_t first = Ld64(dg + 24);
   const uint16_t count = Ld16(dg + 32);
   const uint8_t* m = dg + kDataHeaderBytes;
+  uint32_t fresh = 0;
   for (uint32_t i = 0; i < count; i++) {
     const uint64_t seq = first + i;
     const uint16_t len = Ld16(m);
@@ -327,6 +339,7 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
     if (!w.inWindow(seq)) { Count(k_overrun); continue; }
     Slot& s = w.at(seq);
     if (s.state != kEmpty) { Count(k_duplicates); continue; }
+    fresh++;
     if (s.nakAt) Count(k_repaired);
     if (seq == w.next && w.held == 0 && !w.blocked) {
       // The fast path: in order, nothing waiting.
@@ -352,6 +365,7 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
     s.nakAt = 0;
     Hold(w, seq, view, order, frag, data, len);
   }
+  if (fresh && config_.retainBytes) Retain(peer, dg, n, first, count);
   NoteHighest(w, first + count - 1, nowNs);
   if (w.held) DrainHeld(peer);
   acksSinceStatus_ += count;
@@ -444,12 +458,72 @@ void Core::OnStatus(Peer* peer, const StatusView& s, uint64_t nowNs) {
   }
 }
 
+void Core::Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count) {
+  p->kept.push_back(Peer::Kept{first, count, std::vector<uint8_t>(dg, dg + n)});
+  p->keptBytes += n;
+  counters_[k_retainedBytes] += n;
+  while (p->keptBytes > config_.retainBytes && !p->kept.empty()) {
+    const size_t len = p->kept.front().bytes.size();
+    p->keptBytes -= len;
+    counters_[k_retainedBytes] -= len;
+    p->kept.pop_front();
+  }
+}
+
+// Another member misses seqs of `target` and asks us: send what we kept,
+// marked relayed, to it alone.
+void Core::Relay(const NakView& k, const Endpoint& to) {
+  Peer* p = FindPeer(k.target);
+  if (!p) return;
+  for (const Peer::Kept& d : p->kept) {
+    const uint64_t last = d.first + d.count - 1;
+    for (uint32_t i = 0; i < k.rangeCount; i++) {
+      const uint64_t a = Ld64(k.ranges + i * 16), b = Ld64(k.ranges + i * 16 + 8);
+      if (d.first > b || last < a) continue;
+      std::memcpy(scratch_.data(), d.bytes.data(), d.bytes.size());
+      St16(scratch_.data() + 34, kDataRetransmit | kDataRelayed);
+      Count(k_relayed);
+      sink_->Send(scratch_.data(), d.bytes.size(), &to);
+      break;
+    }
+  }
+}
+
+void Core::Fetch(uint64_t sender, uint64_t holder, const uint64_t* ranges, size_t count) {
+  Peer* h = FindPeer(holder);
+  if (!h || h->index == selfIndex_ || h->endpoint.port == 0) return;
+  uint8_t* p = scratch_.data();
+  size_t done = 0;
+  while (done < count) {
+    const size_t batch = std::min(count - done, kMaxNakRanges);
+    const size_t len = kNakFixedBytes + batch * 16;
+    EncodeHeader(p, kNak, config_.group, config_.self, 0, uint32_t(len));
+    St64(p + 24, sender);
+    St16(p + 32, uint16_t(batch));
+    St16(p + 34, 0);
+    St32(p + 36, 0);
+    for (size_t i = 0; i < batch; i++) {
+      St64(p + kNakFixedBytes + i * 16, ranges[(done + i) * 2]);
+      St64(p + kNakFixedBytes + i * 16 + 8, ranges[(done + i) * 2 + 1]);
+    }
+    Count(k_naksSent);
+    sink_->Send(p, len, &h->endpoint);
+    done += batch;
+  }
+}
+
 void Core::OnNak(const NakView& k, const Endpoint& from, uint64_t nowNs) {
   Count(k_naksReceived);
+  const uint64_t oldest = logCount_ ? log_[logHead_].firstSeq : nextSeq_;
+  bool older = false;
   for (uint32_t i = 0; i < k.rangeCount; i++) {
     const uint64_t first = Ld64(k.ranges + i * 16), last = Ld64(k.ranges + i * 16 + 8);
     Retransmit(first, std::min(last, highestSent_), from, nowNs);
+    if (first < oldest) older = true;
   }
+  // Freed from the log already (the asker was left out of our stability for
+  // a while): what we kept of our own stream may still have it.
+  if (older) Relay(k, from);
 }
 
 // ---------------------------------------------------------------- timers

@@ -73,6 +73,10 @@ struct CoreConfig {
   // only reported (suspected); the membership protocol decides, with
   // Exclude() and Forget().
   bool autoRemove = true;
+  // Bytes of received DATA datagrams kept per sender, so that this member
+  // can give them to a member that misses them when the sender cannot (the
+  // flush, after a crash). 0: none kept.
+  uint64_t retainBytes = 0;
   uint64_t seed = 1;
 };
 
@@ -105,9 +109,11 @@ class Core {
   void Exclude(uint64_t id, bool excluded = true);
   // Drops the peer and its receive window (it is out of the view).
   void Forget(uint64_t id);
-  // The membership got the peer's messages before `seq` another way (from
-  // another member, in a flush): its window moves on to `seq`.
+  // The peer's messages before `seq` belong to views before ours: its window moves on to `seq`.
   void Advance(uint64_t id, uint64_t seq);
+  // Asks `holder` for seqs of `sender` (ranges: first, last pairs): the
+  // holder sends what it kept, or the sender itself retransmits.
+  void Fetch(uint64_t sender, uint64_t holder, const uint64_t* ranges, size_t count);
   // True between the first and the last fragment of a message of ours.
   bool InMessage() const { return inMessage_; }
   // Stamps our datagrams from now on with view `view` (the open one goes out first).
@@ -138,6 +144,8 @@ class Core {
   void OnData(Peer* p, const uint8_t* dg, size_t n, uint64_t nowNs);
   void OnStatus(Peer* p, const StatusView& s, uint64_t nowNs);
   void OnNak(const NakView& k, const Endpoint& from, uint64_t nowNs);
+  void Relay(const NakView& k, const Endpoint& to);
+  void Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count);
   void Hold(Window& w, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n);
   void DrainHeld(Peer* p);
   void NoteHighest(Window& w, uint64_t highest, uint64_t nowNs);

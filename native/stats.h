@@ -45,7 +45,9 @@ namespace troupe {
   X(controlSent, "membership (CONTROL) datagrams sent")                           \
   X(controlReceived, "membership (CONTROL) datagrams handed to JS")               \
   X(controlDropped, "CONTROL datagrams dropped: JS was not taking them (queue full)") \
-  X(suspicions, "times a peer fell silent for suspectTimeout")
+  X(suspicions, "times a peer fell silent for suspectTimeout")                   \
+  X(relayed, "datagrams of other senders we sent to a member that missed them")   \
+  X(retainedBytes, "bytes of received datagrams kept for other members (gauge)")
 
 enum Counter : uint32_t {
 #define TROUPE_COUNTER_ENUM(name, doc) k_##name,

@@ -15,7 +15,9 @@
 // DATA (kData): a run of consecutive messages of one sender.
 //   24  u64 firstSeq   seq of the first message (seqs start at 1)
 //   32  u16 count      messages in this datagram (>= 1)
-//   34  u16 flags      kDataRetransmit
+//   34  u16 flags      kDataRetransmit | kDataRelayed (sent again by a member
+//                      other than the sender, from what it kept: no sign that
+//                      the sender is alive)
 //   36  u32 reserved
 //   40  count x { u16 len | u8 order | u8 frag | payload[len] }
 //
@@ -26,7 +28,8 @@
 //   44  u32 reserved
 //   48  name[nameLen] then ackCount x { u64 sender | u64 ackSeq }
 //
-// NAK (kNak): ask `target` to retransmit ranges of its seqs.
+// NAK (kNak): ask for ranges of `target`'s seqs, from `target` itself or
+// (in a flush) from another member that kept them.
 //   24  u64 target
 //   32  u16 rangeCount (<= kMaxNakRanges) | u16 reserved | u32 reserved
 //   40  rangeCount x { u64 first | u64 last }  (inclusive, first <= last)
@@ -58,7 +61,7 @@ constexpr size_t kMaxMembers = 256;
 constexpr size_t kMaxNakRanges = 64;
 
 enum PacketType : uint8_t { kData = 1, kStatus = 2, kNak = 3, kLeave = 4, kControl = 5 };
-enum : uint16_t { kDataRetransmit = 1 };
+enum : uint16_t { kDataRetransmit = 1, kDataRelayed = 2 };
 
 // Why a datagram was rejected; each has its own counter in the stats.
 enum class Reject : uint8_t {

@@ -18,6 +18,8 @@ export interface CoreOptions {
   receiveOwn?: boolean
   /** false: silent peers are only suspected; the membership protocol removes them (forget). */
   autoRemove?: boolean
+  /** Bytes of received datagrams kept per sender for members that miss them in a flush. */
+  retainBytes?: number
   seed?: number
 }
 
@@ -68,6 +70,8 @@ export declare class NativeEngine {
   setView(view: number): void
   /** The member's messages before `seq` came another way: its receive window moves on. */
   advance(hex: string, seq: number): void
+  /** Asks `holderHex` for seqs of `senderHex`: flat [first, last, ...] pairs. */
+  fetch(senderHex: string, holderHex: string, ranges: number[]): void
   readonly info: EngineInfo | null
 }
 
@@ -97,6 +101,7 @@ export declare class NativeManualCore {
   forget(hex: string): void
   setView(view: number, nowNs: number): void
   advance(hex: string, seq: number): void
+  fetch(senderHex: string, holderHex: string, ranges: number[]): void
   inMessage(): boolean
   highestSent(): number
   readonly self: string

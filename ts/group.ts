@@ -258,6 +258,7 @@ export class Group extends EventEmitter<GroupEvents> {
         suspectTimeoutNs: options.suspectTimeout * 1e6,
         receiveOwn: options.receiveOwn,
         autoRemove: false,
+        retainBytes: 2 * options.window,
         receiveBuffer: options.receiveBuffer,
         sendBuffer: options.sendBuffer,
         outboundBytes: OUTBOUND_BYTES,
@@ -285,6 +286,7 @@ export class Group extends EventEmitter<GroupEvents> {
       forget: (hex) => engine.forget(hex),
       setView: (view) => engine.setView(view),
       advance: (hex, seq) => engine.advance(hex, seq),
+      fetch: (sender, holder, ranges) => engine.fetch(sender, holder, ranges),
     }
     this.member = new Member(port, {
       deliver: (msg: Message) => this.emit('message', msg),
@@ -305,7 +307,6 @@ export class Group extends EventEmitter<GroupEvents> {
       discovery: options.discovery,
       partitions: options.partitions,
       maxControl: options.datagramSize - addon.limits.dataHeaderBytes + 16,
-      retainBytes: 2 * options.window,
       futureBytes: Math.max(64 << 20, 4 * options.window),
       maxMessageSize: options.maxMessageSize,
       receiveOwn: options.receiveOwn,

@@ -12,7 +12,7 @@
 // freeze, cut) → emit: retention, reassembly, order policy → events.deliver.
 import { Frag, Reassembly } from './fragments.js'
 import { Gms, type GmsConfig, type GmsHost } from './membership/gms.js'
-import { decodeControl, encodeControl, fetchedBytes, fetchedRecordBytes, type Control, type CutEntry, type FetchedMessage, type Holding, type Install } from './membership/messages.js'
+import { decodeControl, encodeControl, type Control, type CutEntry, type Holding, type Install } from './membership/messages.js'
 import { Message, type View } from './message.js'
 import { FifoOrder } from './order/fifo.js'
 import type { OrderPolicy } from './order/policy.js'
@@ -30,8 +30,10 @@ export interface CorePort {
   forget(hex: string): void
   /** Stamps our messages with this view id from now on. */
   setView(view: number): void
-  /** We have the member's messages before `seq` (fetched): the core's receive window moves on. */
+  /** The member's messages before `seq` belong to older views: the core's receive window moves on. */
   advance(hex: string, seq: number): void
+  /** Asks member `holderHex` for seqs of `senderHex` it kept (flat [first, last, ...] pairs). */
+  fetch(senderHex: string, holderHex: string, ranges: number[]): void
 }
 
 export interface MemberEvents {
@@ -48,8 +50,6 @@ export interface MemberConfig extends GmsConfig {
   id: string
   /** Largest CONTROL payload (datagram size minus header). */
   maxControl: number
-  /** Bytes of delivered messages kept per sender for members that miss them in a flush. */
-  retainBytes: number
   /** Bytes a joiner buffers before its first view (beyond: it starts over). */
   futureBytes: number
   maxMessageSize: number
@@ -70,47 +70,6 @@ interface Rec {
   data: Uint8Array
 }
 
-/** Delivered messages of one sender, kept (bounded by bytes) for members that miss them. */
-class RetainLog {
-  private seqs: number[] = []
-  private recs: Rec[] = []
-  private head = 0
-  private bytes = 0
-  constructor(private readonly limit: number) {}
-  add(r: Rec): void {
-    this.seqs.push(r.seq)
-    this.recs.push(r)
-    this.bytes += r.data.length + 16
-    while (this.bytes > this.limit && this.head < this.recs.length) {
-      this.bytes -= this.recs[this.head]!.data.length + 16
-      this.recs[this.head++] = undefined as unknown as Rec
-    }
-    if (this.head > 4096 && this.head * 2 > this.recs.length) {
-      this.seqs = this.seqs.slice(this.head)
-      this.recs = this.recs.slice(this.head)
-      this.head = 0
-    }
-  }
-  get(seq: number): Rec | undefined {
-    // seqs are increasing (FIFO) except for unordered messages delivered early: search.
-    let lo = this.head, hi = this.seqs.length
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (this.seqs[mid]! < seq) lo = mid + 1
-      else hi = mid
-    }
-    if (lo < this.seqs.length && this.seqs[lo] === seq) return this.recs[lo]
-    for (let i = this.head; i < this.seqs.length; i++) if (this.seqs[i] === seq) return this.recs[i]
-    return undefined
-  }
-  clear(): void {
-    this.seqs = []
-    this.recs = []
-    this.head = 0
-    this.bytes = 0
-  }
-}
-
 class Stream {
   inView = false
   suspected = false
@@ -122,10 +81,7 @@ class Stream {
   extras: Set<number> | null = null
   watchedNext = 0 // fetchMissing: `next` when last looked at, and since when
   watchedSince = 0
-  readonly retained: RetainLog
-  constructor(readonly id: string, readonly hex: string, public peer: number, retainBytes: number) {
-    this.retained = new RetainLog(retainBytes)
-  }
+  constructor(readonly id: string, readonly hex: string, public peer: number) {}
   has(seq: number): boolean {
     return seq < this.next || this.early.has(seq) || this.held.has(seq)
   }
@@ -157,6 +113,7 @@ export class Member {
   private readonly policies: OrderPolicy[] = [new UnorderedOrder(), new FifoOrder()]
   private readonly deliverFn: (msg: Message) => void
   private view: View | null = null
+  private viewId = 0
   private frozen = false
   private blockedNow = false
   private cutApplied = false
@@ -208,7 +165,7 @@ export class Member {
     this.names.set(hex, id)
     let s = this.byHex.get(hex)
     if (!s) {
-      s = new Stream(id, hex, peer, this.config.retainBytes)
+      s = new Stream(id, hex, peer)
       this.byHex.set(hex, s)
       this.byId.set(id, s)
     }
@@ -237,6 +194,12 @@ export class Member {
     const s = this.streams[peer]
     if (s === undefined) {
       this.messagesDropped++
+      return
+    }
+    // The common case, kept cheap: in order, in our view, nothing held.
+    if (seq === s.next && s.inView && view <= this.viewId && !this.frozen && this.stateIn === null && s.held.size === 0 && s.early.size === 0) {
+      s.next++
+      this.emit(s, seq, order, frag, data)
       return
     }
     this.accept(s, { seq, view, order, frag, data })
@@ -305,12 +268,12 @@ export class Member {
 
   private deliverInView(s: Stream, r: Rec): void {
     if (r.seq === s.next) {
-      this.emit(s, r)
+      this.emit(s, r.seq, r.order, r.frag, r.data)
       s.next++
       if (s.early.size) while (s.early.delete(s.next)) s.next++
       if (s.held.size) this.release(s)
     } else if (r.order === UNORDERED && r.frag === Frag.whole) {
-      this.emit(s, r)
+      this.emit(s, r.seq, r.order, r.frag, r.data)
       s.early.add(r.seq)
     } else {
       this.hold(s, r)
@@ -327,7 +290,7 @@ export class Member {
       const r = s.held.get(s.next)
       if (r === undefined || r.view > viewId || (cutOnly && !s.withinCut(r.seq))) break
       this.unhold(s, r)
-      this.emit(s, r)
+      this.emit(s, r.seq, r.order, r.frag, r.data)
       s.next++
       if (s.early.size) while (s.early.delete(s.next)) s.next++
     }
@@ -336,7 +299,7 @@ export class Member {
     for (const r of [...s.held.values()]) {
       if (r.order === UNORDERED && r.frag === Frag.whole && r.seq > s.next && r.view <= viewId && (!cutOnly || s.withinCut(r.seq))) {
         this.unhold(s, r)
-        this.emit(s, r)
+        this.emit(s, r.seq, r.order, r.frag, r.data)
         s.early.add(r.seq)
       }
     }
@@ -347,17 +310,15 @@ export class Member {
     s.heldBytes -= r.data.length + 16
   }
 
-  private emit(s: Stream, r: Rec): void {
-    s.retained.add(r)
-    let data = r.data
-    let first = r.seq
-    if (r.frag !== Frag.whole) {
-      const whole = this.reassembly.add(s.peer, r.seq, r.frag, r.data)
+  private emit(s: Stream, seq: number, order: number, frag: number, data: Uint8Array): void {
+    let first = seq
+    if (frag !== Frag.whole) {
+      const whole = this.reassembly.add(s.peer, seq, frag, data)
       if (whole === null) return
       data = whole.data
       first = whole.seq
     }
-    const policy = this.policies[r.order & 0xf] ?? this.policies[1]!
+    const policy = this.policies[order & 0xf] ?? this.policies[1]!
     policy.onMessage(new Message(s.id, data, policy.order, first), this.deliverFn)
   }
 
@@ -428,42 +389,19 @@ export class Member {
       // directly only if that stalls (what the core freed while we were
       // left out of its stability, its member runtime still keeps).
       const senderRepairs = !s.suspected && this.nowMs - s.watchedSince < 3 * this.config.retry
-      const byHolder = new Map<string, [number, number][]>()
+      const byHolder = new Map<string, number[]>()
       const want = (holder: string, seq: number) => {
         if (holder === this.id || (holder === s.id && senderRepairs)) return
         let ranges = byHolder.get(holder)
         if (!ranges) byHolder.set(holder, (ranges = []))
-        const last = ranges[ranges.length - 1]
-        if (last && last[1] + 1 === seq) last[1] = seq
-        else if (ranges.length < 256) ranges.push([seq, seq])
+        if (ranges.length && ranges[ranges.length - 1]! + 1 === seq) ranges[ranges.length - 1] = seq
+        else if (ranges.length < 2 * 1024) ranges.push(seq, seq)
       }
       for (let q = s.next; q <= t.upTo; q++) if (!s.held.has(q)) want(t.holder, q)
       for (const [q, holder] of t.extras) if (!s.has(q)) want(holder, q)
-      for (const [holder, ranges] of byHolder) this.send({ kind: 'fetch', sender: s.id, ranges }, holder)
+      // The holder's core sends what it kept of the stream; it arrives as the sender's own datagrams would.
+      for (const [holder, ranges] of byHolder) this.port.fetch(s.hex, holder.slice(-16), ranges)
     }
-  }
-
-  private serveFetch(from: string, c: Extract<Control, { kind: 'fetch' }>): void {
-    const s = this.byId.get(c.sender)
-    if (!s) return
-    let batch: FetchedMessage[] = []
-    const empty = fetchedBytes(c.sender)
-    let size = empty
-    for (const [a, b] of c.ranges) {
-      for (let q = a; q <= b && q - a < 65536; q++) {
-        const r = s.retained.get(q) ?? s.held.get(q)
-        if (!r) continue
-        const need = fetchedRecordBytes(r.data.length)
-        if (batch.length && size + need > this.config.maxControl) {
-          this.send({ kind: 'fetched', sender: c.sender, messages: batch }, from)
-          batch = []
-          size = empty
-        }
-        batch.push({ seq: r.seq, view: r.view, order: r.order, frag: r.frag, data: r.data })
-        size += need
-      }
-    }
-    if (batch.length) this.send({ kind: 'fetched', sender: c.sender, messages: batch }, from)
   }
 
   private install(i: Install, view: View): void {
@@ -485,7 +423,6 @@ export class Member {
         s.inView = true
         s.target = null
         s.extras = null
-        s.retained.clear()
       } else if (s.inView) {
         this.drop(s) // gone from the view: its stream ends at the cut
       } else {
@@ -494,6 +431,7 @@ export class Member {
       }
     }
     this.view = view
+    this.viewId = view.id
     this.frozen = this.blockedNow
     this.cutApplied = false
     this.futureBytes = 0
@@ -584,14 +522,6 @@ export class Member {
 
   private handle(from: string, c: Control): void {
     switch (c.kind) {
-      case 'fetch': return this.serveFetch(from, c)
-      case 'fetched': {
-        const s = this.byId.get(c.sender)
-        if (!s) return
-        for (const m of c.messages) this.accept(s, m)
-        this.port.advance(s.hex, s.next)
-        return
-      }
       case 'stateRequest': return this.serveState(from, c)
       case 'stateChunk': return this.onStateChunk(from, c)
       default: return this.gms.onControl(from, c)

@@ -1,7 +1,8 @@
 // The membership protocol's messages, carried in CONTROL datagrams
 // (native/wire.h). Byte 0 is the kind. Protocol messages are small and rare:
-// their body is JSON, checked field by field on the way in. The two bulk
-// kinds (fetched messages, state chunks) are binary.
+// their body is JSON, checked field by field on the way in. The bulk kind
+// (state chunks) is binary. (Messages a member misses in a flush do not
+// travel here: the reliability core relays them, see Core::Fetch.)
 //
 // Anything that does not decode to a well-formed message is dropped and
 // counted by the caller, never acted on.
@@ -51,8 +52,6 @@ export type Control =
   | { kind: 'behind'; view: number } // I am in this view and missed your install of a later one
   | Install
   | { kind: 'installed'; ballot: Ballot }
-  | { kind: 'fetch'; sender: string; ranges: readonly (readonly [number, number])[] }
-  | { kind: 'fetched'; sender: string; messages: FetchedMessage[] }
   | { kind: 'stateRequest'; view: number; offset: number; length: number }
   | { kind: 'stateChunk'; view: number; offset: number; total: number; bytes: Uint8Array }
 
@@ -68,48 +67,17 @@ export interface Install {
   readonly provider: string
 }
 
-export interface FetchedMessage {
-  seq: number
-  view: number
-  order: number
-  frag: number
-  data: Uint8Array
-}
-
 const KIND = {
   announce: 1, join: 2, leave: 3, suspect: 4, prepare: 5, report: 6, cut: 7, done: 8,
-  install: 9, installed: 10, fetch: 11, stateRequest: 12, nack: 13, behind: 14, fetched: 20, stateChunk: 21,
+  install: 9, installed: 10, stateRequest: 12, nack: 13, behind: 14, stateChunk: 21,
 } as const
 const KIND_NAME = Object.fromEntries(Object.entries(KIND).map(([k, v]) => [v, k])) as Record<number, Control['kind']>
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
-const FETCHED_HEADER = 2 // kind, sender length
-const FETCHED_RECORD = 18 // f64 seq, u32 view, u8 order, u8 frag, u32 length
 const CHUNK_HEADER = 1 + 8 * 3
 
 export function encodeControl(c: Control): Uint8Array {
-  if (c.kind === 'fetched') {
-    const sender = encoder.encode(c.sender)
-    let size = FETCHED_HEADER + sender.length
-    for (const m of c.messages) size += FETCHED_RECORD + m.data.length
-    const out = new Uint8Array(size)
-    const dv = new DataView(out.buffer)
-    out[0] = KIND.fetched
-    out[1] = sender.length
-    out.set(sender, 2)
-    let at = 2 + sender.length
-    for (const m of c.messages) {
-      dv.setFloat64(at, m.seq, true)
-      dv.setUint32(at + 8, m.view, true)
-      out[at + 12] = m.order
-      out[at + 13] = m.frag
-      dv.setUint32(at + 14, m.data.length, true)
-      out.set(m.data, at + FETCHED_RECORD)
-      at += FETCHED_RECORD + m.data.length
-    }
-    return out
-  }
   if (c.kind === 'stateChunk') {
     const out = new Uint8Array(CHUNK_HEADER + c.bytes.length)
     const dv = new DataView(out.buffer)
@@ -128,19 +96,12 @@ export function encodeControl(c: Control): Uint8Array {
   return out
 }
 
-/** Bytes of a FETCHED payload before its messages; each message adds fetchedRecordBytes(length). */
-export function fetchedBytes(sender: string): number {
-  return FETCHED_HEADER + encoder.encode(sender).length
-}
-export const fetchedRecordBytes = (length: number): number => FETCHED_RECORD + length
-
 /** Decodes and checks a CONTROL payload; null if it is not a well-formed message. */
 export function decodeControl(p: Uint8Array): Control | null {
   if (p.length < 1) return null
   const kind = KIND_NAME[p[0]!]
   if (kind === undefined) return null
   try {
-    if (kind === 'fetched') return decodeFetched(p)
     if (kind === 'stateChunk') {
       if (p.length < CHUNK_HEADER) return null
       const dv = new DataView(p.buffer, p.byteOffset, p.length)
@@ -154,28 +115,6 @@ export function decodeControl(p: Uint8Array): Control | null {
   } catch {
     return null
   }
-}
-
-function decodeFetched(p: Uint8Array): Control | null {
-  if (p.length < FETCHED_HEADER) return null
-  const senderLength = p[1]!
-  if (p.length < FETCHED_HEADER + senderLength) return null
-  const sender = decoder.decode(p.subarray(2, 2 + senderLength))
-  if (!isMember(sender)) return null
-  const dv = new DataView(p.buffer, p.byteOffset, p.length)
-  const messages: FetchedMessage[] = []
-  let at = 2 + senderLength
-  while (at < p.length) {
-    if (at + FETCHED_RECORD > p.length) return null
-    const seq = dv.getFloat64(at, true)
-    const view = dv.getUint32(at + 8, true)
-    const order = p[at + 12]!, frag = p[at + 13]!
-    const length = dv.getUint32(at + 14, true)
-    if (!isSeq(seq) || order > 15 || frag > 3 || at + FETCHED_RECORD + length > p.length) return null
-    messages.push({ seq, view, order, frag, data: p.slice(at + FETCHED_RECORD, at + FETCHED_RECORD + length) })
-    at += FETCHED_RECORD + length
-  }
-  return { kind: 'fetched', sender, messages }
 }
 
 // ------------------------------------------------------------ checks
@@ -196,7 +135,6 @@ const isRecordOf = <T>(v: unknown, check: (x: unknown) => x is T): v is Record<s
 const isCutEntry = (v: unknown): v is CutEntry =>
   isObject(v) && isSeq(v.upTo) && isMember(v.holder) && Array.isArray(v.extras) && v.extras.length <= 65536 &&
   v.extras.every((e) => Array.isArray(e) && e.length === 2 && isSeq(e[0]) && isMember(e[1]))
-const isRange = (v: unknown): v is [number, number] => Array.isArray(v) && v.length === 2 && isSeq(v[0]) && isSeq(v[1]) && v[0] <= v[1]
 
 function checkInstall(b: Obj): Install | null {
   if (!isBallot(b.ballot) || !isView(b.view) || !isRecordOf(b.starts, isSeq) || !Array.isArray(b.sides) ||
@@ -204,7 +142,7 @@ function checkInstall(b: Obj): Install | null {
   return { kind: 'install', ballot: b.ballot, view: b.view, starts: b.starts, sides: b.sides, provider: b.provider }
 }
 
-const CHECK: Record<Exclude<Control['kind'], 'fetched' | 'stateChunk'>, (b: Obj) => Control | null> = {
+const CHECK: Record<Exclude<Control['kind'], 'stateChunk'>, (b: Obj) => Control | null> = {
   announce: (b) => (isView(b.view) && typeof b.partitions === 'boolean' ? { kind: 'announce', view: b.view, partitions: b.partitions } : null),
   join: (b) => (isMember(b.member) ? { kind: 'join', member: b.member } : null),
   leave: (b) => (isMember(b.member) ? { kind: 'leave', member: b.member } : null),
@@ -228,10 +166,6 @@ const CHECK: Record<Exclude<Control['kind'], 'fetched' | 'stateChunk'>, (b: Obj)
   behind: (b) => (isCount(b.view) ? { kind: 'behind', view: b.view } : null),
   install: checkInstall,
   installed: (b) => (isBallot(b.ballot) ? { kind: 'installed', ballot: b.ballot } : null),
-  fetch: (b) =>
-    isMember(b.sender) && Array.isArray(b.ranges) && b.ranges.length <= 256 && b.ranges.every(isRange)
-      ? { kind: 'fetch', sender: b.sender, ranges: b.ranges }
-      : null,
   stateRequest: (b) =>
     isCount(b.view) && isCount(b.offset) && isCount(b.length) && b.length <= 1 << 20
       ? { kind: 'stateRequest', view: b.view, offset: b.offset, length: b.length }

@@ -138,6 +138,7 @@ export class SimNode {
         xmitHoldNs: 2 * MS,
         suspectTimeoutNs: w.config.suspectTimeoutMs * MS,
         autoRemove: false,
+        retainBytes: w.config.windowBytes * 2,
         seed: Number(w.random.u64() % 1000000n) + 1,
       },
       w.nowNs,
@@ -156,7 +157,6 @@ export class SimNode {
       discovery: w.config.retryMs * 10,
       partitions: w.config.partitions,
       maxControl: w.config.datagramSize - 24,
-      retainBytes: w.config.windowBytes * 2,
       futureBytes: 64 << 20,
       maxMessageSize: 1 << 20,
       receiveOwn: true,
@@ -281,6 +281,10 @@ export class SimNode {
       setView: (view) => this.core.setView(view, this.world.nowNs),
       advance: (hex, seq) => {
         this.core.advance(hex, seq)
+        this.drain()
+      },
+      fetch: (sender, holder, ranges) => {
+        this.core.fetch(sender, holder, ranges)
         this.drain()
       },
       forget: (hex) => {
