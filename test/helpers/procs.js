@@ -2,10 +2,10 @@
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-const script = fileURLToPath(new URL('./member.mjs', import.meta.url))
+const defaultScript = fileURLToPath(new URL('./member.mjs', import.meta.url))
 
 export class Member {
-  constructor(group, name, options = {}) {
+  constructor(group, name, options = {}, script = defaultScript) {
     this.name = name
     this.child = fork(script, [group, name, JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     this.messages = []
@@ -72,10 +72,16 @@ export class Member {
 }
 
 /** Starts members and guarantees every one is killed when `body` ends, however it ends. */
-export async function withMembers(group, specs, body) {
-  const members = specs.map(([name, options]) => new Member(group, name, options))
+export async function withMembers(group, specs, body, script = defaultScript) {
+  const members = specs.map(([name, options]) => new Member(group, name, options, script))
+  // Members the body starts later (add) are ended the same way.
+  const add = (name, options) => {
+    const m = new Member(group, name, options, script)
+    members.push(m)
+    return m
+  }
   try {
-    return await body(members)
+    return await body(members.slice(), add)
   } finally {
     for (const m of members) m.kill()
   }

@@ -1,9 +1,9 @@
 // Waiting for events with a deadline (never a bare sleep standing in for one).
-export async function until(predicate, { timeout = 5000, what = 'condition', interval = 5 } = {}) {
+export async function until(predicate, { timeout = 5000, what = 'condition', interval = 5, detail } = {}) {
   const deadline = Date.now() + timeout
   for (;;) {
     if (predicate()) return
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}${detail ? `: ${detail()}` : ''}`)
     await new Promise((r) => setTimeout(r, interval))
   }
 }
