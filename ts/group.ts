@@ -98,6 +98,9 @@ export class Group extends EventEmitter<GroupEvents> {
     } finally {
       clearTimeout(timer)
     }
+    // Messages of the first view wait until the caller, resumed by this
+    // promise, has had its turn to add its 'message' handler.
+    setImmediate(() => g.releaseEarly())
     return g
   }
 
@@ -123,6 +126,7 @@ export class Group extends EventEmitter<GroupEvents> {
   private onJoined: (() => void) | null = null
   private onLeft: (() => void) | null = null
   private readonly flushFn = () => this.flush()
+  private early: Message[] | null = []
 
   private constructor(name: string, options: ResolvedOptions) {
     super()
@@ -289,9 +293,12 @@ export class Group extends EventEmitter<GroupEvents> {
       fetch: (sender, holder, ranges) => engine.fetch(sender, holder, ranges),
     }
     this.member = new Member(port, {
-      deliver: (msg: Message) => this.emit('message', msg),
-      view: (view: View) => {
-        this.emit('view', view)
+      deliver: (msg: Message) => {
+        if (this.early) this.early.push(msg)
+        else this.emit('message', msg)
+      },
+      view: (view: View) => this.emit('view', view),
+      ready: () => {
         if (this.onJoined) {
           this.onJoined()
           this.onJoined = null
@@ -329,6 +336,12 @@ export class Group extends EventEmitter<GroupEvents> {
       clearInterval(this.ticker)
       this.emit('error', err as Error)
     }
+  }
+
+  private releaseEarly(): void {
+    const early = this.early
+    this.early = null
+    if (early) for (const msg of early) this.emit('message', msg)
   }
 
   private tick(): void {

@@ -39,6 +39,8 @@ export interface CorePort {
 export interface MemberEvents {
   deliver(msg: Message): void
   view(view: View, previous: View | null): void
+  /** In the first view, with the group's state (if state transfer is on): a joiner is ready. */
+  ready(): void
   blocked(blocked: boolean, reason: string): void
   /** Not in the group's view any more: the shell starts over as a new incarnation. */
   excluded(reason: string): void
@@ -59,7 +61,7 @@ export interface MemberConfig extends GmsConfig {
 }
 
 const UNORDERED = 0
-const STATE_WINDOW = 32 // chunks asked for at once
+const STATE_WINDOW = 64 // state chunks asked for and not yet here, at most
 const STATE_KEEP_MS = 60_000
 
 interface Rec {
@@ -94,10 +96,11 @@ class Stream {
 interface StateIn {
   view: number
   provider: string
-  total: number
+  total: number // -1 until the first chunk tells
   chunk: number
-  chunks: Map<number, Uint8Array>
-  asked: Set<number>
+  chunks: Map<number, Uint8Array> // offset -> bytes
+  asked: Map<number, number> // offset -> when asked (ms), not yet here
+  next: number // the first offset never asked for
   lastAsk: number
 }
 
@@ -225,7 +228,7 @@ export class Member {
     this.nowMs = nowMs
     this.gms.tick()
     if (this.cutApplied && this.view) this.fetchMissing()
-    if (this.stateIn) this.askState(false)
+    if (this.stateIn) this.askState(true)
     for (const [v, s] of this.stateOut) if (s.until < nowMs) this.stateOut.delete(v)
     this.pump()
   }
@@ -444,8 +447,10 @@ export class Member {
       this.stateOut.set(view.id, { bytes, until: this.nowMs + STATE_KEEP_MS })
     }
     if (previous === null && i.provider !== '' && i.provider !== this.id && this.config.setState) {
-      this.stateIn = { view: view.id, provider: i.provider, total: -1, chunk: this.config.maxControl - 64, chunks: new Map(), asked: new Set(), lastAsk: -Infinity }
-      this.askState(true)
+      this.stateIn = { view: view.id, provider: i.provider, total: -1, chunk: this.config.maxControl - 64, chunks: new Map(), asked: new Map(), next: 0, lastAsk: -Infinity }
+      this.askState(false)
+    } else if (previous === null) {
+      this.events.ready()
     }
     this.port.setView(view.id)
     this.port.resume()
@@ -458,25 +463,46 @@ export class Member {
 
   // ------------------------------------------------------------ state transfer
 
-  private askState(now: boolean): void {
+  /**
+   * The joiner pulls the state in chunks: at most STATE_WINDOW chunks asked
+   * for and not yet here at any time (so the giver's and the network's load
+   * stay bounded and other traffic goes on), asked again when a retry
+   * interval passes without them.
+   */
+  private askState(retryLost: boolean): void {
     const st = this.stateIn!
     const provider = this.byId.get(st.provider)
     if (!provider || provider.suspected) return this.finishExcluded('the member giving us the state is gone')
-    if (!now && this.nowMs - st.lastAsk < this.config.retry) return
-    st.lastAsk = this.nowMs
     if (st.total < 0) {
-      this.send({ kind: 'stateRequest', view: st.view, offset: 0, length: st.chunk * STATE_WINDOW }, st.provider)
+      // The first chunk tells the size.
+      if (this.nowMs - st.lastAsk >= this.config.retry) {
+        st.lastAsk = this.nowMs
+        this.send({ kind: 'stateRequest', view: st.view, offset: 0, length: st.chunk }, st.provider)
+      }
       return
     }
-    // Ask for the next window of chunks not yet here (again, if the last ask was lost).
-    let offset = -1
-    let asked = 0
-    for (let at = 0; at < st.total && asked < STATE_WINDOW; at += st.chunk) {
-      if (st.chunks.has(at)) continue
-      if (offset < 0) offset = at
-      asked++
+    if (retryLost) {
+      // Chunks asked for long ago and not here: lost, ask again (in runs).
+      const late = [...st.asked].filter(([, at]) => this.nowMs - at >= 2 * this.config.retry).map(([o]) => o).sort((x, y) => x - y)
+      for (let i = 0; i < late.length; ) {
+        let j = i
+        while (j + 1 < late.length && late[j + 1] === late[j]! + st.chunk) j++
+        for (let k = i; k <= j; k++) st.asked.set(late[k]!, this.nowMs)
+        this.send({ kind: 'stateRequest', view: st.view, offset: late[i]!, length: (j - i + 1) * st.chunk }, st.provider)
+        i = j + 1
+      }
     }
-    if (offset >= 0) this.send({ kind: 'stateRequest', view: st.view, offset, length: asked * st.chunk }, st.provider)
+    // Open the window: the next chunks never asked for.
+    const room = STATE_WINDOW - st.asked.size
+    if (room < STATE_WINDOW / 4 || st.next >= st.total) return
+    const start = st.next
+    let count = 0
+    while (count < room && st.next < st.total) {
+      st.asked.set(st.next, this.nowMs)
+      st.next += st.chunk
+      count++
+    }
+    this.send({ kind: 'stateRequest', view: st.view, offset: start, length: count * st.chunk }, st.provider)
   }
 
   private serveState(from: string, c: Extract<Control, { kind: 'stateRequest' }>): void {
@@ -496,26 +522,24 @@ export class Member {
   private onStateChunk(from: string, c: Extract<Control, { kind: 'stateChunk' }>): void {
     const st = this.stateIn
     if (!st || c.view !== st.view || from !== st.provider) return
-    if (st.total < 0) st.total = c.total
-    if (c.total !== st.total || c.offset % st.chunk !== 0) return
+    if (st.total < 0) {
+      st.total = c.total
+      st.next = 0
+    }
+    if (c.total !== st.total || c.offset % st.chunk !== 0 || st.chunks.has(c.offset)) return
     if (c.offset < c.total) st.chunks.set(c.offset, c.bytes.slice())
-    const have = st.chunks.size
-    const need = Math.ceil(st.total / st.chunk)
-    if (have >= need) {
+    st.asked.delete(c.offset)
+    if (c.offset === st.next && c.offset < c.total) st.next += st.chunk // the first chunk came unasked-for in the window
+    if (st.chunks.size >= Math.ceil(st.total / st.chunk)) {
       const state = new Uint8Array(st.total)
       for (const [at, bytes] of st.chunks) state.set(bytes, at)
       this.stateIn = null
       this.config.setState!(state)
+      this.events.ready()
       this.releaseAll()
       return
     }
-    // The window is in: ask for the next one at once.
-    const windowStart = Math.floor(c.offset / (st.chunk * STATE_WINDOW)) * st.chunk * STATE_WINDOW
-    let windowDone = true
-    for (let at = windowStart; at < Math.min(st.total, windowStart + st.chunk * STATE_WINDOW); at += st.chunk) {
-      if (!st.chunks.has(at)) windowDone = false
-    }
-    if (windowDone) this.askState(true)
+    this.askState(false)
   }
 
   // ------------------------------------------------------------ control messages

@@ -44,14 +44,17 @@ function setState(state) {
   let bad = 0
   for (let i = 4; i < state.length; i++) if (state[i] !== pattern(i - 4)) bad++
   sum = new DataView(state.buffer, state.byteOffset, state.length).getUint32(0, true)
-  log.push(['state', state.length, bad])
+  // setState runs before join() resolves: logged after 'start' (below).
+  stateEntry = ['state', state.length, bad]
 }
+let stateEntry = null
 
 const started = Date.now()
 const group = await Group.join(groupName, { name: memberName, getState, setState, ...options })
 const decoder = new TextDecoder()
 let me = group.me
 log.push(['start', me, started])
+if (stateEntry) log.push(stateEntry)
 let viewId = group.view.id
 log.push(['view', me, group.view.id, [...group.view.members], Date.now()])
 group.on('view', (v) => {

@@ -176,6 +176,7 @@ export class SimNode {
       view: (view: View) => {
         if (this.generation === generation) inc.views.push({ view, founder: this.member.gms.founder, atNs: w.nowNs })
       },
+      ready: () => {},
       blocked: (blocked: boolean) => {
         if (blocked) inc.blockedNs.push(w.nowNs)
       },
