@@ -139,6 +139,7 @@ export class Group extends EventEmitter<GroupEvents> {
     // causes suspicion.
     this.ticker = setInterval(() => this.tick(), Math.max(2, Math.min(20, retryOf(options) / 2)))
     this.ticker.unref()
+    setImmediate(() => this.tick()) // ask to join at once
   }
 
   /** This member's id: its name and a random incarnation, `name#0123456789abcdef`. Changes if the member has to rejoin. */

@@ -59,8 +59,11 @@ export async function runMember(args: MemberArgs): Promise<void> {
     ...(inject ? { inject } : {}),
   }
 
+  const wallNow = (): number => performance.timeOrigin + performance.now()
+  const joinStartedAtMs = wallNow()
   const joinStart = performance.now()
   const group = await Group.join(args.group, options)
+  group.on('view', (v) => void toParent({ t: 'view', id: v.id, members: [...v.members], atMs: wallNow() }).catch(() => {}))
   const receiver = new Receiver(config.senders, config.size)
   const pinger = new Pinger(group, config.size)
   const ponger = index === 1 ? new Ponger(group, config.size, config.order) : null
@@ -103,17 +106,25 @@ export async function runMember(args: MemberArgs): Promise<void> {
           await withDeadline(group.leave(), 5000, 'leave() did not finish within 5 s')
           process.exit(0)
         }
+        case 'leave': {
+          await toParent({ t: 'leaving', atMs: wallNow() })
+          await withDeadline(group.leave(), 5000, 'leave() did not finish within 5 s')
+          const stats = group.stats()
+          await toParent({ t: 'result', report: { counters: { ...stats.counters }, view: { id: 0, members: [] }, pingsSeen, pongsSeen } })
+          process.exit(0)
+        }
       }
     })().catch((err: unknown) => fail(err))
   })
 
-  await fullView(group, config.members, config.joinTimeout * 1000)
+  await fullView(group, config.members + (args.extra ? 1 : 0), config.joinTimeout * 1000)
   const v = group.view
   await toParent({
     t: 'joined',
     me: group.me,
     view: { id: v.id, members: [...v.members], coordinator: v.coordinator },
     joinMs: performance.now() - joinStart,
+    joinStartedAtMs,
   })
 }
 

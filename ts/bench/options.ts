@@ -18,6 +18,8 @@ export interface BenchConfig {
   order: Order
   pings: number
   json: boolean
+  /** Skip the view-change phase (join, leave and crash timings). */
+  noViewChanges: boolean
   /** Passed to Group.join as they are. */
   join: PassedJoinOptions
   loss: number | undefined
@@ -60,6 +62,7 @@ export const BENCH_OPTIONS: readonly OptionSpec[] = [
   { name: 'order', kind: 'enum', default: 'fifo', values: ORDERS.filter((o) => o === 'unordered' || o === 'fifo'), help: 'delivery order the senders ask for' },
   { name: 'pings', kind: 'int', default: 1000, min: 0, max: 1_000_000, help: 'sequential round trips (member 0 -> member 1 -> member 0) after the data phase' },
   { name: 'json', kind: 'flag', default: false, help: 'print one JSON object on stdout instead of the table' },
+  { name: 'no-view-changes', kind: 'flag', default: false, help: 'skip the last phase: how long a join, a leave and a crash (SIGKILL) take to become a view at every member (3+ members)' },
   { name: 'loss', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a member drops a datagram it receives' },
   { name: 'duplicate', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is delivered twice' },
   { name: 'reorder', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is held back' },

@@ -73,6 +73,8 @@ export interface MemberArgs {
   /** Fault-injection seed for this member (the run's seed + index), if any fault is injected. */
   seed: number | undefined
   config: BenchConfig
+  /** A member started after the data phase to time a join (it waits for a view of members + 1). */
+  extra?: boolean
 }
 
 export interface SenderReport {
@@ -123,7 +125,10 @@ export interface FinalReport {
 }
 
 export type ToParent =
-  | { t: 'joined'; me: string; view: { id: number; members: string[]; coordinator: string }; joinMs: number }
+  | { t: 'joined'; me: string; view: { id: number; members: string[]; coordinator: string }; joinMs: number; joinStartedAtMs: number }
+  /** Every view installed after joining; atMs is wall-clock (performance.timeOrigin + now), comparable across processes. */
+  | { t: 'view'; id: number; members: string[]; atMs: number }
+  | { t: 'leaving'; atMs: number }
   | { t: 'sent'; report: SenderReport }
   | { t: 'delivered'; report: ReceiverReport }
   | { t: 'pinged'; report: PingReport }
@@ -136,3 +141,5 @@ export type ToMember =
   | { t: 'report' }
   | { t: 'ping'; count: number }
   | { t: 'finish' }
+  /** Leave the group (timed by the parent), then exit. */
+  | { t: 'leave' }

@@ -45,6 +45,22 @@ interface Member {
   pinged?: PingReport
   result?: FinalReport
   failed?: string
+  /** Views installed after joining, with wall-clock times. */
+  views: { id: number; members: string[]; atMs: number }[]
+  leavingAtMs?: number
+  /** Killed on purpose (the crash timing): its death is not a failure. */
+  killedOnPurpose?: boolean
+}
+
+/** How long a view change took, from the cause to the last member's install (ms). */
+export interface ViewChangeTimes {
+  /** A new member calls Group.join() until every member (it too) has the view with it. */
+  joinMs: number
+  /** A member calls leave() until every other member has the view without it. */
+  leaveMs: number
+  /** A member is SIGKILLed until every survivor has the view without it (includes suspectTimeout). */
+  crashMs: number
+  suspectTimeoutMs: number
 }
 
 /** The JSON that `troupe bench --json` prints; the table shows the same numbers. */
@@ -71,6 +87,8 @@ export interface BenchResult {
   latencyP999Us: number
   latencyMaxUs: number
   /** Unloaded round trip, member 0 -> member 1 -> member 0, one at a time. */
+  /** The view-change phase (null: skipped, or fewer than 3 members). */
+  viewChange: ViewChangeTimes | null
   rttP50Us: number
   rttP99Us: number
   rttMaxUs: number
@@ -194,30 +212,81 @@ class Run {
       await this.until(() => Boolean(this.members[0]!.pinged), 30_000 + c.pings * PING_BUDGET_MS, () => `member 0 to finish its ${c.pings} pings (a stalled group answers none; ${PING_BUDGET_MS} ms a ping is allowed on average)`)
     }
 
+    const viewChange = !c.noViewChanges && c.members >= 3 ? await this.viewChanges() : null
+
     this.broadcast({ t: 'finish' })
-    await this.until(() => this.members.every((m) => m.result), 10_000, () => `members ${this.missing((m) => !m.result)} to send their counters`)
+    await this.until(() => this.members.every((m) => m.result || m.killedOnPurpose), 10_000, () => `members ${this.missing((m) => !m.result && !m.killedOnPurpose)} to send their counters`)
     // Members leave and exit; one that hangs in leave() is killed on the way out.
     await this.until(() => this.members.every((m) => m.exited), 6_000, () => '').catch(() => {})
     const late = this.members.filter((m) => !m.exited)
-    return this.summarize([
+    return this.summarize(viewChange, [
       ...(this.failure ? [`after the run: ${this.failure.message}`] : []),
       ...(late.length ? [`members ${late.map((m) => m.index).join(', ')} had not exited 6 s after the run (leave() hung?); killed`] : []),
     ])
   }
 
-  private start(index: number): void {
+  /**
+   * The last phase: a member joins, then leaves, then one is SIGKILLed; each
+   * time, from the cause to the last member's install of the new view.
+   */
+  private async viewChanges(): Promise<ViewChangeTimes> {
+    const c = this.config
+    const old = this.members.slice()
+    const lastInstall = (ms: Member[], pred: (members: string[]) => boolean): number | null => {
+      let last = 0
+      for (const m of ms) {
+        const v = m.views.find((x) => pred(x.members))
+        if (!v) return null
+        last = Math.max(last, v.atMs)
+      }
+      return last
+    }
+    const deadline = (c.joinTimeout + 10) * 1000
+    // Join.
+    this.log('view changes: a member joins, leaves, and one is killed')
+    const joiner = this.start(old.length, true)
+    await this.until(() => Boolean(joiner.joined), deadline, () => 'the extra member to join')
+    const id = joiner.joined!.me
+    let joinedAt: number | null = null
+    await this.until(() => (joinedAt = lastInstall(old, (ms) => ms.includes(id))) !== null, deadline, () => 'every member to see the joiner')
+    const joinMs = Math.max(joinedAt!, joiner.joined!.joinStartedAtMs + joiner.joined!.joinMs) - joiner.joined!.joinStartedAtMs
+    // Leave.
+    this.tell(joiner, { t: 'leave' })
+    await this.until(() => joiner.leavingAtMs !== undefined, deadline, () => 'the extra member to start leaving')
+    let leftAt: number | null = null
+    const afterLeave = (ms: string[]) => !ms.includes(id) && ms.length === old.length
+    await this.until(() => (leftAt = lastInstall(old, (ms) => afterLeave(ms) && true)) !== null && old.every((m) => m.views.some((v) => v.atMs >= joiner.leavingAtMs! && afterLeave(v.members))), deadline, () => 'every member to see the leave')
+    const leaveMs = Math.max(...old.map((m) => m.views.find((v) => v.atMs >= joiner.leavingAtMs! && afterLeave(v.members))!.atMs)) - joiner.leavingAtMs!
+    void leftAt
+    // Crash: the last member (never member 0 or 1, which ping).
+    const victim = old[old.length - 1]!
+    const victimId = victim.joined!.me
+    const survivors = old.filter((m) => m !== victim)
+    victim.killedOnPurpose = true
+    const killedAt = performance.timeOrigin + performance.now()
+    process.kill(victim.pid, 'SIGKILL')
+    const without = (m: Member) => m.views.find((v) => v.atMs >= killedAt && !v.members.includes(victimId))
+    await this.until(() => survivors.every((m) => without(m)), deadline + 2 * (c.join.suspectTimeout ?? 1000), () => 'every survivor to install a view without the killed member')
+    const crashMs = Math.max(...survivors.map((m) => without(m)!.atMs)) - killedAt
+    const r = (x: number) => Math.round(x * 10) / 10
+    this.log(`view changes: join ${r(joinMs)} ms, leave ${r(leaveMs)} ms, crash ${r(crashMs)} ms`)
+    return { joinMs: r(joinMs), leaveMs: r(leaveMs), crashMs: r(crashMs), suspectTimeoutMs: c.join.suspectTimeout ?? 1000 }
+  }
+
+  private start(index: number, extra = false): Member {
     const args: MemberArgs = {
       index,
       group: this.group,
       seed: this.seed === undefined ? undefined : (this.seed + index) % 2 ** 32,
       config: this.config,
+      ...(extra ? { extra } : {}),
     }
     const child = fork(cliPath(), ['bench-member', JSON.stringify(args)], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       detached: true,
       execArgv: process.execArgv.filter((a) => !a.startsWith('--inspect')),
     })
-    const m: Member = { index, child, pid: child.pid ?? -1, output: '', exited: null }
+    const m: Member = { index, child, pid: child.pid ?? -1, output: '', exited: null, views: [] }
     this.members.push(m)
     const keep = (chunk: Buffer): void => {
       m.output = (m.output + chunk.toString()).slice(-OUTPUT_TAIL)
@@ -231,6 +300,8 @@ class Run {
         case 'delivered': m.delivered = msg.report; break
         case 'pinged': m.pinged = msg.report; break
         case 'result': m.result = msg.report; break
+        case 'view': m.views.push(msg); break
+        case 'leaving': m.leavingAtMs = msg.atMs; break
         case 'failed':
           m.failed = msg.message
           this.fail(new BenchFailure(`member ${index} (pid ${m.pid}) failed: ${msg.message}`, [m]))
@@ -241,12 +312,17 @@ class Run {
     child.on('error', (err) => this.fail(new BenchFailure(`member ${index}: ${err.message}`, [m])))
     child.on('exit', (code, signal) => {
       m.exited = { code, signal }
+      if (m.killedOnPurpose) {
+        this.notify()
+        return
+      }
       if (code !== 0 || !m.result) {
         const how = signal ? `was killed by ${signal}` : `exited with status ${code}`
         this.fail(new BenchFailure(`member ${index} (pid ${m.pid}) ${how}${m.failed ? `: ${m.failed}` : m.result ? '' : ' before the run ended'}`, [m]))
       }
       this.notify()
     })
+    return m
   }
 
   /** Kills every member still running, by pid; safe to call any number of times. */
@@ -326,7 +402,7 @@ class Run {
     if (!this.config.json) process.stderr.write(`troupe bench: ${line}\n`)
   }
 
-  private summarize(problems: string[]): BenchResult {
+  private summarize(viewChange: ViewChangeTimes | null, problems: string[]): BenchResult {
     const c = this.config
     const us = (ns: number): number => Math.round(ns / 1000)
     const senders = this.members.slice(0, c.senders).map((m) => {
@@ -422,6 +498,7 @@ class Run {
       latencyP99Us: us(allLatency.quantile(0.99)),
       latencyP999Us: us(allLatency.quantile(0.999)),
       latencyMaxUs: us(allLatency.max),
+      viewChange,
       rttP50Us: us(rtt.quantile(0.5)),
       rttP99Us: us(rtt.quantile(0.99)),
       rttMaxUs: us(rtt.max),
@@ -437,12 +514,12 @@ class Run {
       receivers,
       members: this.members.map((m) => ({
         index: m.index,
-        id: m.joined!.me,
+        id: m.joined?.me ?? '',
         pid: m.pid,
-        joinMs: Math.round(m.joined!.joinMs),
-        pingsSeen: m.result!.pingsSeen,
-        pongsSeen: m.result!.pongsSeen,
-        counters: m.result!.counters,
+        joinMs: Math.round(m.joined?.joinMs ?? 0),
+        pingsSeen: m.result?.pingsSeen ?? 0,
+        pongsSeen: m.result?.pongsSeen ?? 0,
+        counters: m.result?.counters ?? {},
       })),
     }
   }
@@ -512,6 +589,10 @@ export function formatTable(r: BenchResult): string {
       `${n(r.repaired)} repaired, ${n(r.unrecoverable)} unrecoverable` + (r.injectedLoss ? `, ${n(r.injectedLoss)} datagrams dropped by injection` : ''),
   )
   out.push(`lost (sent, never delivered): ${n(r.lost)}`)
+  if (r.viewChange) {
+    const v = r.viewChange
+    out.push(`view changes, cause to the last member's install: join ${v.joinMs} ms, leave ${v.leaveMs} ms, crash (SIGKILL) ${v.crashMs} ms (suspectTimeout ${v.suspectTimeoutMs} ms)`)
+  }
   out.push(r.ok ? 'OK: nothing lost, duplicated or misordered' : `FAIL: ${r.problems.join('; ')}`)
   return out.join('\n')
 }

@@ -134,11 +134,17 @@ export class Gms {
       case 'join':
         if (!this.view) this.joinersHeard.set(c.member, this.host.now())
         else if (c.member === from && !this.view.members.includes(c.member)) {
-          if (!this.joinsWaiting.has(c.member)) this.joinsWaiting.set(c.member, this.host.now())
+          if (!this.joinsWaiting.has(c.member)) {
+            this.joinsWaiting.set(c.member, this.host.now())
+            this.tick() // a coordinator starts the view change now, not at its next tick
+          }
         }
         return
       case 'leave':
-        if (c.member === from && this.view?.members.includes(from)) this.leavesWaiting.add(from)
+        if (c.member === from && this.view?.members.includes(from) && !this.leavesWaiting.has(from)) {
+          this.leavesWaiting.add(from)
+          this.tick()
+        }
         return
       case 'suspect':
         for (const m of c.members) {
