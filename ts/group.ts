@@ -43,6 +43,12 @@ export interface BlockedInfo {
   reason: string
 }
 
+export interface MergeInfo {
+  view: View
+  /** The members of each side, as they come into the merged view. */
+  sides: string[][]
+}
+
 export interface GroupEvents {
   message: [msg: Message]
   view: [view: View]
@@ -50,6 +56,8 @@ export interface GroupEvents {
   error: [err: Error]
   /** A minority side of a partition stops (and later goes on, or rejoins). */
   blocked: [info: BlockedInfo]
+  /** partitions: 'merge': sides that went on apart are one view again (emitted after its 'view'). */
+  merge: [info: MergeInfo]
   /** This member was left out of the group's view (wrongly suspected, or on a minority side) and is joining again as a new incarnation: `group.me` changes. */
   rejoining: [reason: string]
 }
@@ -306,6 +314,7 @@ export class Group extends EventEmitter<GroupEvents> {
         }
       },
       blocked: (blocked: boolean, reason: string) => this.emit('blocked', { blocked, reason }),
+      merge: (view: View, sides: string[][]) => this.emit('merge', { view, sides }),
       excluded: (reason: string) => queueMicrotask(() => this.rejoin(session, reason)),
       left: () => this.onLeft?.(),
     }, {

@@ -42,6 +42,8 @@ export interface MemberEvents {
   /** In the first view, with the group's state (if state transfer is on): a joiner is ready. */
   ready(): void
   blocked(blocked: boolean, reason: string): void
+  /** A view that merges sides that went on apart (partitions: 'merge'): the members of each side. */
+  merge(view: View, sides: string[][]): void
   /** Not in the group's view any more: the shell starts over as a new incarnation. */
   excluded(reason: string): void
   left(): void
@@ -440,6 +442,7 @@ export class Member {
     this.futureBytes = 0
     for (const p of this.policies) p.onView(view, this.deliverFn)
     this.events.view(view, previous)
+    if (i.sides.length > 1) this.events.merge(view, i.sides.map((side) => [...side]))
     const joiners = view.members.filter((m) => !(m in i.starts))
     if (i.provider === this.id && joiners.length) {
       // The state exactly at the view boundary: nothing of the new view is delivered yet.

@@ -99,7 +99,7 @@ export const JOIN_OPTIONS: Readonly<Record<keyof JoinOptions, Spec>> = {
   sendBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, doc: 'Kernel send buffer. Default 4 MiB.' },
   inject: { kind: 'object', doc: 'Test tool: seeded loss / duplication / reordering of received datagrams ({ loss, duplicate, reorder, seed }). Off by default; never use it in production.' },
   transport: { kind: 'string', doc: "'udp-multicast' (the default and, for now, the only transport)." },
-  partitions: { kind: 'string', doc: "'primary' (default): only a side holding a majority of the last view goes on; a minority side emits 'blocked', delivers nothing new, and rejoins when the network heals. 'merge': every side goes on and merges on healing (not built yet)." },
+  partitions: { kind: 'string', doc: "'primary' (default): only a side holding a majority of the last view goes on; a minority side emits 'blocked', delivers nothing new, and rejoins when the network heals. 'merge': every side goes on, and on healing the sides are merged into one view with a 'merge' event that names them (each side keeps its own state; reconciling is the application's)." },
   joinTimeout: { kind: 'number', unit: 'ms', min: 1, max: 3_600_000, doc: "How long Group.join() waits for a view before it rejects with ERR_TROUPE_JOIN_TIMEOUT. Default 10 s or 10 suspectTimeouts, whichever is longer." },
   discovery: { kind: 'number', unit: 'ms', min: 10, max: 600_000, doc: 'How long a joiner listens for an existing group before it starts a new one (it never does while it hears members of one). Default 300.' },
   key: { kind: 'bytes', doc: '32-byte group key: a closed group.', later: 'closed groups (encryption) are not built yet' },
@@ -199,7 +199,6 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
   if (o.partitions !== undefined && o.partitions !== 'primary' && o.partitions !== 'merge') {
     throw new RangeError(`option partitions must be 'primary' or 'merge', got '${String(o.partitions)}'`)
   }
-  if (o.partitions === 'merge') throw new UnsupportedError("option partitions: 'merge' is not built yet ('primary' is)")
   if ((o.getState === undefined) !== (o.setState === undefined)) {
     throw new TypeError('options getState and setState go together: give both or neither')
   }
@@ -243,7 +242,7 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
     receiveBuffer: (o.receiveBuffer as number | undefined) ?? 8 * MiB,
     sendBuffer: (o.sendBuffer as number | undefined) ?? 4 * MiB,
     inject,
-    partitions: 'primary',
+    partitions: (o.partitions as 'primary' | 'merge' | undefined) ?? 'primary',
     discovery: (o.discovery as number | undefined) ?? 300,
     joinTimeout: (o.joinTimeout as number | undefined) ?? Math.max(10_000, 10 * ((o.suspectTimeout as number | undefined) ?? 1000)),
     getState: o.getState as (() => Uint8Array) | undefined,

@@ -21,7 +21,7 @@
 // mid-flush, the next oldest member starts a higher ballot; a member that has
 // installed C's last view brings it along in its REPORT (catch-up), so view
 // ids never name two different member lists.
-import { compareBallots, type Ballot, type Control, type CutEntry, type Holding, type Install } from './messages.js'
+import { compareBallots, type Ballot, type Control, type CutEntry, type Holding, type Install, type WireView } from './messages.js'
 import type { View } from '../message.js'
 
 export interface GmsConfig {
@@ -89,6 +89,7 @@ export class Gms {
   private readonly leavesWaiting = new Set<string>()
   private readonly joinersHeard = new Map<string, number>() // other joiners (bootstrap), last heard
   private readonly suspectReports = new Map<string, { first: number; last: number }>() // suspected by others
+  private readonly mergeWith = new Map<string, { view: WireView; at: number }>() // other sides we lead a merge with (by their coordinator)
   private announceHeardAt = -Infinity
   private readonly started: number
   private lastJoinSent = -Infinity
@@ -261,17 +262,23 @@ export class Gms {
   }
 
   private onPrepare(p: Extract<Control, { kind: 'prepare' }>): void {
+    if (this.view) {
+      const founder = this.founder
+      const merged = p.merging.some((r) => r.id === this.view!.id && r.founder === founder)
+      if (!merged && p.from.founder !== founder) return // another group's flush
+      if (!merged && p.from.id < this.view.id) {
+        // A flush of a view we have left behind: show its coordinator where the group is.
+        if (this.lastInstall && this.view.members.includes(p.ballot.coord)) this.host.send(this.lastInstall, p.ballot.coord)
+        return
+      }
+    } else if (!p.members.includes(this.me)) {
+      return
+    }
     if (compareBallots(p.ballot, this.promised) < 0) {
-      if (this.view?.members.includes(p.ballot.coord)) this.host.send({ kind: 'nack', ballot: this.promised }, p.ballot.coord)
+      this.host.send({ kind: 'nack', ballot: this.promised }, p.ballot.coord)
       return
     }
     this.setExcluded(p.excluded.filter((m) => m !== this.me))
-    if (!this.view && !p.members.includes(this.me)) return
-    if (this.view && p.from < this.view.id) {
-      // A flush of a view we have left behind: show its coordinator where the group is.
-      if (this.lastInstall && this.view.members.includes(p.ballot.coord)) this.host.send(this.lastInstall, p.ballot.coord)
-      return
-    }
     if (this.coordinator && p.ballot.coord !== this.me) this.coordinator = null // a higher ballot: yield
     this.promised = p.ballot
     const f = this.flush
@@ -297,8 +304,8 @@ export class Gms {
     const ready = f.members.every((m) => m === this.me || this.host.hears(m))
     if (!this.view && !ready) return // a joiner answers once it hears everyone
     f.report = {
-      kind: 'report', ballot: f.ballot, view: this.view?.id ?? 0, seen: this.seen, sent, held,
-      ready, last: this.lastInstall,
+      kind: 'report', ballot: f.ballot, view: this.view?.id ?? 0, founder: this.view ? this.founder : '',
+      members: this.view?.members ?? [], seen: this.seen, sent, held, ready, last: this.lastInstall,
     }
     this.host.send(f.report, f.ballot.coord)
   }
@@ -375,6 +382,7 @@ export class Gms {
     }
     for (const m of [...this.joinsWaiting.keys()]) if (i.view.members.includes(m)) this.joinsWaiting.delete(m)
     for (const m of [...this.leavesWaiting]) if (!i.view.members.includes(m)) this.leavesWaiting.delete(m)
+    for (const c of [...this.mergeWith.keys()]) if (i.view.members.includes(c)) this.mergeWith.delete(c)
     this.host.install(i, view)
     if (this.isBlocked) {
       this.isBlocked = false
@@ -382,22 +390,39 @@ export class Gms {
     }
   }
 
-  private onAnnounce(from: string, v: { id: number; members: readonly string[]; founder: string }): void {
+  private onAnnounce(from: string, v: WireView): void {
     this.announceHeardAt = this.host.now()
     this.seen = Math.max(this.seen, v.id)
-    if (this.view && v.members.includes(this.me) && v.id > this.view.id && v.founder === this.founder) {
+    if (!this.view) return
+    const mine = this.view
+    const founder = this.founder
+    if (v.members.includes(this.me)) {
       // We missed the install of the view the group is in: ask for it.
-      this.host.send({ kind: 'behind', view: this.view.id }, from)
+      if (v.founder === founder && v.id > mine.id) this.host.send({ kind: 'behind', view: mine.id }, from)
       return
     }
-    if (!this.view || v.members.includes(this.me)) return
-    const mine = this.view
-    if (v.members.some((m) => mine.members.includes(m)) && v.id <= mine.id) return // an older view of ours
-    // Another view without us. In primary mode the side that is behind starts
-    // over and rejoins: ours, if theirs is newer (or as new and larger).
-    const theirs: [number, number, string] = [v.id, v.members.length, from]
-    const ours: [number, number, string] = [mine.id, mine.members.length, mine.coordinator]
-    if (compareKeys(theirs, ours) > 0) this.finish(() => this.host.excluded(`view ${v.id} of ${from} goes on without us`))
+    const sameLine = v.founder === founder
+    if (sameLine && v.id <= mine.id) return // an older view of ours
+    if (sameLine && v.members.some((m) => mine.members.includes(m))) {
+      // Our line went on without us: we were left out (suspected, or on a minority side).
+      return this.finish(() => this.host.excluded(`view ${v.id} goes on without us`))
+    }
+    // Another side: a group formed apart, or the other side of a partition.
+    // The larger side (then the lower coordinator id) leads.
+    const theirs: [number, number, string] = [0, v.members.length, from]
+    const ours: [number, number, string] = [0, mine.members.length, mine.coordinator]
+    if (this.config.partitions === 'merge') {
+      if (mine.members.includes(from)) return // an old announce of a side already merged into ours
+      if (compareKeys(ours, theirs) <= 0) return // they lead
+      this.mergeWith.set(from, { view: v, at: this.host.now() })
+      // A merge under way that names an older view of that side cannot finish: start it again.
+      if (this.coordinator?.mergesStale(v)) this.restart([], [])
+      return
+    }
+    // Primary: the side that is behind starts over and joins the other.
+    if (compareKeys([v.id, v.members.length, from], [mine.id, mine.members.length, mine.coordinator]) > 0) {
+      this.finish(() => this.host.excluded(`view ${v.id} of ${from} goes on without us`))
+    }
   }
 
   private finish(then: () => void): void {
@@ -419,11 +444,11 @@ export class Gms {
       return
     }
     const change = this.wantedChange(now)
-    if (change) this.startFlush(change.excluded, change.joiners)
+    if (change) this.startFlush(change.excluded, change.joiners, change.merging)
   }
 
   /** What must change in the view now, if anything. */
-  private wantedChange(now: number): { excluded: string[]; joiners: string[] } | null {
+  private wantedChange(now: number): { excluded: string[]; joiners: string[]; merging: WireView[] } | null {
     const view = this.view!
     const excluded = view.members.filter((m) => {
       if (m === this.me) return this.leaving
@@ -440,11 +465,14 @@ export class Gms {
     if (f && f.ballot.coord !== this.me && !this.host.suspected(f.ballot.coord)) return null // someone else's flush is under way
     // A flush left unfinished (ours, restarted, or one whose coordinator is gone) must still end in a view.
     const stalled = f !== null
-    if (!excluded.length && !joiners.length && !stalled) return null
-    return { excluded, joiners }
+    // Other sides we lead a merge with ('merge' mode), still announcing, whose coordinator we hear.
+    for (const [c, m] of this.mergeWith) if (now - m.at > 10 * this.config.retry) this.mergeWith.delete(c)
+    const merging = [...this.mergeWith.entries()].filter(([c]) => this.host.hears(c)).map(([, m]) => m.view)
+    if (!excluded.length && !joiners.length && !stalled && !merging.length) return null
+    return { excluded, joiners, merging }
   }
 
-  private startFlush(excluded: string[], joiners: string[]): void {
+  private startFlush(excluded: string[], joiners: string[], merging: WireView[]): void {
     const view = this.view!
     if (this.config.partitions === 'primary') {
       // Leavers take part in the flush, so they count as present.
@@ -453,12 +481,23 @@ export class Gms {
     }
     const ballot = { n: Math.max(this.promised.n, this.coordinatorBallot) + 1, coord: this.me }
     this.coordinatorBallot = ballot.n
-    const members = [...view.members.filter((m) => !excluded.includes(m)), ...joiners]
+    const own = new Set(view.members)
+    const others = merging.flatMap((v) => v.members).filter((m) => !own.has(m) && !this.host.suspected(m))
+    const members = [...new Set([...view.members.filter((m) => !excluded.includes(m)), ...others, ...joiners])]
     this.setExcluded(excluded.filter((m) => m !== this.me))
-    this.coordinator = new CoordinatorFlush(this, this.host, this.config, ballot, view, members, excluded, joiners)
+    this.coordinator = new CoordinatorFlush(this, this.host, this.config, ballot, view, members, excluded, joiners.filter((m) => !own.has(m)), merging)
     this.coordinator.tick(this.host.now())
   }
   private coordinatorBallot = 0
+
+  /** Is `v` still announced by a side we lead a merge with? */
+  mergeFresh(v: WireView): boolean {
+    const now = this.host.now()
+    for (const m of this.mergeWith.values()) {
+      if (m.view.id === v.id && m.view.founder === v.founder && now - m.at <= 10 * this.config.retry) return true
+    }
+    return false
+  }
 
   /** Called by the CoordinatorFlush. */
   restart(extraExcluded: readonly string[], dropJoiners: readonly string[]): void {
@@ -523,6 +562,7 @@ class CoordinatorFlush {
     private readonly members: readonly string[],
     private readonly excluded: readonly string[],
     private readonly joiners: readonly string[],
+    private readonly merging: readonly WireView[],
   ) {
     this.started = host.now()
   }
@@ -532,6 +572,11 @@ class CoordinatorFlush {
     const me = this.host.me
     const leaving = this.excluded.filter((m) => this.gms.isLeaving(m) && (m === me || !this.host.suspected(m)))
     return [...this.members, ...leaving]
+  }
+
+  /** Does this attempt merge an older view of the side that now announces `v`? */
+  mergesStale(v: WireView): boolean {
+    return this.merging.some((m) => m.founder === v.founder && m.id !== v.id)
   }
 
   made(i: Install): boolean {
@@ -568,6 +613,8 @@ class CoordinatorFlush {
     }
     const silentJoiners = this.joiners.filter((m) => !this.reports.has(m) && now - this.started > 2 * this.config.suspectTimeout)
     if (silentJoiners.length && this.phase === 'prepare') return this.gms.restart([], silentJoiners)
+    // A side to merge that no longer announces that view (it changed, or it is gone): start again.
+    if (this.phase === 'prepare' && this.merging.some((v) => !this.gms.mergeFresh(v))) return this.gms.restart([], [])
     const resend = !progress && now - this.lastSent >= this.config.retry
     if (this.phase === 'prepare') {
       const waiting = this.participants.filter((m) => !this.reports.get(m)?.ready)
@@ -593,7 +640,10 @@ class CoordinatorFlush {
   }
 
   private sendPrepare(now: number): void {
-    this.sendAll(now, { kind: 'prepare', ballot: this.ballot, from: this.view.id, members: this.members, excluded: this.excluded })
+    this.sendAll(now, {
+      kind: 'prepare', ballot: this.ballot, from: { id: this.view.id, founder: this.gms.founder },
+      merging: this.merging.map((v) => ({ id: v.id, founder: v.founder })), members: this.members, excluded: this.excluded,
+    })
   }
 
   private sendAll(now: number, c: Control): void {
@@ -604,15 +654,20 @@ class CoordinatorFlush {
 
   private makeCut(): void {
     const cut: Record<string, CutEntry> = {}
-    for (const s of this.view.members) {
+    // The senders of every old view in the flush (ours, and the merged sides').
+    const senders = new Set([...this.view.members, ...this.merging.flatMap((v) => v.members)])
+    for (const r of this.reports.values()) for (const m of r.members) senders.add(m)
+    for (const s of senders) {
       const own = this.reports.get(s)
-      if (own && own.view === this.view.id) {
+      if (own && own.members.includes(s)) {
         cut[s] = { upTo: own.sent, holder: s, extras: [] }
         continue
       }
+      // A sender that did not report: the most any member of its view holds.
       let upTo = 0
       let holder = ''
       for (const [m, r] of this.reports) {
+        if (!r.members.includes(s)) continue
         const h = r.held[s]
         if (h && h[0]! >= upTo && (holder === '' || h[0]! > upTo)) {
           upTo = h[0]!
@@ -621,7 +676,7 @@ class CoordinatorFlush {
       }
       const extras = new Map<number, string>()
       for (const [m, r] of this.reports) {
-        const h = r.held[s]
+        const h = r.members.includes(s) ? r.held[s] : undefined
         if (h) for (let i = 1; i < h.length; i++) if (h[i]! > upTo && !extras.has(h[i]!)) extras.set(h[i]!, m)
       }
       if (holder === '') continue // nobody holds anything of it
@@ -637,15 +692,24 @@ class CoordinatorFlush {
   }
 
   private makeInstall(): void {
+    // Every member that was in an old view goes on with its stream where the cut left it.
+    const wasIn = (m: string) => this.view.members.includes(m) || this.merging.some((v) => v.members.includes(m)) || (this.reports.get(m)?.members.includes(m) ?? false)
     const starts: Record<string, number> = {}
     for (const m of this.members) {
       const c = this.cut![m]
-      if (this.view.members.includes(m)) starts[m] = (c ? c.upTo : 0) + 1
+      if (wasIn(m)) starts[m] = (c ? c.upTo : 0) + 1
     }
     const old = this.members.filter((m) => this.view.members.includes(m))
+    const sides = this.merging.length
+      ? [old, ...this.merging.map((v) => this.members.filter((m) => v.members.includes(m) && !old.includes(m)))].filter((side) => side.length > 0)
+      : []
+    // 'merge' mode: a side that keeps no majority of its view starts a line of
+    // its own, so that view ids never name two member lists.
+    const minority = this.config.partitions === 'merge' && !this.merging.length && old.length * 2 <= this.view.members.length
     this.install = {
-      kind: 'install', ballot: this.ballot, view: { id: this.nextId, members: this.members, founder: this.gms.founder }, starts,
-      sides: [], provider: this.joiners.length && old.length ? old[0]! : '',
+      kind: 'install', ballot: this.ballot,
+      view: { id: this.nextId, members: this.members, founder: minority ? `${this.host.me}@${this.nextId}` : this.gms.founder }, starts,
+      sides: sides.length > 1 ? sides : [], provider: this.joiners.length && old.length ? old[0]! : '',
     }
     this.phase = 'install'
     this.lastSent = -Infinity

@@ -7,6 +7,12 @@
 // Anything that does not decode to a well-formed message is dropped and
 // counted by the caller, never acted on.
 
+/** A view named across lines: its id and the member that started its line. */
+export interface ViewRef {
+  readonly id: number
+  readonly founder: string
+}
+
 /** A ballot orders flush attempts: higher `n` wins, ties broken by coordinator id. */
 export interface Ballot {
   readonly n: number
@@ -35,11 +41,20 @@ export type Control =
   | { kind: 'join'; member: string }
   | { kind: 'leave'; member: string }
   | { kind: 'suspect'; members: readonly string[] }
-  | { kind: 'prepare'; ballot: Ballot; from: number; members: readonly string[]; excluded: readonly string[] }
+  | {
+      kind: 'prepare'
+      ballot: Ballot
+      from: ViewRef // the coordinator's view
+      merging: readonly ViewRef[] // other views brought into this one ('merge' mode, after a partition)
+      members: readonly string[]
+      excluded: readonly string[]
+    }
   | {
       kind: 'report'
       ballot: Ballot
       view: number // the reporter's installed view id (0: none yet)
+      founder: string // and its line ('' : none yet)
+      members: readonly string[] // and its members
       seen: number // the highest view id it has seen anywhere
       sent: number // the highest seq of its own stream (the stream is paused)
       held: Readonly<Record<string, Holding>>
@@ -123,12 +138,15 @@ type Obj = Record<string, unknown>
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const isSeq = isCount
-/** Member ids are `name#16 hex digits`. */
+/** Member ids are `name#16 hex digits`; a line of views is named by a member id, with `@n` when a side of a partition starts one. */
 const MEMBER = /^[^\u0000-\u001f]{0,64}#[0-9a-f]{16}$/
+const LINE = /^[^\u0000-\u001f]{0,64}#[0-9a-f]{16}(@[0-9]{1,15})?$/
 export const isMember = (v: unknown): v is string => typeof v === 'string' && v.length <= 90 && MEMBER.test(v)
+const isLine = (v: unknown): v is string => typeof v === 'string' && v.length <= 110 && LINE.test(v)
 const isMembers = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 256 && v.every(isMember)
 const isBallot = (v: unknown): v is Ballot => isObject(v) && isCount(v.n) && isMember(v.coord)
-const isView = (v: unknown): v is WireView => isObject(v) && isCount(v.id) && isMembers(v.members) && v.members.length > 0 && isMember(v.founder)
+const isViewRef = (v: unknown): v is ViewRef => isObject(v) && isCount(v.id) && isLine(v.founder)
+const isView = (v: unknown): v is WireView => isObject(v) && isCount(v.id) && isMembers(v.members) && v.members.length > 0 && isLine(v.founder)
 const isHolding = (v: unknown): v is Holding => Array.isArray(v) && v.length >= 1 && v.length <= 65536 && v.every(isSeq)
 const isRecordOf = <T>(v: unknown, check: (x: unknown) => x is T): v is Record<string, T> =>
   isObject(v) && Object.keys(v).length <= 256 && Object.entries(v).every(([k, x]) => isMember(k) && check(x))
@@ -148,17 +166,18 @@ const CHECK: Record<Exclude<Control['kind'], 'stateChunk'>, (b: Obj) => Control 
   leave: (b) => (isMember(b.member) ? { kind: 'leave', member: b.member } : null),
   suspect: (b) => (isMembers(b.members) ? { kind: 'suspect', members: b.members } : null),
   prepare: (b) =>
-    isBallot(b.ballot) && isCount(b.from) && isMembers(b.members) && isMembers(b.excluded)
-      ? { kind: 'prepare', ballot: b.ballot, from: b.from, members: b.members, excluded: b.excluded }
+    isBallot(b.ballot) && isViewRef(b.from) && Array.isArray(b.merging) && b.merging.length <= 16 && b.merging.every(isViewRef) &&
+    isMembers(b.members) && isMembers(b.excluded)
+      ? { kind: 'prepare', ballot: b.ballot, from: b.from, merging: b.merging, members: b.members, excluded: b.excluded }
       : null,
   report: (b) => {
-    if (!isBallot(b.ballot) || !isCount(b.view) || !isCount(b.seen) || !isSeq(b.sent) || !isRecordOf(b.held, isHolding) ||
-        typeof b.ready !== 'boolean') return null
+    if (!isBallot(b.ballot) || !isCount(b.view) || (b.founder !== '' && !isLine(b.founder)) || !isMembers(b.members) ||
+        !isCount(b.seen) || !isSeq(b.sent) || !isRecordOf(b.held, isHolding) || typeof b.ready !== 'boolean') return null
     let last: Install | null = null
     if (b.last !== null) {
       if (!isObject(b.last) || (last = checkInstall(b.last)) === null) return null
     }
-    return { kind: 'report', ballot: b.ballot, view: b.view, seen: b.seen, sent: b.sent, held: b.held, ready: b.ready, last }
+    return { kind: 'report', ballot: b.ballot, view: b.view, founder: b.founder as string, members: b.members, seen: b.seen, sent: b.sent, held: b.held, ready: b.ready, last }
   },
   cut: (b) => (isBallot(b.ballot) && isCount(b.view) && isRecordOf(b.cut, isCutEntry) ? { kind: 'cut', ballot: b.ballot, view: b.view, cut: b.cut } : null),
   done: (b) => (isBallot(b.ballot) ? { kind: 'done', ballot: b.ballot } : null),

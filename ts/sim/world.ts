@@ -45,6 +45,7 @@ export interface Incarnation {
   /** Payload keys sent (send() accepted them). */
   sent: string[]
   blockedNs: number[]
+  merges: string[][][]
   state: { set: Uint8Array | null }
 }
 
@@ -145,7 +146,7 @@ export class SimNode {
     )
     this.inc = {
       id, name: this.name, node: this.index, startedNs: w.nowNs, endedNs: null, end: 'running',
-      views: [], delivered: [], sent: [], blockedNs: [], state: { set: null },
+      views: [], delivered: [], sent: [], blockedNs: [], merges: [], state: { set: null },
     }
     w.incarnations.push(this.inc)
     const inc = this.inc
@@ -177,6 +178,9 @@ export class SimNode {
         if (this.generation === generation) inc.views.push({ view, founder: this.member.gms.founder, atNs: w.nowNs })
       },
       ready: () => {},
+      merge: (_view: View, sides: string[][]) => {
+        if (this.generation === generation) inc.merges.push(sides)
+      },
       blocked: (blocked: boolean) => {
         if (blocked) inc.blockedNs.push(w.nowNs)
       },
