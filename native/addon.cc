@@ -392,6 +392,7 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
       InstanceMethod<&ManualCoreWrap::Leave>("leave"),
       InstanceMethod<&ManualCoreWrap::Take>("take"),
       InstanceMethod<&ManualCoreWrap::GetCounters>("counters"),
+      InstanceMethod<&ManualCoreWrap::Close>("close"),
       InstanceMethod<&ManualCoreWrap::Control>("control"),
       InstanceMethod<&ManualCoreWrap::Exclude>("exclude"),
       InstanceMethod<&ManualCoreWrap::Forget>("forget"),
@@ -417,10 +418,18 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
   }
 
  private:
+  static Napi::Value Closed(Napi::Env env) { return ThrowError(env, "Error", "the ManualCore is closed", "ERR_TROUPE_CLOSED"); }
+  // close(): frees the core now (its windows, log and kept datagrams) rather
+  // than whenever the garbage collector finalizes this wrapper.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    core_.reset();
+    sink_ = RecordingSink{};
+    return info.Env().Undefined();
+  }
   static uint64_t Now(const Napi::Value& v) { return v.IsNumber() ? uint64_t(v.As<Napi::Number>().DoubleValue()) : 0; }
 
   // submit(data, order, frag, nowNs) -> 'ok' | 'full' | 'tooBig'
-  Napi::Value Submit(const Napi::CallbackInfo& info) {
+  Napi::Value Submit(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env());
     Napi::Env env = info.Env();
     if (!info[0].IsTypedArray()) return ThrowError(env, "TypeError", "data must be a Uint8Array", "ERR_INVALID_ARG_TYPE");
     auto a = info[0].As<Napi::Uint8Array>();
@@ -428,9 +437,9 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
                                  a.Data(), a.ByteLength(), Now(info[3]));
     return Napi::String::New(env, s == Core::SubmitStatus::kOk ? "ok" : s == Core::SubmitStatus::kWindowFull ? "full" : "tooBig");
   }
-  Napi::Value FlushData(const Napi::CallbackInfo& info) { core_->FlushData(Now(info[0])); return info.Env().Undefined(); }
+  Napi::Value FlushData(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); core_->FlushData(Now(info[0])); return info.Env().Undefined(); }
   // input(datagram, fromIp, fromPort, nowNs)
-  Napi::Value Input(const Napi::CallbackInfo& info) {
+  Napi::Value Input(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env());
     Napi::Env env = info.Env();
     if (!info[0].IsTypedArray()) return ThrowError(env, "TypeError", "datagram must be a Uint8Array", "ERR_INVALID_ARG_TYPE");
     auto a = info[0].As<Napi::Uint8Array>();
@@ -438,44 +447,44 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
     core_->OnDatagram(a.Data(), a.ByteLength(), from, Now(info[3]));
     return env.Undefined();
   }
-  Napi::Value Timer(const Napi::CallbackInfo& info) { core_->OnTimer(Now(info[0])); return info.Env().Undefined(); }
-  Napi::Value NextDeadline(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(core_->NextDeadline())); }
-  Napi::Value Pump(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), core_->Pump(Now(info[0]))); }
-  Napi::Value SetRoom(const Napi::CallbackInfo& info) {
+  Napi::Value Timer(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); core_->OnTimer(Now(info[0])); return info.Env().Undefined(); }
+  Napi::Value NextDeadline(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Napi::Number::New(info.Env(), double(core_->NextDeadline())); }
+  Napi::Value Pump(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Napi::Boolean::New(info.Env(), core_->Pump(Now(info[0]))); }
+  Napi::Value SetRoom(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env());
     sink_.room = info[0].IsNumber() ? size_t(info[0].As<Napi::Number>().Int64Value()) : SIZE_MAX;
     return info.Env().Undefined();
   }
-  Napi::Value Leave(const Napi::CallbackInfo& info) { core_->Leave(Now(info[0])); return info.Env().Undefined(); }
-  Napi::Value Self(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), Hex64(core_->self())); }
-  Napi::Value GetCounters(const Napi::CallbackInfo& info) { return Counters(info.Env(), counters_.data()); }
+  Napi::Value Leave(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); core_->Leave(Now(info[0])); return info.Env().Undefined(); }
+  Napi::Value Self(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Napi::String::New(info.Env(), Hex64(core_->self())); }
+  Napi::Value GetCounters(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Counters(info.Env(), counters_.data()); }
   // control(bytes, to: hex id | null, nowNs) -> false if too large
-  Napi::Value Control(const Napi::CallbackInfo& info) {
+  Napi::Value Control(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env());
     Napi::Env env = info.Env();
     if (!info[0].IsTypedArray()) return ThrowError(env, "TypeError", "control payload must be a Uint8Array", "ERR_INVALID_ARG_TYPE");
     auto a = info[0].As<Napi::Uint8Array>();
     return Napi::Boolean::New(env, core_->SendControl(a.Data(), a.ByteLength(), ParseHex64(info[1]), Now(info[2])));
   }
-  Napi::Value Exclude(const Napi::CallbackInfo& info) {
+  Napi::Value Exclude(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env());
     core_->Exclude(ParseHex64(info[0]), info.Length() < 2 || info[1].ToBoolean().Value());
     return info.Env().Undefined();
   }
-  Napi::Value Forget(const Napi::CallbackInfo& info) { core_->Forget(ParseHex64(info[0])); return info.Env().Undefined(); }
-  Napi::Value SetView(const Napi::CallbackInfo& info) { core_->SetView(info[0].ToNumber().Uint32Value(), Now(info[1])); return info.Env().Undefined(); }
-  Napi::Value Advance(const Napi::CallbackInfo& info) {
+  Napi::Value Forget(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); core_->Forget(ParseHex64(info[0])); return info.Env().Undefined(); }
+  Napi::Value SetView(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); core_->SetView(info[0].ToNumber().Uint32Value(), Now(info[1])); return info.Env().Undefined(); }
+  Napi::Value Advance(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env());
     core_->Advance(ParseHex64(info[0]), uint64_t(info[1].ToNumber().DoubleValue()));
     return info.Env().Undefined();
   }
-  Napi::Value Fetch(const Napi::CallbackInfo& info) {
+  Napi::Value Fetch(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env());
     std::vector<uint64_t> ranges;
     if (!ReadRanges(info[2], &ranges)) return ThrowError(info.Env(), "TypeError", "ranges must be an array of seq pairs", "ERR_INVALID_ARG_TYPE");
     core_->Fetch(ParseHex64(info[0]), ParseHex64(info[1]), ranges.data(), ranges.size() / 2);
     return info.Env().Undefined();
   }
-  Napi::Value InMessage(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), core_->InMessage()); }
-  Napi::Value HighestSent(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(core_->HighestSent())); }
+  Napi::Value InMessage(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Napi::Boolean::New(info.Env(), core_->InMessage()); }
+  Napi::Value HighestSent(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Napi::Number::New(info.Env(), double(core_->HighestSent())); }
 
   // take() -> { sent, delivered, peers }, emptying the records.
-  Napi::Value Take(const Napi::CallbackInfo& info) {
+  Napi::Value Take(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env());
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);
     Napi::Array sent = Napi::Array::New(env, sink_.sent.size());

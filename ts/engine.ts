@@ -104,6 +104,8 @@ export declare class NativeManualCore {
   fetch(senderHex: string, holderHex: string, ranges: number[]): void
   inMessage(): boolean
   highestSent(): number
+  /** Frees the core now (not at garbage collection); any later call throws ERR_TROUPE_CLOSED. */
+  close(): void
   readonly self: string
 }
 

@@ -147,6 +147,7 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
   // In 'merge' mode the sides deliver different messages while apart and keep
   // their own state (reconciling is the application's): no one-state check.
   const errors = checkInvariants(logs, { crashes, detectionNs, excused, endNs, settled: true, oneState: config.partitions === 'primary' })
+  w.dispose()
   let delivered = 0
   for (const l of logs) delivered += l.delivered.length
   const views = new Set(logs.flatMap((l) => l.views.map((v) => v.view.id))).size

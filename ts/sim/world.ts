@@ -99,6 +99,7 @@ const before = (a: Pending, b: Pending) => a.atNs < b.atNs || (a.atNs === b.atNs
 /** One member process in the simulation (one incarnation at a time). */
 export class SimNode {
   core!: NativeManualCore
+  private hasCore = false
   member!: Member
   inc!: Incarnation
   alive = false
@@ -116,6 +117,7 @@ export class SimNode {
   /** Starts a new incarnation that joins the group. */
   start(): void {
     const w = this.world
+    if (this.hasCore) this.core.close() // the last incarnation's
     this.generation++
     this.alive = true
     this.outbound = []
@@ -144,6 +146,7 @@ export class SimNode {
       },
       w.nowNs,
     )
+    this.hasCore = true
     this.inc = {
       id, name: this.name, node: this.index, startedNs: w.nowNs, endedNs: null, end: 'running',
       views: [], delivered: [], sent: [], blockedNs: [], merges: [], state: { set: null },
@@ -194,6 +197,14 @@ export class SimNode {
     this.drain()
     this.scheduleTimer()
     this.scheduleTick(generation)
+  }
+
+  /** Frees the native core (the run is over). */
+  dispose(): void {
+    this.alive = false
+    this.generation++
+    if (this.hasCore) this.core.close()
+    this.hasCore = false
   }
 
   crash(): void {
@@ -369,6 +380,11 @@ export class World {
 
   constructor(readonly config: WorldConfig) {
     this.random = new Random(config.seed)
+  }
+
+  /** Frees every member's native core; the world is not used after this. */
+  dispose(): void {
+    for (const n of this.nodes) n.dispose()
   }
 
   addNode(name: string): SimNode {
