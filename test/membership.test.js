@@ -19,8 +19,8 @@ const samples = [
   { kind: 'join', member: B },
   { kind: 'leave', member: B },
   { kind: 'suspect', members: [B] },
-  { kind: 'prepare', ballot, from: 3, members: [A, B], excluded: [] },
-  { kind: 'report', ballot, view: 3, seen: 3, sent: 12, held: { [A]: [9, 11], [B]: [4] }, ready: true, last: install },
+  { kind: 'prepare', ballot, from: { id: 3, founder: A }, merging: [{ id: 2, founder: `${B}@2` }], members: [A, B], excluded: [] },
+  { kind: 'report', ballot, view: 3, founder: A, members: [A, B], seen: 3, sent: 12, held: { [A]: [9, 11], [B]: [4] }, ready: true, last: install },
   { kind: 'cut', ballot, view: 4, cut: { [A]: { upTo: 12, holder: A, extras: [[14, B]] } } },
   { kind: 'done', ballot },
   install,
@@ -43,7 +43,8 @@ test('messages – malformed payloads decode to null (never throw): wrong fields
     Uint8Array.of(99, 123, 125),
     Uint8Array.of(2, 0xff, 0xfe),
     encodeControl({ kind: 'join', member: 'no-hash-here' }),
-    encodeControl({ kind: 'prepare', ballot: { n: -1, coord: A }, from: 1, members: [], excluded: [] }),
+    encodeControl({ kind: 'prepare', ballot: { n: -1, coord: A }, from: { id: 1, founder: A }, merging: [], members: [], excluded: [] }),
+    encodeControl({ kind: 'prepare', ballot, from: { id: 1, founder: 'nobody' }, merging: [], members: [], excluded: [] }),
     encodeControl({ kind: 'cut', ballot, view: 1, cut: { [A]: { upTo: 1.5, holder: A, extras: [] } } }),
     encodeControl({ kind: 'stateChunk', view: 1, offset: 10, total: 4, bytes: new Uint8Array(8) }),
   ]
@@ -97,7 +98,7 @@ test('hostile CONTROL datagrams at a live group: dropped and counted, the group 
       // A join from someone the reliability core never heard: never admitted.
       else if (kind === 2) datagrams.push(forged(encodeControl({ kind: 'join', member: `x#${(0x6000 + i).toString(16).padStart(16, '0')}` }), BigInt(0x6000 + i)))
       // Claiming to be a: the payload says so, the sender id does not match what a's core knows of a's name.
-      else datagrams.push(forged(encodeControl({ kind: 'prepare', ballot: { n: 1e6, coord: `a#${aHex}` }, from: viewBefore.id, members: [], excluded: [a.me] }), 0x7000n + BigInt(i)))
+      else datagrams.push(forged(encodeControl({ kind: 'prepare', ballot: { n: 1e6, coord: `a#${aHex}` }, from: { id: viewBefore.id, founder: a.me }, merging: [], members: [], excluded: [a.me] }), 0x7000n + BigInt(i)))
     }
     for (const d of datagrams) await new Promise((r) => socket.send(d, port, address, r))
     await until(() => a.stats().controlRejected + b.stats().controlRejected >= 1000, { what: 'the forged datagrams counted' })

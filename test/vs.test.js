@@ -141,6 +141,27 @@ test('virtual synchrony – SIGKILL of a member and of the coordinator, a late j
   }, script)
 })
 
+test('failure detection – an event loop blocked for twice suspectTimeout is not suspected (heartbeats come from the I/O thread)', async () => {
+  const logs = new Logs()
+  const options = { suspectTimeout: 1000 }
+  await withMembers(uniqueGroup('busy'), [['b0', options], ['b1', options], ['b2', options]], async (members) => {
+    for (const m of members) logs.attach(m)
+    for (const m of members) await m.next((x) => x.type === 'joined', 15000, 'joined')
+    for (const m of members) await inView(logs, m, (v) => v.length === 3, `${m.name} in a view of 3`)
+    const viewsBefore = members.map((m) => logs.all.find((l) => l.member === m).views.length)
+    for (const m of members) m.command({ cmd: 'send', rate: 500 })
+    members[1].command({ cmd: 'busy', ms: 2000 })
+    await members[1].next((x) => x.type === 'unblocked', 10000, 'the busy member back')
+    // It catches up with what it missed while stuck, and nobody changed the view.
+    const last = () => logs.all.find((l) => l.member === members[0]).sent.at(-1)
+    const target = last()
+    await until(() => logs.all.find((l) => l.member === members[1]).delivered.some((d) => d.key === target), { timeout: 10000, what: 'the busy member to catch up' })
+    const viewsAfter = members.map((m) => logs.all.find((l) => l.member === m).views.length)
+    assert.equal(viewsAfter, viewsBefore, 'no view change: nobody was suspected')
+    for (const m of members) m.command({ cmd: 'stop' })
+  }, script)
+})
+
 test('state transfer – a 64 MiB state arrives whole while the others keep delivering', async () => {
   const logs = new Logs()
   const big = 64 << 20

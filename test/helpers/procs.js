@@ -7,7 +7,9 @@ const defaultScript = fileURLToPath(new URL('./member.mjs', import.meta.url))
 export class Member {
   constructor(group, name, options = {}, script = defaultScript) {
     this.name = name
-    this.child = fork(script, [group, name, JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    // (uvu sets FORCE_COLOR, our runner NO_COLOR: a child given both warns.)
+    const { NO_COLOR, ...env } = process.env
+    this.child = fork(script, [group, name, JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env })
     this.messages = []
     this.waiters = []
     this.exited = false

@@ -9,6 +9,7 @@
 //                    { cmd: 'stop' }          stop sending
 //                    { cmd: 'report' }        reply { type: 'report', state, stats }
 //                    { cmd: 'leave' }         leave, then exit
+//                    { cmd: 'busy', ms }      block the event loop for ms (a long GC pause, a busy loop)
 //   child -> parent  { type: 'log', entries }  in order:
 //                      ['start', id, atMs] ['view', id, viewId, members, atMs] ['sent', keys]
 //                      ['msg', sender, key, order, view] ['state', bytes]
@@ -100,6 +101,10 @@ process.on('message', async (m) => {
     clearInterval(sending)
     flushLog()
     process.send({ type: 'stopped' })
+  } else if (m.cmd === 'busy') {
+    const until = Date.now() + m.ms
+    while (Date.now() < until) {} // the event loop is stuck; the engine's I/O thread is not
+    process.send({ type: 'unblocked' })
   } else if (m.cmd === 'report') {
     flushLog()
     process.send({ type: 'report', state: sum, view: group.view, stats: group.stats() })
