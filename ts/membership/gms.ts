@@ -484,6 +484,11 @@ export class Gms {
     const own = new Set(view.members)
     const others = merging.flatMap((v) => v.members).filter((m) => !own.has(m) && !this.host.suspected(m))
     const members = [...new Set([...view.members.filter((m) => !excluded.includes(m)), ...others, ...joiners])]
+    if (members.length === 0) {
+      // Nobody would be left (we leave, everyone else is gone): no view to make.
+      if (this.leaving) this.finish(() => this.host.left())
+      return
+    }
     this.setExcluded(excluded.filter((m) => m !== this.me))
     this.coordinator = new CoordinatorFlush(this, this.host, this.config, ballot, view, members, excluded, joiners.filter((m) => !own.has(m)), merging)
     this.coordinator.tick(this.host.now())
@@ -633,6 +638,7 @@ class CoordinatorFlush {
       if (this.participants.every((m) => this.dones.has(m))) return this.makeInstall()
       if (resend) this.sendAll(now, { kind: 'cut', ballot: this.ballot, view: this.nextId, cut: this.cut! })
     } else {
+      if (this.lastSent === -Infinity) this.sendAll(now, this.install!) // the install goes out at least once
       const waiting = this.members.filter((m) => !this.installed.has(m) && !this.host.suspected(m))
       if (waiting.length === 0) return this.gms.finished()
       if (resend) this.sendAll(now, this.install!)

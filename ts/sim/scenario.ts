@@ -137,7 +137,12 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
     })
   }
 
-  w.run(endNs)
+  try {
+    w.run(endNs)
+  } catch (err) {
+    w.dispose()
+    return { seed, errors: [(err as Error).message], incarnations: w.incarnations.length, views: 0, delivered: 0, datagrams: w.datagrams, summary: story.join('\n  ') }
+  }
 
   const logs: Log[] = w.incarnations.map((inc) => {
     const node = w.nodes[inc.node]!

@@ -398,9 +398,10 @@ export class World {
     this.agenda.push(atNs, run)
   }
 
-  /** Runs events until `untilNs`. */
-  run(untilNs: number): void {
-    for (;;) {
+  /** Runs events until `untilNs`; a run that does not end (more than `maxEvents`) throws. */
+  run(untilNs: number, maxEvents = 20_000_000): void {
+    for (let events = 0; ; events++) {
+      if (events > maxEvents) throw new Error(`the run did not end: ${maxEvents} events by ${(this.nowNs / 1e6).toFixed(1)} ms of simulated time`)
       const e = this.agenda.pop()
       if (!e) break
       if (e.atNs > untilNs) {
