@@ -98,6 +98,7 @@ class Stream {
 interface StateIn {
   view: number
   provider: string
+  backups: string[] // givers to ask, in turn, if the provider dies
   total: number // -1 until the first chunk tells
   chunk: number
   chunks: Map<number, Uint8Array> // offset -> bytes
@@ -444,13 +445,16 @@ export class Member {
     this.events.view(view, previous)
     if (i.sides.length > 1) this.events.merge(view, i.sides.map((side) => [...side]))
     const joiners = view.members.filter((m) => !(m in i.starts))
-    if (i.provider === this.id && joiners.length) {
-      // The state exactly at the view boundary: nothing of the new view is delivered yet.
+    // The state givers: the named one and, should it die before the joiners
+    // have it all, the next old member. Both take the state exactly at the
+    // view boundary (nothing of the new view is delivered yet).
+    const givers = i.provider === '' ? [] : [i.provider, ...view.members.filter((m) => m in i.starts && m !== i.provider).slice(0, 1)]
+    if (givers.includes(this.id) && joiners.length) {
       const bytes = this.config.getState ? this.config.getState() : new Uint8Array(0)
       this.stateOut.set(view.id, { bytes, until: this.nowMs + STATE_KEEP_MS })
     }
-    if (previous === null && i.provider !== '' && i.provider !== this.id && this.config.setState) {
-      this.stateIn = { view: view.id, provider: i.provider, total: -1, chunk: this.config.maxControl - 64, chunks: new Map(), asked: new Map(), next: 0, lastAsk: -Infinity }
+    if (previous === null && givers.length && !givers.includes(this.id) && this.config.setState) {
+      this.stateIn = { view: view.id, provider: givers[0]!, backups: givers.slice(1), total: -1, chunk: this.config.maxControl - 64, chunks: new Map(), asked: new Map(), next: 0, lastAsk: -Infinity }
       this.askState(false)
     } else if (previous === null) {
       this.events.ready()
@@ -475,7 +479,17 @@ export class Member {
   private askState(retryLost: boolean): void {
     const st = this.stateIn!
     const provider = this.byId.get(st.provider)
-    if (!provider || provider.suspected) return this.finishExcluded('the member giving us the state is gone')
+    if (!provider || provider.suspected) {
+      // The giver died: the next one has the same state (taken at the same boundary). Start over with it.
+      const next = st.backups.shift()
+      if (next === undefined) return this.finishExcluded('the members giving us the state are gone')
+      st.provider = next
+      st.total = -1
+      st.chunks.clear()
+      st.asked.clear()
+      st.next = 0
+      st.lastAsk = -Infinity
+    }
     if (st.total < 0) {
       // The first chunk tells the size.
       if (this.nowMs - st.lastAsk >= this.config.retry) {

@@ -402,6 +402,12 @@ export class Gms {
       return
     }
     const sameLine = v.founder === founder
+    if (sameLine && v.id < mine.id && mine.members.includes(from) && this.lastInstall) {
+      // A member of our view still acts in an older one: it missed our install (and its
+      // coordinator is gone, so nobody resends it). It takes the install if it reached that cut.
+      this.host.send(this.lastInstall, from)
+      return
+    }
     if (sameLine && v.id <= mine.id) return // an older view of ours
     if (sameLine && v.members.some((m) => mine.members.includes(m))) {
       // Our line went on without us: we were left out (suspected, or on a minority side).

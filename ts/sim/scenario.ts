@@ -130,6 +130,26 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
         }
       })
     }
+    // Sometimes the coordinator dies in the middle of a flush: as it sends a
+    // CUT (kind 7) or an INSTALL (kind 9), or soon after.
+    if (r.chance(0.35)) {
+      const kind = r.chance(0.5) ? 7 : 9
+      let armed = true
+      w.onControlSent = (node, k) => {
+        if (!armed || k !== kind || w.nowNs >= activeNs - 700 * MS || !node.alive || !node.member.joined) return
+        const view = node.member.currentView!
+        const up = (id: string) => w.nodes.some((x) => x.alive && x.inc.id === id)
+        if ((view.members.filter(up).length - 1) * 2 <= view.members.length) return // it would take the majority with it
+        armed = false
+        const victim = node
+        w.at(w.nowNs + r.int(0, 3) * MS, () => {
+          if (!victim.alive) return
+          say(`crash ${victim.inc.id} mid-flush (after sending ${kind === 7 ? 'CUT' : 'INSTALL'})`)
+          crashes.push({ id: victim.inc.id, atNs: w.nowNs })
+          victim.crash()
+        })
+      }
+    }
     // The faults of the network stop before the end, so that the run settles.
     w.at(activeNs, () => {
       w.faults = { loss: 0, duplicate: 0, delayNs: 30_000, jitterNs: 0 }

@@ -187,7 +187,11 @@ export class SimNode {
       blocked: (blocked: boolean) => {
         if (blocked) inc.blockedNs.push(w.nowNs)
       },
-      excluded: () => this.restartLater('excluded'),
+      excluded: () => {
+        // As the live Group does: LEAVE tells the others at once, then a new incarnation joins.
+        this.core.leave(w.nowNs)
+        this.restartLater('excluded')
+      },
       left: () => {
         // As the live Group does: LEAVE tells the others at once.
         this.core.leave(w.nowNs)
@@ -280,6 +284,7 @@ export class SimNode {
   private port(): CorePort {
     return {
       control: (payload, to) => {
+        this.world.onControlSent?.(this, payload[0]!)
         const ok = this.core.control(payload, to, this.world.nowNs)
         this.drain()
         return ok
@@ -375,6 +380,8 @@ export class World {
   /** Side of each node; datagrams cross only between nodes of one side. */
   sides: number[] = []
   restartExcluded = true
+  /** Called as a member sends a membership message (its kind byte): scenarios use it to crash a coordinator mid-flush. */
+  onControlSent: ((node: SimNode, kind: number) => void) | null = null
   private readonly agenda = new Agenda()
   datagrams = 0
 
