@@ -1,0 +1,130 @@
+// The membership state machine (ts/membership/gms.ts) alone, over a fake
+// host: what a coordinator sends, how it fixes the cut, and the rules a
+// member follows. (The simulator runs it with everything else; these pin
+// the single steps down.)
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Gms } from '../dist/membership/gms.js'
+
+const A = 'a#000000000000000a', B = 'b#000000000000000b', C = 'c#000000000000000c'
+const config = { suspectTimeout: 1000, retry: 20, discovery: 200, partitions: 'primary' }
+
+class FakeHost {
+  constructor(me) {
+    this.me = me
+    this.t = 0
+    this.sent = []
+    this.suspects = new Set()
+    this.heardSet = new Set([A, B, C])
+    this.holdings = {}
+    this.highest = 10
+    this.cuts = []
+    this.reached = false
+    this.installs = []
+    this.blocks = []
+    this.excludedCalls = []
+  }
+  now() { return this.t }
+  send(c, to) { this.sent.push({ c, to }) }
+  pause() { return this.highest }
+  freeze() { return this.holdings }
+  applyCut(cut) { this.cuts.push(cut) }
+  cutReached() { return this.reached }
+  install(i, view) { this.installs.push({ i, view }) }
+  exclude(m, excluded) { this.excludedCalls.push([m, excluded]) }
+  hears(m) { return this.heardSet.has(m) && !this.suspects.has(m) }
+  suspected(m) { return this.suspects.has(m) }
+  heard() { return [...this.heardSet] }
+  blocked(b, reason) { this.blocks.push([b, reason]) }
+  excluded(reason) { this.out = reason }
+  left() { this.gone = true }
+  take(kind) {
+    const found = this.sent.filter((s) => s.c.kind === kind)
+    this.sent = this.sent.filter((s) => s.c.kind !== kind)
+    return found
+  }
+}
+
+/** A Gms in view 3 of [A, B, C], installed as a member would. */
+function inView(me) {
+  const host = new FakeHost(me)
+  const gms = new Gms(host, config)
+  const ballot = { n: 2, coord: A }
+  gms.onControl(A, { kind: 'prepare', ballot, from: { id: 2, founder: A }, merging: [], members: [A, B, C], excluded: [] })
+  host.reached = true
+  gms.onControl(A, { kind: 'cut', ballot, view: 3, cut: {} })
+  gms.onControl(A, { kind: 'install', ballot, view: { id: 3, members: [A, B, C], founder: A }, starts: { [A]: 1, [B]: 1, [C]: 1 }, sides: [], provider: '' })
+  host.sent = []
+  host.reached = false
+  return { host, gms }
+}
+
+test('gms – the coordinator excludes a suspected member and cuts its stream at the most anyone holds', () => {
+  const { host, gms } = inView(A)
+  assert.is(gms.view.id, 3)
+  host.suspects.add(C)
+  host.t = 100
+  host.holdings = { [A]: [10], [B]: [7], [C]: [40] }
+  gms.tick()
+  const [prepare] = host.take('prepare')
+  assert.ok(prepare, 'a PREPARE went out')
+  assert.equal(prepare.c.members, [A, B])
+  assert.equal(prepare.c.excluded, [C])
+  assert.ok(host.excludedCalls.some(([m, x]) => m === C && x), 'C no longer holds back our stability')
+  const ballot = prepare.c.ballot
+  // Our own report goes to ourselves (the coordinator).
+  const mine = host.take('report')[0].c
+  gms.onControl(A, mine)
+  gms.onControl(B, { kind: 'report', ballot, view: 3, founder: A, members: [A, B, C], seen: 3, sent: 7, held: { [A]: [9], [B]: [7], [C]: [45, 47] }, ready: true, last: null })
+  const [cut] = host.take('cut')
+  assert.ok(cut, 'a CUT went out once both reported')
+  assert.equal(cut.c.cut[A], { upTo: 10, holder: A, extras: [] }, 'a live sender is cut at its own last seq')
+  assert.equal(cut.c.cut[B], { upTo: 7, holder: B, extras: [] })
+  assert.equal(cut.c.cut[C], { upTo: 45, holder: B, extras: [[47, B]] }, 'the crashed sender: the most any member holds, and who holds it')
+  assert.is(cut.c.view, 4)
+  // Nobody installs before every member is done.
+  gms.onControl(B, { kind: 'done', ballot })
+  assert.is(host.take('install').length, 0)
+  host.reached = true
+  gms.tick()
+  gms.onControl(A, host.take('done')[0].c)
+  const [install] = host.take('install')
+  assert.ok(install)
+  assert.equal(install.c.view, { id: 4, members: [A, B], founder: A })
+  assert.equal(install.c.starts, { [A]: 11, [B]: 8 })
+  assert.is(host.installs.at(-1).view.id, 4)
+})
+
+test('gms – a member answers a lower ballot with NACK and follows a higher one', () => {
+  const { host, gms } = inView(B)
+  const high = { n: 9, coord: C }
+  gms.onControl(C, { kind: 'prepare', ballot: high, from: { id: 3, founder: A }, merging: [], members: [B, C], excluded: [A] })
+  assert.is(host.take('report')[0].to, C)
+  gms.onControl(A, { kind: 'prepare', ballot: { n: 4, coord: A }, from: { id: 3, founder: A }, merging: [], members: [A, B, C], excluded: [] })
+  const [nack] = host.take('nack')
+  assert.equal(nack.c.ballot, high)
+  assert.is(host.take('report').length, 0)
+})
+
+test('gms – a coordinator that hears no majority of its view is blocked and starts no flush', () => {
+  const { host, gms } = inView(A)
+  host.suspects.add(B)
+  host.suspects.add(C)
+  host.t = 100
+  gms.tick()
+  assert.is(host.take('prepare').length, 0)
+  assert.equal(host.blocks.map((b) => b[0]), [true])
+  host.suspects.delete(C)
+  host.t = 200
+  gms.tick()
+  assert.equal(host.blocks.map((b) => b[0]), [true, false])
+  assert.ok(host.take('prepare').length > 0, 'with a majority back it excludes B')
+})
+
+test('gms – a member that learns of a newer view of its line without it is out', () => {
+  const { host, gms } = inView(C)
+  gms.onControl(A, { kind: 'announce', view: { id: 5, members: [A, B], founder: A }, partitions: false })
+  assert.match(host.out, /without us/)
+})
+
+test.run()
