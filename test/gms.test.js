@@ -53,7 +53,7 @@ function inView(me) {
   gms.onControl(A, { kind: 'prepare', ballot, from: { id: 2, founder: A }, merging: [], members: [A, B, C], excluded: [] })
   host.reached = true
   gms.onControl(A, { kind: 'cut', ballot, view: 3, cut: {} })
-  gms.onControl(A, { kind: 'install', ballot, view: { id: 3, members: [A, B, C], founder: A }, starts: { [A]: 1, [B]: 1, [C]: 1 }, sides: [], provider: '' })
+  gms.onControl(A, { kind: 'install', ballot, view: { id: 3, members: [A, B, C], founder: A }, starts: { [A]: 1, [B]: 1, [C]: 1 }, sides: [], provider: '', merged: [] })
   host.sent = []
   host.reached = false
   return { host, gms }

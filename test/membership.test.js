@@ -13,7 +13,7 @@ import { until, uniqueGroup } from './helpers/wait.js'
 
 const A = 'a#00000000000000aa', B = 'b#00000000000000bb'
 const ballot = { n: 3, coord: A }
-const install = { kind: 'install', ballot, view: { id: 4, members: [A, B], founder: A }, starts: { [A]: 10 }, sides: [], provider: A }
+const install = { kind: 'install', ballot, view: { id: 4, members: [A, B], founder: A }, starts: { [A]: 10 }, sides: [], provider: A, merged: [] }
 const samples = [
   { kind: 'announce', view: { id: 4, members: [A, B], founder: A }, partitions: false },
   { kind: 'join', member: B },

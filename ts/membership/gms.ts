@@ -90,6 +90,7 @@ export class Gms {
   private readonly joinersHeard = new Map<string, number>() // other joiners (bootstrap), last heard
   private readonly suspectReports = new Map<string, { first: number; last: number }>() // suspected by others
   private readonly mergeWith = new Map<string, { view: WireView; at: number }>() // other sides we lead a merge with (by their coordinator)
+  private readonly absorbed = new Set<string>() // `founder:id` of views merged into our line
   private announceHeardAt = -Infinity
   private readonly started: number
   private lastJoinSent = -Infinity
@@ -213,7 +214,7 @@ export class Gms {
       if (now - at < this.config.discovery && other < this.me) return
     }
     const view = { id: this.seen + 1, members: [this.me], founder: this.me }
-    this.acceptInstall({ kind: 'install', ballot: { n: 0, coord: this.me }, view, starts: {}, sides: [], provider: '' })
+    this.acceptInstall({ kind: 'install', ballot: { n: 0, coord: this.me }, view, starts: {}, sides: [], provider: '', merged: [] })
   }
 
   // ------------------------------------------------------------ member
@@ -383,6 +384,7 @@ export class Gms {
     for (const m of [...this.joinsWaiting.keys()]) if (i.view.members.includes(m)) this.joinsWaiting.delete(m)
     for (const m of [...this.leavesWaiting]) if (!i.view.members.includes(m)) this.leavesWaiting.delete(m)
     for (const c of [...this.mergeWith.keys()]) if (i.view.members.includes(c)) this.mergeWith.delete(c)
+    for (const r of i.merged) this.absorbed.add(`${r.founder}:${r.id}`)
     this.host.install(i, view)
     if (this.isBlocked) {
       this.isBlocked = false
@@ -418,7 +420,7 @@ export class Gms {
     const theirs: [number, number, string] = [0, v.members.length, from]
     const ours: [number, number, string] = [0, mine.members.length, mine.coordinator]
     if (this.config.partitions === 'merge') {
-      if (mine.members.includes(from)) return // an old announce of a side already merged into ours
+      if (this.absorbed.has(`${v.founder}:${v.id}`)) return // a late announce of a side already merged into ours
       if (compareKeys(ours, theirs) <= 0) return // they lead
       this.mergeWith.set(from, { view: v, at: this.host.now() })
       // A merge under way that names an older view of that side cannot finish: start it again.
@@ -458,7 +460,8 @@ export class Gms {
     const view = this.view!
     const excluded = view.members.filter((m) => {
       if (m === this.me) return this.leaving
-      if (this.leavesWaiting.has(m) || this.host.suspected(m)) return true
+      // (A member that went on in another side's view comes back with that side, merged.)
+      if (this.leavesWaiting.has(m) || this.host.suspected(m) || this.movedAway(m)) return true
       // Suspected by another member for long, though we hear it: one of them must go; the reported one does.
       const r = this.suspectReports.get(m)
       if (r && now - r.last > 3 * this.config.retry) this.suspectReports.delete(m) // no longer reported
@@ -500,6 +503,13 @@ export class Gms {
     this.coordinator.tick(this.host.now())
   }
   private coordinatorBallot = 0
+
+  /** Is member `m` of our view now in another side's view (it went on apart: 'merge' mode)? */
+  movedAway(m: string): boolean {
+    const now = this.host.now()
+    for (const x of this.mergeWith.values()) if (now - x.at <= 10 * this.config.retry && x.view.members.includes(m)) return true
+    return false
+  }
 
   /** Is `v` still announced by a side we lead a merge with? */
   mergeFresh(v: WireView): boolean {
@@ -624,8 +634,10 @@ class CoordinatorFlush {
     }
     const silentJoiners = this.joiners.filter((m) => !this.reports.has(m) && now - this.started > 2 * this.config.suspectTimeout)
     if (silentJoiners.length && this.phase === 'prepare') return this.gms.restart([], silentJoiners)
-    // A side to merge that no longer announces that view (it changed, or it is gone): start again.
+    // A side to merge that no longer announces that view (it changed, or it is gone), or a
+    // member that turns out to be in another side's view: start again.
     if (this.phase === 'prepare' && this.merging.some((v) => !this.gms.mergeFresh(v))) return this.gms.restart([], [])
+    if (this.phase === 'prepare' && this.members.some((m) => this.view.members.includes(m) && this.gms.movedAway(m))) return this.gms.restart([], [])
     const resend = !progress && now - this.lastSent >= this.config.retry
     if (this.phase === 'prepare') {
       const waiting = this.participants.filter((m) => !this.reports.get(m)?.ready)
@@ -722,6 +734,7 @@ class CoordinatorFlush {
       kind: 'install', ballot: this.ballot,
       view: { id: this.nextId, members: this.members, founder: minority ? `${this.host.me}@${this.nextId}` : this.gms.founder }, starts,
       sides: sides.length > 1 ? sides : [], provider: this.joiners.length && old.length ? old[0]! : '',
+      merged: this.merging.map((v) => ({ id: v.id, founder: v.founder })),
     }
     this.phase = 'install'
     this.lastSent = -Infinity

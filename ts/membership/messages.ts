@@ -78,6 +78,8 @@ export interface Install {
   readonly starts: Readonly<Record<string, number>>
   /** Members whose old views were merged into this one (more than one side: a 'merge'). */
   readonly sides: readonly (readonly string[])[]
+  /** The other sides' views this one absorbed (their late announces are stale). */
+  readonly merged: readonly ViewRef[]
   /** Who gives the joiners the state (empty: no joiners, or no state). */
   readonly provider: string
 }
@@ -156,8 +158,9 @@ const isCutEntry = (v: unknown): v is CutEntry =>
 
 function checkInstall(b: Obj): Install | null {
   if (!isBallot(b.ballot) || !isView(b.view) || !isRecordOf(b.starts, isSeq) || !Array.isArray(b.sides) ||
-      !b.sides.every(isMembers) || typeof b.provider !== 'string' || (b.provider !== '' && !isMember(b.provider))) return null
-  return { kind: 'install', ballot: b.ballot, view: b.view, starts: b.starts, sides: b.sides, provider: b.provider }
+      !b.sides.every(isMembers) || typeof b.provider !== 'string' || (b.provider !== '' && !isMember(b.provider)) ||
+      !Array.isArray(b.merged) || b.merged.length > 16 || !b.merged.every(isViewRef)) return null
+  return { kind: 'install', ballot: b.ballot, view: b.view, starts: b.starts, sides: b.sides, provider: b.provider, merged: b.merged }
 }
 
 const CHECK: Record<Exclude<Control['kind'], 'stateChunk'>, (b: Obj) => Control | null> = {
