@@ -20,6 +20,9 @@
 //                      the sender is alive)
 //   36  u32 reserved
 //   40  count x { u16 len | u8 order | u8 frag | payload[len] }
+//           order: 0 unordered, 1 fifo, 2 causal, 3 total, 4 safe, 5 sync,
+//                  15 an ORDER record of the total-order sequencer (ts/order/total.ts)
+//           frag:  0 whole, 1 first, 2 middle, 3 last
 //
 // STATUS (kStatus): heartbeat + cumulative acks, multicast periodically.
 //   24  u64 highestSent  the sender's last seq (lets receivers see tail loss)
@@ -62,6 +65,8 @@ constexpr size_t kMaxNakRanges = 64;
 
 enum PacketType : uint8_t { kData = 1, kStatus = 2, kNak = 3, kLeave = 4, kControl = 5 };
 enum : uint16_t { kDataRetransmit = 1, kDataRelayed = 2 };
+constexpr uint8_t kOrderMax = 5;
+constexpr uint8_t kOrderRecord = 15;
 
 // Why a datagram was rejected; each has its own counter in the stats.
 enum class Reject : uint8_t {

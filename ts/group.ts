@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks'
 import { addon, counterIndex, NativeEngine, RecordType } from './engine.js'
 import { Frag } from './fragments.js'
 import { Member, type CorePort } from './member.js'
+import { ORDER_RECORD } from './order/total.js'
 import type { Message, View } from './message.js'
 import { ipv4ToInt, ORDERS, resolveJoinOptions, validateGroupName, type JoinOptions, type Order, type ResolvedOptions } from './options.js'
 import { RingConsumer, RingProducer } from './ring.js'
@@ -65,6 +66,7 @@ export interface GroupEvents {
 const SESSION_CLOSED = -1
 const ORDER_CODE: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(ORDERS.map((o, i) => [o, i])))
 const FIFO = 1
+const TOTAL = 3
 const OUTBOUND_BYTES = 4 << 20
 const INBOUND_BYTES = 8 << 20
 
@@ -175,7 +177,7 @@ export class Group extends EventEmitter<GroupEvents> {
       if (options.order !== undefined) {
         const code = ORDER_CODE[options.order as string]
         if (code === undefined) throw new RangeError(`option order must be one of ${ORDERS.join(', ')}, got '${String(options.order)}'`)
-        if (code > FIFO) throw new TroupeError(`order '${options.order}' is not built yet (unordered and fifo are)`, 'ERR_TROUPE_UNSUPPORTED')
+        if (code > FIFO && code !== TOTAL) throw new TroupeError(`order '${options.order}' is not built yet (unordered, fifo and total are)`, 'ERR_TROUPE_UNSUPPORTED')
         order = code
       }
     }
@@ -300,6 +302,7 @@ export class Group extends EventEmitter<GroupEvents> {
       setView: (view) => engine.setView(view),
       advance: (hex, seq) => engine.advance(hex, seq),
       fetch: (sender, holder, ranges) => engine.fetch(sender, holder, ranges),
+      sendOrder: (record) => this.sendRecord(record, ORDER_RECORD),
     }
     this.member = new Member(port, {
       deliver: (msg: Message) => {
@@ -326,6 +329,7 @@ export class Group extends EventEmitter<GroupEvents> {
       maxControl: options.datagramSize - addon.limits.dataHeaderBytes + 16,
       futureBytes: Math.max(64 << 20, 4 * options.window),
       maxMessageSize: options.maxMessageSize,
+      maxRecord: this.maxPayload,
       receiveOwn: options.receiveOwn,
       getState: options.getState,
       setState: options.setState,
@@ -436,6 +440,15 @@ export class Group extends EventEmitter<GroupEvents> {
       this.needDrain = false
       this.emit('drain')
     }
+  }
+
+  /** A record of the protocol's own (an ORDER record) in our stream, after what is queued. */
+  private sendRecord(data: Uint8Array, order: number): void {
+    if (this.closed) return
+    if (this.pending.length === 0 && this.writeWhole(data, order)) return
+    this.pending.push({ data: data.slice(), order, offset: 0 })
+    this.pendingBytes += data.length
+    if (this.outbound.waitForSpace(data.length)) queueMicrotask(() => this.pumpPending())
   }
 
   private scheduleFlush(): void {

@@ -17,6 +17,7 @@ import { Message, type View } from './message.js'
 import { FifoOrder } from './order/fifo.js'
 import type { OrderPolicy } from './order/policy.js'
 import { UnorderedOrder } from './order/unordered.js'
+import { ORDER_RECORD, TotalOrder, type OrderedStream } from './order/total.js'
 
 /** What a member needs of its reliability core. Member ids in calls are 16 hex digits. */
 export interface CorePort {
@@ -34,6 +35,8 @@ export interface CorePort {
   advance(hex: string, seq: number): void
   /** Asks member `holderHex` for seqs of `senderHex` it kept (flat [first, last, ...] pairs). */
   fetch(senderHex: string, holderHex: string, ranges: number[]): void
+  /** Sends an ORDER record (order/total.ts) in our own stream, after what we sent so far. */
+  sendOrder(record: Uint8Array): void
 }
 
 export interface MemberEvents {
@@ -57,12 +60,15 @@ export interface MemberConfig extends GmsConfig {
   /** Bytes a joiner buffers before its first view (beyond: it starts over). */
   futureBytes: number
   maxMessageSize: number
+  /** Largest record in our stream (an ORDER record must fit one). */
+  maxRecord: number
   receiveOwn: boolean
   getState?: (() => Uint8Array) | undefined
   setState?: ((state: Uint8Array) => void) | undefined
 }
 
 const UNORDERED = 0
+const TOTAL = 3
 const STATE_WINDOW = 64 // state chunks asked for and not yet here, at most
 const STATE_KEEP_MS = 60_000
 
@@ -74,8 +80,10 @@ interface Rec {
   data: Uint8Array
 }
 
-class Stream {
+class Stream implements OrderedStream {
   inView = false
+  readonly waiting: Message[] = [] // total messages not yet placed, and this sender's later ordered messages
+  totalDone = 0
   suspected = false
   next = 1 // next seq to deliver in order
   readonly early = new Set<number>() // unordered seqs delivered ahead of `next`
@@ -117,6 +125,12 @@ export class Member {
   private readonly names = new Map<string, string>() // hex -> member id
   private readonly reassembly: Reassembly
   private readonly policies: OrderPolicy[] = [new UnorderedOrder(), new FifoOrder()]
+  private readonly total: TotalOrder
+  private readonly streamOf = (hex: string): Stream | undefined => {
+    const s = this.byHex.get(hex)
+    return s?.inView ? s : undefined
+  }
+  private readonly deliverHeadFn = (s: OrderedStream) => this.deliverHead(s as Stream)
   private readonly deliverFn: (msg: Message) => void
   private view: View | null = null
   private viewId = 0
@@ -140,6 +154,7 @@ export class Member {
     this.hex = config.id.slice(-16)
     this.nowMs = nowMs
     this.reassembly = new Reassembly(config.maxMessageSize)
+    this.total = new TotalOrder(config.maxRecord)
     this.deliverFn = (msg) => events.deliver(msg)
     this.gms = new Gms(this.host(), config)
   }
@@ -324,8 +339,41 @@ export class Member {
       data = whole.data
       first = whole.seq
     }
-    const policy = this.policies[order & 0xf] ?? this.policies[1]!
-    policy.onMessage(new Message(s.id, data, policy.order, first), this.deliverFn)
+    if (order <= 1) {
+      // unordered, fifo: at once, unless a fifo message must wait behind its sender's total ones.
+      const policy = this.policies[order]!
+      const msg = new Message(s.id, data, policy.order, first)
+      if (order === 1 && s.waiting.length) s.waiting.push(msg)
+      else policy.onMessage(msg, this.deliverFn)
+      return
+    }
+    if (order === TOTAL) {
+      s.waiting.push(new Message(s.id, data, 'total', first))
+      if (this.view && this.view.coordinator === this.id) this.total.place(s.hex, first)
+      this.total.drain(this.streamOf, this.deliverHeadFn)
+      return
+    }
+    if (order === ORDER_RECORD) {
+      // Only the sequencer (the view's coordinator) places total messages.
+      if (this.view && s.id === this.view.coordinator && this.total.onRecord(data)) this.total.drain(this.streamOf, this.deliverHeadFn)
+      else this.messagesDropped++
+      return
+    }
+    this.messagesDropped++ // an order this version does not deliver
+  }
+
+  /** Delivers the head of a sender's waiting list (a placed total message) and the FIFO messages behind it. */
+  private deliverHead(s: Stream): void {
+    const msg = s.waiting.shift()
+    if (!msg) return
+    if (msg.order === 'total') s.totalDone = msg.seq
+    this.events.deliver(msg)
+    while (s.waiting.length && s.waiting[0]!.order !== 'total') this.events.deliver(s.waiting.shift()!)
+  }
+
+  /** The sequencer sends what it placed (after each batch). */
+  private sendOrders(): void {
+    for (const record of this.total.takeRecords()) this.port.sendOrder(record)
   }
 
   private isProposed(id: string): boolean {
@@ -412,6 +460,12 @@ export class Member {
 
   private install(i: Install, view: View): void {
     const previous = this.view
+    if (previous) {
+      // The old view's total order ends here, the same at every member: the
+      // placed runs, then what is left (every member has the same messages now).
+      this.total.drain(this.streamOf, this.deliverHeadFn)
+      this.total.finish([...this.byId.values()].filter((s) => s.inView), this.deliverHeadFn)
+    }
     for (const s of [...this.byId.values()]) {
       if (view.members.includes(s.id)) {
         const start = i.starts[s.id] ?? 1
@@ -592,6 +646,7 @@ export class Member {
     if (this.inLocal) return
     this.inLocal = true
     try {
+      if (this.view && this.view.coordinator === this.id && !this.frozen) this.sendOrders()
       for (let rounds = 0; rounds < 64; rounds++) {
         for (let c = this.local.shift(); c; c = this.local.shift()) this.handle(c[0], c[1])
         if (this.cutApplied && this.view && this.gms.flushing) this.gms.tick()

@@ -6,6 +6,7 @@
 //   same set per view       two members that install view v and the same next
 //                           view delivered the same messages in v
 //   no duplicate, none invented, FIFO per sender (no gaps, no reordering)
+//   one total order       members deliver the total messages they share in one order
 //   own messages            a member that ends the run in the group delivered
 //                           every message it sent
 //   detection               after a crash, members that stay install a view
@@ -96,7 +97,8 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
       const [origin, countText] = d.key.split('/')
       if (origin !== d.sender || !sentBy.get(d.sender)?.has(d.key)) fail(`${l.id} delivered ${d.key} from ${d.sender}, which nobody sent`)
       const count = Number(countText)
-      if (d.order === 'fifo') {
+      if (d.order === 'fifo' || d.order === 'total') {
+        // FIFO per sender holds across the ordered kinds.
         const prev = lastCount.get(d.sender)
         if (prev !== undefined && count <= prev) fail(`${l.id}: FIFO broken for ${d.sender}: ${prev} then ${count}`)
         lastCount.set(d.sender, count)
@@ -105,7 +107,7 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
       let counts = countsFrom.get(group)
       if (!counts) countsFrom.set(group, (counts = []))
       counts.push(count)
-      if (d.order === 'fifo') lastFifoIn.set(group, count)
+      if (d.order === 'fifo' || d.order === 'total') lastFifoIn.set(group, count)
       const inView = l.views.find((v) => v.view.id === d.view)
       if (!inView) fail(`${l.id} delivered ${d.key} outside any view (view ${d.view})`)
       else if (!inView.view.members.includes(d.sender)) fail(`${l.id} delivered ${d.key} in view ${d.view}, whose members do not include ${d.sender}`)
@@ -125,6 +127,27 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
           fail(`${l.id} missed messages of ${sender}: ${counts[i - 1]} then ${counts[i]}`)
           break
         }
+      }
+    }
+  }
+
+  // One total order: any two members deliver the total messages they both
+  // delivered in the same order.
+  const totals = logs.map((l) => ({ id: l.id, keys: l.delivered.filter((d) => d.order === 'total').map((d) => d.key) }))
+  for (let i = 0; i < totals.length; i++) {
+    const index = new Map(totals[i]!.keys.map((k, n) => [k, n]))
+    for (let j = i + 1; j < totals.length; j++) {
+      let last = -1
+      let lastKey = ''
+      for (const k of totals[j]!.keys) {
+        const n = index.get(k)
+        if (n === undefined) continue
+        if (n < last) {
+          fail(`total order differs: ${totals[i]!.id} delivered ${k} before ${lastKey}, ${totals[j]!.id} after`)
+          break
+        }
+        last = n
+        lastKey = k
       }
     }
   }

@@ -68,7 +68,9 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
       if (w.nowNs >= activeNs) return
       if (node.alive && node.member.joined) {
         const size = big && r.chance(0.05) ? r.int(1500, 4000) : r.int(8, 200)
-        node.send(size, r.chance(0.1) ? 0 : 1)
+        // unordered, fifo or total
+        const x = r.next()
+        node.send(size, x < 0.1 ? 0 : x < 0.4 ? 3 : 1)
       }
       w.at(w.nowNs + every + r.int(0, 3) * MS, loop)
     }

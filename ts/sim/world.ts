@@ -163,6 +163,7 @@ export class SimNode {
       maxControl: w.config.datagramSize - 24,
       futureBytes: 64 << 20,
       maxMessageSize: 1 << 20,
+      maxRecord: w.config.datagramSize - 40 - 4 - 128,
       receiveOwn: true,
       getState: () => encodeCounter(this.state),
       setState: (bytes) => {
@@ -303,6 +304,10 @@ export class SimNode {
       advance: (hex, seq) => {
         this.core.advance(hex, seq)
         this.drain()
+      },
+      sendOrder: (record) => {
+        this.outbound.push({ order: 15, frag: 0, data: record })
+        this.submit()
       },
       fetch: (sender, holder, ranges) => {
         this.core.fetch(sender, holder, ranges)
