@@ -17,7 +17,7 @@ import { Message, type View } from './message.js'
 import { FifoOrder } from './order/fifo.js'
 import type { OrderPolicy } from './order/policy.js'
 import { UnorderedOrder } from './order/unordered.js'
-import { ORDER_RECORD, TotalOrder, type OrderedStream } from './order/total.js'
+import { ORDER_RECORD, Queue, TotalOrder, type OrderedStream } from './order/total.js'
 
 /** What a member needs of its reliability core. Member ids in calls are 16 hex digits. */
 export interface CorePort {
@@ -82,7 +82,7 @@ interface Rec {
 
 class Stream implements OrderedStream {
   inView = false
-  readonly waiting: Message[] = [] // total messages not yet placed, and this sender's later ordered messages
+  readonly waiting = new Queue<Message>() // total messages not yet placed, and this sender's later ordered messages
   totalDone = 0
   suspected = false
   next = 1 // next seq to deliver in order
@@ -368,7 +368,7 @@ export class Member {
     if (!msg) return
     if (msg.order === 'total') s.totalDone = msg.seq
     this.events.deliver(msg)
-    while (s.waiting.length && s.waiting[0]!.order !== 'total') this.events.deliver(s.waiting.shift()!)
+    while (s.waiting.length && s.waiting.peek()!.order !== 'total') this.events.deliver(s.waiting.shift()!)
   }
 
   /** The sequencer sends what it placed (after each batch). */

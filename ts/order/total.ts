@@ -18,11 +18,36 @@ import type { Message } from '../message.js'
 export const ORDER_RECORD = 15
 const ENTRY = 24 // u64 sender incarnation | f64 first seq | f64 last seq
 
+/** A FIFO queue with O(1) shift (Array.shift is O(n) on long arrays). */
+export class Queue<T> {
+  private items: (T | undefined)[] = []
+  private head = 0
+  get length(): number {
+    return this.items.length - this.head
+  }
+  push(x: T): void {
+    this.items.push(x)
+  }
+  peek(): T | undefined {
+    return this.items[this.head]
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined
+    const x = this.items[this.head]
+    this.items[this.head++] = undefined
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return x
+  }
+}
+
 /** What the total order needs to know of a sender's stream (member.ts's Stream). */
 export interface OrderedStream {
   readonly hex: string
   /** Messages of this sender waiting in seq order: total ones not yet placed, and what follows them. */
-  readonly waiting: Message[]
+  readonly waiting: Queue<Message>
   /** Its highest total seq delivered (entries at or below are done). */
   totalDone: number
 }
@@ -105,7 +130,7 @@ export class TotalOrder {
         this.runHead++ // a sender gone from the view, or messages already delivered
         continue
       }
-      const head = s.waiting[0]
+      const head = s.waiting.peek()
       if (head === undefined || head.order !== 'total') return
       if (head.seq < r.first) return // cannot happen in FIFO; wait rather than misplace
       if (head.seq > r.last) {
