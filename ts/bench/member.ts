@@ -245,6 +245,8 @@ class Receiver {
   private readonly seen: Uint32Array[]
   private readonly latency = new Histogram()
   private messages = 0
+  /** A hash chain over (sender, seq) in delivery order: members that deliver in one order end with one value. */
+  private orderHash = 0
   private foreign = 0
   private ends = 0
   /** Sum of the END counts, once every sender's END is in. */
@@ -311,6 +313,7 @@ class Receiver {
     seen[word]! |= bit
     if (seq !== this.next[s]) this.outOfOrder[s]!++
     this.next[s] = seq + 1
+    this.orderHash = (Math.imul(this.orderHash ^ (s * 0x9e3779b1 + seq), 0x01000193) + seq) >>> 0
     this.delivered[s]!++
     this.latency.record(this.now - readTime(d))
     if (this.messages++ === 0) this.first = this.now
@@ -347,6 +350,7 @@ class Receiver {
     }
     return {
       complete: complete || this.done,
+      orderHash: this.orderHash,
       messages: this.messages,
       seconds: (this.last - this.first) / 1e9,
       perSender,

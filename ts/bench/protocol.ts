@@ -95,6 +95,8 @@ export interface PerSender {
 }
 
 export interface ReceiverReport {
+  /** Hash chain over (sender, seq) in delivery order (equal at every member when they share one order). */
+  orderHash: number
   /** True if every sender's END arrived and every message it announced was delivered. */
   complete: boolean
   messages: number
