@@ -66,6 +66,7 @@ export interface GroupEvents {
 const SESSION_CLOSED = -1
 const ORDER_CODE: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(ORDERS.map((o, i) => [o, i])))
 const FIFO = 1
+const CAUSAL = 2
 const TOTAL = 3
 const OUTBOUND_BYTES = 4 << 20
 const INBOUND_BYTES = 8 << 20
@@ -177,13 +178,21 @@ export class Group extends EventEmitter<GroupEvents> {
       if (options.order !== undefined) {
         const code = ORDER_CODE[options.order as string]
         if (code === undefined) throw new RangeError(`option order must be one of ${ORDERS.join(', ')}, got '${String(options.order)}'`)
-        if (code > FIFO && code !== TOTAL) throw new TroupeError(`order '${options.order}' is not built yet (unordered, fifo and total are)`, 'ERR_TROUPE_UNSUPPORTED')
+        if (code > TOTAL) throw new TroupeError(`order '${options.order}' is not built yet (unordered, fifo, causal and total are)`, 'ERR_TROUPE_UNSUPPORTED')
         order = code
       }
     }
     if (this.closed) throw new TroupeError('the group was left', 'ERR_TROUPE_CLOSED')
     if (data.length > this.options.maxMessageSize) {
       throw new RangeError(`message of ${data.length} bytes is larger than maxMessageSize (${this.options.maxMessageSize})`)
+    }
+    if (order === CAUSAL) {
+      // Its dependencies travel in front of it (order/causal.ts).
+      const header = this.member.causalHeader()
+      const framed = new Uint8Array(header.length + data.length)
+      framed.set(header)
+      framed.set(data, header.length)
+      data = framed
     }
     if (this.pending.length === 0) {
       if (data.length <= this.maxPayload) {

@@ -18,6 +18,7 @@ import { FifoOrder } from './order/fifo.js'
 import type { OrderPolicy } from './order/policy.js'
 import { UnorderedOrder } from './order/unordered.js'
 import { ORDER_RECORD, Queue, TotalOrder, type OrderedStream } from './order/total.js'
+import { CausalOrder } from './order/causal.js'
 
 /** What a member needs of its reliability core. Member ids in calls are 16 hex digits. */
 export interface CorePort {
@@ -68,7 +69,9 @@ export interface MemberConfig extends GmsConfig {
 }
 
 const UNORDERED = 0
+const CAUSAL = 2
 const TOTAL = 3
+const isFifo = (m: Message) => m.order === 'fifo'
 const STATE_WINDOW = 64 // state chunks asked for and not yet here, at most
 const STATE_KEEP_MS = 60_000
 
@@ -82,7 +85,8 @@ interface Rec {
 
 class Stream implements OrderedStream {
   inView = false
-  readonly waiting = new Queue<Message>() // total messages not yet placed, and this sender's later ordered messages
+  readonly waiting = new Queue<Message>() // total/causal messages not yet deliverable, and this sender's later ordered messages
+  readonly causalDeps = new Queue<number[] | null>() // the dependencies of the causal messages in `waiting`, in order
   totalDone = 0
   suspected = false
   next = 1 // next seq to deliver in order
@@ -126,6 +130,8 @@ export class Member {
   private readonly reassembly: Reassembly
   private readonly policies: OrderPolicy[] = [new UnorderedOrder(), new FifoOrder()]
   private readonly total: TotalOrder
+  private readonly causal: CausalOrder
+  private deliveries = 0 // ordered deliveries, to see whether a pass made progress
   private readonly streamOf = (hex: string): Stream | undefined => {
     const s = this.byHex.get(hex)
     return s?.inView ? s : undefined
@@ -146,6 +152,10 @@ export class Member {
   private nowMs = 0
   /** CONTROL payloads dropped: malformed, or from a sender we cannot name. */
   controlRejected = 0
+  /** The causal header for a message we send now (order/causal.ts). */
+  causalHeader(): Uint8Array {
+    return this.causal.header()
+  }
   /** Messages dropped by the view rules (from non-members, or a joiner's overflow). */
   messagesDropped = 0
 
@@ -155,6 +165,7 @@ export class Member {
     this.nowMs = nowMs
     this.reassembly = new Reassembly(config.maxMessageSize)
     this.total = new TotalOrder(config.maxRecord)
+    this.causal = new CausalOrder(config.receiveOwn)
     this.deliverFn = (msg) => events.deliver(msg)
     this.gms = new Gms(this.host(), config)
   }
@@ -350,12 +361,22 @@ export class Member {
     if (order === TOTAL) {
       s.waiting.push(new Message(s.id, data, 'total', first))
       if (this.view && this.view.coordinator === this.id) this.total.place(s.hex, first)
-      this.total.drain(this.streamOf, this.deliverHeadFn)
+      this.drainOrdered()
+      return
+    }
+    if (order === CAUSAL) {
+      const header = this.causal.read(s.id, data, s.causalDeps)
+      if (header < 0) {
+        this.messagesDropped++
+        return
+      }
+      s.waiting.push(new Message(s.id, data.subarray(header), 'causal', first))
+      this.drainOrdered()
       return
     }
     if (order === ORDER_RECORD) {
       // Only the sequencer (the view's coordinator) places total messages.
-      if (this.view && s.id === this.view.coordinator && this.total.onRecord(data)) this.total.drain(this.streamOf, this.deliverHeadFn)
+      if (this.view && s.id === this.view.coordinator && this.total.onRecord(data)) this.drainOrdered()
       else this.messagesDropped++
       return
     }
@@ -366,9 +387,60 @@ export class Member {
   private deliverHead(s: Stream): void {
     const msg = s.waiting.shift()
     if (!msg) return
+    this.deliveries++
     if (msg.order === 'total') s.totalDone = msg.seq
+    else if (msg.order === 'causal') {
+      s.causalDeps.shift()
+      this.causal.onDelivered(s.id)
+    }
     this.events.deliver(msg)
-    while (s.waiting.length && s.waiting.peek()!.order !== 'total') this.events.deliver(s.waiting.shift()!)
+    while (s.waiting.length && isFifo(s.waiting.peek()!)) this.events.deliver(s.waiting.shift()!)
+  }
+
+  /** Delivers what the total order and causality allow, until nothing more moves. */
+  private drainOrdered(): void {
+    for (let before = -1; before !== this.deliveries; ) {
+      before = this.deliveries
+      this.total.drain(this.streamOf, this.deliverHeadFn)
+      for (const s of this.byId.values()) {
+        if (!s.inView) continue
+        while (s.waiting.length && s.waiting.peek()!.order === 'causal' && this.causal.ready(s.id, s.causalDeps.peek()!)) this.deliverHead(s)
+      }
+    }
+  }
+
+  /**
+   * The old view's ordered messages, at its end: the same at every member
+   * (they all hold the same messages now). The placed total runs and what
+   * causality allows; then unplaced total messages by sender id and seq;
+   * causal messages whose dependencies were lost with a crashed member are
+   * dropped (nobody could deliver them).
+   */
+  private finishOrdered(): void {
+    const streams = [...this.byId.values()].filter((s) => s.inView).sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0))
+    for (let before = -1; before !== this.deliveries; ) {
+      this.drainOrdered()
+      before = this.deliveries
+      for (const s of streams) {
+        const head = s.waiting.peek()
+        if (head?.order === 'total') {
+          this.deliverHead(s)
+          break // one at a time: causality may free others first
+        }
+      }
+    }
+    for (const s of streams) {
+      while (s.waiting.length) {
+        const head = s.waiting.shift()!
+        if (head.order === 'causal') {
+          s.causalDeps.shift()
+          this.causal.dropped++
+        } else {
+          this.events.deliver(head)
+        }
+      }
+    }
+    this.total.finish([], this.deliverHeadFn)
   }
 
   /** The sequencer sends what it placed (after each batch). */
@@ -460,18 +532,15 @@ export class Member {
 
   private install(i: Install, view: View): void {
     const previous = this.view
-    if (previous) {
-      // The old view's total order ends here, the same at every member: the
-      // placed runs, then what is left (every member has the same messages now).
-      this.total.drain(this.streamOf, this.deliverHeadFn)
-      this.total.finish([...this.byId.values()].filter((s) => s.inView), this.deliverHeadFn)
-    }
+    if (previous) this.finishOrdered()
+    this.causal.onView(view.id, view.members, this.id)
     for (const s of [...this.byId.values()]) {
       if (view.members.includes(s.id)) {
         const start = i.starts[s.id] ?? 1
         if (previous === null || !s.inView) {
           // A stream new to us in this view: it starts at `start`; older seqs were another view's.
           s.next = start
+          s.totalDone = Math.max(s.totalDone, start - 1) // placements of older messages are not ours to wait for
           for (const q of s.held.keys()) if (q < start) this.unhold(s, s.held.get(q)!)
         } else if (s.next < start) {
           s.next = start // nothing of it was delivered in the old view beyond the cut

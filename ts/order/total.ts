@@ -131,12 +131,12 @@ export class TotalOrder {
         continue
       }
       const head = s.waiting.peek()
-      if (head === undefined || head.order !== 'total') return
-      if (head.seq < r.first) return // cannot happen in FIFO; wait rather than misplace
-      if (head.seq > r.last) {
-        this.runHead++
+      if (head !== undefined && head.seq > r.last) {
+        this.runHead++ // this member never gets those (they were before its start)
         continue
       }
+      if (head === undefined || head.order !== 'total') return
+      if (head.seq < r.first) return // cannot happen in FIFO; wait rather than misplace
       deliverHead(s)
       if (head.seq === r.last) this.runHead++
     }

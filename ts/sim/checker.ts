@@ -6,7 +6,7 @@
 //   same set per view       two members that install view v and the same next
 //                           view delivered the same messages in v
 //   no duplicate, none invented, FIFO per sender (no gaps, no reordering)
-//   one total order       members deliver the total messages they share in one order
+//   one total order       members that go through a view together deliver its total messages in one order
 //   own messages            a member that ends the run in the group delivered
 //                           every message it sent
 //   detection               after a crash, members that stay install a view
@@ -27,6 +27,8 @@ export interface Log {
   views: { view: LoggedView; founder: string; atNs: number }[]
   delivered: { sender: string; key: string; order: string; view: number }[]
   sent: string[]
+  /** Causal messages sent: what they depend on (the last causal message delivered from each sender). */
+  causalDeps?: Map<string, string[]>
   finalState?: number
 }
 
@@ -131,23 +133,49 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
     }
   }
 
-  // One total order: any two members deliver the total messages they both
-  // delivered in the same order.
-  const totals = logs.map((l) => ({ id: l.id, keys: l.delivered.filter((d) => d.order === 'total').map((d) => d.key) }))
-  for (let i = 0; i < totals.length; i++) {
-    const index = new Map(totals[i]!.keys.map((k, n) => [k, n]))
-    for (let j = i + 1; j < totals.length; j++) {
+  // One total order: members that install a view and the same next one (or
+  // stay in it to the end) deliver its total messages in the same order.
+  const orderIn = new Map<string, { id: string; keys: string[] }>()
+  for (const l of logs) {
+    for (let i = 0; i < l.views.length; i++) {
+      const v = l.views[i]!, w = l.views[i + 1]
+      const group = `${v.founder}:${v.view.id}->${w ? `${w.founder}:${w.view.id}` : l.end === 'running' ? 'end' : `gone:${l.id}`}`
+      const keys = l.delivered.filter((d) => d.view === v.view.id && d.order === 'total').map((d) => d.key)
+      const first = orderIn.get(group)
+      if (!first) {
+        orderIn.set(group, { id: l.id, keys })
+        continue
+      }
+      const index = new Map(first.keys.map((k, n) => [k, n]))
       let last = -1
       let lastKey = ''
-      for (const k of totals[j]!.keys) {
+      for (const k of keys) {
         const n = index.get(k)
         if (n === undefined) continue
         if (n < last) {
-          fail(`total order differs: ${totals[i]!.id} delivered ${k} before ${lastKey}, ${totals[j]!.id} after`)
+          fail(`total order differs in view ${v.view.id}: ${first.id} delivered ${k} before ${lastKey}, ${l.id} after`)
           break
         }
         last = n
         lastKey = k
+      }
+    }
+  }
+
+  // Causal: a member delivers a causal message only after the causal messages
+  // its sender had delivered before sending it (those the member delivers).
+  const depsOf = new Map<string, string[]>()
+  for (const l of logs) for (const [k, d] of l.causalDeps ?? []) depsOf.set(k, d)
+  for (const l of logs) {
+    const at = new Map(l.delivered.map((d, i) => [d.key, i]))
+    for (const [i, d] of l.delivered.entries()) {
+      if (d.order !== 'causal') continue
+      for (const dep of depsOf.get(d.key) ?? []) {
+        const j = at.get(dep)
+        if (j !== undefined && j > i) {
+          fail(`${l.id} delivered causal ${d.key} before ${dep}, which its sender had delivered first`)
+          break
+        }
       }
     }
   }

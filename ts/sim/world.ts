@@ -46,6 +46,8 @@ export interface Incarnation {
   sent: string[]
   blockedNs: number[]
   merges: string[][][]
+  /** Causal messages sent: the causal messages their sender had delivered (the last of each sender). */
+  causalDeps: Map<string, string[]>
   state: { set: Uint8Array | null }
 }
 
@@ -149,7 +151,7 @@ export class SimNode {
     this.hasCore = true
     this.inc = {
       id, name: this.name, node: this.index, startedNs: w.nowNs, endedNs: null, end: 'running',
-      views: [], delivered: [], sent: [], blockedNs: [], merges: [], state: { set: null },
+      views: [], delivered: [], sent: [], blockedNs: [], merges: [], causalDeps: new Map(), state: { set: null },
     }
     w.incarnations.push(this.inc)
     const inc = this.inc
@@ -238,9 +240,20 @@ export class SimNode {
     if (!this.alive || !this.member.joined) return false
     const key = `${this.inc.id}/${++this.sendCounter}`
     const head = new TextEncoder().encode(`${key}|`)
-    const data = new Uint8Array(Math.max(size, head.length))
+    let data = new Uint8Array(Math.max(size, head.length))
     data.set(head)
     this.inc.sent.push(key)
+    if (order === 2) {
+      // What this message depends on: the last causal message delivered from each sender.
+      const deps: Record<string, string> = {}
+      for (const d of this.inc.delivered) if (d.order === 'causal') deps[d.sender] = d.key
+      this.inc.causalDeps.set(key, Object.values(deps))
+      const header = this.member.causalHeader()
+      const framed = new Uint8Array(header.length + data.length)
+      framed.set(header)
+      framed.set(data, header.length)
+      data = framed
+    }
     const max = this.world.config.datagramSize - 40 - 4 - 128
     if (data.length <= max) {
       this.outbound.push({ order, frag: 0, data })
