@@ -346,10 +346,12 @@ class RecordingSink final : public Sink {
   struct Delivered { uint32_t peer; uint64_t seq; uint32_t view; uint8_t order, frag; std::vector<uint8_t> data; };
   struct PeerEvent { bool up; uint32_t peer; uint64_t id; std::string name; uint8_t reason; };
   struct ControlIn { uint64_t sender; std::vector<uint8_t> data; };
+  struct StableIn { uint32_t peer; uint64_t seq; };
   std::vector<Sent> sent;
   std::vector<Delivered> delivered;
   std::vector<PeerEvent> peers;
   std::vector<ControlIn> controls;
+  std::vector<StableIn> stables;
   size_t room = SIZE_MAX;  // deliveries accepted before the sink reports full
 
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override {
@@ -370,6 +372,7 @@ class RecordingSink final : public Sink {
   void Control(uint64_t sender, const uint8_t* p, size_t n) override {
     controls.push_back(ControlIn{sender, std::vector<uint8_t>(p, p + n)});
   }
+  void Stable(uint32_t peer, uint64_t seq) override { stables.push_back(StableIn{peer, seq}); }
 };
 
 Napi::Uint8Array Bytes(Napi::Env env, const std::vector<uint8_t>& v) {
@@ -533,8 +536,17 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
       o.Set("data", Bytes(env, sink_.controls[i].data));
       controls.Set(uint32_t(i), o);
     }
+    Napi::Array stables = Napi::Array::New(env, sink_.stables.size());
+    for (size_t i = 0; i < sink_.stables.size(); i++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("peer", Napi::Number::New(env, sink_.stables[i].peer));
+      o.Set("seq", Napi::Number::New(env, double(sink_.stables[i].seq)));
+      stables.Set(uint32_t(i), o);
+    }
     sink_.peers.clear();
     sink_.controls.clear();
+    sink_.stables.clear();
+    out.Set("stables", stables);
     out.Set("controls", controls);
     out.Set("sent", sent);
     out.Set("delivered", delivered);

@@ -447,6 +447,16 @@ void Engine::Control(uint64_t sender, const uint8_t* p, size_t n) {
   FlushControl();
 }
 
+void Engine::Stable(uint32_t peer, uint64_t seq) {
+  std::vector<uint8_t> rec(2 + 16);
+  St16(rec.data(), kRecStable);
+  St32(rec.data() + 2, peer);
+  St32(rec.data() + 6, 0);
+  St64(rec.data() + 10, seq);
+  control_.push_back(std::move(rec));
+  FlushControl();
+}
+
 void Engine::PublishInbound() {
   if (!inboundDirty_) return;
   inboundDirty_ = false;

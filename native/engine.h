@@ -15,6 +15,7 @@
 //   kPeerUp    u32 peer | u32 nameLen | u64 id | name
 //   kPeerDown  u32 peer | u32 reason (1 left, 2 silent, 3 forgotten) | u64 id
 //   kControl   u64 sender | payload (a CONTROL datagram of the membership protocol)
+//   kStable    u32 peer | u32 0 | u64 seq (every member holds that stream up to seq)
 //
 // Locking: the core is guarded by one mutex. The I/O thread holds it while it
 // works; the JS thread takes it only with try_lock, in Flush() (packs and
@@ -42,7 +43,7 @@
 
 namespace troupe {
 
-enum RecordType : uint16_t { kRecSend = 2, kRecMessage = 2, kRecPeerUp = 3, kRecPeerDown = 4, kRecControl = 5 };
+enum RecordType : uint16_t { kRecSend = 2, kRecMessage = 2, kRecPeerUp = 3, kRecPeerDown = 4, kRecControl = 5, kRecStable = 6 };
 // CONTROL datagrams waiting for ring space beyond this are dropped (counted).
 constexpr size_t kMaxQueuedControl = 4096;
 constexpr size_t kCountersBytes = 4096;
@@ -120,6 +121,7 @@ class Engine final : public Sink {
   void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) override;
   void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) override;
   void Control(uint64_t sender, const uint8_t* p, size_t n) override;
+  void Stable(uint32_t peer, uint64_t seq) override;
 
  private:
   void Run();

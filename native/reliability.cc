@@ -52,6 +52,9 @@ struct Core::Peer {
   uint64_t lowestKept = 1;
   Window win;
   // Datagrams of its stream kept for other members (retainBytes), oldest first.
+  // What this peer acked of each sender's stream (by sender incarnation), from its STATUS.
+  std::unordered_map<uint64_t, uint64_t> acks;
+  uint64_t streamStable = 0;  // every member holds this peer's stream up to here (reported to the sink)
   struct Kept { uint64_t first; uint16_t count; std::vector<uint8_t> bytes; };
   std::deque<Kept> kept;
   size_t keptBytes = 0;
@@ -447,15 +450,36 @@ void Core::OnStatus(Peer* peer, const StatusView& s, uint64_t nowNs) {
     if (w.highest < w.next - 1) w.highest = w.next - 1;
   }
   NoteHighest(w, s.highestSent, nowNs);
-  // Their acks of our stream.
+  // Their acks of every stream: ours frees our log; every sender's, with
+  // everyone else's, tells what all members hold (safe delivery).
+  if (peer->index == selfIndex_) return;
   for (uint32_t i = 0; i < s.ackCount; i++) {
-    if (Ld64(s.acks + i * 16) != config_.self) continue;
+    const uint64_t sender = Ld64(s.acks + i * 16);
     const uint64_t ack = Ld64(s.acks + i * 16 + 8);
-    if (peer->index == selfIndex_) break;
-    if (ack > peer->ackForUs) peer->ackForUs = ack;
-    AdvanceStable();
-    break;
+    uint64_t& known = peer->acks[sender];
+    if (ack <= known) continue;
+    known = ack;
+    if (sender == config_.self) {
+      if (ack > peer->ackForUs) peer->ackForUs = ack;
+      AdvanceStable();
+    }
+    if (Peer* p = FindPeer(sender)) AdvanceStreamStable(p);
   }
+}
+
+// The minimum over the members (not excluded, ourselves included) of what
+// they acked of `sender`'s stream; the sink hears when it grows.
+void Core::AdvanceStreamStable(Peer* sender) {
+  uint64_t stable = sender->win.next - 1;  // ours
+  for (auto& p : peers_) {
+    if (!p || !p->active || p->index == selfIndex_ || p->excluded) continue;
+    if (p.get() == sender) continue;  // the sender holds its own stream
+    auto it = p->acks.find(sender->id);
+    stable = std::min(stable, it == p->acks.end() ? 0 : it->second);
+  }
+  if (stable <= sender->streamStable) return;
+  sender->streamStable = stable;
+  sink_->Stable(sender->index, stable);
 }
 
 void Core::Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count) {
@@ -611,8 +635,9 @@ void Core::OnTimer(uint64_t nowNs) {
   }
   ScheduleAt(nextStatusNs_);
   // Our own receive window (and, alone in a group, nothing else) moves
-  // stability without any STATUS from others.
+  // stability without any STATUS from others; so does a member leaving.
   AdvanceStable();
+  for (auto& p : peers_) if (p && p->active) AdvanceStreamStable(p.get());
   for (auto& p : peers_) {
     if (!p || !p->active) continue;
     if (weStalled) p->lastHeardNs = nowNs;

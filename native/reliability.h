@@ -54,6 +54,8 @@ class Sink {
   virtual void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) = 0;
   // A CONTROL datagram (membership protocol) from `sender`; the payload only.
   virtual void Control(uint64_t sender, const uint8_t* p, size_t n) = 0;
+  // Every member (not excluded) now holds `peer`'s stream up to `seq`: safe delivery.
+  virtual void Stable(uint32_t peer, uint64_t seq) = 0;
 };
 
 struct CoreConfig {
@@ -143,6 +145,7 @@ class Core {
   void RemovePeer(Peer* p, PeerDownReason why);
   void OnData(Peer* p, const uint8_t* dg, size_t n, uint64_t nowNs);
   void OnStatus(Peer* p, const StatusView& s, uint64_t nowNs);
+  void AdvanceStreamStable(Peer* sender);
   void OnNak(const NakView& k, const Endpoint& from, uint64_t nowNs);
   void Relay(const NakView& k, const Endpoint& to);
   void Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count);

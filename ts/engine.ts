@@ -80,6 +80,7 @@ export interface ManualOutput {
   delivered: { peer: number; seq: number; view: number; order: number; frag: number; data: Uint8Array }[]
   peers: ({ event: 'up'; peer: number; id: string; name: string } | { event: 'down'; peer: number; id: string; reason: 'left' | 'silent' | 'forgotten' })[]
   controls: { sender: string; data: Uint8Array }[]
+  stables: { peer: number; seq: number }[]
 }
 
 /** The reliability core alone, driven with made-up time: tests and the simulator. */
@@ -143,7 +144,7 @@ const require = createRequire(import.meta.url)
 export const addon: Addon = require('../build/Release/troupe.node')
 
 /** Inbound record types (native/engine.h). */
-export const RecordType = { pad: 1, message: 2, peerUp: 3, peerDown: 4, control: 5, send: 2 } as const
+export const RecordType = { pad: 1, message: 2, peerUp: 3, peerDown: 4, control: 5, stable: 6, send: 2 } as const
 /** Offsets inside the shared region's counter page. */
 export const counterIndex: Readonly<Record<string, number>> = Object.freeze(
   Object.fromEntries(addon.counters.map((c, i) => [c.name, i])),

@@ -68,6 +68,7 @@ const ORDER_CODE: Readonly<Record<string, number>> = Object.freeze(Object.fromEn
 const FIFO = 1
 const CAUSAL = 2
 const TOTAL = 3
+const SAFE = 4
 const OUTBOUND_BYTES = 4 << 20
 const INBOUND_BYTES = 8 << 20
 
@@ -178,7 +179,7 @@ export class Group extends EventEmitter<GroupEvents> {
       if (options.order !== undefined) {
         const code = ORDER_CODE[options.order as string]
         if (code === undefined) throw new RangeError(`option order must be one of ${ORDERS.join(', ')}, got '${String(options.order)}'`)
-        if (code > TOTAL) throw new TroupeError(`order '${options.order}' is not built yet (unordered, fifo, causal and total are)`, 'ERR_TROUPE_UNSUPPORTED')
+        if (code > SAFE) throw new TroupeError(`order '${options.order}' is not built yet (unordered, fifo, causal, total and safe are)`, 'ERR_TROUPE_UNSUPPORTED')
         order = code
       }
     }
@@ -513,6 +514,8 @@ export class Group extends EventEmitter<GroupEvents> {
         const reason = view.getUint32(body + 4, true)
         const hex = view.getBigUint64(body + 8, true).toString(16).padStart(16, '0')
         member.onPeerDown(view.getUint32(body, true), hex, reason === 1 ? 'left' : reason === 2 ? 'silent' : 'forgotten')
+      } else if (type === RecordType.stable) {
+        member.onStable(view.getUint32(body, true), view.getUint32(body + 8, true) + view.getUint32(body + 12, true) * 4294967296)
       } else if (type === RecordType.control) {
         const hex = view.getBigUint64(body, true).toString(16).padStart(16, '0')
         member.onControl(hex, new Uint8Array(buffer, body + 8, length - 16))

@@ -71,6 +71,7 @@ export interface MemberConfig extends GmsConfig {
 const UNORDERED = 0
 const CAUSAL = 2
 const TOTAL = 3
+const SAFE = 4
 const isFifo = (m: Message) => m.order === 'fifo'
 const STATE_WINDOW = 64 // state chunks asked for and not yet here, at most
 const STATE_KEEP_MS = 60_000
@@ -87,6 +88,8 @@ class Stream implements OrderedStream {
   inView = false
   readonly waiting = new Queue<Message>() // total/causal messages not yet deliverable, and this sender's later ordered messages
   readonly causalDeps = new Queue<number[] | null>() // the dependencies of the causal messages in `waiting`, in order
+  readonly safeLast = new Queue<number>() // the last seq of each safe message in `waiting`, in order
+  stableSeq = 0 // every member holds this sender's stream up to here
   totalDone = 0
   suspected = false
   next = 1 // next seq to deliver in order
@@ -137,6 +140,15 @@ export class Member {
     return s?.inView ? s : undefined
   }
   private readonly deliverHeadFn = (s: OrderedStream) => this.deliverHead(s as Stream)
+  private readonly readyFn = (o: OrderedStream) => {
+    const s = o as Stream
+    // At a view's end every survivor holds what is left: safe then, the same everywhere.
+    // During a flush the core's stability leaves out the members being
+    // excluded: safe messages wait for the view's end instead.
+    if (this.finishing || s.waiting.peek()!.order !== 'safe') return true
+    return !this.frozen && s.safeLast.peek()! <= s.stableSeq
+  }
+  private finishing = false
   private readonly deliverFn: (msg: Message) => void
   private view: View | null = null
   private viewId = 0
@@ -235,6 +247,15 @@ export class Member {
       return
     }
     this.accept(s, { seq, view, order, frag, data })
+  }
+
+  /** Every member holds `peer`'s stream up to `seq`: safe messages up to there may go. */
+  onStable(peer: number, seq: number): void {
+    const s = this.streams[peer]
+    // (While frozen for a flush it is not used: readyFn.)
+    if (!s || seq <= s.stableSeq) return
+    s.stableSeq = seq
+    if (s.safeLast.length) this.drainOrdered()
   }
 
   onControl(hex: string, payload: Uint8Array): void {
@@ -358,8 +379,9 @@ export class Member {
       else policy.onMessage(msg, this.deliverFn)
       return
     }
-    if (order === TOTAL) {
-      s.waiting.push(new Message(s.id, data, 'total', first))
+    if (order === TOTAL || order === SAFE) {
+      s.waiting.push(new Message(s.id, data, order === TOTAL ? 'total' : 'safe', first))
+      if (order === SAFE) s.safeLast.push(seq)
       if (this.view && this.view.coordinator === this.id) this.total.place(s.hex, first)
       this.drainOrdered()
       return
@@ -389,7 +411,10 @@ export class Member {
     if (!msg) return
     this.deliveries++
     if (msg.order === 'total') s.totalDone = msg.seq
-    else if (msg.order === 'causal') {
+    else if (msg.order === 'safe') {
+      s.totalDone = msg.seq
+      s.safeLast.shift()
+    } else if (msg.order === 'causal') {
       s.causalDeps.shift()
       this.causal.onDelivered(s.id)
     }
@@ -401,7 +426,7 @@ export class Member {
   private drainOrdered(): void {
     for (let before = -1; before !== this.deliveries; ) {
       before = this.deliveries
-      this.total.drain(this.streamOf, this.deliverHeadFn)
+      this.total.drain(this.streamOf, this.deliverHeadFn, this.readyFn)
       for (const s of this.byId.values()) {
         if (!s.inView) continue
         while (s.waiting.length && s.waiting.peek()!.order === 'causal' && this.causal.ready(s.id, s.causalDeps.peek()!)) this.deliverHead(s)
@@ -417,13 +442,15 @@ export class Member {
    * dropped (nobody could deliver them).
    */
   private finishOrdered(): void {
+    this.finishing = true
     const streams = [...this.byId.values()].filter((s) => s.inView).sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0))
     for (let before = -1; before !== this.deliveries; ) {
       this.drainOrdered()
       before = this.deliveries
       for (const s of streams) {
         const head = s.waiting.peek()
-        if (head?.order === 'total') {
+        if (head?.order === 'total' || head?.order === 'safe') {
+          // (At a view's end every survivor holds them: safe now.)
           this.deliverHead(s)
           break // one at a time: causality may free others first
         }
@@ -441,6 +468,7 @@ export class Member {
       }
     }
     this.total.finish([], this.deliverHeadFn)
+    this.finishing = false
   }
 
   /** The sequencer sends what it placed (after each batch). */

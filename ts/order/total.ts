@@ -1,4 +1,5 @@
-// Total order: one order of all 'total' messages, the same at every member.
+// Total order: one order of all 'total' and 'safe' messages, the same at
+// every member (a safe message also waits until every member holds it).
 //
 // Senders multicast their messages as usual (the data never travels through
 // the sequencer). The sequencer, the view's coordinator, watches the total
@@ -51,6 +52,9 @@ export interface OrderedStream {
   /** Its highest total seq delivered (entries at or below are done). */
   totalDone: number
 }
+
+/** Safe messages also wait until every member holds them: may the head go now? */
+export type Ready = (s: OrderedStream) => boolean
 
 interface Run {
   hex: string
@@ -122,7 +126,7 @@ export class TotalOrder {
    * (FIFO messages ahead of them go first). Stops at the first run whose
    * message has not arrived.
    */
-  drain(streams: (hex: string) => OrderedStream | undefined, deliverHead: (s: OrderedStream) => void): void {
+  drain(streams: (hex: string) => OrderedStream | undefined, deliverHead: (s: OrderedStream) => void, ready: Ready): void {
     while (this.runHead < this.runs.length) {
       const r = this.runs[this.runHead]!
       const s = streams(r.hex)
@@ -135,8 +139,9 @@ export class TotalOrder {
         this.runHead++ // this member never gets those (they were before its start)
         continue
       }
-      if (head === undefined || head.order !== 'total') return
+      if (head === undefined || (head.order !== 'total' && head.order !== 'safe')) return
       if (head.seq < r.first) return // cannot happen in FIFO; wait rather than misplace
+      if (!ready(s)) return // a safe message not yet held by every member
       deliverHead(s)
       if (head.seq === r.last) this.runHead++
     }

@@ -6,13 +6,17 @@
 //   same set per view       two members that install view v and the same next
 //                           view delivered the same messages in v
 //   no duplicate, none invented, FIFO per sender (no gaps, no reordering)
-//   one total order       members that go through a view together deliver its total messages in one order
+//   one total order       members that go through a view together deliver its total and safe messages in one order
+//   safe                  a safe message delivered by anyone in v is delivered in v by all that go on
+//   causal                a causal message comes after the causal messages its sender had delivered
 //   own messages            a member that ends the run in the group delivered
 //                           every message it sent
 //   detection               after a crash, members that stay install a view
 //                           without the crashed member within `detectionNs`
 //   one final view          members alive at the end share one view
 //   state                   members of the final view agree on the replicated state
+const ORDERED = new Set(['fifo', 'causal', 'total', 'safe'])
+
 export interface LoggedView {
   readonly id: number
   readonly members: readonly string[]
@@ -99,7 +103,7 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
       const [origin, countText] = d.key.split('/')
       if (origin !== d.sender || !sentBy.get(d.sender)?.has(d.key)) fail(`${l.id} delivered ${d.key} from ${d.sender}, which nobody sent`)
       const count = Number(countText)
-      if (d.order === 'fifo' || d.order === 'total') {
+      if (ORDERED.has(d.order)) {
         // FIFO per sender holds across the ordered kinds.
         const prev = lastCount.get(d.sender)
         if (prev !== undefined && count <= prev) fail(`${l.id}: FIFO broken for ${d.sender}: ${prev} then ${count}`)
@@ -109,7 +113,7 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
       let counts = countsFrom.get(group)
       if (!counts) countsFrom.set(group, (counts = []))
       counts.push(count)
-      if (d.order === 'fifo' || d.order === 'total') lastFifoIn.set(group, count)
+      if (ORDERED.has(d.order)) lastFifoIn.set(group, count)
       const inView = l.views.find((v) => v.view.id === d.view)
       if (!inView) fail(`${l.id} delivered ${d.key} outside any view (view ${d.view})`)
       else if (!inView.view.members.includes(d.sender)) fail(`${l.id} delivered ${d.key} in view ${d.view}, whose members do not include ${d.sender}`)
@@ -140,7 +144,7 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
     for (let i = 0; i < l.views.length; i++) {
       const v = l.views[i]!, w = l.views[i + 1]
       const group = `${v.founder}:${v.view.id}->${w ? `${w.founder}:${w.view.id}` : l.end === 'running' ? 'end' : `gone:${l.id}`}`
-      const keys = l.delivered.filter((d) => d.view === v.view.id && d.order === 'total').map((d) => d.key)
+      const keys = l.delivered.filter((d) => d.view === v.view.id && (d.order === 'total' || d.order === 'safe')).map((d) => d.key)
       const first = orderIn.get(group)
       if (!first) {
         orderIn.set(group, { id: l.id, keys })
@@ -159,6 +163,36 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
         last = n
         lastKey = k
       }
+    }
+  }
+
+  // Safe: a safe message delivered by any member in view v (crashed or not)
+  // is delivered in v by every member that installs v and a next view. (With
+  // partitions: 'merge' the sides install different next views; a member
+  // that went on binds the members that went on with it.)
+  const successor = (l: Log, i: number) => (i + 1 < l.views.length ? `${l.views[i + 1]!.founder}:${l.views[i + 1]!.view.id}` : null)
+  const safeIn = new Map<string, Map<string, string | null>>() // view -> safe key -> successor of who delivered it (null: none)
+  for (const l of logs) {
+    for (const d of l.delivered) {
+      if (d.order !== 'safe') continue
+      const i = l.views.findIndex((x) => x.view.id === d.view)
+      if (i < 0) continue
+      const key = `${l.views[i]!.founder}:${d.view}`
+      let m = safeIn.get(key)
+      if (!m) safeIn.set(key, (m = new Map()))
+      const next = successor(l, i)
+      if (!m.has(d.key) || next === null) m.set(d.key, next)
+    }
+  }
+  for (const l of logs) {
+    for (let i = 0; i + 1 < l.views.length; i++) {
+      const v = l.views[i]!
+      const want = safeIn.get(`${v.founder}:${v.view.id}`)
+      if (!want) continue
+      const next = successor(l, i)
+      const got = new Set(l.delivered.filter((d) => d.view === v.view.id).map((d) => d.key))
+      const missing = [...want].filter(([k, w]) => (w === null || w === next) && !got.has(k))
+      if (missing.length) fail(`${l.id} went on from view ${v.view.id} without the safe message ${missing[0]![0]} another member delivered in it`)
     }
   }
 

@@ -352,6 +352,7 @@ export class SimNode {
         }
         for (const d of out.delivered) m.onMessage(d.peer, d.seq, d.view, d.order, d.frag, d.data)
         for (const c of out.controls) m.onControl(c.sender, c.data)
+        for (const st of out.stables) m.onStable(st.peer, st.seq)
         m.settle()
         if (!this.alive) {
           // Ended (left or excluded) while handling this: what it sent last still goes out.
