@@ -74,7 +74,7 @@ test('send – bad data or order is refused with a clear error, and nothing is s
     assert.throws(() => g.send('text'), (e) => e instanceof TypeError && /data must be a Uint8Array/.test(e.message))
     assert.throws(() => g.send(new Uint8Array(1), { order: 'fast' }), (e) => e instanceof RangeError && /option order must be one of/.test(e.message))
     assert.throws(() => g.send(new Uint8Array(1001)), (e) => e instanceof RangeError && /maxMessageSize/.test(e.message))
-    assert.throws(() => g.send(new Uint8Array(1), { order: 'safe' }), (e) => e.code === 'ERR_TROUPE_UNSUPPORTED')
+    assert.throws(() => g.send(new Uint8Array(1), { order: 'sync' }), (e) => e.code === 'ERR_TROUPE_UNSUPPORTED')
     assert.is(g.stats().counters.messagesSent, 0)
   } finally {
     await g.leave()

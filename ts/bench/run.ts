@@ -461,7 +461,7 @@ class Run {
     })
 
     // Total order: every receiver delivered the same messages in one order.
-    if (c.order === 'total') {
+    if (c.order === 'total' || c.order === 'safe') {
       const hashes = new Set(this.members.filter((m) => m.delivered?.complete).map((m) => m.delivered!.orderHash))
       if (hashes.size > 1) problems.push(`members delivered the total-order messages in ${hashes.size} different orders`)
     }
@@ -598,6 +598,6 @@ export function formatTable(r: BenchResult): string {
     const v = r.viewChange
     out.push(`view changes, cause to the last member's install: join ${v.joinMs} ms, leave ${v.leaveMs} ms, crash (SIGKILL) ${v.crashMs} ms (suspectTimeout ${v.suspectTimeoutMs} ms)`)
   }
-  out.push(r.ok ? `OK: nothing lost, duplicated or misordered${c.order === 'total' ? '; one total order at every member (same hash chain of the delivery order)' : ''}` : `FAIL: ${r.problems.join('; ')}`)
+  out.push(r.ok ? `OK: nothing lost, duplicated or misordered${c.order === 'total' || c.order === 'safe' ? '; one total order at every member (same hash chain of the delivery order)' : ''}` : `FAIL: ${r.problems.join('; ')}`)
   return out.join('\n')
 }
