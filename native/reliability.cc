@@ -601,7 +601,10 @@ void Core::SendStatus(uint64_t nowNs) {
   uint8_t* a = p + kStatusFixedBytes + nameLen;
   uint16_t acks = 0;
   for (auto& peer : peers_) {
-    if (!peer || !peer->active) continue;
+    // A peer being left out (or not yet in our view) gets no ack from us: its
+    // stream is not one we deliver, and an ack would tell it we hold what we
+    // skipped (a member forgotten and heard again restarts at its newest seq).
+    if (!peer || !peer->active || peer->excluded) continue;
     St64(a, peer->id);
     St64(a + 8, peer->win.next - 1);
     a += 16;
