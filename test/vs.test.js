@@ -34,13 +34,14 @@ class Logs {
             current.end = 'excluded'
             current.endedNs = e[2] * MS
           }
-          current = { id: e[1], startedNs: e[2] * MS, endedNs: null, end: 'running', views: [], delivered: [], sent: [], member }
+          current = { id: e[1], startedNs: e[2] * MS, endedNs: null, end: 'running', views: [], delivered: [], sent: [], causalDeps: new Map(), member }
           this.byId.set(e[1], current)
           this.order.push(current)
         } else if (e[0] === 'view') {
           current.views.push({ view: { id: e[2], members: e[3] }, founder: '', atNs: e[4] * MS })
         } else if (e[0] === 'sent') {
           current.sent.push(...e[1])
+          for (const [k, d] of Object.entries(e[2] ?? {})) current.causalDeps.set(k, d)
         } else if (e[0] === 'msg') {
           current.delivered.push({ sender: e[1], key: e[2], order: e[3], view: e[4] })
         } else if (e[0] === 'state') {
@@ -68,9 +69,10 @@ const inView = (logs, member, pred, what, timeout = 15000) =>
     return v && pred(v.view.members)
   }, { timeout, what })
 
-test('virtual synchrony – SIGKILL of a member and of the coordinator, a late joiner with state: the logs hold every invariant', async () => {
+test('virtual synchrony – SIGKILL of a member and of the coordinator, a late joiner with state, five orders mixed: the logs hold every invariant', async () => {
   const logs = new Logs()
-  const options = { suspectTimeout: 1000 }
+  // Every member sends fifo, unordered, causal, total and safe messages in turn.
+  const options = { suspectTimeout: 1000, orders: ['fifo', 'unordered', 'causal', 'total', 'safe'] }
   await withMembers(uniqueGroup('vs'), [['p0', options]], async ([p0], add) => {
     logs.attach(p0)
     await p0.next((m) => m.type === 'joined', 15000, 'p0 joined')

@@ -11,13 +11,16 @@
 //                    { cmd: 'leave' }         leave, then exit
 //                    { cmd: 'busy', ms }      block the event loop for ms (a long GC pause, a busy loop)
 //   child -> parent  { type: 'log', entries }  in order:
-//                      ['start', id, atMs] ['view', id, viewId, members, atMs] ['sent', keys]
+//                      ['start', id, atMs] ['view', id, viewId, members, atMs] ['sent', keys, causalDeps]
 //                      ['msg', sender, key, order, view] ['state', bytes]
 //                    { type: 'joined', me, view }
 import { Group } from '../../dist/index.js'
 
 const [groupName, memberName, optionsJson] = process.argv.slice(2)
 const options = JSON.parse(optionsJson || '{}')
+// The orders this member sends, in turn, and what each causal message depends on.
+const orders = options.orders ?? ['fifo']
+delete options.orders
 const bigState = options.bigState ?? 0 // extra bytes of state (a fixed pattern), to test large transfers
 delete options.bigState
 
@@ -72,24 +75,31 @@ group.on('message', (m) => {
   const key = decoder.decode(m.data.subarray(0, Math.min(64, m.data.length))).split('|')[0]
   sum = (sum + hash(key)) >>> 0
   log.push(['msg', m.sender, key, m.order, viewId])
+  if (m.order === 'causal') lastCausal.set(m.sender, key)
 })
 process.send({ type: 'joined', me: group.me, view: group.view.members })
 const flusher = setInterval(flushLog, 50)
 
 let counter = 0
 let sending = null
+const lastCausal = new Map()
 function startSending(rate) {
   const perTick = Math.max(1, Math.round(rate / 100))
   sending = setInterval(() => {
     const keys = []
-    for (let i = 0; i < perTick; i++) keys.push(`${group.me}/${++counter}`)
+    const deps = {}
+    for (let i = 0; i < perTick; i++) {
+      const key = `${group.me}/${++counter}`
+      keys.push(key)
+      if (orders[counter % orders.length] === 'causal') deps[key] = [...lastCausal.values()]
+    }
     // The parent learns of the keys before the group does: a killed member
     // never has a message delivered that its log does not name.
     flushLog()
-    process.send({ type: 'log', entries: [['sent', keys]] }, () => {
+    process.send({ type: 'log', entries: [['sent', keys, deps]] }, () => {
       for (const k of keys) {
         const data = new TextEncoder().encode(`${k}|`.padEnd(100, '.'))
-        group.send(data)
+        group.send(data, { order: orders[Number(k.split('/')[1]) % orders.length] })
       }
     })
   }, 10)
