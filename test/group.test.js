@@ -74,12 +74,46 @@ test('send – bad data or order is refused with a clear error, and nothing is s
     assert.throws(() => g.send('text'), (e) => e instanceof TypeError && /data must be a Uint8Array/.test(e.message))
     assert.throws(() => g.send(new Uint8Array(1), { order: 'fast' }), (e) => e instanceof RangeError && /option order must be one of/.test(e.message))
     assert.throws(() => g.send(new Uint8Array(1001)), (e) => e instanceof RangeError && /maxMessageSize/.test(e.message))
-    assert.throws(() => g.send(new Uint8Array(1), { order: 'sync' }), (e) => e.code === 'ERR_TROUPE_UNSUPPORTED')
     assert.is(g.stats().counters.messagesSent, 0)
   } finally {
     await g.leave()
   }
   assert.throws(() => g.send(new Uint8Array(1)), (e) => e.code === 'ERR_TROUPE_CLOSED')
+})
+
+test('orders – causal, total, safe and sync in one group: one total order, the same cut before a sync, sync() resolves', async () => {
+  const name = uniqueGroup('orders')
+  const a = await Group.join(name, { name: 'a' })
+  const b = await Group.join(name, { name: 'b' })
+  try {
+    await until(() => a.view.members.length === 2 && b.view.members.length === 2, { what: 'a view of 2' })
+    const got = { a: [], b: [] }
+    const record = (list) => (m) => list.push({ who: m.sender === a.me ? 'a' : 'b', order: m.order, n: m.order === 'sync' ? -1 : m.data[0] })
+    a.on('message', record(got.a))
+    b.on('message', record(got.b))
+    const orders = ['fifo', 'causal', 'total', 'safe', 'unordered']
+    for (let i = 0; i < 50; i++) {
+      a.send(Uint8Array.of(i), { order: orders[i % 5] })
+      b.send(Uint8Array.of(100 + i), { order: orders[(i + 2) % 5] })
+    }
+    await a.sync() // resolves once a delivered its own sync message
+    for (let i = 0; i < 10; i++) b.send(Uint8Array.of(200 + i), { order: 'total' })
+    await until(() => got.a.length === 111 && got.b.length === 111, { timeout: 10000, what: 'every message and the sync at both' })
+    const key = (x) => `${x.who}${x.n}`
+    const syncAt = (list) => list.findIndex((x) => x.order === 'sync')
+    assert.ok(syncAt(got.a) >= 0 && syncAt(got.a) === got.a.findLastIndex((x) => x.order === 'sync'), 'one sync message')
+    assert.equal(new Set(got.a.slice(0, syncAt(got.a)).map(key)), new Set(got.b.slice(0, syncAt(got.b)).map(key)), 'the same messages before the sync')
+    assert.ok(got.a.slice(0, syncAt(got.a)).filter((x) => x.who === 'a').length === 50, "all of a's messages sent before the sync come before it")
+    const ordered = (list) => list.filter((x) => x.order === 'total' || x.order === 'safe').map(key)
+    assert.equal(ordered(got.a), ordered(got.b), 'one total order (total and safe)')
+    for (const who of ['a', 'b']) {
+      const fifo = got.b.filter((x) => x.who === who && x.order !== 'unordered' && x.order !== 'sync').map((x) => x.n)
+      assert.equal(fifo, [...fifo].sort((p, q) => p - q), `FIFO across the ordered kinds for ${who}`)
+    }
+  } finally {
+    await a.leave()
+    await b.leave()
+  }
 })
 
 test('fragmentation – messages larger than a datagram arrive whole, and msg.data stays valid after the handler', async () => {

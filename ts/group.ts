@@ -69,6 +69,7 @@ const FIFO = 1
 const CAUSAL = 2
 const TOTAL = 3
 const SAFE = 4
+const SYNC = 5
 const OUTBOUND_BYTES = 4 << 20
 const INBOUND_BYTES = 8 << 20
 
@@ -179,7 +180,6 @@ export class Group extends EventEmitter<GroupEvents> {
       if (options.order !== undefined) {
         const code = ORDER_CODE[options.order as string]
         if (code === undefined) throw new RangeError(`option order must be one of ${ORDERS.join(', ')}, got '${String(options.order)}'`)
-        if (code > SAFE) throw new TroupeError(`order '${options.order}' is not built yet (unordered, fifo, causal, total and safe are)`, 'ERR_TROUPE_UNSUPPORTED')
         order = code
       }
     }
@@ -206,6 +206,22 @@ export class Group extends EventEmitter<GroupEvents> {
     }
     return this.queue(data, order, 0)
   }
+
+  /**
+   * A barrier: sends a 'sync' message and resolves once it is delivered here.
+   * Every member delivers it after the same set of messages (everything sent
+   * before it) and before everything sent after it.
+   */
+  sync(): Promise<void> {
+    if (!this.options.receiveOwn) return Promise.reject(new TroupeError('sync() needs receiveOwn (it resolves when our own sync message is delivered)', 'ERR_TROUPE_UNSUPPORTED'))
+    const token = new Uint8Array(8)
+    crypto.getRandomValues(token)
+    const key = Buffer.from(token).toString('hex')
+    const done = new Promise<void>((resolve) => this.syncWaiters.set(key, resolve))
+    this.send(token, { order: 'sync' })
+    return done
+  }
+  private readonly syncWaiters = new Map<string, () => void>()
 
   /** Counters and queue sizes, for monitoring and tests. */
   stats(): GroupStats {
@@ -316,6 +332,14 @@ export class Group extends EventEmitter<GroupEvents> {
     }
     this.member = new Member(port, {
       deliver: (msg: Message) => {
+        if (msg.order === 'sync' && msg.sender === this.selfId && this.syncWaiters.size) {
+          const key = Buffer.from(msg.data).toString('hex')
+          const resolve = this.syncWaiters.get(key)
+          if (resolve) {
+            this.syncWaiters.delete(key)
+            queueMicrotask(resolve)
+          }
+        }
         if (this.early) this.early.push(msg)
         else this.emit('message', msg)
       },

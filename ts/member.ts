@@ -72,6 +72,7 @@ const UNORDERED = 0
 const CAUSAL = 2
 const TOTAL = 3
 const SAFE = 4
+const SYNC = 5
 const isFifo = (m: Message) => m.order === 'fifo'
 const STATE_WINDOW = 64 // state chunks asked for and not yet here, at most
 const STATE_KEEP_MS = 60_000
@@ -396,6 +397,13 @@ export class Member {
       this.drainOrdered()
       return
     }
+    if (order === SYNC) {
+      // A barrier: it waits (and its sender's later messages behind it) until
+      // the coordinator's barrier flush gives every member the same cut.
+      s.waiting.push(new Message(s.id, data, 'sync', first))
+      if (this.view && this.view.coordinator === this.id) this.gms.requestBarrier()
+      return
+    }
     if (order === ORDER_RECORD) {
       // Only the sequencer (the view's coordinator) places total messages.
       if (this.view && s.id === this.view.coordinator && this.total.onRecord(data)) this.drainOrdered()
@@ -435,6 +443,39 @@ export class Member {
   }
 
   /**
+   * A barrier flush is through: every member holds the same messages up to
+   * the cut. Deliver them (in the one order the view's end would use), up to
+   * each sender's first sync message; then those sync messages, by sender
+   * id; then go on in the same view.
+   */
+  private releaseBarrier(): void {
+    this.finishing = true
+    const streams = [...this.byId.values()].filter((s) => s.inView).sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0))
+    for (let before = -1; before !== this.deliveries; ) {
+      this.drainOrdered()
+      before = this.deliveries
+      for (const s of streams) {
+        const head = s.waiting.peek()
+        if (head?.order === 'total' || head?.order === 'safe') {
+          this.deliverHead(s)
+          break
+        }
+      }
+    }
+    for (const s of streams) if (s.waiting.peek()?.order === 'sync') this.deliverHead(s)
+    this.finishing = false
+    this.frozen = this.blockedNow
+    this.cutApplied = false
+    for (const s of streams) {
+      s.target = null
+      s.extras = null
+    }
+    this.port.resume()
+    this.releaseAll()
+    this.drainOrdered()
+  }
+
+  /**
    * The old view's ordered messages, at its end: the same at every member
    * (they all hold the same messages now). The placed total runs and what
    * causality allows; then unplaced total messages by sender id and seq;
@@ -449,7 +490,7 @@ export class Member {
       before = this.deliveries
       for (const s of streams) {
         const head = s.waiting.peek()
-        if (head?.order === 'total' || head?.order === 'safe') {
+        if (head?.order === 'total' || head?.order === 'safe' || head?.order === 'sync') {
           // (At a view's end every survivor holds them: safe now.)
           this.deliverHead(s)
           break // one at a time: causality may free others first
@@ -796,6 +837,7 @@ export class Member {
       },
       excluded: (reason) => this.finishExcluded(reason),
       left: () => this.events.left(),
+      release: () => this.releaseBarrier(),
     }
   }
 }

@@ -61,6 +61,8 @@ export interface GmsHost {
   excluded(reason: string): void
   /** Our leave completed. */
   left(): void
+  /** A barrier flush is through (same view): deliver up to the cut, then the sync messages, resume. */
+  release(): void
 }
 
 const ZERO: Ballot = { n: 0, coord: '' }
@@ -158,6 +160,7 @@ export class Gms {
       case 'prepare': return this.onPrepare(c)
       case 'cut': return this.onCut(c)
       case 'install': return this.onInstall(c)
+      case 'release': return this.onRelease(c)
       case 'report': case 'done': case 'installed':
         this.coordinator?.onReply(from, c)
         return
@@ -355,6 +358,25 @@ export class Gms {
     this.excludedNow = next
   }
 
+  /** A sync message wants a barrier: the coordinator runs one (a flush that keeps the view). */
+  requestBarrier(): void {
+    this.barrierRequests++ // the next tick starts it (not from inside a delivery)
+  }
+  private barrierRequests = 0
+  barriersDone = 0
+  private lastRelease: Ballot = ZERO
+
+  private onRelease(c: Extract<Control, { kind: 'release' }>): void {
+    const f = this.flush
+    if (f && compareBallots(f.ballot, c.ballot) === 0 && compareBallots(this.doneBallot, c.ballot) === 0) {
+      this.flush = null
+      this.lastRelease = c.ballot
+      this.setExcluded([])
+      this.host.release()
+    }
+    if (compareBallots(this.lastRelease, c.ballot) === 0) this.host.send({ kind: 'installed', ballot: c.ballot }, c.ballot.coord)
+  }
+
   private acceptInstall(i: Install): void {
     this.seen = Math.max(this.seen, i.view.id)
     if (!i.view.members.includes(this.me)) {
@@ -477,7 +499,8 @@ export class Gms {
     // Other sides we lead a merge with ('merge' mode), still announcing, whose coordinator we hear.
     for (const [c, m] of this.mergeWith) if (now - m.at > 10 * this.config.retry) this.mergeWith.delete(c)
     const merging = [...this.mergeWith.entries()].filter(([c]) => this.host.hears(c)).map(([, m]) => m.view)
-    if (!excluded.length && !joiners.length && !stalled && !merging.length) return null
+    const barrier = this.barrierRequests > this.barriersDone
+    if (!excluded.length && !joiners.length && !stalled && !merging.length && !barrier) return null
     return { excluded, joiners, merging }
   }
 
@@ -499,7 +522,11 @@ export class Gms {
       return
     }
     this.setExcluded(excluded.filter((m) => m !== this.me))
-    this.coordinator = new CoordinatorFlush(this, this.host, this.config, ballot, view, members, excluded, joiners.filter((m) => !own.has(m)), merging)
+    // Nothing changes but a sync wants its barrier: a flush that keeps the view.
+    // (Any other change makes a new view, whose end is a barrier too.)
+    const barrier = !excluded.length && !joiners.filter((m) => !own.has(m)).length && !merging.length && this.flush === null
+    this.coordinator = new CoordinatorFlush(this, this.host, this.config, ballot, view, members, excluded, joiners.filter((m) => !own.has(m)), merging, barrier)
+    this.barrierAsked = this.barrierRequests
     this.coordinator.tick(this.host.now())
   }
   private coordinatorBallot = 0
@@ -548,8 +575,10 @@ export class Gms {
   }
   finished(): void {
     this.coordinator = null
+    this.barriersDone = Math.max(this.barriersDone, this.barrierAsked) // every sync seen by then is delivered
     if (this.leftAfterInstall) this.finish(() => this.host.left())
   }
+  private barrierAsked = 0
   private leftAfterInstall = false
   deliverLocally(c: Control): void {
     this.onControl(this.me, c)
@@ -571,6 +600,7 @@ class CoordinatorFlush {
   private cut: Record<string, CutEntry> | null = null
   private nextId = 0
   private install: Install | null = null
+  private release: Control | null = null
   private lastSent = -Infinity
   private readonly started: number
 
@@ -584,6 +614,7 @@ class CoordinatorFlush {
     private readonly excluded: readonly string[],
     private readonly joiners: readonly string[],
     private readonly merging: readonly WireView[],
+    private readonly barrier: boolean,
   ) {
     this.started = host.now()
   }
@@ -656,10 +687,11 @@ class CoordinatorFlush {
       if (this.participants.every((m) => this.dones.has(m))) return this.makeInstall()
       if (resend) this.sendAll(now, { kind: 'cut', ballot: this.ballot, view: this.nextId, cut: this.cut! })
     } else {
-      if (this.lastSent === -Infinity) this.sendAll(now, this.install!) // the install goes out at least once
+      const finale = this.install ?? this.release!
+      if (this.lastSent === -Infinity) this.sendAll(now, finale) // it goes out at least once
       const waiting = this.members.filter((m) => !this.installed.has(m) && !this.host.suspected(m))
       if (waiting.length === 0) return this.gms.finished()
-      if (resend) this.sendAll(now, this.install!)
+      if (resend) this.sendAll(now, finale)
     }
   }
 
@@ -709,13 +741,19 @@ class CoordinatorFlush {
     this.cut = cut
     let seen = Math.max(this.gms.highestSeen, this.view.id)
     for (const r of this.reports.values()) seen = Math.max(seen, r.seen, r.view)
-    this.nextId = seen + 1
+    this.nextId = this.barrier ? this.view.id : seen + 1
     this.phase = 'cut'
     this.lastSent = -Infinity
     this.tick(this.host.now())
   }
 
   private makeInstall(): void {
+    if (this.barrier) {
+      this.release = { kind: 'release', ballot: this.ballot }
+      this.phase = 'install'
+      this.lastSent = -Infinity
+      return this.tick(this.host.now())
+    }
     // Every member that was in an old view goes on with its stream where the cut left it.
     const wasIn = (m: string) => this.view.members.includes(m) || this.merging.some((v) => v.members.includes(m)) || (this.reports.get(m)?.members.includes(m) ?? false)
     const starts: Record<string, number> = {}

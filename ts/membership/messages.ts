@@ -65,6 +65,7 @@ export type Control =
   | { kind: 'done'; ballot: Ballot }
   | { kind: 'nack'; ballot: Ballot } // your PREPARE lost to this higher ballot
   | { kind: 'behind'; view: number } // I am in this view and missed your install of a later one
+  | { kind: 'release'; ballot: Ballot } // a barrier flush (sync) is through: deliver up to the cut, then the sync messages, go on in the same view
   | Install
   | { kind: 'installed'; ballot: Ballot }
   | { kind: 'stateRequest'; view: number; offset: number; length: number }
@@ -86,7 +87,7 @@ export interface Install {
 
 const KIND = {
   announce: 1, join: 2, leave: 3, suspect: 4, prepare: 5, report: 6, cut: 7, done: 8,
-  install: 9, installed: 10, stateRequest: 12, nack: 13, behind: 14, stateChunk: 21,
+  install: 9, installed: 10, stateRequest: 12, nack: 13, behind: 14, release: 15, stateChunk: 21,
 } as const
 const KIND_NAME = Object.fromEntries(Object.entries(KIND).map(([k, v]) => [v, k])) as Record<number, Control['kind']>
 
@@ -186,6 +187,7 @@ const CHECK: Record<Exclude<Control['kind'], 'stateChunk'>, (b: Obj) => Control 
   done: (b) => (isBallot(b.ballot) ? { kind: 'done', ballot: b.ballot } : null),
   nack: (b) => (isBallot(b.ballot) ? { kind: 'nack', ballot: b.ballot } : null),
   behind: (b) => (isCount(b.view) ? { kind: 'behind', view: b.view } : null),
+  release: (b) => (isBallot(b.ballot) ? { kind: 'release', ballot: b.ballot } : null),
   install: checkInstall,
   installed: (b) => (isBallot(b.ballot) ? { kind: 'installed', ballot: b.ballot } : null),
   stateRequest: (b) =>

@@ -9,13 +9,14 @@
 //   one total order       members that go through a view together deliver its total and safe messages in one order
 //   safe                  a safe message delivered by anyone in v is delivered in v by all that go on
 //   causal                a causal message comes after the causal messages its sender had delivered
+//   sync                  every member delivers the same messages of the view before each sync message
 //   own messages            a member that ends the run in the group delivered
 //                           every message it sent
 //   detection               after a crash, members that stay install a view
 //                           without the crashed member within `detectionNs`
 //   one final view          members alive at the end share one view
 //   state                   members of the final view agree on the replicated state
-const ORDERED = new Set(['fifo', 'causal', 'total', 'safe'])
+const ORDERED = new Set(['fifo', 'causal', 'total', 'safe', 'sync'])
 
 export interface LoggedView {
   readonly id: number
@@ -193,6 +194,29 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
       const got = new Set(l.delivered.filter((d) => d.view === v.view.id).map((d) => d.key))
       const missing = [...want].filter(([k, w]) => (w === null || w === next) && !got.has(k))
       if (missing.length) fail(`${l.id} went on from view ${v.view.id} without the safe message ${missing[0]![0]} another member delivered in it`)
+    }
+  }
+
+  // Sync: members that deliver a sync message in view v (and go on to the
+  // same next view) delivered the same messages of v before it.
+  const before = new Map<string, { id: string; keys: string }>()
+  for (const l of logs) {
+    const inView = new Map<number, string[]>()
+    for (const d of l.delivered) {
+      let keys = inView.get(d.view)
+      if (!keys) inView.set(d.view, (keys = []))
+      if (d.order === 'sync') {
+        // (Compared among members that go on to the same next view: sides of a partition end a view apart.)
+        const i = l.views.findIndex((x) => x.view.id === d.view)
+        const v = l.views[i]
+        const next = l.views[i + 1]
+        const group = `${v?.founder}:${d.view}:${d.key}->${next ? `${next.founder}:${next.view.id}` : l.end === 'running' ? 'end' : `gone:${l.id}`}`
+        const set = [...keys].sort().join(' ')
+        const first = before.get(group)
+        if (!first) before.set(group, { id: l.id, keys: set })
+        else if (first.keys !== set) fail(`sync ${d.key}: ${first.id} and ${l.id} delivered different messages before it in view ${d.view}`)
+      }
+      keys.push(d.key)
     }
   }
 

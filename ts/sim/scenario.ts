@@ -70,7 +70,7 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
         const size = big && r.chance(0.05) ? r.int(1500, 4000) : r.int(8, 200)
         // unordered, fifo or total
         const x = r.next()
-        node.send(size, x < 0.1 ? 0 : x < 0.3 ? 3 : x < 0.45 ? 4 : x < 0.65 ? 2 : 1)
+        node.send(size, x < 0.01 ? 5 : x < 0.1 ? 0 : x < 0.3 ? 3 : x < 0.45 ? 4 : x < 0.65 ? 2 : 1)
       }
       w.at(w.nowNs + every + r.int(0, 3) * MS, loop)
     }
