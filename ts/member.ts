@@ -277,6 +277,14 @@ export class Member {
 
   tick(nowMs: number): void {
     this.nowMs = nowMs
+    if (this.view && this.view.coordinator === this.id && !this.gms.flushing) {
+      for (const s of this.byId.values()) {
+        if (s.inView && s.waiting.peek()?.order === 'sync') {
+          this.gms.ensureBarrier()
+          break
+        }
+      }
+    }
     this.gms.tick()
     if (this.cutApplied && this.view) this.fetchMissing()
     if (this.stateIn) this.askState(true)

@@ -362,6 +362,10 @@ export class Gms {
   requestBarrier(): void {
     this.barrierRequests++ // the next tick starts it (not from inside a delivery)
   }
+  /** A sync message waits and no barrier is asked for (it came while another member coordinated): ask. */
+  ensureBarrier(): void {
+    if (this.barrierRequests <= this.barriersDone) this.barrierRequests = this.barriersDone + 1
+  }
   private barrierRequests = 0
   barriersDone = 0
   private lastRelease: Ballot = ZERO
