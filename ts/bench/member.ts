@@ -66,7 +66,7 @@ export async function runMember(args: MemberArgs): Promise<void> {
   group.on('view', (v) => void toParent({ t: 'view', id: v.id, members: [...v.members], atMs: wallNow() }).catch(() => {}))
   const receiver = new Receiver(config.senders, config.size)
   const pinger = new Pinger(group, config.size)
-  const ponger = index === 1 ? new Ponger(group, config.size, config.order) : null
+  const ponger = new Ponger(group, config.size, config.order) // answers the PINGs addressed to us (byte 1)
   let pingsSeen = 0
   let pongsSeen = 0
   // One handler for every phase: DATA and END go to the receiver's counts,
@@ -77,7 +77,7 @@ export async function runMember(args: MemberArgs): Promise<void> {
       if (isReceiver) receiver.onData(msg.data)
     } else if (type === PING) {
       pingsSeen++
-      ponger?.onPing(msg.data)
+      if (msg.data[1] === index) ponger.onPing(msg.data)
     } else if (type === PONG) {
       pongsSeen++
       pinger.onPong(msg.data)
@@ -97,7 +97,7 @@ export async function runMember(args: MemberArgs): Promise<void> {
           if (isReceiver) await toParent({ t: 'delivered', report: receiver.report(false) })
           break
         case 'ping':
-          await toParent({ t: 'pinged', report: await pinger.run(m.count, config.order) })
+          await toParent({ t: 'pinged', report: await pinger.run(m.count, config.order, m.to) })
           break
         case 'finish': {
           const stats = group.stats()
@@ -376,7 +376,8 @@ class Pinger {
     if (readU32(d, 4) === this.waiting && this.wake) this.wake()
   }
 
-  async run(count: number, order: Order): Promise<PingReport> {
+  async run(count: number, order: Order, to: number): Promise<PingReport> {
+    this.buf[1] = to
     const rtt = new Histogram()
     const opts = { order }
     let timeouts = 0

@@ -141,7 +141,8 @@ export type ToMember =
   | { t: 'go' }
   /** Report what has been delivered so far, complete or not (the parent's deadline passed). */
   | { t: 'report' }
-  | { t: 'ping'; count: number }
+  /** Ping member `to` (which answers PINGs whose byte 1 names it) `count` times in a row. */
+  | { t: 'ping'; count: number; to: number }
   | { t: 'finish' }
   /** Leave the group (timed by the parent), then exit. */
   | { t: 'leave' }

@@ -87,6 +87,8 @@ export interface BenchResult {
   latencyP999Us: number
   latencyMaxUs: number
   /** Unloaded round trip, member 0 -> member 1 -> member 0, one at a time. */
+  /** Who pinged whom (member indexes). */
+  pingPair: [number, number]
   /** The view-change phase (null: skipped, or fewer than 3 members). */
   viewChange: ViewChangeTimes | null
   rttP50Us: number
@@ -162,6 +164,8 @@ class Run {
   private readonly members: Member[] = []
   private failure: BenchFailure | null = null
   private readonly waiters = new Set<() => void>()
+  private pinger = 0
+  private ponger = 1
 
   constructor(private readonly config: BenchConfig) {
     const injecting = Boolean(config.loss || config.duplicate || config.reorder)
@@ -206,10 +210,17 @@ class Run {
 
     // Round trip, unloaded: everything above has been delivered by now.
     if (c.pings > 0) {
-      this.log(`data phase over; ${c.pings} sequential pings 0 -> 1 -> 0`)
+      // Under total and safe order the pair leaves out the sequencer (the
+      // view's coordinator) when it can: the round trip of an ordinary sender.
+      const sequenced = c.order === 'total' || c.order === 'safe'
+      const coordinator = this.members[0]!.joined!.view.coordinator
+      const pair = sequenced && c.members >= 3 ? this.members.filter((m) => m.joined!.me !== coordinator).slice(0, 2) : this.members.slice(0, 2)
+      this.pinger = pair[0]!.index
+      this.ponger = pair[1]!.index
+      this.log(`data phase over; ${c.pings} sequential pings ${this.pinger} -> ${this.ponger} -> ${this.pinger}`)
       await sleep(100)
-      this.tell(this.members[0]!, { t: 'ping', count: c.pings })
-      await this.until(() => Boolean(this.members[0]!.pinged), 30_000 + c.pings * PING_BUDGET_MS, () => `member 0 to finish its ${c.pings} pings (a stalled group answers none; ${PING_BUDGET_MS} ms a ping is allowed on average)`)
+      this.tell(pair[0]!, { t: 'ping', count: c.pings, to: this.ponger })
+      await this.until(() => Boolean(pair[0]!.pinged), 30_000 + c.pings * PING_BUDGET_MS, () => `member ${this.pinger} to finish its ${c.pings} pings (a stalled group answers none; ${PING_BUDGET_MS} ms a ping is allowed on average)`)
     }
 
     const viewChange = !c.noViewChanges && c.members >= 3 ? await this.viewChanges() : null
@@ -472,7 +483,7 @@ class Run {
     if (duplicates > 0) problems.push(`${duplicates} messages were delivered twice`)
     if (outOfOrder > 0 && c.order !== 'unordered') problems.push(`${outOfOrder} deliveries broke ${c.order} order (seq not previous + 1)`)
 
-    const ping = this.members[0]!.pinged
+    const ping = this.members[this.pinger]!.pinged
     const rtt = ping ? Histogram.from(ping.rtt) : new Histogram()
     if (ping && ping.timeouts > 0) {
       const seen = this.members.map((m) => `${m.index}: ${m.result?.pingsSeen ?? '?'}/${m.result?.pongsSeen ?? '?'}`).join(', ')
@@ -508,6 +519,7 @@ class Run {
       rttP99Us: us(rtt.quantile(0.99)),
       rttMaxUs: us(rtt.max),
       pings: ping?.count ?? 0,
+      pingPair: [this.pinger, this.ponger],
       pingTimeouts: ping?.timeouts ?? 0,
       naks: sum('naksSent'),
       nakedSeqs: sum('nakedSeqs'),
@@ -585,7 +597,7 @@ export function formatTable(r: BenchResult): string {
   out.push('')
   out.push(
     r.pings > 0
-      ? `round trip, unloaded (${n(r.pings)} sequential pings 0 -> 1 -> 0): p50 ${n(r.rttP50Us)} µs, p99 ${n(r.rttP99Us)} µs, max ${n(r.rttMaxUs)} µs` +
+      ? `round trip, unloaded (${n(r.pings)} sequential pings ${r.pingPair[0]} -> ${r.pingPair[1]} -> ${r.pingPair[0]}${r.config.order === 'total' || r.config.order === 'safe' ? ', neither the sequencer' : ''}): p50 ${n(r.rttP50Us)} µs, p99 ${n(r.rttP99Us)} µs, max ${n(r.rttMaxUs)} µs` +
           (r.pingTimeouts ? `, ${r.pingTimeouts} timed out` : '')
       : 'round trip: not measured (--pings 0)',
   )
