@@ -497,7 +497,9 @@ export class Gms {
     // Joiners the reliability core hears (so that streams start right).
     const joiners = [...this.joinsWaiting.keys()].filter((m) => this.host.hears(m))
     const f = this.flush
-    if (f && f.ballot.coord !== this.me && !this.host.suspected(f.ballot.coord)) return null // someone else's flush is under way
+    // Someone else's flush is under way: let it finish, unless it has stalled
+    // for long (its coordinator gave it up without being suspected).
+    if (f && f.ballot.coord !== this.me && !this.host.suspected(f.ballot.coord) && now - f.since < 2 * this.config.suspectTimeout) return null
     // A flush left unfinished (ours, restarted, or one whose coordinator is gone) must still end in a view.
     const stalled = f !== null
     // Other sides we lead a merge with ('merge' mode), still announcing, whose coordinator we hear.
