@@ -69,10 +69,12 @@ const inView = (logs, member, pred, what, timeout = 15000) =>
     return v && pred(v.view.members)
   }, { timeout, what })
 
-test('virtual synchrony – SIGKILL of a member and of the coordinator, a late joiner with state, five orders mixed: the logs hold every invariant', async () => {
+test('virtual synchrony – SIGKILL of a member and of the coordinator, a late joiner with state, all six orders mixed: the logs hold every invariant', async () => {
   const logs = new Logs()
-  // Every member sends fifo, unordered, causal, total and safe messages in turn.
-  const options = { suspectTimeout: 1000, orders: ['fifo', 'unordered', 'causal', 'total', 'safe'] }
+  // Every member sends fifo, unordered, causal, total and safe messages in
+  // turn, and one message in a hundred is a sync (a barrier).
+  const orders = Array.from({ length: 100 }, (_, i) => (i === 50 ? 'sync' : ['fifo', 'unordered', 'causal', 'total', 'safe'][i % 5]))
+  const options = { suspectTimeout: 1000, orders }
   await withMembers(uniqueGroup('vs'), [['p0', options]], async ([p0], add) => {
     logs.attach(p0)
     await p0.next((m) => m.type === 'joined', 15000, 'p0 joined')
