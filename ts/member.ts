@@ -74,6 +74,8 @@ const TOTAL = 3
 const SAFE = 4
 const SYNC = 5
 const isFifo = (m: Message) => m.order === 'fifo'
+const BARRIER_FORCED: ReadonlySet<string> = new Set(['total', 'safe'])
+const END_FORCED: ReadonlySet<string> = new Set(['total', 'safe', 'sync'])
 const STATE_WINDOW = 64 // state chunks asked for and not yet here, at most
 const STATE_KEEP_MS = 60_000
 
@@ -458,18 +460,8 @@ export class Member {
    */
   private releaseBarrier(): void {
     this.finishing = true
-    const streams = [...this.byId.values()].filter((s) => s.inView).sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0))
-    for (let before = -1; before !== this.deliveries; ) {
-      this.drainOrdered()
-      before = this.deliveries
-      for (const s of streams) {
-        const head = s.waiting.peek()
-        if (head?.order === 'total' || head?.order === 'safe') {
-          this.deliverHead(s)
-          break
-        }
-      }
-    }
+    const streams = this.streamsById()
+    this.forceInOrder(streams, BARRIER_FORCED)
     for (const s of streams) if (s.waiting.peek()?.order === 'sync') this.deliverHead(s)
     this.finishing = false
     this.frozen = this.blockedNow
@@ -483,6 +475,25 @@ export class Member {
     this.drainOrdered()
   }
 
+  /** The streams of our view by sender id: the order every member uses where it must choose alike. */
+  private streamsById(): Stream[] {
+    return [...this.byId.values()].filter((s) => s.inView).sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0))
+  }
+
+  /**
+   * Where every member holds the same messages (a view's end, a barrier):
+   * drains, then delivers the heads whose order is in `kinds` one at a time by
+   * sender id (causality may free others in between), until nothing moves.
+   */
+  private forceInOrder(streams: Stream[], kinds: ReadonlySet<string>): void {
+    for (let before = -1; before !== this.deliveries; ) {
+      this.drainOrdered()
+      before = this.deliveries
+      const s = streams.find((x) => kinds.has(x.waiting.peek()?.order ?? ''))
+      if (s) this.deliverHead(s)
+    }
+  }
+
   /**
    * The old view's ordered messages, at its end: the same at every member
    * (they all hold the same messages now). The placed total runs and what
@@ -491,20 +502,9 @@ export class Member {
    * dropped (nobody could deliver them).
    */
   private finishOrdered(): void {
-    this.finishing = true
-    const streams = [...this.byId.values()].filter((s) => s.inView).sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0))
-    for (let before = -1; before !== this.deliveries; ) {
-      this.drainOrdered()
-      before = this.deliveries
-      for (const s of streams) {
-        const head = s.waiting.peek()
-        if (head?.order === 'total' || head?.order === 'safe' || head?.order === 'sync') {
-          // (At a view's end every survivor holds them: safe now.)
-          this.deliverHead(s)
-          break // one at a time: causality may free others first
-        }
-      }
-    }
+    this.finishing = true // (at a view's end every survivor holds them: safe now)
+    const streams = this.streamsById()
+    this.forceInOrder(streams, END_FORCED)
     for (const s of streams) {
       while (s.waiting.length) {
         const head = s.waiting.shift()!
