@@ -516,7 +516,7 @@ export class Member {
         }
       }
     }
-    this.total.finish([], this.deliverHeadFn)
+    this.total.reset()
     this.finishing = false
   }
 

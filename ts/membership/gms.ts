@@ -172,7 +172,7 @@ export class Gms {
         // Our attempt lost to a higher ballot we had not seen: try again above it.
         if (this.coordinator && compareBallots(c.ballot, this.promised) > 0) {
           this.coordinatorBallot = Math.max(this.coordinatorBallot, c.ballot.n)
-          this.restart([], [])
+          this.restart()
         }
         return
     }
@@ -450,7 +450,7 @@ export class Gms {
       if (compareKeys(ours, theirs) <= 0) return // they lead
       this.mergeWith.set(from, { view: v, at: this.host.now() })
       // A merge under way that names an older view of that side cannot finish: start it again.
-      if (this.coordinator?.mergesStale(v)) this.restart([], [])
+      if (this.coordinator?.mergesStale(v)) this.restart()
       return
     }
     // Primary: the side that is behind starts over and joins the other.
@@ -553,9 +553,8 @@ export class Gms {
     return false
   }
 
-  /** Called by the CoordinatorFlush. */
-  restart(extraExcluded: readonly string[], dropJoiners: readonly string[]): void {
-    void extraExcluded // suspected: the next attempt leaves them out
+  /** Called by the CoordinatorFlush: the attempt ends; the next one starts from what is known then (suspected members are left out by wantedChange). */
+  restart(dropJoiners: readonly string[] = []): void {
     for (const m of dropJoiners) this.joinsWaiting.delete(m)
     this.coordinator = null
   }
@@ -648,7 +647,7 @@ class CoordinatorFlush {
     if (c.kind === 'report' && c.last && this.gms.catchUp(c.last)) {
       // We were behind: the view changed under us. Start again from it.
       this.host.send(c.last, null)
-      return this.gms.restart([], [])
+      return this.gms.restart()
     }
     if (c.kind === 'report') {
       this.reports.set(from, c)
@@ -667,14 +666,14 @@ class CoordinatorFlush {
     const lost = this.participants.filter((m) => m !== this.host.me && this.host.suspected(m))
     if (lost.length && this.phase !== 'install') {
       // Members are excluded; joiners are only dropped (they may ask again).
-      return this.gms.restart(lost.filter((m) => !this.joiners.includes(m)), lost.filter((m) => this.joiners.includes(m)))
+      return this.gms.restart(lost.filter((m) => this.joiners.includes(m)))
     }
     const silentJoiners = this.joiners.filter((m) => !this.reports.has(m) && now - this.started > 2 * this.config.suspectTimeout)
-    if (silentJoiners.length && this.phase === 'prepare') return this.gms.restart([], silentJoiners)
+    if (silentJoiners.length && this.phase === 'prepare') return this.gms.restart(silentJoiners)
     // A side to merge that no longer announces that view (it changed, or it is gone), or a
     // member that turns out to be in another side's view: start again.
-    if (this.phase === 'prepare' && this.merging.some((v) => !this.gms.mergeFresh(v))) return this.gms.restart([], [])
-    if (this.phase === 'prepare' && this.members.some((m) => this.view.members.includes(m) && this.gms.movedAway(m))) return this.gms.restart([], [])
+    if (this.phase === 'prepare' && this.merging.some((v) => !this.gms.mergeFresh(v))) return this.gms.restart()
+    if (this.phase === 'prepare' && this.members.some((m) => this.view.members.includes(m) && this.gms.movedAway(m))) return this.gms.restart()
     const resend = !progress && now - this.lastSent >= this.config.retry
     if (this.phase === 'prepare') {
       const waiting = this.participants.filter((m) => !this.reports.get(m)?.ready)

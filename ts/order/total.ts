@@ -67,7 +67,6 @@ export class TotalOrder {
   private runHead = 0
   // The sequencer's runs not yet sent.
   private outgoing: Run[] = []
-  private outgoingBytes = 0
 
   constructor(private readonly maxRecord: number) {}
 
@@ -103,7 +102,6 @@ export class TotalOrder {
       out.push(b)
     }
     this.outgoing = []
-    this.outgoingBytes = 0
     return out
   }
 
@@ -151,10 +149,8 @@ export class TotalOrder {
     }
   }
 
-  /** At a view change: after the runs, what is left goes in one order every member computes alike. */
-  finish(streams: OrderedStream[], deliverHead: (s: OrderedStream) => void): void {
-    const sorted = [...streams].sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0))
-    for (const s of sorted) while (s.waiting.length) deliverHead(s)
+  /** At a view's end (the member has delivered what is left, member.ts finishOrdered): forget the view's runs. */
+  reset(): void {
     this.runs.length = 0
     this.runHead = 0
     this.outgoing = []

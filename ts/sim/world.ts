@@ -10,6 +10,7 @@ import { addon, type NativeManualCore } from '../engine.js'
 import { Member, type CorePort, type MemberConfig } from '../member.js'
 import type { Message, View } from '../message.js'
 import { Random } from './random.js'
+import type { Log } from './checker.js'
 
 const MS = 1e6
 
@@ -31,19 +32,11 @@ export interface WorldConfig {
   partitions: 'primary' | 'merge'
 }
 
-/** What one incarnation did, for the invariant checker. */
-export interface Incarnation {
-  id: string
+/** What one incarnation did: the checker's log, and what the simulator keeps beside it. */
+export interface Incarnation extends Log {
   name: string
   node: number
-  startedNs: number
-  endedNs: number | null
-  end: 'running' | 'crashed' | 'excluded' | 'left'
   views: { view: View; founder: string; atNs: number }[]
-  /** Messages delivered: sender id, payload key, the view they were delivered in. */
-  delivered: { sender: string; key: string; order: string; view: number }[]
-  /** Payload keys sent (send() accepted them). */
-  sent: string[]
   blockedNs: number[]
   merges: string[][][]
   /** Causal messages sent: the causal messages their sender had delivered (the last of each sender). */
