@@ -7,7 +7,8 @@
         "native/wire.cc",
         "native/reliability.cc",
         "native/transport.cc",
-        "native/engine.cc"
+        "native/engine.cc",
+        "native/seal.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

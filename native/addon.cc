@@ -151,6 +151,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod<&EngineWrap::SetView>("setView"),
       InstanceMethod<&EngineWrap::Advance>("advance"),
       InstanceMethod<&EngineWrap::Fetch>("fetch"),
+      InstanceMethod<&EngineWrap::Rekey>("rekey"),
       InstanceAccessor<&EngineWrap::Info>("info"),
     });
   }
@@ -194,6 +195,18 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     c.outboundBytes = uint32_t(outBytes);
     c.inboundBytes = uint32_t(inBytes);
     c.inject = InjectConfig{loss, dup, reorder, uint64_t(injectSeed)};
+    Napi::Value key = o.Get("key");
+    if (!key.IsUndefined()) {
+      if (!key.IsTypedArray() || key.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+          key.As<Napi::Uint8Array>().ByteLength() != kKeyBytes) {
+        ThrowError(env, "RangeError", "option key must be a Uint8Array of 32 bytes", "ERR_OUT_OF_RANGE");
+        return;
+      }
+      c.sealed = true;
+      std::memcpy(c.key, key.As<Napi::Uint8Array>().Data(), kKeyBytes);
+      // The core packs plain datagrams that grow by the seal's overhead on the wire.
+      c.core.datagramSize -= uint32_t(kSealOverhead);
+    }
 
     wake_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "troupe-wake", 0, 1);
     engine_ = std::make_unique<Engine>(c, &EngineWrap::OnWake, this);
@@ -329,6 +342,18 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (!ReadRanges(info[2], &ranges)) return ThrowError(info.Env(), "TypeError", "ranges must be an array of seq pairs", "ERR_INVALID_ARG_TYPE");
     if (engine_) engine_->Fetch(ParseHex64(info[0]), ParseHex64(info[1]), ranges.data(), ranges.size() / 2);
     return info.Env().Undefined();
+  }
+
+  // rekey(key: Uint8Array(32), graceMs)
+  Napi::Value Rekey(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::Uint8Array>().ByteLength() != kKeyBytes) {
+      return ThrowError(env, "RangeError", "key must be a Uint8Array of 32 bytes", "ERR_OUT_OF_RANGE");
+    }
+    const double grace = info[1].ToNumber().DoubleValue();
+    if (!(grace >= 0)) return ThrowError(env, "RangeError", "grace must be a number of ms >= 0", "ERR_OUT_OF_RANGE");
+    const bool ok = engine_ && engine_->Rekey(info[0].As<Napi::Uint8Array>().Data(), uint64_t(grace * 1e6));
+    return Napi::Boolean::New(env, ok);
   }
 
   std::unique_ptr<Engine> engine_;
@@ -622,6 +647,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   limits.Set("dataHeaderBytes", Napi::Number::New(env, kDataHeaderBytes));
   limits.Set("messageHeaderBytes", Napi::Number::New(env, kMsgHeaderBytes));
   limits.Set("messagePrefix", Napi::Number::New(env, kMessagePrefix));
+  limits.Set("sealOverhead", Napi::Number::New(env, kSealOverhead));
+  limits.Set("keyBytes", Napi::Number::New(env, kKeyBytes));
   exports.Set("limits", limits);
   return exports;
 }

@@ -40,7 +40,7 @@ Engine::Engine(const EngineConfig& config, WakeFn wake, void* wakeCtx)
   outbound_ = RingConsumer(outView_);
   inbound_ = RingProducer(inView_);
 
-  const size_t slot = std::max<size_t>(config_.core.datagramSize, kStatusFixedBytes + kMaxName + kMaxMembers * 16);
+  const size_t slot = std::max<size_t>(config_.core.datagramSize, kStatusFixedBytes + kMaxName + kMaxMembers * 16) + kSealOverhead;
   sendMem_.resize(slot * kBatch);
   recvMem_.resize(kMaxDatagram * kBatch);
   for (int i = 0; i < kBatch; i++) {
@@ -53,6 +53,10 @@ Engine::~Engine() { Close(); }
 
 int Engine::Start(std::string* what) {
   if (!region_->base) { *what = "mmap"; return ENOMEM; }
+  if (config_.sealed) {
+    sealer_ = std::make_unique<Sealer>(config_.key, config_.core.self);
+    if (!sealer_->ok()) { *what = "AES-256-GCM (OpenSSL)"; return ENOSYS; }
+  }
   int err = transport_.Open(config_.transport, what);
   if (err) return err;
   epoll_ = epoll_create1(EPOLL_CLOEXEC);
@@ -179,6 +183,13 @@ void Engine::Fetch(uint64_t sender, uint64_t holder, const uint64_t* ranges, siz
   SendOut();
 }
 
+bool Engine::Rekey(const uint8_t key[kKeyBytes], uint64_t graceNs) {
+  if (!sealer_ || closed_) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  sealer_->Rekey(key, graceNs, MonotonicNs());
+  return true;
+}
+
 void Engine::SetView(uint32_t view) {
   if (!core_ || closed_) return;
   std::lock_guard<std::mutex> lock(mu_);
@@ -263,11 +274,31 @@ void Engine::ReceiveFrom(int fd, uint64_t now) {
     }
     const int n = recvmmsg(fd, recvMsgs_, kBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) return;
+    OpenBatch(n, now);
     pendingNext_ = 0;
     pendingCount_ = n;
     counters_[k_datagramsReceived] += n;
     if (!ProcessPending(now)) return;
     if (n < kBatch) return;
+  }
+}
+
+void Engine::OpenBatch(int n, uint64_t now) {
+  for (int i = 0; i < n; i++) {
+    uint8_t* p = static_cast<uint8_t*>(recvIov_[i].iov_base);
+    const size_t len = recvMsgs_[i].msg_len;
+    counters_[k_bytesReceived] += len;
+    if (!sealer_) {
+      recvPlain_[i] = p;
+      recvPlainLen_[i] = len;
+      continue;
+    }
+    size_t plain = 0;
+    const SealReject r = sealer_->Open(p, len, now, &plain);
+    if (r == SealReject::kAuth) counters_[k_rejectSeal]++;
+    if (r == SealReject::kReplay) counters_[k_rejectReplay]++;
+    recvPlain_[i] = p + kSealHeaderBytes;
+    recvPlainLen_[i] = r == SealReject::kNone ? plain : 0;
   }
 }
 
@@ -277,8 +308,9 @@ void Engine::ReceiveFrom(int fd, uint64_t now) {
 bool Engine::ProcessPending(uint64_t now) {
   while (pendingNext_ < pendingCount_) {
     const int i = pendingNext_;
-    const uint8_t* p = static_cast<const uint8_t*>(recvIov_[i].iov_base);
-    const size_t n = recvMsgs_[i].msg_len;
+    const uint8_t* p = recvPlain_[i];
+    const size_t n = recvPlainLen_[i];
+    if (n == 0 && sealer_) { pendingNext_++; continue; }  // dropped by the sealer
     if (n >= kDataHeaderBytes && p[3] == kData) {
       const size_t bound = Core::DeliveryBound(n, Ld16(p + 32));
       if (!control_.empty() || inbound_.Free() < bound + 64) {
@@ -293,7 +325,6 @@ bool Engine::ProcessPending(uint64_t now) {
         }
       }
     }
-    counters_[k_bytesReceived] += n;
     const Endpoint from{recvFrom_[i].sin_addr.s_addr, recvFrom_[i].sin_port};
     pendingNext_++;
     if (config_.inject.enabled()) Inject(p, n, from, now);
@@ -356,7 +387,12 @@ void Engine::DrainOutbound(uint64_t now) {
 void Engine::Send(const uint8_t* p, size_t n, const Endpoint* to) {
   if (sendCount_ == kBatch) SendOut();
   const int i = sendCount_++;
-  std::memcpy(sendIov_[i].iov_base, p, n);
+  if (sealer_) {
+    n = sealer_->Seal(p, n, static_cast<uint8_t*>(sendIov_[i].iov_base));
+    if (n == 0) { sendCount_--; counters_[k_sendErrors]++; return; }
+  } else {
+    std::memcpy(sendIov_[i].iov_base, p, n);
+  }
   sendIov_[i].iov_len = n;
   sockaddr_in& a = sendTo_[i];
   a = sockaddr_in{};

@@ -39,6 +39,7 @@
 
 #include "reliability.h"
 #include "ring.h"
+#include "seal.h"
 #include "transport.h"
 
 namespace troupe {
@@ -62,6 +63,10 @@ struct EngineConfig {
   InjectConfig inject;
   uint32_t outboundBytes = 4 << 20;  // ring capacities, powers of two
   uint32_t inboundBytes = 8 << 20;
+  // Closed group: every datagram sealed with this key (seal.h). The core's
+  // datagramSize is then the plain size, kSealOverhead below what is sent.
+  bool sealed = false;
+  uint8_t key[kKeyBytes] = {};
 };
 
 struct SharedRegion {
@@ -105,6 +110,9 @@ class Engine final : public Sink {
   void SetView(uint32_t view);
   void Advance(uint64_t id, uint64_t seq);
   void Fetch(uint64_t sender, uint64_t holder, const uint64_t* ranges, size_t count);
+  // Closed groups: seal with `key` from now on, accept the old one for graceNs.
+  // False if the group was not started with a key.
+  bool Rekey(const uint8_t key[kKeyBytes], uint64_t graceNs);
 
   std::shared_ptr<SharedRegion> region() const { return region_; }
   uint32_t outboundOffset() const { return kCountersBytes; }
@@ -126,6 +134,7 @@ class Engine final : public Sink {
  private:
   void Run();
   void ReceiveFrom(int fd, uint64_t now);
+  void OpenBatch(int n, uint64_t now);
   bool ProcessPending(uint64_t now);
   void Inject(const uint8_t* p, size_t n, const Endpoint& from, uint64_t now);
   void ReleaseDelayed(uint64_t now);
@@ -145,6 +154,7 @@ class Engine final : public Sink {
   RingConsumer outbound_;
   RingProducer inbound_;
   std::unique_ptr<Core> core_;
+  std::unique_ptr<Sealer> sealer_;
   Transport transport_;
   std::mutex mu_;
   std::thread thread_;
@@ -163,6 +173,10 @@ class Engine final : public Sink {
   mmsghdr recvMsgs_[kBatch];
   iovec recvIov_[kBatch];
   sockaddr_in recvFrom_[kBatch];
+  // Where each received datagram's plain bytes are (opened in place when
+  // sealed); length 0 for one the sealer dropped.
+  const uint8_t* recvPlain_[kBatch];
+  size_t recvPlainLen_[kBatch];
   int pendingNext_ = 0, pendingCount_ = 0;
 
   // Send batch (sendmmsg): the core's datagrams are copied here.

@@ -47,7 +47,9 @@ namespace troupe {
   X(controlDropped, "CONTROL datagrams dropped: JS was not taking them (queue full)") \
   X(suspicions, "times a peer fell silent for suspectTimeout")                   \
   X(relayed, "datagrams of other senders we sent to a member that missed them")   \
-  X(retainedBytes, "bytes of received datagrams kept for other members (gauge)")
+  X(retainedBytes, "bytes of received datagrams kept for other members (gauge)") \
+  X(rejectSeal, "datagrams dropped: closed group, not sealed with a key of ours or altered") \
+  X(rejectReplay, "datagrams dropped: closed group, a sealed datagram seen before (replay)")
 
 enum Counter : uint32_t {
 #define TROUPE_COUNTER_ENUM(name, doc) k_##name,

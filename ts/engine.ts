@@ -36,6 +36,8 @@ export interface EngineOptions extends CoreOptions {
   injectDuplicate?: number
   injectReorder?: number
   injectSeed?: number
+  /** Closed group: 32-byte key; every datagram is sealed (AES-256-GCM). */
+  key?: Uint8Array
 }
 
 export interface EngineInfo {
@@ -72,6 +74,8 @@ export declare class NativeEngine {
   advance(hex: string, seq: number): void
   /** Asks `holderHex` for seqs of `senderHex`: flat [first, last, ...] pairs. */
   fetch(senderHex: string, holderHex: string, ranges: number[]): void
+  /** Closed groups: seal with `key` from now on, accept the old key for `graceMs`. False without a key. */
+  rekey(key: Uint8Array, graceMs: number): boolean
   readonly info: EngineInfo | null
 }
 
@@ -137,6 +141,8 @@ interface Addon {
     dataHeaderBytes: number
     messageHeaderBytes: number
     messagePrefix: number
+    sealOverhead: number
+    keyBytes: number
   }
 }
 

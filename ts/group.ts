@@ -11,7 +11,7 @@ import { Frag } from './fragments.js'
 import { Member, type CorePort } from './member.js'
 import { ORDER_RECORD } from './order/total.js'
 import type { Message, View } from './message.js'
-import { ipv4ToInt, ORDERS, resolveJoinOptions, validateGroupName, type JoinOptions, type Order, type ResolvedOptions } from './options.js'
+import { ipv4ToInt, KEY_BYTES, ORDERS, resolveJoinOptions, validateGroupName, type JoinOptions, type Order, type ResolvedOptions } from './options.js'
 import { RingConsumer, RingProducer } from './ring.js'
 
 export interface SendOptions {
@@ -145,6 +145,7 @@ export class Group extends EventEmitter<GroupEvents> {
     super()
     this.name = name
     this.options = options
+    this.key = options.key
     this.joined = new Promise((resolve) => (this.onJoined = resolve))
     this.open()
     // The membership's retries and timeouts. Heartbeats do not depend on it
@@ -222,6 +223,22 @@ export class Group extends EventEmitter<GroupEvents> {
     return done
   }
   private readonly syncWaiters = new Map<string, () => void>()
+
+  /**
+   * Closed groups: seal with `key` from now on, and still accept the old key
+   * for `graceMs` (default 10 s). Call it on every member within that time:
+   * datagrams a member cannot open yet are repaired by retransmission once it
+   * has the new key; a member still without it when the grace ends is cut off.
+   */
+  rotateKey(key: Uint8Array, { graceMs = 10_000 }: { graceMs?: number } = {}): void {
+    if (!this.key) throw new TroupeError('rotateKey() needs a closed group (join with option key)', 'ERR_TROUPE_UNSUPPORTED')
+    if (!(key instanceof Uint8Array)) throw new TypeError('key must be a Uint8Array')
+    if (key.length !== KEY_BYTES) throw new RangeError(`key must be ${KEY_BYTES} bytes, got ${key.length}`)
+    if (typeof graceMs !== 'number' || !(graceMs >= 0 && graceMs <= 86_400_000)) throw new RangeError(`graceMs must be between 0 and 86400000 ms, got ${graceMs}`)
+    this.key = Uint8Array.from(key)
+    if (!this.closed) this.engine.rekey(this.key, graceMs)
+  }
+  private key: Uint8Array | null = null
 
   /** Counters and queue sizes, for monitoring and tests. */
   stats(): GroupStats {
@@ -305,6 +322,7 @@ export class Group extends EventEmitter<GroupEvents> {
         outboundBytes: OUTBOUND_BYTES,
         inboundBytes,
         seed: Math.floor(Math.random() * 2 ** 32),
+        ...(this.key ? { key: this.key } : {}),
         ...(inject ? { injectLoss: inject.loss, injectDuplicate: inject.duplicate, injectReorder: inject.reorder, injectSeed: inject.seed } : {}),
       },
       () => this.onWake(session),
@@ -360,7 +378,7 @@ export class Group extends EventEmitter<GroupEvents> {
       retry: retryOf(options),
       discovery: options.discovery,
       partitions: options.partitions,
-      maxControl: options.datagramSize - addon.limits.dataHeaderBytes + 16,
+      maxControl: options.datagramSize - (this.key ? addon.limits.sealOverhead : 0) - addon.limits.dataHeaderBytes + 16,
       futureBytes: Math.max(64 << 20, 4 * options.window),
       maxMessageSize: options.maxMessageSize,
       maxRecord: this.maxPayload,

@@ -63,6 +63,7 @@ export interface ResolvedOptions {
   partitions: 'primary' | 'merge'
   discovery: number
   joinTimeout: number
+  key: Uint8Array | null
   getState: (() => Uint8Array) | undefined
   setState: ((state: Uint8Array) => void) | undefined
 }
@@ -79,6 +80,7 @@ interface Spec {
 }
 
 const MiB = 1 << 20
+export const KEY_BYTES = 32
 
 /** The options of Group.join, described once. Defaults that depend on other options are computed in resolve(). */
 export const JOIN_OPTIONS: Readonly<Record<keyof JoinOptions, Spec>> = {
@@ -102,7 +104,7 @@ export const JOIN_OPTIONS: Readonly<Record<keyof JoinOptions, Spec>> = {
   partitions: { kind: 'string', doc: "'primary' (default): only a side holding a majority of the last view goes on; a minority side emits 'blocked', delivers nothing new, and rejoins when the network heals. 'merge': every side goes on, and on healing the sides are merged into one view with a 'merge' event that names them (each side keeps its own state; reconciling is the application's)." },
   joinTimeout: { kind: 'number', unit: 'ms', min: 1, max: 3_600_000, doc: "How long Group.join() waits for a view before it rejects with ERR_TROUPE_JOIN_TIMEOUT. Default 10 s or 10 suspectTimeouts, whichever is longer." },
   discovery: { kind: 'number', unit: 'ms', min: 10, max: 600_000, doc: 'How long a joiner listens for an existing group before it starts a new one (it never does while it hears members of one). Default 300.' },
-  key: { kind: 'bytes', doc: '32-byte group key: a closed group.', later: 'closed groups (encryption) are not built yet' },
+  key: { kind: 'bytes', doc: "32-byte group key: a closed group. Every datagram is encrypted and authenticated (AES-256-GCM) and replay-protected; a process without the key can neither read, inject nor join. Rotate with group.rotateKey(). Without a key the group is open to anyone on its network segment. Default: none." },
   getState: { kind: 'function', doc: "Returns this member's state (a Uint8Array); called exactly at the boundary of a view that adds members, on the member chosen to give it. Set it (and setState) on every member." },
   setState: { kind: 'function', doc: "Receives the group's state when this member joins, before any message of its first view is delivered." },
 }
@@ -202,6 +204,8 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
   if ((o.getState === undefined) !== (o.setState === undefined)) {
     throw new TypeError('options getState and setState go together: give both or neither')
   }
+  const key = o.key === undefined ? null : Uint8Array.from(o.key as Uint8Array)
+  if (key && key.length !== KEY_BYTES) throw new RangeError(`option key must be ${KEY_BYTES} bytes, got ${key.length}`)
   const name = (o.name as string | undefined) ?? `${process.env.HOSTNAME || 'node'}-${process.pid}`
   if (Buffer.byteLength(name) > 64 || name.length === 0) throw new RangeError('option name must be 1 to 64 bytes long')
   const loopback = iface.startsWith('127.')
@@ -245,6 +249,7 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
     partitions: (o.partitions as 'primary' | 'merge' | undefined) ?? 'primary',
     discovery: (o.discovery as number | undefined) ?? 300,
     joinTimeout: (o.joinTimeout as number | undefined) ?? Math.max(10_000, 10 * ((o.suspectTimeout as number | undefined) ?? 1000)),
+    key,
     getState: o.getState as (() => Uint8Array) | undefined,
     setState: o.setState as ((state: Uint8Array) => void) | undefined,
   }

@@ -57,6 +57,7 @@ export async function runMember(args: MemberArgs): Promise<void> {
     name: `bench-${index}`,
     receiveOwn,
     ...(inject ? { inject } : {}),
+    ...(config.key ? { key: Buffer.from(config.key, 'hex') } : {}),
   }
 
   const wallNow = (): number => performance.timeOrigin + performance.now()

@@ -1,6 +1,7 @@
 // The options of `troupe bench`, each described once (name, unit, default,
 // meaning): the parser, the validation and `--help` are all made from this table.
 
+import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { JOIN_OPTIONS, ORDERS, type JoinOptions, type Order } from '../options.js'
 
@@ -28,6 +29,8 @@ export interface BenchConfig {
   seed: number | undefined
   joinTimeout: number
   drainTimeout: number
+  /** Closed group: the key as 64 hex digits ('random' on the command line picks one). */
+  key: string | undefined
 }
 
 /** A bad command line: the CLI prints the message and exits with status 2. */
@@ -39,7 +42,7 @@ interface OptionSpec {
   /** The long option; the BenchConfig key is its camelCase (under `join` for a passed join option). */
   name: string
   join?: boolean
-  kind: 'int' | 'number' | 'enum' | 'flag' | 'address'
+  kind: 'int' | 'number' | 'enum' | 'flag' | 'address' | 'key'
   help: string
   unit?: string
   default?: number | string | boolean
@@ -66,6 +69,7 @@ export const BENCH_OPTIONS: readonly OptionSpec[] = [
   { name: 'loss', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a member drops a datagram it receives' },
   { name: 'duplicate', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is delivered twice' },
   { name: 'reorder', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is held back' },
+  { name: 'key', kind: 'key', help: "closed group: 'random' (a new key for this run) or 64 hex digits; every datagram is sealed (AES-256-GCM)" },
   { name: 'seed', kind: 'int', min: 0, max: 2 ** 32 - 1, help: 'seed of the injected faults; member i uses seed + i (default: random, printed)' },
   ...PASSED_JOIN_OPTIONS.map((key): OptionSpec => {
     const spec = JOIN_OPTIONS[key]
@@ -132,6 +136,10 @@ function convert(o: OptionSpec, raw: string | boolean): number | string | boolea
     case 'enum':
       if (!o.values!.includes(text)) throw new UsageError(`${flag} must be one of ${o.values!.join(', ')} (got '${text}')`)
       return text
+    case 'key':
+      if (text === 'random') return randomBytes(32).toString('hex')
+      if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new UsageError(`${flag} must be 'random' or 64 hex digits (a 32-byte key)`)
+      return text.toLowerCase()
     case 'address':
       if (!/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(text) || text.split('.').some((p) => Number(p) > 255)) {
         throw new UsageError(`${flag} must be an IPv4 address such as 127.0.0.1 (got '${text}')`)
@@ -154,7 +162,7 @@ function convert(o: OptionSpec, raw: string | boolean): number | string | boolea
 
 export function benchHelp(): string {
   const rows: Array<[string, string]> = BENCH_OPTIONS.map((o): [string, string] => {
-    const arg = o.kind === 'flag' ? '' : o.kind === 'enum' ? ' <order>' : o.kind === 'address' ? ' <ip>' : ' <n>'
+    const arg = o.kind === 'flag' ? '' : o.kind === 'enum' ? ' <order>' : o.kind === 'address' ? ' <ip>' : o.kind === 'key' ? ' <random|hex>' : ' <n>'
     const bits = [o.help]
     if (o.kind === 'enum') bits.push(`: ${o.values!.join(', ')}`)
     if (o.unit) bits.push(` [${o.unit}]`)

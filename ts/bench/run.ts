@@ -148,7 +148,7 @@ export async function runBench(config: BenchConfig): Promise<number> {
     run.killAll()
     process.stderr.write(`troupe bench: FAILED: ${err.message}\n${run.outputs(err.culprits)}`)
     if (config.json) {
-      process.stdout.write(`${JSON.stringify({ benchmark: 'troupe bench', ok: false, error: err.message, config: { ...config, group: run.group, seed: run.seed } })}\n`)
+      process.stdout.write(`${JSON.stringify({ benchmark: 'troupe bench', ok: false, error: err.message, config: { ...config, key: config.key ? 'sealed' : undefined, group: run.group, seed: run.seed } })}\n`)
     }
     return 1
   } finally {
@@ -500,7 +500,8 @@ class Run {
       version: pkg.version,
       date: new Date().toISOString(),
       host: { cpus: os.cpus().length, loadavg: os.loadavg().map((x) => round(x, 2)), node: process.version, platform: `${os.platform()} ${os.release()}` },
-      config: { ...c, group: this.group, receivers: receivers.length, seed: this.seed },
+      // The key itself is not printed: only that the group was closed.
+      config: { ...c, key: c.key ? 'sealed' : undefined, group: this.group, receivers: receivers.length, seed: this.seed },
       ok: problems.length === 0,
       problems,
       minMsgsPerSec: rates.length ? Math.min(...rates) : 0,
@@ -566,6 +567,7 @@ export function formatTable(r: BenchResult): string {
   out.push(
     `troupe bench ${r.version}: ${c.members} members (${c.senders} sending, ${c.receivers} receiving), ` +
       `${c.size} B messages, ${c.order}, ${c.seconds} s, group ${c.group}` +
+      (c.key ? ', closed (AES-256-GCM)' : '') +
       (c.loss || c.duplicate || c.reorder ? `, injected loss ${c.loss ?? 0} dup ${c.duplicate ?? 0} reorder ${c.reorder ?? 0} seed ${c.seed}` : ''),
   )
   out.push('')
