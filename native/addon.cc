@@ -177,7 +177,24 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       ThrowError(env, "RangeError", "ring sizes must be powers of two", "ERR_OUT_OF_RANGE");
       return;
     }
-    if ((ntohl(uint32_t(groupIp)) >> 28) != 0xE) {
+    Napi::Value peers = o.Get("peers");
+    if (!peers.IsUndefined()) {
+      // [ip (network byte order), port, ip, port, ...]: a unicast-only group.
+      if (!peers.IsArray() || peers.As<Napi::Array>().Length() % 2 != 0 || peers.As<Napi::Array>().Length() / 2 > kMaxMembers) {
+        ThrowError(env, "TypeError", "peers must be a flat array of (ip, port) pairs, at most 256", "ERR_INVALID_ARG_TYPE");
+        return;
+      }
+      Napi::Array a = peers.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i += 2) {
+        const double ip = a.Get(i).ToNumber().DoubleValue(), p = a.Get(i + 1).ToNumber().DoubleValue();
+        if (!(ip >= 0 && ip <= 4294967295.0) || !(p >= 1 && p <= 65535)) {
+          ThrowError(env, "RangeError", "peers: bad address or port", "ERR_OUT_OF_RANGE");
+          return;
+        }
+        c.transport.peers.push_back(Endpoint{uint32_t(ip), htons(uint16_t(p))});
+      }
+      c.transport.unicastOnly = true;
+    } else if ((ntohl(uint32_t(groupIp)) >> 28) != 0xE) {
       ThrowError(env, "RangeError", "option address must be an IPv4 multicast address (224.0.0.0/4)", "ERR_OUT_OF_RANGE");
       return;
     }
@@ -222,9 +239,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
     for (int i = 0; i < 2 && loop; i++) {
+      const int fd = i == 0 ? engine_->multicastFd() : engine_->unicastFd();
+      if (fd < 0) continue;  // unicast-only: no multicast socket
       polls_[i] = new uv_poll_t;
       polls_[i]->data = this;
-      uv_poll_init(loop, polls_[i], i == 0 ? engine_->multicastFd() : engine_->unicastFd());
+      uv_poll_init(loop, polls_[i], fd);
     }
     StartPolling();
   }
@@ -238,15 +257,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
   void StartPolling() {
-    if (polling_ || !polls_[0]) return;
+    if (polling_ || !polls_[1]) return;
     polling_ = true;
-    for (uv_poll_t* p : polls_) uv_poll_start(p, UV_READABLE, &EngineWrap::OnReadable);
+    for (uv_poll_t* p : polls_) if (p) uv_poll_start(p, UV_READABLE, &EngineWrap::OnReadable);
     engine_->SetCallerPolls(true);
   }
   void StopPolling() {
     if (!polling_) return;
     polling_ = false;
-    for (uv_poll_t* p : polls_) uv_poll_stop(p);
+    for (uv_poll_t* p : polls_) if (p) uv_poll_stop(p);
     if (engine_) engine_->SetCallerPolls(false);
   }
   static void OnReadable(uv_poll_t* handle, int status, int events) {

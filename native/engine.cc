@@ -47,6 +47,13 @@ Engine::Engine(const EngineConfig& config, WakeFn wake, void* wakeCtx)
     recvIov_[i] = iovec{recvMem_.data() + i * kMaxDatagram, kMaxDatagram};
     sendIov_[i] = iovec{sendMem_.data() + i * slot, 0};
   }
+  if (config_.transport.unicastOnly) {
+    fanoutScratch_.resize(slot);
+    for (const Endpoint& e : config_.transport.peers) {
+      if (std::find(fanout_.begin(), fanout_.end(), e) == fanout_.end()) fanout_.push_back(e);
+    }
+    configuredFanout_ = fanout_.size();
+  }
 }
 
 Engine::~Engine() { Close(); }
@@ -66,10 +73,25 @@ int Engine::Start(std::string* what) {
   ev.events = EPOLLIN;
   ev.data.fd = event_;
   epoll_ctl(epoll_, EPOLL_CTL_ADD, event_, &ev);
-  ev.data.fd = transport_.multicastFd();
-  epoll_ctl(epoll_, EPOLL_CTL_ADD, transport_.multicastFd(), &ev);
+  if (transport_.multicastFd() >= 0) {
+    ev.data.fd = transport_.multicastFd();
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, transport_.multicastFd(), &ev);
+  }
   ev.data.fd = transport_.unicastFd();
   epoll_ctl(epoll_, EPOLL_CTL_ADD, transport_.unicastFd(), &ev);
+  if (config_.transport.unicastOnly) {
+    // Our own datagrams come back to us as multicast's loop would bring
+    // them, if we deliver our own messages; otherwise we skip ourselves.
+    const Endpoint self = transport_.local();
+    auto it = std::find(fanout_.begin(), fanout_.end(), self);
+    if (it == fanout_.end() && config_.core.receiveOwn) {
+      fanout_.insert(fanout_.begin(), self);
+      configuredFanout_++;
+    } else if (it != fanout_.end() && !config_.core.receiveOwn) {
+      fanout_.erase(it);
+      configuredFanout_--;
+    }
+  }
   core_ = std::make_unique<Core>(config_.core, this, counters_, MonotonicNs());
   running_.store(true, std::memory_order_release);
   thread_ = std::thread([this] { Run(); });
@@ -256,13 +278,16 @@ void Engine::WatchSockets(bool on) {
   if (on) inView_.blocked().store(0, std::memory_order_relaxed);
   epoll_event ev{};
   ev.events = on ? uint32_t(EPOLLIN) : 0u;
-  ev.data.fd = transport_.multicastFd();
-  epoll_ctl(epoll_, EPOLL_CTL_MOD, transport_.multicastFd(), &ev);
+  if (transport_.multicastFd() >= 0) {
+    ev.data.fd = transport_.multicastFd();
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, transport_.multicastFd(), &ev);
+  }
   ev.data.fd = transport_.unicastFd();
   epoll_ctl(epoll_, EPOLL_CTL_MOD, transport_.unicastFd(), &ev);
 }
 
 void Engine::ReceiveFrom(int fd, uint64_t now) {
+  if (fd < 0) return;
   // Bounded per wake-up so that timers and sends are never starved.
   for (int round = 0; round < 8 && pendingCount_ == 0; round++) {
     for (int i = 0; i < kBatch; i++) {
@@ -385,9 +410,25 @@ void Engine::DrainOutbound(uint64_t now) {
 // ---------------------------------------------------------------- Sink
 
 void Engine::Send(const uint8_t* p, size_t n, const Endpoint* to) {
+  if (to || !config_.transport.unicastOnly) {
+    SendTo(p, n, to ? *to : transport_.group());
+    return;
+  }
+  // No multicast: the same datagram to every member. Sealed once (one
+  // counter), then copied.
+  if (sealer_) {
+    n = sealer_->Seal(p, n, fanoutScratch_.data());
+    if (n == 0) { counters_[k_sendErrors]++; return; }
+    p = fanoutScratch_.data();
+  }
+  for (const Endpoint& e : fanout_) SendTo(p, n, e);
+}
+
+// Queues one datagram (sealed here unless it already is) for sendmmsg.
+void Engine::SendTo(const uint8_t* p, size_t n, const Endpoint& to) {
   if (sendCount_ == kBatch) SendOut();
   const int i = sendCount_++;
-  if (sealer_) {
+  if (sealer_ && p != fanoutScratch_.data()) {
     n = sealer_->Seal(p, n, static_cast<uint8_t*>(sendIov_[i].iov_base));
     if (n == 0) { sendCount_--; counters_[k_sendErrors]++; return; }
   } else {
@@ -397,9 +438,8 @@ void Engine::Send(const uint8_t* p, size_t n, const Endpoint* to) {
   sockaddr_in& a = sendTo_[i];
   a = sockaddr_in{};
   a.sin_family = AF_INET;
-  const Endpoint e = to ? *to : transport_.group();
-  a.sin_addr.s_addr = e.ip;
-  a.sin_port = e.port;
+  a.sin_addr.s_addr = to.ip;
+  a.sin_port = to.port;
   sendMsgs_[i].msg_hdr = msghdr{};
   sendMsgs_[i].msg_hdr.msg_iov = &sendIov_[i];
   sendMsgs_[i].msg_hdr.msg_iovlen = 1;
@@ -453,6 +493,13 @@ bool Engine::Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, 
 }
 
 void Engine::PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) {
+  if (config_.transport.unicastOnly && core_) {
+    const Endpoint e = core_->EndpointOf(peer);
+    if (e.port != 0 && fanout_.size() < configuredFanout_ + kMaxMembers &&
+        std::find(fanout_.begin(), fanout_.end(), e) == fanout_.end()) {
+      fanout_.push_back(e);
+    }
+  }
   std::vector<uint8_t> rec(2 + 16 + nameLen);
   St16(rec.data(), kRecPeerUp);
   St32(rec.data() + 2, peer);
@@ -464,6 +511,11 @@ void Engine::PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen
 }
 
 void Engine::PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) {
+  if (config_.transport.unicastOnly && core_ && why != PeerDownReason::kSilent) {
+    const Endpoint e = core_->EndpointOf(peer);
+    auto it = std::find(fanout_.begin() + configuredFanout_, fanout_.end(), e);
+    if (it != fanout_.end()) fanout_.erase(it);
+  }
   std::vector<uint8_t> rec(2 + 16);
   St16(rec.data(), kRecPeerDown);
   St32(rec.data() + 2, peer);

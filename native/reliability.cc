@@ -126,6 +126,10 @@ Core::Peer* Core::AddPeer(uint64_t id, const char* name, size_t nameLen, const E
   return peers_[index].get();
 }
 
+Endpoint Core::EndpointOf(uint32_t index) const {
+  return index < peers_.size() && peers_[index] ? peers_[index]->endpoint : Endpoint{};
+}
+
 void Core::RemovePeer(Peer* p, PeerDownReason why) {
   for (Slot& s : p->win.slots) { std::free(s.data); s = Slot{}; }
   Gauge(k_retainedBytes, counters_[k_retainedBytes] - p->keptBytes);

@@ -121,6 +121,8 @@ class Core {
   // Stamps our datagrams from now on with view `view` (the open one goes out first).
   void SetView(uint32_t view, uint64_t nowNs) { FlushData(nowNs); view_ = view; }
   uint64_t HighestSent() const { return highestSent_; }
+  // Where the peer's datagrams come from ({0,0} for ourselves or unknown).
+  Endpoint EndpointOf(uint32_t index) const;
 
   bool WindowOpen() const { return logCount_ < logSlots_ || openCount_ > 0; }
   uint32_t MaxPayload() const { return config_.datagramSize - kDataHeaderBytes - kMsgHeaderBytes; }

@@ -22,13 +22,26 @@ int Transport::Open(const TransportConfig& c, std::string* what) {
   const int one = 1, zero = 0;
   const unsigned char ttl = static_cast<unsigned char>(c.ttl), loop = 1;
 
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  if (c.unicastOnly) {
+    addr.sin_port = htons(c.port);
+    addr.sin_addr.s_addr = c.interfaceIp;
+    ucast_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (ucast_ < 0) return fail("socket(unicast)");
+    if (bind(ucast_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return fail("bind(unicast, interface:port)");
+    SizeBuffer(ucast_, SO_RCVBUFFORCE, SO_RCVBUF, c.receiveBuffer);
+    SizeBuffer(ucast_, SO_SNDBUFFORCE, SO_SNDBUF, c.sendBuffer);
+    local_ = Endpoint{addr.sin_addr.s_addr, addr.sin_port};
+    group_ = Endpoint{};
+    return 0;
+  }
+
   // Multicast receive socket: bound to the group address so that other
   // groups on the same port are not delivered here at all.
   mcast_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (mcast_ < 0) return fail("socket(multicast)");
   if (setsockopt(mcast_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return fail("SO_REUSEADDR");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
   addr.sin_port = htons(c.port);
   addr.sin_addr.s_addr = c.groupIp;
   if (bind(mcast_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return fail("bind(multicast)");

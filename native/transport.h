@@ -2,6 +2,11 @@
 // group's traffic and a unicast socket that sends everything (so that every
 // datagram's source address is where NAKs and retransmissions go) and
 // receives what is meant for this member alone.
+//
+// Unicast-only groups (networks without multicast): no multicast socket; the
+// unicast socket is bound to the configured interface and port, which is the
+// address the other members list in their `peers`, and a datagram for the
+// group is sent to each peer in turn (Engine::Send).
 #pragma once
 
 #include <netinet/in.h>
@@ -9,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "reliability.h"
 
@@ -21,6 +27,8 @@ struct TransportConfig {
   int ttl = 1;
   int receiveBuffer = 8 << 20;  // bytes asked of the kernel (forced when root)
   int sendBuffer = 4 << 20;
+  bool unicastOnly = false;     // no multicast: fan out to `peers`
+  std::vector<Endpoint> peers;  // unicastOnly: every member's address (ours may be among them)
 };
 
 class Transport {
@@ -29,10 +37,10 @@ class Transport {
   // Returns 0, or an errno with `what` naming the step that failed.
   int Open(const TransportConfig& c, std::string* what);
   void Close();
-  int multicastFd() const { return mcast_; }
+  int multicastFd() const { return mcast_; }  // -1 when unicast-only
   int unicastFd() const { return ucast_; }
   Endpoint local() const { return local_; }
-  Endpoint group() const { return group_; }
+  Endpoint group() const { return group_; }  // unicast-only: {0, 0}
 
  private:
   int mcast_ = -1;

@@ -55,7 +55,8 @@ async function withGroup(name, specs, body) {
 
 async function sendAll(g, prefix, count, size = 0) {
   for (let i = 0; i < count; i++) {
-    while (!g.send(new TextEncoder().encode(`${prefix}${i}`.padEnd(size, '.')))) await new Promise((r) => g.once('drain', r))
+    // false: taken, but the window is full (the Writable convention): wait for 'drain'.
+    if (!g.send(new TextEncoder().encode(`${prefix}${i}`.padEnd(size, '.')))) await new Promise((r) => g.once('drain', r))
   }
 }
 

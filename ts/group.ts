@@ -323,6 +323,7 @@ export class Group extends EventEmitter<GroupEvents> {
         inboundBytes,
         seed: Math.floor(Math.random() * 2 ** 32),
         ...(this.key ? { key: this.key } : {}),
+        ...(options.transport === 'udp-unicast' ? { peers: options.peers.flatMap((p) => [networkOrder(ipv4ToInt(p.address)), p.port]) } : {}),
         ...(inject ? { injectLoss: inject.loss, injectDuplicate: inject.duplicate, injectReorder: inject.reorder, injectSeed: inject.seed } : {}),
       },
       () => this.onWake(session),

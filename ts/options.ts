@@ -34,7 +34,8 @@ export interface JoinOptions {
   receiveBuffer?: number
   sendBuffer?: number
   inject?: InjectOptions
-  transport?: 'udp-multicast'
+  transport?: 'udp-multicast' | 'udp-unicast'
+  peers?: string[]
   partitions?: 'primary' | 'merge'
   discovery?: number
   joinTimeout?: number
@@ -60,6 +61,9 @@ export interface ResolvedOptions {
   receiveBuffer: number
   sendBuffer: number
   inject: Required<InjectOptions> | null
+  transport: 'udp-multicast' | 'udp-unicast'
+  /** udp-unicast: every member's address, parsed. */
+  peers: { address: string; port: number }[]
   partitions: 'primary' | 'merge'
   discovery: number
   joinTimeout: number
@@ -100,7 +104,8 @@ export const JOIN_OPTIONS: Readonly<Record<keyof JoinOptions, Spec>> = {
   receiveBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, doc: 'Kernel receive buffer asked for each socket (forced when root). Default 8 MiB.' },
   sendBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, doc: 'Kernel send buffer. Default 4 MiB.' },
   inject: { kind: 'object', doc: 'Test tool: seeded loss / duplication / reordering of received datagrams ({ loss, duplicate, reorder, seed }). Off by default; never use it in production.' },
-  transport: { kind: 'string', doc: "'udp-multicast' (the default and, for now, the only transport)." },
+  transport: { kind: 'string', doc: "'udp-multicast' (default): IP multicast on address:port. 'udp-unicast': for networks without multicast; each member listens on interface:port and sends what is for the group to every address in peers (and to members it has heard from), with the same guarantees." },
+  peers: { kind: 'object', doc: "udp-unicast only: the members' addresses, 'ip:port' each (this member's own may be listed). A member learns the address of any member that sends to it, so a member started later that lists all the others need not be listed by them." },
   partitions: { kind: 'string', doc: "'primary' (default): only a side holding a majority of the last view goes on; a minority side emits 'blocked', delivers nothing new, and rejoins when the network heals. 'merge': every side goes on, and on healing the sides are merged into one view with a 'merge' event that names them (each side keeps its own state; reconciling is the application's)." },
   joinTimeout: { kind: 'number', unit: 'ms', min: 1, max: 3_600_000, doc: "How long Group.join() waits for a view before it rejects with ERR_TROUPE_JOIN_TIMEOUT. Default 10 s or 10 suspectTimeouts, whichever is longer." },
   discovery: { kind: 'number', unit: 'ms', min: 10, max: 600_000, doc: 'How long a joiner listens for an existing group before it starts a new one (it never does while it hears members of one). Default 300.' },
@@ -149,6 +154,25 @@ function check(name: string, spec: Spec, value: unknown): void {
   }
 }
 
+const MAX_PEERS = 256
+
+function parsePeers(transport: string, value: unknown): { address: string; port: number }[] {
+  if (transport !== 'udp-unicast') {
+    if (value !== undefined) throw new TypeError("option peers needs transport: 'udp-unicast' (a multicast group finds its members itself)")
+    return []
+  }
+  if (!Array.isArray(value) || value.length === 0) throw new TypeError("option peers must be a non-empty array of 'ip:port' strings with transport 'udp-unicast'")
+  if (value.length > MAX_PEERS) throw new RangeError(`option peers may list at most ${MAX_PEERS} addresses, got ${value.length}`)
+  return value.map((entry, i) => {
+    const m = typeof entry === 'string' ? /^(.+):(\d{1,5})$/.exec(entry) : null
+    const port = m ? Number(m[2]) : 0
+    if (!m || !isIPv4(m[1]!) || port < 1 || port > 65535) {
+      throw new RangeError(`option peers[${i}] must be 'ip:port' with an IPv4 address and a port 1-65535, got ${JSON.stringify(entry)}`)
+    }
+    return { address: m[1]!, port }
+  })
+}
+
 function fnv1a(s: string): number {
   let h = 0x811c9dc5
   for (const b of Buffer.from(s, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0
@@ -195,9 +219,12 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
   }
   const iface = (o.interface as string | undefined) ?? '127.0.0.1'
   if (!isIPv4(iface)) throw new RangeError(`option interface must be an IPv4 address, got '${iface}'`)
-  if (o.transport !== undefined && o.transport !== 'udp-multicast') {
-    throw new RangeError(`option transport must be 'udp-multicast', got '${String(o.transport)}'`)
+  const transport = (o.transport as string | undefined) ?? 'udp-multicast'
+  if (transport !== 'udp-multicast' && transport !== 'udp-unicast') {
+    throw new RangeError(`option transport must be 'udp-multicast' or 'udp-unicast', got '${transport}'`)
   }
+  const peers = parsePeers(transport, o.peers)
+  if (transport === 'udp-unicast' && o.address !== undefined) throw new TypeError("option address is the multicast address: it does not go with transport 'udp-unicast' (use interface and port)")
   if (o.partitions !== undefined && o.partitions !== 'primary' && o.partitions !== 'merge') {
     throw new RangeError(`option partitions must be 'primary' or 'merge', got '${String(o.partitions)}'`)
   }
@@ -246,6 +273,8 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
     receiveBuffer: (o.receiveBuffer as number | undefined) ?? 8 * MiB,
     sendBuffer: (o.sendBuffer as number | undefined) ?? 4 * MiB,
     inject,
+    transport,
+    peers,
     partitions: (o.partitions as 'primary' | 'merge' | undefined) ?? 'primary',
     discovery: (o.discovery as number | undefined) ?? 300,
     joinTimeout: (o.joinTimeout as number | undefined) ?? Math.max(10_000, 10 * ((o.suspectTimeout as number | undefined) ?? 1000)),

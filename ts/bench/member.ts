@@ -11,6 +11,8 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { Group, type JoinOptions, type Message, type Order, type SendOptions } from '../index.js'
 import { Histogram } from './histogram.js'
+import { defaultEndpoint } from '../options.js'
+import type { BenchConfig } from './options.js'
 import {
   DATA, END, HEADER_BYTES, loneSenderSkipsOwn, PING, PONG,
   readSender, readTime, readU32, writeHeader, writeTime, writeU32,
@@ -58,6 +60,7 @@ export async function runMember(args: MemberArgs): Promise<void> {
     receiveOwn,
     ...(inject ? { inject } : {}),
     ...(config.key ? { key: Buffer.from(config.key, 'hex') } : {}),
+    ...(config.transport === 'udp-unicast' ? unicastOptions(args.group, index, config) : {}),
   }
 
   const wallNow = (): number => performance.timeOrigin + performance.now()
@@ -156,6 +159,14 @@ async function fullView(group: Group, n: number, ms: number): Promise<void> {
     }
     group.on('view', onView)
   })
+}
+
+/** Member i listens on the group's port + i; the list has room for the extra member of the view-change phase. */
+function unicastOptions(group: string, index: number, config: BenchConfig): JoinOptions {
+  const base = defaultEndpoint(group).port
+  const host = config.join.interface ?? '127.0.0.1'
+  const peers = Array.from({ length: config.members + 1 }, (_, i) => `${host}:${base + i}`)
+  return { transport: 'udp-unicast', port: base + index, peers }
 }
 
 async function sendData(group: Group, index: number, seconds: number, size: number, order: Order): Promise<SenderReport> {

@@ -29,6 +29,7 @@ export interface BenchConfig {
   seed: number | undefined
   joinTimeout: number
   drainTimeout: number
+  transport: 'udp-multicast' | 'udp-unicast'
   /** Closed group: the key as 64 hex digits ('random' on the command line picks one). */
   key: string | undefined
 }
@@ -69,6 +70,7 @@ export const BENCH_OPTIONS: readonly OptionSpec[] = [
   { name: 'loss', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a member drops a datagram it receives' },
   { name: 'duplicate', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is delivered twice' },
   { name: 'reorder', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is held back' },
+  { name: 'transport', kind: 'enum', default: 'udp-multicast', values: ['udp-multicast', 'udp-unicast'], help: "'udp-unicast': no multicast, member i listens on the group's port + i and sends to every member" },
   { name: 'key', kind: 'key', help: "closed group: 'random' (a new key for this run) or 64 hex digits; every datagram is sealed (AES-256-GCM)" },
   { name: 'seed', kind: 'int', min: 0, max: 2 ** 32 - 1, help: 'seed of the injected faults; member i uses seed + i (default: random, printed)' },
   ...PASSED_JOIN_OPTIONS.map((key): OptionSpec => {
@@ -162,7 +164,7 @@ function convert(o: OptionSpec, raw: string | boolean): number | string | boolea
 
 export function benchHelp(): string {
   const rows: Array<[string, string]> = BENCH_OPTIONS.map((o): [string, string] => {
-    const arg = o.kind === 'flag' ? '' : o.kind === 'enum' ? ' <order>' : o.kind === 'address' ? ' <ip>' : o.kind === 'key' ? ' <random|hex>' : ' <n>'
+    const arg = o.kind === 'flag' ? '' : o.kind === 'enum' ? ` <${o.name}>` : o.kind === 'address' ? ' <ip>' : o.kind === 'key' ? ' <random|hex>' : ' <n>'
     const bits = [o.help]
     if (o.kind === 'enum') bits.push(`: ${o.values!.join(', ')}`)
     if (o.unit) bits.push(` [${o.unit}]`)
