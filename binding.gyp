@@ -25,6 +25,13 @@
       "cflags_cc": ["-std=c++17", "-O2", "-fno-exceptions", "-Wall"],
       "ldflags": ["-pthread"],
       "libraries": ["-pthread"]
+    },
+    {
+      "target_name": "spray",
+      "type": "executable",
+      "sources": ["native/test/spray.cc"],
+      "cflags_cc!": ["-fexceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-O2", "-fno-exceptions", "-Wall"]
     }
   ]
 }
