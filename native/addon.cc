@@ -49,7 +49,7 @@ bool ReadCoreConfig(Napi::Object o, CoreConfig* c) {
   Napi::Env env = o.Env();
   double group = 0, datagram = c->datagramSize, window = double(c->windowBytes), slots = c->receiveSlots;
   double status = double(c->statusIntervalNs), nakDelay = double(c->nakDelayNs), nakRetry = double(c->nakRetryNs);
-  double xmitHold = double(c->xmitHoldNs), suspect = double(c->suspectTimeoutNs), seed = 1, retain = 0;
+  double xmitHold = double(c->xmitHoldNs), suspect = double(c->suspectTimeoutNs), seed = 1, retain = 0, slow = 0;
   if (!ReadNumber(o, "groupHash", 0, 4294967295.0, &group) ||
       !ReadNumber(o, "datagramSize", kMinDatagram, kMaxDatagram, &datagram) ||
       !ReadNumber(o, "windowBytes", 4096, 4294967296.0, &window) ||
@@ -59,6 +59,7 @@ bool ReadCoreConfig(Napi::Object o, CoreConfig* c) {
       !ReadNumber(o, "nakRetryNs", 1e5, 1e10, &nakRetry) ||
       !ReadNumber(o, "xmitHoldNs", 0, 1e10, &xmitHold) ||
       !ReadNumber(o, "suspectTimeoutNs", 1e6, 1e12, &suspect) ||
+      !ReadNumber(o, "slowTimeoutNs", 0, 1e13, &slow) ||
       !ReadNumber(o, "seed", 0, 9007199254740991.0, &seed) ||
       !ReadNumber(o, "retainBytes", 0, 1099511627776.0, &retain)) return false;
   c->retainBytes = uint64_t(retain);
@@ -73,6 +74,7 @@ bool ReadCoreConfig(Napi::Object o, CoreConfig* c) {
   c->nakRetryNs = uint64_t(nakRetry);
   c->xmitHoldNs = uint64_t(xmitHold);
   c->suspectTimeoutNs = uint64_t(suspect);
+  c->slowTimeoutNs = uint64_t(slow);
   c->seed = uint64_t(seed);
   Napi::Value name = o.Get("name");
   if (name.IsString()) c->name = name.As<Napi::String>().Utf8Value();
@@ -152,6 +154,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod<&EngineWrap::Advance>("advance"),
       InstanceMethod<&EngineWrap::Fetch>("fetch"),
       InstanceMethod<&EngineWrap::Rekey>("rekey"),
+      InstanceMethod<&EngineWrap::Lags>("lags"),
       InstanceAccessor<&EngineWrap::Info>("info"),
     });
   }
@@ -373,6 +376,26 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (!(grace >= 0)) return ThrowError(env, "RangeError", "grace must be a number of ms >= 0", "ERR_OUT_OF_RANGE");
     const bool ok = engine_ && engine_->Rekey(info[0].As<Napi::Uint8Array>().Data(), uint64_t(grace * 1e6));
     return Napi::Boolean::New(env, ok);
+  }
+
+  // lags(): [{ id (16 hex), acked, lag, behindMs, silentMs, excluded }] for every other member.
+  Napi::Value Lags(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<PeerLag> lags;
+    if (engine_) engine_->Lags(&lags);
+    Napi::Array out = Napi::Array::New(env, lags.size());
+    for (size_t i = 0; i < lags.size(); i++) {
+      const PeerLag& l = lags[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("id", Napi::String::New(env, Hex64(l.id)));
+      o.Set("acked", Napi::Number::New(env, double(l.acked)));
+      o.Set("lag", Napi::Number::New(env, double(l.lag)));
+      o.Set("behindMs", Napi::Number::New(env, double(l.behindNs) / 1e6));
+      o.Set("silentMs", Napi::Number::New(env, double(l.silentNs) / 1e6));
+      o.Set("excluded", Napi::Boolean::New(env, l.excluded));
+      out.Set(uint32_t(i), o);
+    }
+    return out;
   }
 
   std::unique_ptr<Engine> engine_;

@@ -212,6 +212,12 @@ bool Engine::Rekey(const uint8_t key[kKeyBytes], uint64_t graceNs) {
   return true;
 }
 
+void Engine::Lags(std::vector<PeerLag>* out) {
+  if (!core_ || closed_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  core_->Lags(out, MonotonicNs());
+}
+
 void Engine::SetView(uint32_t view) {
   if (!core_ || closed_) return;
   std::lock_guard<std::mutex> lock(mu_);
@@ -541,6 +547,17 @@ void Engine::Stable(uint32_t peer, uint64_t seq) {
   St32(rec.data() + 2, peer);
   St32(rec.data() + 6, 0);
   St64(rec.data() + 10, seq);
+  control_.push_back(std::move(rec));
+  FlushControl();
+}
+
+void Engine::Slow(uint32_t peer, uint64_t id, uint64_t lag) {
+  std::vector<uint8_t> rec(2 + 24);
+  St16(rec.data(), kRecSlow);
+  St32(rec.data() + 2, peer);
+  St32(rec.data() + 6, 0);
+  St64(rec.data() + 10, id);
+  St64(rec.data() + 18, lag);
   control_.push_back(std::move(rec));
   FlushControl();
 }

@@ -16,6 +16,7 @@
 //   kPeerDown  u32 peer | u32 reason (1 left, 2 silent, 3 forgotten) | u64 id
 //   kControl   u64 sender | payload (a CONTROL datagram of the membership protocol)
 //   kStable    u32 peer | u32 0 | u64 seq (every member holds that stream up to seq)
+//   kSlow      u32 peer | u32 0 | u64 id | u64 lag (it held our full window for slowTimeoutNs)
 //
 // Locking: the core is guarded by one mutex. The I/O thread holds it while it
 // works; the JS thread takes it only with try_lock, in Flush() (packs and
@@ -44,7 +45,7 @@
 
 namespace troupe {
 
-enum RecordType : uint16_t { kRecSend = 2, kRecMessage = 2, kRecPeerUp = 3, kRecPeerDown = 4, kRecControl = 5, kRecStable = 6 };
+enum RecordType : uint16_t { kRecSend = 2, kRecMessage = 2, kRecPeerUp = 3, kRecPeerDown = 4, kRecControl = 5, kRecStable = 6, kRecSlow = 7 };
 // CONTROL datagrams waiting for ring space beyond this are dropped (counted).
 constexpr size_t kMaxQueuedControl = 4096;
 constexpr size_t kCountersBytes = 4096;
@@ -113,6 +114,7 @@ class Engine final : public Sink {
   // Closed groups: seal with `key` from now on, accept the old one for graceNs.
   // False if the group was not started with a key.
   bool Rekey(const uint8_t key[kKeyBytes], uint64_t graceNs);
+  void Lags(std::vector<PeerLag>* out);
 
   std::shared_ptr<SharedRegion> region() const { return region_; }
   uint32_t outboundOffset() const { return kCountersBytes; }
@@ -130,6 +132,7 @@ class Engine final : public Sink {
   void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) override;
   void Control(uint64_t sender, const uint8_t* p, size_t n) override;
   void Stable(uint32_t peer, uint64_t seq) override;
+  void Slow(uint32_t peer, uint64_t id, uint64_t lag) override;
 
  private:
   void Run();

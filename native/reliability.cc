@@ -58,6 +58,8 @@ struct Core::Peer {
   struct Kept { uint64_t first; uint16_t count; std::vector<uint8_t> bytes; };
   std::deque<Kept> kept;
   size_t keptBytes = 0;
+  uint64_t behindSinceNs = 0;  // since when it holds our full window (0: it does not)
+  bool slowReported = false;
 };
 
 Core::Core(const CoreConfig& config, Sink* sink, uint64_t* counters, uint64_t nowNs)
@@ -126,6 +128,44 @@ Core::Peer* Core::AddPeer(uint64_t id, const char* name, size_t nameLen, const E
   return peers_[index].get();
 }
 
+// A member holds our window when the window is full (a send was refused
+// since the last timer, or no slot is free) and its ack is the one that
+// stability waits for.
+void Core::CheckSlow(uint64_t nowNs) {
+  const bool full = windowHit_ || logCount_ == logSlots_;
+  windowHit_ = false;
+  for (auto& p : peers_) {
+    if (!p || !p->active || p->index == selfIndex_) continue;
+    if (!full || p->excluded || p->ackForUs > stable_) {
+      p->behindSinceNs = 0;
+      p->slowReported = false;
+      continue;
+    }
+    if (p->behindSinceNs == 0) p->behindSinceNs = nowNs;
+    if (config_.slowTimeoutNs && !p->slowReported && nowNs - p->behindSinceNs >= config_.slowTimeoutNs) {
+      p->slowReported = true;
+      Count(k_slowReceivers);
+      sink_->Slow(p->index, p->id, highestSent_ - std::min(highestSent_, p->ackForUs));
+    }
+  }
+  if (config_.slowTimeoutNs && full) ScheduleAt(nowNs + std::max<uint64_t>(config_.slowTimeoutNs / 4, 1'000'000));
+}
+
+void Core::Lags(std::vector<PeerLag>* out, uint64_t nowNs) const {
+  out->clear();
+  for (auto& p : peers_) {
+    if (!p || !p->active || p->index == selfIndex_) continue;
+    PeerLag l;
+    l.id = p->id;
+    l.acked = p->ackForUs;
+    l.lag = highestSent_ - std::min(highestSent_, p->ackForUs);
+    l.behindNs = p->behindSinceNs ? nowNs - p->behindSinceNs : 0;
+    l.silentNs = nowNs - std::min(nowNs, p->lastHeardNs);
+    l.excluded = p->excluded;
+    out->push_back(l);
+  }
+}
+
 Endpoint Core::EndpointOf(uint32_t index) const {
   return index < peers_.size() && peers_[index] ? peers_[index]->endpoint : Endpoint{};
 }
@@ -151,7 +191,7 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
   const size_t need = kMsgHeaderBytes + n;
   if (openCount_ > 0 && (openLength_ + need > config_.datagramSize || openCount_ == 0xffff)) FlushData(nowNs);
   if (openCount_ == 0) {
-    if (logCount_ == logSlots_) { Count(k_windowFull); return SubmitStatus::kWindowFull; }
+    if (logCount_ == logSlots_) { Count(k_windowFull); windowHit_ = true; return SubmitStatus::kWindowFull; }
     const size_t index = (logHead_ + logCount_) % logSlots_;
     log_[index] = LogEntry{nextSeq_, 0, uint32_t(kDataHeaderBytes), 0};
     logCount_++;
@@ -645,6 +685,7 @@ void Core::OnTimer(uint64_t nowNs) {
   // stability without any STATUS from others; so does a member leaving.
   AdvanceStable();
   for (auto& p : peers_) if (p && p->active) AdvanceStreamStable(p.get());
+  CheckSlow(nowNs);
   for (auto& p : peers_) {
     if (!p || !p->active) continue;
     if (weStalled) p->lastHeardNs = nowNs;

@@ -56,6 +56,19 @@ class Sink {
   virtual void Control(uint64_t sender, const uint8_t* p, size_t n) = 0;
   // Every member (not excluded) now holds `peer`'s stream up to `seq`: safe delivery.
   virtual void Stable(uint32_t peer, uint64_t seq) = 0;
+  // `peer` has held our window full for slowTimeoutNs: it is `lag` of our
+  // messages behind. Reported once per stretch (again after it catches up).
+  virtual void Slow(uint32_t peer, uint64_t id, uint64_t lag) {}
+};
+
+// How far one member is behind our stream (Core::Lags).
+struct PeerLag {
+  uint64_t id = 0;
+  uint64_t acked = 0;       // its cumulative ack of our stream
+  uint64_t lag = 0;         // our messages it does not hold yet (highest sent - acked)
+  uint64_t behindNs = 0;    // how long it has held our full window (0: it does not)
+  uint64_t silentNs = 0;    // since we last heard from it
+  bool excluded = false;    // leaving the view: not waited for
 };
 
 struct CoreConfig {
@@ -70,6 +83,8 @@ struct CoreConfig {
   uint64_t nakRetryNs = 10'000'000;
   uint64_t xmitHoldNs = 2'000'000;
   uint64_t suspectTimeoutNs = 1'000'000'000;
+  // A member that holds our window full this long is reported (Sink::Slow); 0: never.
+  uint64_t slowTimeoutNs = 0;
   bool receiveOwn = true;
   // true: a silent peer is removed (heard-from membership). false: it is
   // only reported (suspected); the membership protocol decides, with
@@ -123,6 +138,8 @@ class Core {
   uint64_t HighestSent() const { return highestSent_; }
   // Where the peer's datagrams come from ({0,0} for ourselves or unknown).
   Endpoint EndpointOf(uint32_t index) const;
+  // Every other member's lag behind our stream.
+  void Lags(std::vector<PeerLag>* out, uint64_t nowNs) const;
 
   bool WindowOpen() const { return logCount_ < logSlots_ || openCount_ > 0; }
   uint32_t MaxPayload() const { return config_.datagramSize - kDataHeaderBytes - kMsgHeaderBytes; }
@@ -157,6 +174,7 @@ class Core {
   void SendNaks(Peer* p, uint64_t nowNs);
   void SendStatus(uint64_t nowNs);
   void AdvanceStable();
+  void CheckSlow(uint64_t nowNs);
   void Retransmit(uint64_t first, uint64_t last, const Endpoint& to, uint64_t nowNs);
   uint8_t* LogBuffer(size_t index) { return logMem_.get() + index * config_.datagramSize; }
   uint64_t Jitter(uint64_t base);
@@ -185,6 +203,7 @@ class Core {
   uint32_t openCount_ = 0;                    // messages in the open datagram (the newest log entry)
   uint32_t openLength_ = 0;
   bool inMessage_ = false;
+  bool windowHit_ = false;                    // a Submit found the window full since the last timer
   uint32_t view_ = 0;
 
   uint64_t nextStatusNs_ = 0;

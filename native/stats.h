@@ -49,7 +49,8 @@ namespace troupe {
   X(relayed, "datagrams of other senders we sent to a member that missed them")   \
   X(retainedBytes, "bytes of received datagrams kept for other members (gauge)") \
   X(rejectSeal, "datagrams dropped: closed group, not sealed with a key of ours or altered") \
-  X(rejectReplay, "datagrams dropped: closed group, a sealed datagram seen before (replay)")
+  X(rejectReplay, "datagrams dropped: closed group, a sealed datagram seen before (replay)") \
+  X(slowReceivers, "times a member held our full window for slowReceiverTimeout")
 
 enum Counter : uint32_t {
 #define TROUPE_COUNTER_ENUM(name, doc) k_##name,

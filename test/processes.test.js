@@ -74,6 +74,12 @@ test('flow control – a stopped receiver turns send() false, memory stays withi
       assert.ok(s.pendingBytes <= 100, `queued ${s.pendingBytes} bytes: the sender waits for 'drain'`)
     }
     assert.is(samples.at(-1).counters.highestSent, samples[0].counters.highestSent, 'nothing new sent while r1 is stopped')
+    // stats() shows who holds the window: r1, ever further behind; r2 holds everything.
+    const lagOf = (stats, m) => stats.members.find((x) => x.member === m.me)
+    const first = lagOf(samples[0], r1), last = lagOf(samples.at(-1), r1)
+    assert.ok(first && last.lag > 0 && last.lag === samples.at(-1).counters.highestSent - last.acked, `r1's lag is shown (${JSON.stringify(last)})`)
+    assert.ok(last.behindMs > first.behindMs, 'and how long it has held the window')
+    assert.is(lagOf(samples.at(-1), r2).lag, 0, 'r2 holds everything sent')
     r1.signal('SIGCONT')
     const done = await sender.next((x) => x.type === 'sent', 60000, 'all sent after SIGCONT')
     assert.ok(done.sawFalse)
@@ -91,6 +97,38 @@ test('flow control – a stopped receiver turns send() false, memory stays withi
         await new Promise((res) => setTimeout(res, 100)) // polling reports, with a deadline
       }
     }
+  })
+})
+
+test('slow receivers – slowReceiver "evict": a member that holds the window too long is removed, the sender goes on, and it rejoins later', async () => {
+  const N = 50000
+  const options = { window: 256 * 1024, suspectTimeout: 60000, slowReceiver: 'evict', slowReceiverTimeout: 500 }
+  await withMembers(uniqueGroup('evict'), [['sender', options], ['r1', options], ['r2', options]], async ([sender, r1, r2]) => {
+    await allInView([sender, r1, r2], 3)
+    const stoppedId = r1.me
+    r1.signal('SIGSTOP')
+    sender.command({ cmd: 'send', count: N, size: 100 })
+    const slow = await sender.next((x) => x.type === 'slow', 20000, "the 'slow' event")
+    assert.is(slow.member, stoppedId)
+    assert.ok(slow.evicting && slow.lag > 0, JSON.stringify(slow))
+    // Long before suspectTimeout (60 s), a view without r1; the sender finishes.
+    await sender.next((x) => x.type === 'view' && x.members.length === 2 && !x.members.includes(stoppedId), 20000, 'a view without r1')
+    await sender.next((x) => x.type === 'sent', 30000, 'all sent while r1 is still stopped')
+    const deadline = Date.now() + 30000
+    for (;;) {
+      const rep = await r2.report()
+      const s = rep.senders[sender.me]
+      if ((s && s.count >= N) || Date.now() > deadline) {
+        assert.is(s?.count, N, `r2 delivered ${s?.count}/${N}`)
+        assert.is(s.violations, 0)
+        break
+      }
+      await new Promise((res) => setTimeout(res, 100)) // polling reports, with a deadline
+    }
+    // Woken up, r1 finds itself out of the view and joins again.
+    r1.signal('SIGCONT')
+    await r1.next((x) => x.type === 'rejoining', 20000, 'r1 to rejoin')
+    await sender.next((x) => x.type === 'view' && x.members.length === 3, 20000, 'r1 back in the view')
   })
 })
 

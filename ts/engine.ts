@@ -15,6 +15,8 @@ export interface CoreOptions {
   nakRetryNs?: number
   xmitHoldNs?: number
   suspectTimeoutNs?: number
+  /** A member that holds our window full this long is reported (a 'slow' record); 0: never. */
+  slowTimeoutNs?: number
   receiveOwn?: boolean
   /** false: silent peers are only suspected; the membership protocol removes them (forget). */
   autoRemove?: boolean
@@ -78,6 +80,8 @@ export declare class NativeEngine {
   fetch(senderHex: string, holderHex: string, ranges: number[]): void
   /** Closed groups: seal with `key` from now on, accept the old key for `graceMs`. False without a key. */
   rekey(key: Uint8Array, graceMs: number): boolean
+  /** Every other member's lag behind our stream. */
+  lags(): { id: string; acked: number; lag: number; behindMs: number; silentMs: number; excluded: boolean }[]
   readonly info: EngineInfo | null
 }
 
@@ -152,7 +156,7 @@ const require = createRequire(import.meta.url)
 export const addon: Addon = require('../build/Release/troupe.node')
 
 /** Inbound record types (native/engine.h). */
-export const RecordType = { pad: 1, message: 2, peerUp: 3, peerDown: 4, control: 5, stable: 6, send: 2 } as const
+export const RecordType = { pad: 1, message: 2, peerUp: 3, peerDown: 4, control: 5, stable: 6, slow: 7, send: 2 } as const
 /** Offsets inside the shared region's counter page. */
 export const counterIndex: Readonly<Record<string, number>> = Object.freeze(
   Object.fromEntries(addon.counters.map((c, i) => [c.name, i])),

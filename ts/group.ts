@@ -36,6 +36,8 @@ export interface GroupStats {
   viewDropped: number
   /** Times this member was excluded and came back as a new incarnation. */
   rejoins: number
+  /** Every other member's lag behind this member's stream. */
+  members: MemberLag[]
 }
 
 export interface BlockedInfo {
@@ -59,8 +61,30 @@ export interface GroupEvents {
   blocked: [info: BlockedInfo]
   /** partitions: 'merge': sides that went on apart are one view again (emitted after its 'view'). */
   merge: [info: MergeInfo]
-  /** This member was left out of the group's view (wrongly suspected, or on a minority side) and is joining again as a new incarnation: `group.me` changes. */
+  /** This member was left out of the group's view (wrongly suspected, on a minority side, or evicted as slow) and is joining again as a new incarnation: `group.me` changes. */
   rejoining: [reason: string]
+  /** A member held this member's flow-control window full for slowReceiverTimeout (slowReceiver 'evict': it is being removed). */
+  slow: [info: SlowInfo]
+}
+
+export interface SlowInfo {
+  member: string
+  /** Our messages it did not hold yet. */
+  lag: number
+  /** true with slowReceiver 'evict': a view without it follows. */
+  evicting: boolean
+}
+
+/** How far one member is behind this member's stream (group.stats().members). */
+export interface MemberLag {
+  member: string
+  /** Our messages it has acknowledged (cumulative) and those it does not hold yet. */
+  acked: number
+  lag: number
+  /** How long it has held our flow-control window full (0: it does not). */
+  behindMs: number
+  /** Since we last heard from it. */
+  silentMs: number
 }
 
 const SESSION_CLOSED = -1
@@ -255,6 +279,13 @@ export class Group extends EventEmitter<GroupEvents> {
       controlRejected: this.member.controlRejected,
       viewDropped: this.member.messagesDropped,
       rejoins: this.rejoins,
+      members: this.closed ? [] : this.engine.lags().map((l) => ({
+        member: this.member.idOf(l.id) ?? l.id,
+        acked: l.acked,
+        lag: l.lag,
+        behindMs: l.behindMs,
+        silentMs: l.silentMs,
+      })),
     }
   }
 
@@ -314,6 +345,7 @@ export class Group extends EventEmitter<GroupEvents> {
         statusIntervalNs: options.statusInterval * 1e6,
         nakDelayNs: options.nakDelay * 1e6,
         suspectTimeoutNs: options.suspectTimeout * 1e6,
+        slowTimeoutNs: options.slowReceiverTimeout * 1e6,
         receiveOwn: options.receiveOwn,
         autoRemove: false,
         retainBytes: 2 * options.window,
@@ -520,6 +552,12 @@ export class Group extends EventEmitter<GroupEvents> {
   // ------------------------------------------------------------ receiving
 
   /** One call per batch of inbound records (the engine coalesces wake-ups). */
+  private onSlow(hex: string, lag: number): void {
+    const evicting = this.options.slowReceiver === 'evict'
+    if (evicting) this.member.evict(hex)
+    this.emit('slow', { member: this.member.idOf(hex) ?? hex, lag, evicting })
+  }
+
   private onWake(session: number): void {
     if (this.closed || session !== this.session) return
     this.member.setNow(performance.now())
@@ -559,6 +597,10 @@ export class Group extends EventEmitter<GroupEvents> {
         member.onPeerDown(view.getUint32(body, true), hex, reason === 1 ? 'left' : reason === 2 ? 'silent' : 'forgotten')
       } else if (type === RecordType.stable) {
         member.onStable(view.getUint32(body, true), view.getUint32(body + 8, true) + view.getUint32(body + 12, true) * 4294967296)
+      } else if (type === RecordType.slow) {
+        const hex = view.getBigUint64(body + 8, true).toString(16).padStart(16, '0')
+        const lag = view.getUint32(body + 16, true) + view.getUint32(body + 20, true) * 4294967296
+        this.onSlow(hex, lag)
       } else if (type === RecordType.control) {
         const hex = view.getBigUint64(body, true).toString(16).padStart(16, '0')
         member.onControl(hex, new Uint8Array(buffer, body + 8, length - 16))

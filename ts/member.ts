@@ -299,6 +299,18 @@ export class Member {
     this.pump()
   }
 
+  /** The member's id (name#hex) if we have heard of it. */
+  idOf(hex: string): string | undefined {
+    return this.names.get(hex)
+  }
+
+  /** Asks for a view without this member (a slow receiver; slowReceiver 'evict'). */
+  evict(hex: string): void {
+    const id = this.names.get(hex)
+    if (id) this.gms.evict(id)
+    this.pump()
+  }
+
   // ------------------------------------------------------------ messages
 
   private accept(s: Stream, r: Rec): void {

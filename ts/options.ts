@@ -37,6 +37,8 @@ export interface JoinOptions {
   transport?: 'udp-multicast' | 'udp-unicast'
   peers?: string[]
   partitions?: 'primary' | 'merge'
+  slowReceiver?: 'wait' | 'evict'
+  slowReceiverTimeout?: number
   discovery?: number
   joinTimeout?: number
   key?: Uint8Array
@@ -65,6 +67,8 @@ export interface ResolvedOptions {
   /** udp-unicast: every member's address, parsed. */
   peers: { address: string; port: number }[]
   partitions: 'primary' | 'merge'
+  slowReceiver: 'wait' | 'evict'
+  slowReceiverTimeout: number
   discovery: number
   joinTimeout: number
   key: Uint8Array | null
@@ -107,6 +111,8 @@ export const JOIN_OPTIONS: Readonly<Record<keyof JoinOptions, Spec>> = {
   transport: { kind: 'string', doc: "'udp-multicast' (default): IP multicast on address:port. 'udp-unicast': for networks without multicast; each member listens on interface:port and sends what is for the group to every address in peers (and to members it has heard from), with the same guarantees." },
   peers: { kind: 'object', doc: "udp-unicast only: the members' addresses, 'ip:port' each (this member's own may be listed). A member learns the address of any member that sends to it, so a member started later that lists all the others need not be listed by them." },
   partitions: { kind: 'string', doc: "'primary' (default): only a side holding a majority of the last view goes on; a minority side emits 'blocked', delivers nothing new, and rejoins when the network heals. 'merge': every side goes on, and on healing the sides are merged into one view with a 'merge' event that names them (each side keeps its own state; reconciling is the application's)." },
+  slowReceiver: { kind: 'string', doc: "What a sender does about a member that holds its flow-control window full for slowReceiverTimeout: 'wait' (default, lossless: send() keeps returning false until it catches up) or 'evict' (the member is removed from the view, and joins again as a new incarnation when it can). Either way the group emits 'slow'." },
+  slowReceiverTimeout: { kind: 'number', unit: 'ms', min: 10, max: 3_600_000, doc: "How long a member may hold a sender's window full before it counts as slow. Default 5000." },
   joinTimeout: { kind: 'number', unit: 'ms', min: 1, max: 3_600_000, doc: "How long Group.join() waits for a view before it rejects with ERR_TROUPE_JOIN_TIMEOUT. Default 10 s or 10 suspectTimeouts, whichever is longer." },
   discovery: { kind: 'number', unit: 'ms', min: 10, max: 600_000, doc: 'How long a joiner listens for an existing group before it starts a new one (it never does while it hears members of one). Default 300.' },
   key: { kind: 'bytes', doc: "32-byte group key: a closed group. Every datagram is encrypted and authenticated (AES-256-GCM) and replay-protected; a process without the key can neither read, inject nor join. Rotate with group.rotateKey(). Without a key the group is open to anyone on its network segment. Default: none." },
@@ -228,6 +234,9 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
   if (o.partitions !== undefined && o.partitions !== 'primary' && o.partitions !== 'merge') {
     throw new RangeError(`option partitions must be 'primary' or 'merge', got '${String(o.partitions)}'`)
   }
+  if (o.slowReceiver !== undefined && o.slowReceiver !== 'wait' && o.slowReceiver !== 'evict') {
+    throw new RangeError(`option slowReceiver must be 'wait' or 'evict', got '${String(o.slowReceiver)}'`)
+  }
   if ((o.getState === undefined) !== (o.setState === undefined)) {
     throw new TypeError('options getState and setState go together: give both or neither')
   }
@@ -276,6 +285,8 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
     transport,
     peers,
     partitions: (o.partitions as 'primary' | 'merge' | undefined) ?? 'primary',
+    slowReceiver: (o.slowReceiver as 'wait' | 'evict' | undefined) ?? 'wait',
+    slowReceiverTimeout: (o.slowReceiverTimeout as number | undefined) ?? 5000,
     discovery: (o.discovery as number | undefined) ?? 300,
     joinTimeout: (o.joinTimeout as number | undefined) ?? Math.max(10_000, 10 * ((o.suspectTimeout as number | undefined) ?? 1000)),
     key,

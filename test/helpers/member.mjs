@@ -4,6 +4,7 @@
 //                    { cmd: 'report' }              reply with deliveries and stats
 //                    { cmd: 'leave' }               leave and exit
 //   child -> parent  { type: 'joined', me } | { type: 'view', members } | { type: 'blocked', stats }
+//                    { type: 'slow', member, lag, evicting } | { type: 'rejoining', reason }
 //                    { type: 'sent', count, sawFalse } | { type: 'report', senders, stats }
 import { Group } from '../../dist/index.js'
 
@@ -25,6 +26,8 @@ group.on('message', (m) => {
   s.count++
 })
 group.on('view', (v) => send({ type: 'view', members: v.members }))
+group.on('slow', (info) => send({ type: 'slow', ...info }))
+group.on('rejoining', (reason) => send({ type: 'rejoining', reason }))
 send({ type: 'joined', me: group.me })
 send({ type: 'view', members: group.view.members })
 

@@ -89,6 +89,8 @@ export class Gms {
   private excludedNow = new Set<string>()
   private readonly joinsWaiting = new Map<string, number>() // joiner -> first heard (ms)
   private readonly leavesWaiting = new Set<string>()
+  private readonly evictsWaiting = new Set<string>() // slow receivers to remove (slowReceiver 'evict')
+  private lastEvictSent = -Infinity
   private readonly joinersHeard = new Map<string, number>() // other joiners (bootstrap), last heard
   private readonly suspectReports = new Map<string, { first: number; last: number }>() // suspected by others
   private readonly mergeWith = new Map<string, { view: WireView; at: number }>() // other sides we lead a merge with (by their coordinator)
@@ -129,6 +131,13 @@ export class Gms {
     this.tick()
   }
 
+  /** A slow receiver to remove from the view: the acting coordinator is asked until a view without it is installed. */
+  evict(member: string): void {
+    if (!this.view?.members.includes(member) || member === this.me) return
+    this.evictsWaiting.add(member)
+    this.tick()
+  }
+
   // ------------------------------------------------------------ input
 
   onControl(from: string, c: Control): void {
@@ -149,6 +158,11 @@ export class Gms {
           this.leavesWaiting.add(from)
           this.tick()
         }
+        return
+      case 'evict':
+        if (!this.view?.members.includes(from)) return
+        for (const m of c.members) if (this.view.members.includes(m) && m !== this.me) this.evictsWaiting.add(m)
+        this.tick()
         return
       case 'suspect':
         for (const m of c.members) {
@@ -226,7 +240,8 @@ export class Gms {
     if (!this.view) return null
     for (const m of this.view.members) {
       if (m === this.me) return m
-      if (!this.host.suspected(m)) return m
+      // (A member being evicted may be the coordinator: the next one acts.)
+      if (!this.host.suspected(m) && !this.evictsWaiting.has(m)) return m
     }
     return null
   }
@@ -247,6 +262,11 @@ export class Gms {
     if (suspects.length && acting && acting !== this.me && now - this.lastSuspectSent >= this.config.retry) {
       this.lastSuspectSent = now
       this.host.send({ kind: 'suspect', members: suspects }, acting)
+    }
+    const evicts = [...this.evictsWaiting].filter((m) => this.view!.members.includes(m))
+    if (evicts.length && acting && acting !== this.me && now - this.lastEvictSent >= this.config.retry) {
+      this.lastEvictSent = now
+      this.host.send({ kind: 'evict', members: evicts }, acting)
     }
     if (this.leaving && acting && acting !== this.me && now - this.lastSuspectSent >= this.config.retry) {
       this.lastSuspectSent = now
@@ -409,6 +429,7 @@ export class Gms {
     }
     for (const m of [...this.joinsWaiting.keys()]) if (i.view.members.includes(m)) this.joinsWaiting.delete(m)
     for (const m of [...this.leavesWaiting]) if (!i.view.members.includes(m)) this.leavesWaiting.delete(m)
+    for (const m of [...this.evictsWaiting]) if (!i.view.members.includes(m)) this.evictsWaiting.delete(m)
     for (const c of [...this.mergeWith.keys()]) if (i.view.members.includes(c)) this.mergeWith.delete(c)
     for (const r of i.merged) this.absorbed.add(`${r.founder}:${r.id}`)
     this.host.install(i, view)
@@ -487,7 +508,7 @@ export class Gms {
     const excluded = view.members.filter((m) => {
       if (m === this.me) return this.leaving
       // (A member that went on in another side's view comes back with that side, merged.)
-      if (this.leavesWaiting.has(m) || this.host.suspected(m) || this.movedAway(m)) return true
+      if (this.leavesWaiting.has(m) || this.evictsWaiting.has(m) || this.host.suspected(m) || this.movedAway(m)) return true
       // Suspected by another member for long, though we hear it: one of them must go; the reported one does.
       const r = this.suspectReports.get(m)
       if (r && now - r.last > 3 * this.config.retry) this.suspectReports.delete(m) // no longer reported

@@ -41,6 +41,8 @@ export type Control =
   | { kind: 'join'; member: string }
   | { kind: 'leave'; member: string }
   | { kind: 'suspect'; members: readonly string[] }
+  /** Remove these members: they held the sender's window full too long (slowReceiver 'evict'). */
+  | { kind: 'evict'; members: readonly string[] }
   | {
       kind: 'prepare'
       ballot: Ballot
@@ -87,7 +89,7 @@ export interface Install {
 
 const KIND = {
   announce: 1, join: 2, leave: 3, suspect: 4, prepare: 5, report: 6, cut: 7, done: 8,
-  install: 9, installed: 10, stateRequest: 12, nack: 13, behind: 14, release: 15, stateChunk: 21,
+  install: 9, installed: 10, stateRequest: 12, nack: 13, behind: 14, release: 15, evict: 16, stateChunk: 21,
 } as const
 const KIND_NAME = Object.fromEntries(Object.entries(KIND).map(([k, v]) => [v, k])) as Record<number, Control['kind']>
 
@@ -169,6 +171,7 @@ const CHECK: Record<Exclude<Control['kind'], 'stateChunk'>, (b: Obj) => Control 
   join: (b) => (isMember(b.member) ? { kind: 'join', member: b.member } : null),
   leave: (b) => (isMember(b.member) ? { kind: 'leave', member: b.member } : null),
   suspect: (b) => (isMembers(b.members) ? { kind: 'suspect', members: b.members } : null),
+  evict: (b) => (isMembers(b.members) ? { kind: 'evict', members: b.members } : null),
   prepare: (b) =>
     isBallot(b.ballot) && isViewRef(b.from) && Array.isArray(b.merging) && b.merging.length <= 16 && b.merging.every(isViewRef) &&
     isMembers(b.members) && isMembers(b.excluded)
