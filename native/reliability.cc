@@ -59,6 +59,9 @@ struct Core::Peer {
   std::deque<Kept> kept;
   size_t keptBytes = 0;
   uint64_t behindSinceNs = 0;  // since when it holds our full window (0: it does not)
+  // What we may still send it in answer to its NAKs (bytes; a token bucket).
+  double xmitBudget = -1;      // < 0: full, not yet used
+  uint64_t xmitRefillNs = 0;
   bool slowReported = false;
 };
 
@@ -263,7 +266,7 @@ void Core::AdvanceStable() {
   Gauge(k_logBytes, logBytes_);
 }
 
-void Core::Retransmit(uint64_t first, uint64_t last, const Endpoint& to, uint64_t nowNs) {
+void Core::Retransmit(Peer* asker, uint64_t first, uint64_t last, uint64_t nowNs) {
   const size_t closed = logCount_ - (openCount_ > 0 ? 1 : 0);
   if (closed == 0) return;
   // Binary search for the first entry that ends at or after `first`.
@@ -278,11 +281,12 @@ void Core::Retransmit(uint64_t first, uint64_t last, const Endpoint& to, uint64_
     LogEntry& e = log_[index];
     if (e.firstSeq > last) break;
     if (e.lastXmitNs && nowNs - e.lastXmitNs < config_.xmitHoldNs) { Count(k_xmitSuppressed); continue; }
+    if (!SpendXmit(asker, e.length, nowNs)) return;
     e.lastXmitNs = nowNs;
     uint8_t* dg = LogBuffer(index);
     St16(dg + 34, kDataRetransmit);
     Count(k_retransmits);
-    sink_->Send(dg, e.length, &to);
+    sink_->Send(dg, e.length, &asker->endpoint);
   }
 }
 
@@ -327,9 +331,12 @@ void Core::OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t
         NakView k;
         r = DecodeNak(p, n, &k);
         if (r != Reject::kNone) break;
-        if (peer) peer->lastHeardNs = nowNs;
-        if (k.target == config_.self) OnNak(k, from, nowNs);
-        else Relay(k, from);
+        // Only a member we know, from its own address, is answered (a NAK
+        // costs us much more to answer than to send: no reflection).
+        if (!peer || !(peer->endpoint == from)) { Count(k_nakRefused); return; }
+        peer->lastHeardNs = nowNs;
+        if (k.target == config_.self) OnNak(peer, k, nowNs);
+        else Relay(peer, k, nowNs);
         return;
       }
       case kLeave:
@@ -540,14 +547,16 @@ void Core::Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t
 
 // Another member misses seqs of `target` and asks us: send what we kept,
 // marked relayed, to it alone.
-void Core::Relay(const NakView& k, const Endpoint& to) {
+void Core::Relay(Peer* asker, const NakView& k, uint64_t nowNs) {
   Peer* p = FindPeer(k.target);
   if (!p) return;
+  const Endpoint to = asker->endpoint;
   for (const Peer::Kept& d : p->kept) {
     const uint64_t last = d.first + d.count - 1;
     for (uint32_t i = 0; i < k.rangeCount; i++) {
       const uint64_t a = Ld64(k.ranges + i * 16), b = Ld64(k.ranges + i * 16 + 8);
       if (d.first > b || last < a) continue;
+      if (!SpendXmit(asker, d.bytes.size(), nowNs)) return;
       std::memcpy(scratch_.data(), d.bytes.data(), d.bytes.size());
       St16(scratch_.data() + 34, kDataRetransmit | kDataRelayed);
       Count(k_relayed);
@@ -580,18 +589,35 @@ void Core::Fetch(uint64_t sender, uint64_t holder, const uint64_t* ranges, size_
   }
 }
 
-void Core::OnNak(const NakView& k, const Endpoint& from, uint64_t nowNs) {
+void Core::OnNak(Peer* asker, const NakView& k, uint64_t nowNs) {
   Count(k_naksReceived);
   const uint64_t oldest = logCount_ ? log_[logHead_].firstSeq : nextSeq_;
   bool older = false;
   for (uint32_t i = 0; i < k.rangeCount; i++) {
     const uint64_t first = Ld64(k.ranges + i * 16), last = Ld64(k.ranges + i * 16 + 8);
-    Retransmit(first, std::min(last, highestSent_), from, nowNs);
+    Retransmit(asker, first, std::min(last, highestSent_), nowNs);
     if (first < oldest) older = true;
   }
   // Freed from the log already (the asker was left out of our stability for
   // a while): what we kept of our own stream may still have it.
-  if (older) Relay(k, from);
+  if (older) Relay(asker, k, nowNs);
+}
+
+// Each member may have kXmitBurstWindows windows re-sent to it at once, and
+// kXmitRateWindows windows a second after that. What is over the budget is
+// skipped (counted): the asker NAKs again later.
+bool Core::SpendXmit(Peer* asker, size_t bytes, uint64_t nowNs) {
+  const double burst = double(config_.windowBytes) * kXmitBurstWindows;
+  if (asker->xmitBudget < 0) {
+    asker->xmitBudget = burst;
+    asker->xmitRefillNs = nowNs;
+  }
+  const double refill = double(nowNs - asker->xmitRefillNs) * 1e-9 * double(config_.windowBytes) * kXmitRateWindows;
+  asker->xmitBudget = std::min(burst, asker->xmitBudget + refill);
+  asker->xmitRefillNs = nowNs;
+  if (asker->xmitBudget < double(bytes)) { Count(k_xmitLimited); return false; }
+  asker->xmitBudget -= double(bytes);
+  return true;
 }
 
 // ---------------------------------------------------------------- timers

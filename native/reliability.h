@@ -97,6 +97,11 @@ struct CoreConfig {
   uint64_t seed = 1;
 };
 
+// Retransmissions a member's NAKs may ask of us: this many windows
+// (windowBytes) at once, and this many a second after that.
+constexpr double kXmitBurstWindows = 4;
+constexpr double kXmitRateWindows = 16;
+
 class Core {
  public:
   Core(const CoreConfig& config, Sink* sink, uint64_t* counters, uint64_t nowNs);
@@ -165,8 +170,9 @@ class Core {
   void OnData(Peer* p, const uint8_t* dg, size_t n, uint64_t nowNs);
   void OnStatus(Peer* p, const StatusView& s, uint64_t nowNs);
   void AdvanceStreamStable(Peer* sender);
-  void OnNak(const NakView& k, const Endpoint& from, uint64_t nowNs);
-  void Relay(const NakView& k, const Endpoint& to);
+  void OnNak(Peer* asker, const NakView& k, uint64_t nowNs);
+  void Relay(Peer* asker, const NakView& k, uint64_t nowNs);
+  bool SpendXmit(Peer* asker, size_t bytes, uint64_t nowNs);
   void Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count);
   void Hold(Window& w, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n);
   void DrainHeld(Peer* p);
@@ -175,7 +181,7 @@ class Core {
   void SendStatus(uint64_t nowNs);
   void AdvanceStable();
   void CheckSlow(uint64_t nowNs);
-  void Retransmit(uint64_t first, uint64_t last, const Endpoint& to, uint64_t nowNs);
+  void Retransmit(Peer* asker, uint64_t first, uint64_t last, uint64_t nowNs);
   uint8_t* LogBuffer(size_t index) { return logMem_.get() + index * config_.datagramSize; }
   uint64_t Jitter(uint64_t base);
   void Count(Counter c, uint64_t n = 1) { counters_[c] += n; }

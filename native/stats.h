@@ -50,7 +50,9 @@ namespace troupe {
   X(retainedBytes, "bytes of received datagrams kept for other members (gauge)") \
   X(rejectSeal, "datagrams dropped: closed group, not sealed with a key of ours or altered") \
   X(rejectReplay, "datagrams dropped: closed group, a sealed datagram seen before (replay)") \
-  X(slowReceivers, "times a member held our full window for slowReceiverTimeout")
+  X(slowReceivers, "times a member held our full window for slowReceiverTimeout") \
+  X(nakRefused, "NAKs dropped: not from a member we know, at its own address") \
+  X(xmitLimited, "retransmissions skipped: the asking member's budget was spent")
 
 enum Counter : uint32_t {
 #define TROUPE_COUNTER_ENUM(name, doc) k_##name,

@@ -6,7 +6,8 @@
 //   B ── NAK(d2 seqs) after ~nakDelay ──► A ── retransmit d2 ──► B
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Net, MS, DATA, NAK, STATUS, range } from './helpers/net.js'
+import { Net, MS, DATA, NAK, STATUS, range, defaults } from './helpers/net.js'
+import { nak } from './helpers/wire.js'
 
 const dataTo = (to, nth) => {
   let seen = 0
@@ -75,6 +76,46 @@ test('reliability – a seq is not NAKed again before nakRetry, and repeat NAKs 
   net.queue = []
   net.run(60 * MS, 0.5 * MS)
   assert.equal(net.seqs(1, net.peerOf(1, 0)), range(1, 30))
+})
+
+test('reliability – NAKs are answered only for a known member at its own address, and within its retransmission budget', () => {
+  const net = new Net(2)
+  net.introduce()
+  // B receives nothing: A's log keeps all 300 messages (about 30 datagrams).
+  net.send(0, 300)
+  net.deliver((p) => !(p.type === DATA && p.to === 1))
+  const a = net.cores[0]
+  const ask = (sender, from) => {
+    a.input(nak(1n, [[1, 300]], { group: defaults.groupHash, sender }), from, from, net.now)
+    a.take()
+  }
+  let before = a.counters()
+  ask(99n, 2) // nobody A knows
+  ask(2n, 7) // B's id, from another address (a forged source)
+  let after = a.counters()
+  assert.is(after.nakRefused - before.nakRefused, 2)
+  assert.is(after.retransmits - before.retransmits, 0, 'nothing re-sent to a stranger or a forged address')
+
+  // B itself asks for everything again and again (each time past xmitHold):
+  // it gets kXmitBurstWindows (4) windows at once, then its budget is spent.
+  before = a.counters()
+  const window = defaults.windowBytes
+  for (let i = 0; i < 40; i++) {
+    net.now += defaults.xmitHoldNs
+    ask(2n, 2)
+  }
+  after = a.counters()
+  const resent = after.retransmits - before.retransmits
+  const elapsedS = (40 * defaults.xmitHoldNs) / 1e9
+  assert.ok(after.xmitLimited > before.xmitLimited, 'the budget ran out')
+  // (Each datagram holds 9 of the 100 B messages: 40 + 9 x 104 = 976 bytes; the last one fewer.)
+  assert.ok((resent - 40) * 976 <= 4 * window + 16 * window * elapsedS, `re-sent ${resent} datagrams: within the budget`)
+  assert.ok(resent >= 30, 'the first asks were answered in full')
+  // Later, the budget has refilled.
+  net.now += 1000 * MS
+  before = a.counters()
+  ask(2n, 2)
+  assert.ok(a.counters().retransmits - before.retransmits >= 30)
 })
 
 test('reliability – a lost last datagram is noticed from the sender\'s STATUS and repaired', () => {
