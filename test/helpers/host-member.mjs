@@ -1,0 +1,166 @@
+// A group member on one host of the multi-host test bed (netns.js), in its own
+// process. Adapted from vs-member.mjs: the same messages (`id/n`, orders in
+// turn), the same replicated state (an order-free sum over what it delivered)
+// and the same log streamed to the parent, plus what a partition does to a
+// member: 'blocked', then 'rejoining' as a new incarnation, whose log starts
+// with its own 'start' entry. It sends nothing while blocked or rejoining
+// (its keys name the incarnation that sends them) and goes on with the new
+// incarnation's first view. It exits when the test process is gone (the IPC
+// channel closes), so that no member outlives a killed run.
+//
+// argv: groupName memberName optionsJSON
+//   parent -> child  { cmd: 'send', rate }    start sending `rate` messages per second
+//                    { cmd: 'stop' }          stop sending
+//                    { cmd: 'report' }        reply { type: 'report', me, state, view, stats }
+//   child -> parent  { type: 'log', entries }  in order:
+//                      ['start', id, atMs] ['view', id, viewId, members, atMs] ['sent', keys, causalDeps]
+//                      ['msg', sender, key, order, view] ['state', bytes] ['blocked', id, blocked, atMs, reason]
+//                      ['rejoining', oldId, reason, atMs]
+//                    { type: 'joined', me, view }  { type: 'stopped' }  { type: 'report', ... }
+//                    { type: 'blocked', me, blocked, reason }  { type: 'rejoined', me, was, reason }
+//                    { type: 'unpaused', me } (sending again)  { type: 'error', message }
+import { Group } from '../../dist/index.js'
+
+const [groupName, memberName, optionsJson] = process.argv.slice(2)
+const options = JSON.parse(optionsJson || '{}')
+const orders = options.orders ?? ['fifo']
+delete options.orders
+
+let sum = 0
+let log = []
+const flushLog = () => {
+  if (log.length === 0) return
+  process.send({ type: 'log', entries: log })
+  log = []
+}
+const hash = (key) => {
+  let h = 2166136261
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619)
+  return h >>> 0
+}
+
+let group = null
+let me = null // the incarnation the log speaks for
+let viewId = 0
+let stateEntry = null
+const getState = () => {
+  const state = new Uint8Array(4)
+  new DataView(state.buffer).setUint32(0, sum, true)
+  return state
+}
+const setState = (state) => {
+  sum = new DataView(state.buffer, state.byteOffset, state.length).getUint32(0, true)
+  const entry = ['state', state.length]
+  // At the first join setState runs before join() resolves: logged after 'start', below.
+  if (!group) stateEntry = entry
+  else {
+    incarnation()
+    log.push(entry)
+  }
+}
+
+/** Starts the log of a new incarnation when group.me has changed (a rejoin). */
+function incarnation() {
+  if (group.me === me) return
+  me = group.me
+  viewId = 0
+  lastCausal.clear()
+  log.push(['start', me, Date.now()])
+}
+
+const started = Date.now()
+const lastCausal = new Map()
+group = await Group.join(groupName, { name: memberName, getState, setState, ...options })
+const decoder = new TextDecoder()
+me = group.me
+log.push(['start', me, started])
+if (stateEntry) log.push(stateEntry)
+stateEntry = null
+viewId = group.view.id
+log.push(['view', me, group.view.id, [...group.view.members], Date.now()])
+
+let paused = false // blocked, or between incarnations
+group.on('view', (v) => {
+  incarnation()
+  if (v.id === viewId) return
+  viewId = v.id
+  log.push(['view', me, v.id, [...v.members], Date.now()])
+  flushLog()
+  if (paused && v.members.includes(me)) {
+    paused = false
+    process.send({ type: 'unpaused', me })
+  }
+})
+group.on('blocked', ({ blocked, reason }) => {
+  log.push(['blocked', me, blocked, Date.now(), reason])
+  flushLog()
+  paused = blocked
+  process.send({ type: 'blocked', me, blocked, reason })
+})
+group.on('rejoining', (reason) => {
+  const was = me
+  paused = true
+  log.push(['rejoining', was, reason, Date.now()])
+  flushLog()
+  // group.me names the new incarnation once Group has opened it, right after this event.
+  queueMicrotask(() => {
+    incarnation()
+    flushLog()
+    process.send({ type: 'rejoined', me: group.me, was, reason })
+  })
+})
+group.on('message', (m) => {
+  incarnation()
+  const key = decoder.decode(m.data.subarray(0, Math.min(64, m.data.length))).split('|')[0]
+  sum = (sum + hash(key)) >>> 0
+  log.push(['msg', m.sender, key, m.order, viewId])
+  if (m.order === 'causal') lastCausal.set(m.sender, key)
+})
+group.on('error', (err) => {
+  console.error(`${memberName}: group error: ${err.stack ?? err}`)
+  flushLog()
+  process.send({ type: 'error', message: String(err.message ?? err) })
+})
+process.send({ type: 'joined', me: group.me, view: group.view.members })
+setInterval(flushLog, 50)
+
+let counter = 0
+let sending = null
+function startSending(rate) {
+  const perTick = Math.max(1, Math.round(rate / 100))
+  sending = setInterval(() => {
+    if (paused) return
+    const keys = []
+    const deps = {}
+    const sender = group.me
+    for (let i = 0; i < perTick; i++) {
+      const key = `${sender}/${++counter}`
+      keys.push(key)
+      if (orders[counter % orders.length] === 'causal') deps[key] = [...lastCausal.values()]
+    }
+    // The parent learns of the keys before the group does: a killed member
+    // never has a message delivered that its log does not name.
+    flushLog()
+    process.send({ type: 'log', entries: [['sent', keys, deps]] }, () => {
+      if (group.me !== sender) return // rejoined meanwhile: these keys name the old incarnation
+      for (const k of keys) {
+        const data = new TextEncoder().encode(`${k}|`.padEnd(100, '.'))
+        group.send(data, { order: orders[Number(k.split('/')[1]) % orders.length] })
+      }
+    })
+  }, 10)
+}
+
+// The test process is gone (killed, or it ended without killing us): so are we.
+process.on('disconnect', () => process.exit(0))
+process.on('message', (m) => {
+  if (m.cmd === 'send') startSending(m.rate)
+  else if (m.cmd === 'stop') {
+    clearInterval(sending)
+    flushLog()
+    process.send({ type: 'stopped' })
+  } else if (m.cmd === 'report') {
+    flushLog()
+    process.send({ type: 'report', me: group.me, state: sum, view: group.view, stats: group.stats() })
+  }
+})

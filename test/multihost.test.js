@@ -1,0 +1,253 @@
+// Multi-host: four members on four hosts (network namespaces joined by a
+// bridge, helpers/netns.js), each bound to its own interface, with faults made
+// by the kernel, once per transport. The members' own logs are checked against
+// the simulator's invariants (ts/sim/checker.ts), as in vs.test.js.
+//
+//   h1 h2 h3 h4       h1 starts the group, the others join; all send, all six
+//                     orders mixed (one message in a hundred is a sync barrier)
+//   5% loss           netfilter drops 5% of the UDP every host receives, 2 s:
+//                     every message sent meanwhile is delivered everywhere
+//   cut h4            its link goes down: h1 h2 h3 install a view without it,
+//                     h4 is 'blocked' (a minority of one)
+//   heal              h4 comes back as a new incarnation ('rejoining'), gets
+//                     the state: one view of four again
+//   SIGKILL coord     the survivors install a view without it
+//   stop; settle      one final view; every survivor delivered the messages of
+//                     every surviving sender; the logs hold every invariant
+//
+// Needs root (CI runs as root): without network namespaces the test fails
+// with the command that was refused. DEBUG_MH=1 prints the members' events.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { fileURLToPath } from 'node:url'
+import { checkInvariants } from '../dist/sim/checker.js'
+import { withTestbed } from './helpers/netns.js'
+import { until, uniqueGroup } from './helpers/wait.js'
+
+const script = fileURLToPath(new URL('./helpers/host-member.mjs', import.meta.url))
+const MS = 1e6
+const SUSPECT = 1000
+const RATE = 1000 // messages per second per member
+const LOSS_MS = 2000 // how long the loss lasts (the fault's length, not a wait for an event)
+const PORT = 40000 + (process.pid % 20000)
+const orders = Array.from({ length: 100 }, (_, i) => (i === 50 ? 'sync' : ['fifo', 'unordered', 'causal', 'total', 'safe'][i % 5]))
+
+/** The transports, each with the options that select it for the hosts of a testbed. */
+const transports = [
+  { name: 'udp-multicast', multicast: true, options: () => ({ transport: 'udp-multicast' }) },
+  { name: 'udp-unicast', multicast: false, options: (hosts) => ({ transport: 'udp-unicast', peers: hosts.map((h) => `${h.ip}:${PORT}`) }) },
+]
+
+/**
+ * The checker's logs (one per incarnation), built from what each member
+ * streamed. A sent key names its incarnation (`id/n`), so it is filed there
+ * even when it arrives after a rejoin started the next incarnation's log.
+ */
+class Logs {
+  constructor() {
+    this.byId = new Map()
+    this.all = []
+  }
+  attach(member) {
+    let current = null
+    member.child.on('message', (m) => {
+      if (m.type !== 'log') return
+      for (const e of m.entries) {
+        if (e[0] === 'start') {
+          if (current) {
+            current.end = 'excluded'
+            current.endedNs = e[2] * MS
+          }
+          current = { id: e[1], startedNs: e[2] * MS, endedNs: null, end: 'running', views: [], delivered: [], sent: [], causalDeps: new Map(), member }
+          this.byId.set(e[1], current)
+          this.all.push(current)
+        } else if (e[0] === 'view') {
+          current.views.push({ view: { id: e[2], members: e[3] }, founder: '', atNs: e[4] * MS })
+        } else if (e[0] === 'sent') {
+          for (const key of e[1]) this.byId.get(key.split('/')[0]).sent.push(key)
+          for (const [k, d] of Object.entries(e[2] ?? {})) this.byId.get(k.split('/')[0]).causalDeps.set(k, d)
+        } else if (e[0] === 'msg') {
+          current.delivered.push({ sender: e[1], key: e[2], order: e[3], view: e[4] })
+        } else if (e[0] === 'state') {
+          current.stateBytes = e[1]
+        }
+      }
+    })
+    member.ended = (how) => {
+      if (current) {
+        current.end = how
+        current.endedNs = Date.now() * MS
+      }
+    }
+  }
+  /** The member's latest incarnation. */
+  of(member) {
+    return this.all.filter((l) => l.member === member).at(-1)
+  }
+}
+
+const lastView = (logs, member) => logs.of(member)?.views.at(-1)?.view
+const inView = (logs, member, pred, what, timeout = 15000) =>
+  until(() => {
+    const v = lastView(logs, member)
+    return v !== undefined && v.members.includes(logs.of(member).id) && pred(v.members)
+  }, { timeout, what: `${member.name} ${what}`, detail: () => JSON.stringify(lastView(logs, member) ?? null) })
+/** Every one of `members` in one view, of exactly their current incarnations. */
+const oneView = (logs, members, what, timeout = 20000) =>
+  until(() => {
+    const views = members.map((m) => lastView(logs, m))
+    if (views.some((v) => !v)) return false
+    const ids = members.map((m) => logs.of(m).id).sort().join()
+    return views.every((v) => v.id === views[0].id && [...v.members].sort().join() === ids)
+  }, { timeout, what, detail: () => members.map((m) => `${m.name}: ${JSON.stringify(lastView(logs, m) ?? null)}`).join('; ') })
+const sum = (reports, counter) => reports.reduce((n, r) => n + r.stats.counters[counter], 0)
+
+for (const transport of transports) {
+  const name = `multi-host (${transport.name}) – 4 hosts: 5% loss, a partition healed by rejoining, SIGKILL of the coordinator; all six orders mixed, the logs hold every invariant`
+  test(name, () => withTestbed(4, (testbed) => explained(testbed, () => scenario(transport, testbed))))
+}
+
+/**
+ * Runs `body`; should it fail, the error also tells what each member still
+ * running reports (its view, what it has queued, its non-zero counters).
+ */
+async function explained(testbed, body) {
+  try {
+    return await body()
+  } catch (err) {
+    const running = testbed.members.filter((m) => !m.exited)
+    const lines = await Promise.all(running.map((m) => m.report().then(
+      (r) => `  ${m.name} ${r.me}: view ${r.view.id} [${r.view.members.join(' ')}], ${r.stats.pendingMessages} queued; ` +
+        Object.entries(r.stats.counters).filter(([k, v]) => v !== 0 && !k.startsWith('reject')).map(([k, v]) => `${k} ${v}`).join(', '),
+      (e) => `  ${m.name}: no report (${e.message})`)))
+    err.message += `\nthe members at the failure:\n${lines.join('\n')}`
+    throw err
+  }
+}
+
+/** The scenario of the header, over one transport, on the hosts of `testbed`. */
+async function scenario(transport, testbed) {
+  const logs = new Logs()
+  const group = uniqueGroup('mh')
+  const { hosts } = testbed
+  const optionsOf = (h) => ({ interface: h.ip, port: PORT, suspectTimeout: SUSPECT, orders, ...transport.options(hosts) })
+  const start = (h) => {
+    const m = testbed.start(h, group, h.name, optionsOf(h), script)
+    logs.attach(m)
+    if (process.env.DEBUG_MH) m.child.on('message', (x) => x.type !== 'log' && process.stdout.write(`${m.name} ${JSON.stringify(x).slice(0, 300)}\n`))
+    return m
+  }
+  // Unicast fans out to the peers: no multicast may leave a host, so none can help.
+  if (!transport.multicast) testbed.blockMulticast()
+  const t0 = Date.now()
+
+  // h1 starts the group; the others join it together.
+  const h1 = start(hosts[0])
+  await h1.next((x) => x.type === 'joined', 15000, 'h1 joined')
+  const members = [h1, ...hosts.slice(1).map(start)]
+  await Promise.all(members.slice(1).map((m) => m.next((x) => x.type === 'joined', 20000, `${m.name} joined`)))
+  await oneView(logs, members, 'a view of all four')
+  const joinedMs = Date.now() - t0
+  for (const m of members) m.command({ cmd: 'send', rate: RATE })
+
+  // (a) Loss: every host drops 5% of the UDP it receives, for a while.
+  const before = await Promise.all(members.map((m) => m.report()))
+  testbed.loss(0.05)
+  await new Promise((r) => setTimeout(r, LOSS_MS)) // the fault's duration, with traffic flowing
+  const dropped = testbed.dropped()
+  testbed.clearLoss()
+  const sentInLoss = members.map((m) => [...logs.of(m).sent])
+  await until(() => members.every((m) => {
+    const got = new Set(logs.of(m).delivered.map((d) => d.key))
+    return sentInLoss.every((keys) => keys.every((k) => got.has(k)))
+  }), { timeout: 20000, interval: 50, what: 'every member to deliver every message sent during the loss', detail: () =>
+    members.map((m) => {
+      const got = new Set(logs.of(m).delivered.map((d) => d.key))
+      return `${m.name} misses ${sentInLoss.flat().filter((k) => !got.has(k)).length}`
+    }).join('; ') })
+  const after = await Promise.all(members.map((m) => m.report()))
+  assert.ok(dropped > 0, 'netfilter dropped datagrams')
+  assert.ok(sum(after, 'naksSent') > sum(before, 'naksSent'), `losses were NAKed (${dropped} datagrams dropped)`)
+  const naks = sum(after, 'naksSent') - sum(before, 'naksSent')
+
+  // (b) A partition: h4's link goes down for longer than suspectTimeout.
+  const [, h2, h3, h4] = members
+  const h4Before = logs.of(h4).id
+  const cutAt = Date.now()
+  testbed.cut(h4.host)
+  for (const m of [h1, h2, h3]) await inView(logs, m, (v) => v.length === 3 && !v.includes(h4Before), 'in a view without h4', 5 * SUSPECT + 10000)
+  const excludedMs = Date.now() - cutAt
+  // The majority goes on: each of them delivers the others' messages in its new view.
+  const majorityView = () => lastView(logs, h1).id
+  await until(() => [h1, h2, h3].every((m) => [h1, h2, h3].every((s) => logs.of(m).delivered.some((d) => d.view === majorityView() && d.sender === logs.of(s).id))), {
+    timeout: 10000, interval: 50, what: 'traffic among h1 h2 h3 in their view without h4' })
+  await h4.next((x) => x.type === 'blocked' && x.blocked, 5 * SUSPECT + 10000, "h4 'blocked' (a minority of one)")
+  const healAt = Date.now()
+  testbed.heal(h4.host)
+  await h4.next((x) => x.type === 'rejoined', 10 * SUSPECT + 10000, "h4 'rejoining' once the link is back")
+  await oneView(logs, members, 'a view of all four again (h4 a new incarnation)')
+  const rejoinedMs = Date.now() - healAt
+  assert.is.not(logs.of(h4).id, h4Before, 'h4 came back as a new incarnation')
+  assert.equal(logs.byId.get(h4Before).views.filter((v) => v.atNs > cutAt * MS), [], 'the cut-off h4 installed no view while cut off (a minority)')
+  // (Its 'view' may come before the state does; its first messages come after it.)
+  await until(() => logs.of(h4).stateBytes !== undefined, { timeout: 10000, what: "h4's new incarnation to receive the state" })
+  assert.is(logs.of(h4).stateBytes, 4, 'the state as the giver had it')
+  // Its traffic flows again before the next fault.
+  await until(() => members.every((m) => logs.of(m).delivered.some((d) => d.sender === logs.of(h4).id)), { timeout: 10000, interval: 50, what: "everyone delivering h4's new incarnation" })
+
+  // (c) The coordinator is SIGKILLed mid-stream.
+  const coordinatorId = lastView(logs, h1).members[0]
+  const victim = members.find((m) => logs.of(m).id === coordinatorId)
+  const survivors = members.filter((m) => m !== victim)
+  const crashes = [{ id: coordinatorId, atNs: Date.now() * MS }]
+  victim.kill()
+  victim.ended('crashed')
+  await oneView(logs, survivors, `the survivors in a view without the coordinator ${victim.name}`)
+  const detectedMs = Math.round(Date.now() - crashes[0].atNs / MS)
+  // Every survivor delivers every survivor's traffic in the final view.
+  const finalView = () => lastView(logs, survivors[0]).id
+  await until(() => survivors.every((m) => survivors.every((s) => logs.of(m).delivered.some((d) => d.view === finalView() && d.sender === logs.of(s).id))), {
+    timeout: 10000, interval: 50, what: 'traffic from every survivor in the final view' })
+
+  // Stop, and settle: every survivor has the last message of every survivor.
+  for (const m of survivors) m.command({ cmd: 'stop' })
+  for (const m of survivors) await m.next((x) => x.type === 'stopped', 10000, `${m.name} stopped`)
+  const live = () => survivors.map((m) => logs.of(m))
+  await until(() => live().every((l) => live().every((s) => s.sent.length === 0 || l.delivered.some((d) => d.key === s.sent.at(-1)))), {
+    timeout: 20000, interval: 50, what: 'every survivor to deliver the last message of every survivor', detail: () =>
+      live().map((l) => `${l.id} lacks ${live().filter((s) => s.sent.length && !l.delivered.some((d) => d.key === s.sent.at(-1))).map((s) => s.sent.at(-1)).join(',') || 'nothing'}`).join('; ') })
+  const reports = await Promise.all(survivors.map((m) => m.report()))
+  for (const [i, m] of survivors.entries()) logs.of(m).finalState = reports[i].state
+
+  // One final view, of the survivors.
+  const ids = survivors.map((m) => logs.of(m).id).sort()
+  for (const r of reports) {
+    assert.is(r.view.id, reports[0].view.id, 'the survivors end in one view')
+    assert.equal([...r.view.members].sort(), ids, 'the final view holds exactly the survivors')
+  }
+  // Every survivor delivered every message a surviving sender sent in a view they shared.
+  for (const a of live()) {
+    const got = new Set(a.delivered.map((d) => d.key))
+    for (const b of live()) {
+      const shared = new Set(b.views.filter((v) => v.view.members.includes(a.id)).map((v) => v.view.id))
+      const missing = b.delivered.filter((d) => d.sender === b.id && shared.has(d.view) && !got.has(d.key))
+      assert.is(missing.length, 0, `${a.id} misses ${missing.length} messages of ${b.id} (first ${missing[0]?.key})`)
+    }
+  }
+  const errors = checkInvariants(logs.all, {
+    crashes,
+    detectionNs: 15000 * MS, // liveness here; how fast a view changes is measured by troupe bench
+    excused: [],
+    endNs: Date.now() * MS,
+    settled: true,
+  })
+  assert.equal(errors, [], errors.join('\n'))
+  const delivered = logs.all.reduce((n, l) => n + l.delivered.length, 0)
+  if (!transport.multicast) assert.is(testbed.multicastBlocked(), 0, 'no multicast left a host')
+  assert.ok(delivered > 10000, `traffic flowed (${delivered} deliveries)`)
+  process.stdout.write(`    ${transport.name}: one view of 4 after ${joinedMs} ms; loss: ${dropped} datagrams dropped, ${naks} NAKs; ` +
+    `cut: a view without h4 after ${excludedMs} ms, h4 back ${rejoinedMs} ms after the heal; SIGKILL of ${victim.name}: a view without it after ${detectedMs} ms; ` +
+    `${delivered} deliveries checked; state ${reports[0].state.toString(16)} everywhere; ${((Date.now() - t0) / 1000).toFixed(1)} s\n`)
+}
+
+test.run()
