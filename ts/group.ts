@@ -427,14 +427,16 @@ export class Group extends EventEmitter<GroupEvents> {
     this.session = SESSION_CLOSED
     this.engine.close()
     this.rejoins++
-    this.emit('rejoining', reason)
     try {
       this.open()
     } catch (err) {
       this.closed = true
       clearInterval(this.ticker)
       this.emit('error', err as Error)
+      return
     }
+    // After open(): group.me is already the new incarnation's id.
+    this.emit('rejoining', reason)
   }
 
   private releaseEarly(): void {

@@ -101,13 +101,10 @@ group.on('rejoining', (reason) => {
   const was = me
   paused = true
   log.push(['rejoining', was, reason, Date.now()])
+  // group.me already names the new incarnation.
+  incarnation()
   flushLog()
-  // group.me names the new incarnation once Group has opened it, right after this event.
-  queueMicrotask(() => {
-    incarnation()
-    flushLog()
-    process.send({ type: 'rejoined', me: group.me, was, reason })
-  })
+  process.send({ type: 'rejoined', me: group.me, was, reason })
 })
 group.on('message', (m) => {
   incarnation()
