@@ -66,6 +66,10 @@ Reject DecodeStatus(const uint8_t* p, size_t n, StatusView* s) {
   s->nameLen = p[40];
   s->ackCount = Ld16(p + 42);
   if (s->nameLen > kMaxName || s->ackCount > kMaxMembers) return Reject::kMalformed;
+  // No DATA can carry seq 2^64-1 (firstSeq + count may not wrap), so no
+  // sender can have sent it; accepted, it would wrap the receiver's next seq
+  // (highestSent + 1) to 0.
+  if (s->highestSent == ~uint64_t(0)) return Reject::kMalformed;
   if (s->lowestKept > s->highestSent + 1) return Reject::kMalformed;
   if (n != kStatusFixedBytes + s->nameLen + size_t(s->ackCount) * 16) {
     return n < kStatusFixedBytes + s->nameLen + size_t(s->ackCount) * 16 ? Reject::kTruncated : Reject::kMalformed;

@@ -63,6 +63,9 @@ test('codec – truncated, oversized and inconsistent datagrams are rejected wit
   assert.is(reason(zero), 'malformed')
   assert.is(reason(wire.data(0, [msg(1)])), 'malformed')
   assert.is(reason(wire.nak(1n, [[9, 2]])), 'malformed')
+  // A STATUS claiming seq 2^64-1, which no DATA can carry (found by fuzzing:
+  // it wrapped the receiver's next seq to 0).
+  assert.is(reason(wire.status(2n ** 64n - 1n, 'x', [], { lowestKept: 0 })), 'malformed')
   const many = wire.status(1, 'x', [])
   new DataView(many.buffer).setUint16(42, 1000, true)
   assert.is(reason(many), 'malformed')
