@@ -33,9 +33,13 @@ struct Core::Window {
   uint64_t nakCheckAt = kNever;
   uint32_t held = 0;     // slots in kHeld or kDeliveredEarly
   bool blocked = false;  // the sink refused a delivery
-  std::vector<Slot> slots;
+  std::vector<Slot> slots;  // mask + 1 of them, made when first needed (a peer
+                            // that never sends costs no window)
   uint64_t mask = 0;
-  Slot& at(uint64_t seq) { return slots[seq & mask]; }
+  Slot& at(uint64_t seq) {
+    if (slots.empty()) slots.resize(mask + 1);
+    return slots[seq & mask];
+  }
   bool inWindow(uint64_t seq) const { return seq >= next && seq - next <= mask; }
 };
 
@@ -123,7 +127,6 @@ Core::Peer* Core::AddPeer(uint64_t id, const char* name, size_t nameLen, const E
   p->ackForUs = stable_;
   p->win.next = highestSent + 1;
   p->win.highest = highestSent;
-  p->win.slots.resize(config_.receiveSlots);
   p->win.mask = config_.receiveSlots - 1;
   peers_[index] = std::move(p);
   byId_[id] = index;
@@ -182,6 +185,7 @@ void Core::RemovePeer(Peer* p, PeerDownReason why) {
   Gauge(k_heldMessages, counters_[k_heldMessages] - p->win.held);
   p->active = false;
   byId_.erase(p->id);
+  for (auto& other : peers_) if (other && other->active) other->acks.erase(p->id);
   if (lastPeer_ == p) lastPeer_ = nullptr;
   sink_->PeerDown(p->index, p->id, why);
   AdvanceStable();  // it no longer holds our window back
@@ -507,6 +511,10 @@ void Core::OnStatus(Peer* peer, const StatusView& s, uint64_t nowNs) {
   for (uint32_t i = 0; i < s.ackCount; i++) {
     const uint64_t sender = Ld64(s.acks + i * 16);
     const uint64_t ack = Ld64(s.acks + i * 16 + 8);
+    // Only streams we know (a STATUS could name any number of made-up
+    // senders); acks are cumulative and come again with the next STATUS.
+    Peer* p = FindPeer(sender);
+    if (!p) continue;
     uint64_t& known = peer->acks[sender];
     if (ack <= known) continue;
     known = ack;
@@ -514,7 +522,7 @@ void Core::OnStatus(Peer* peer, const StatusView& s, uint64_t nowNs) {
       if (ack > peer->ackForUs) peer->ackForUs = ack;
       AdvanceStable();
     }
-    if (Peer* p = FindPeer(sender)) AdvanceStreamStable(p);
+    AdvanceStreamStable(p);
   }
 }
 
