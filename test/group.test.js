@@ -31,6 +31,8 @@ test('options – a wrong option name or value is a TypeError/RangeError that na
   await throwsWith(() => Group.join(g, { partitions: 'split' }), RangeError, /option partitions must be 'primary' or 'merge'/)
   await throwsWith(() => Group.join(g, { getState: () => new Uint8Array(0) }), TypeError, /getState and setState go together/)
   await throwsWith(() => Group.join(g, { joinTimeout: 0 }), RangeError, /option joinTimeout/)
+  await throwsWith(() => Group.join(g, { busyPoll: -1 }), RangeError, /option busyPoll/)
+  await throwsWith(() => Group.join(g, { slowReceiver: 'drop' }), RangeError, /option slowReceiver must be 'wait' or 'evict'/)
   await throwsWith(() => Group.join(g, 'x'), TypeError, /options must be an object/)
   await throwsWith(() => Group.join('', {}), RangeError, /group name/)
   await throwsWith(() => Group.join(42), TypeError, /group name must be a string/)
@@ -63,6 +65,34 @@ test('group – two members see each other, deliver each other\'s messages in FI
     assert.equal(a.view.members, [a.me])
     assert.ok(views.at(-1).id > 1)
   } finally {
+    await a.leave()
+    await b.leave()
+  }
+})
+
+test('busyPoll – a ping-pong pair with busy polling delivers everything, and timers still run while traffic flows', async () => {
+  const name = uniqueGroup('busy')
+  const a = await Group.join(name, { name: 'a', busyPoll: 200 })
+  const b = await Group.join(name, { name: 'b', busyPoll: 200 })
+  let ticks = 0
+  const timer = setInterval(() => ticks++, 1)
+  try {
+    await until(() => a.view.members.length === 2 && b.view.members.length === 2, { what: 'both in both views' })
+    // b answers every message of a's; a sends the next one on each answer.
+    const N = 2000
+    let answers = 0
+    b.on('message', (m) => { if (m.sender === a.me) b.send(m.data) })
+    a.on('message', (m) => {
+      if (m.sender !== b.me) return
+      answers++
+      if (answers < N) a.send(Uint8Array.of(answers & 255))
+    })
+    const ticksBefore = ticks
+    a.send(Uint8Array.of(0))
+    await until(() => answers === N, { what: `${N} round trips`, timeout: 20000, detail: () => `${answers}` })
+    assert.ok(ticks > ticksBefore, 'a 1 ms interval ran during the round trips')
+  } finally {
+    clearInterval(timer)
     await a.leave()
     await b.leave()
   }

@@ -38,6 +38,8 @@ export interface EngineOptions extends CoreOptions {
   injectDuplicate?: number
   injectReorder?: number
   injectSeed?: number
+  /** After a receive, keep reading the sockets on the JS thread until nothing came for this long (0: off). */
+  busyPollNs?: number
   /** Closed group: 32-byte key; every datagram is sealed (AES-256-GCM). */
   key?: Uint8Array
   /** A unicast-only group: every member's address as flat (ip in network byte order, port) pairs. */

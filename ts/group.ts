@@ -61,7 +61,7 @@ export interface GroupEvents {
   blocked: [info: BlockedInfo]
   /** partitions: 'merge': sides that went on apart are one view again (emitted after its 'view'). */
   merge: [info: MergeInfo]
-  /** This member was left out of the group's view (wrongly suspected, on a minority side, or evicted as slow) and is joining again as a new incarnation: `group.me` changes. */
+  /** This member was left out of the group's view (wrongly suspected, on a minority side, or evicted as slow) and is joining again as a new incarnation: `group.me` is already the new id. */
   rejoining: [reason: string]
   /** A member held this member's flow-control window full for slowReceiverTimeout (slowReceiver 'evict': it is being removed). */
   slow: [info: SlowInfo]
@@ -351,6 +351,7 @@ export class Group extends EventEmitter<GroupEvents> {
         retainBytes: 2 * options.window,
         receiveBuffer: options.receiveBuffer,
         sendBuffer: options.sendBuffer,
+        busyPollNs: options.busyPoll * 1000,
         outboundBytes: OUTBOUND_BYTES,
         inboundBytes,
         seed: Math.floor(Math.random() * 2 ** 32),

@@ -33,6 +33,7 @@ export interface JoinOptions {
   receiveOwn?: boolean
   receiveBuffer?: number
   sendBuffer?: number
+  busyPoll?: number
   inject?: InjectOptions
   transport?: 'udp-multicast' | 'udp-unicast'
   peers?: string[]
@@ -62,6 +63,7 @@ export interface ResolvedOptions {
   receiveOwn: boolean
   receiveBuffer: number
   sendBuffer: number
+  busyPoll: number
   inject: Required<InjectOptions> | null
   transport: 'udp-multicast' | 'udp-unicast'
   /** udp-unicast: every member's address, parsed. */
@@ -107,6 +109,7 @@ export const JOIN_OPTIONS: Readonly<Record<keyof JoinOptions, Spec>> = {
   receiveOwn: { kind: 'boolean', doc: "Deliver this member's own messages to it. Default true." },
   receiveBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, doc: 'Kernel receive buffer asked for each socket (forced when root). Default 8 MiB.' },
   sendBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, doc: 'Kernel send buffer. Default 4 MiB.' },
+  busyPoll: { kind: 'number', unit: 'µs', min: 0, max: 10_000, doc: 'For latency-critical groups: after receiving, the JS thread keeps reading the sockets until nothing has come for this long, instead of going back to sleep (a wake-up costs 15-20 µs on a VM). Costs CPU while traffic flows; the event loop gets control back at least every millisecond. Default 0 (off).' },
   inject: { kind: 'object', doc: 'Test tool: seeded loss / duplication / reordering of received datagrams ({ loss, duplicate, reorder, seed }). Off by default; never use it in production.' },
   transport: { kind: 'string', doc: "'udp-multicast' (default): IP multicast on address:port. 'udp-unicast': for networks without multicast; each member listens on interface:port and sends what is for the group to every address in peers (and to members it has heard from), with the same guarantees." },
   peers: { kind: 'object', doc: "udp-unicast only: the members' addresses, 'ip:port' each (this member's own may be listed). A member learns the address of any member that sends to it, so a member started later that lists all the others need not be listed by them." },
@@ -281,6 +284,7 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
     receiveOwn: (o.receiveOwn as boolean | undefined) ?? true,
     receiveBuffer: (o.receiveBuffer as number | undefined) ?? 8 * MiB,
     sendBuffer: (o.sendBuffer as number | undefined) ?? 4 * MiB,
+    busyPoll: (o.busyPoll as number | undefined) ?? 0,
     inject,
     transport,
     peers,

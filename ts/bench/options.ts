@@ -7,7 +7,7 @@ import { JOIN_OPTIONS, ORDERS, type JoinOptions, type Order } from '../options.j
 
 /** Group.join options that `troupe bench` passes through as --kebab-case flags,
  *  with the library's own bounds and docs (options.ts). Unset: the library's default. */
-export const PASSED_JOIN_OPTIONS = ['interface', 'datagramSize', 'window', 'statusInterval', 'nakDelay', 'suspectTimeout', 'receiveBuffer'] as const
+export const PASSED_JOIN_OPTIONS = ['interface', 'datagramSize', 'window', 'statusInterval', 'nakDelay', 'suspectTimeout', 'receiveBuffer', 'busyPoll'] as const
 type PassedJoinOptions = Pick<JoinOptions, (typeof PASSED_JOIN_OPTIONS)[number]>
 
 /** What a bench run does; every member process gets a copy. */
