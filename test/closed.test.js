@@ -9,17 +9,7 @@ import { defaultEndpoint } from '../dist/options.js'
 import { addon } from '../dist/engine.js'
 import { data } from './helpers/wire.js'
 import { until, uniqueGroup } from './helpers/wait.js'
-
-const throwsWith = async (fn, Kind, pattern) => {
-  try {
-    await fn()
-  } catch (e) {
-    assert.instance(e, Kind, `expected ${Kind.name}, got ${e?.constructor?.name}: ${e?.message}`)
-    assert.match(e.message, pattern)
-    return
-  }
-  assert.unreachable(`expected ${Kind.name} matching ${pattern}`)
-}
+import { throwsWith } from './helpers/assert.js'
 
 const MARK = 'plaintext-marker-'
 const text = new TextDecoder()

@@ -4,17 +4,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Group } from '../dist/index.js'
 import { until, uniqueGroup } from './helpers/wait.js'
-
-const throwsWith = async (fn, Kind, pattern) => {
-  try {
-    await fn()
-  } catch (e) {
-    assert.instance(e, Kind, `expected ${Kind.name}, got ${e?.constructor?.name}: ${e?.message}`)
-    assert.match(e.message, pattern)
-    return
-  }
-  assert.unreachable(`expected ${Kind.name} matching ${pattern}`)
-}
+import { throwsWith } from './helpers/assert.js'
 
 test('options – a wrong option name or value is a TypeError/RangeError that names it', async () => {
   const g = uniqueGroup('opts')

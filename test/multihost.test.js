@@ -22,9 +22,10 @@ import * as assert from 'uvu/assert'
 import { fileURLToPath } from 'node:url'
 import { checkInvariants } from '../dist/sim/checker.js'
 import { withTestbed } from './helpers/netns.js'
+import { Logs } from './helpers/logs.js'
 import { until, uniqueGroup } from './helpers/wait.js'
 
-const script = fileURLToPath(new URL('./helpers/host-member.mjs', import.meta.url))
+const script = fileURLToPath(new URL('./helpers/log-member.mjs', import.meta.url))
 const MS = 1e6
 const SUSPECT = 1000
 const RATE = 1000 // messages per second per member
@@ -37,54 +38,6 @@ const transports = [
   { name: 'udp-multicast', multicast: true, options: () => ({ transport: 'udp-multicast' }) },
   { name: 'udp-unicast', multicast: false, options: (hosts) => ({ transport: 'udp-unicast', peers: hosts.map((h) => `${h.ip}:${PORT}`) }) },
 ]
-
-/**
- * The checker's logs (one per incarnation), built from what each member
- * streamed. A sent key names its incarnation (`id/n`), so it is filed there
- * even when it arrives after a rejoin started the next incarnation's log.
- */
-class Logs {
-  constructor() {
-    this.byId = new Map()
-    this.all = []
-  }
-  attach(member) {
-    let current = null
-    member.child.on('message', (m) => {
-      if (m.type !== 'log') return
-      for (const e of m.entries) {
-        if (e[0] === 'start') {
-          if (current) {
-            current.end = 'excluded'
-            current.endedNs = e[2] * MS
-          }
-          current = { id: e[1], startedNs: e[2] * MS, endedNs: null, end: 'running', views: [], delivered: [], sent: [], causalDeps: new Map(), member }
-          this.byId.set(e[1], current)
-          this.all.push(current)
-        } else if (e[0] === 'view') {
-          current.views.push({ view: { id: e[2], members: e[3] }, founder: '', atNs: e[4] * MS })
-        } else if (e[0] === 'sent') {
-          for (const key of e[1]) this.byId.get(key.split('/')[0]).sent.push(key)
-          for (const [k, d] of Object.entries(e[2] ?? {})) this.byId.get(k.split('/')[0]).causalDeps.set(k, d)
-        } else if (e[0] === 'msg') {
-          current.delivered.push({ sender: e[1], key: e[2], order: e[3], view: e[4] })
-        } else if (e[0] === 'state') {
-          current.stateBytes = e[1]
-        }
-      }
-    })
-    member.ended = (how) => {
-      if (current) {
-        current.end = how
-        current.endedNs = Date.now() * MS
-      }
-    }
-  }
-  /** The member's latest incarnation. */
-  of(member) {
-    return this.all.filter((l) => l.member === member).at(-1)
-  }
-}
 
 const lastView = (logs, member) => logs.of(member)?.views.at(-1)?.view
 const inView = (logs, member, pred, what, timeout = 15000) =>

@@ -5,17 +5,7 @@ import * as assert from 'uvu/assert'
 import { Group } from '../dist/index.js'
 import { defaultEndpoint } from '../dist/options.js'
 import { until, uniqueGroup } from './helpers/wait.js'
-
-const throwsWith = async (fn, Kind, pattern) => {
-  try {
-    await fn()
-  } catch (e) {
-    assert.instance(e, Kind, `expected ${Kind.name}, got ${e?.constructor?.name}: ${e?.message}`)
-    assert.match(e.message, pattern)
-    return
-  }
-  assert.unreachable(`expected ${Kind.name} matching ${pattern}`)
-}
+import { throwsWith } from './helpers/assert.js'
 
 test('options – transport and peers are checked and named', async () => {
   const g = uniqueGroup('uopts')

@@ -12,55 +12,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { fileURLToPath } from 'node:url'
 import { checkInvariants } from '../dist/sim/checker.js'
+import { Logs } from './helpers/logs.js'
 import { withMembers } from './helpers/procs.js'
 import { until, uniqueGroup } from './helpers/wait.js'
 
-const script = fileURLToPath(new URL('./helpers/vs-member.mjs', import.meta.url))
+const script = fileURLToPath(new URL('./helpers/log-member.mjs', import.meta.url))
 const MS = 1e6
-
-/** Builds the checker's logs from what each member process streamed. */
-class Logs {
-  constructor() {
-    this.byId = new Map()
-    this.order = []
-  }
-  attach(member) {
-    let current = null
-    member.child.on('message', (m) => {
-      if (m.type !== 'log') return
-      for (const e of m.entries) {
-        if (e[0] === 'start') {
-          if (current) {
-            current.end = 'excluded'
-            current.endedNs = e[2] * MS
-          }
-          current = { id: e[1], startedNs: e[2] * MS, endedNs: null, end: 'running', views: [], delivered: [], sent: [], causalDeps: new Map(), member }
-          this.byId.set(e[1], current)
-          this.order.push(current)
-        } else if (e[0] === 'view') {
-          current.views.push({ view: { id: e[2], members: e[3] }, founder: '', atNs: e[4] * MS })
-        } else if (e[0] === 'sent') {
-          current.sent.push(...e[1])
-          for (const [k, d] of Object.entries(e[2] ?? {})) current.causalDeps.set(k, d)
-        } else if (e[0] === 'msg') {
-          current.delivered.push({ sender: e[1], key: e[2], order: e[3], view: e[4] })
-        } else if (e[0] === 'state') {
-          current.stateBytes = e[1]
-          current.stateBad = e[2]
-        }
-      }
-    })
-    member.ended = (how) => {
-      if (current) {
-        current.end = how
-        current.endedNs = Date.now() * MS
-      }
-    }
-  }
-  get all() {
-    return this.order
-  }
-}
 
 const inView = (logs, member, pred, what, timeout = 15000) =>
   until(() => {

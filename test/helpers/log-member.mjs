@@ -1,9 +1,12 @@
-// A group member on one host of the multi-host test bed (netns.js), in its own
-// process. Adapted from vs-member.mjs: the same messages (`id/n`, orders in
-// turn), the same replicated state (an order-free sum over what it delivered)
-// and the same log streamed to the parent, plus what a partition does to a
-// member: 'blocked', then 'rejoining' as a new incarnation, whose log starts
-// with its own 'start' entry. It sends nothing while blocked or rejoining
+// A group member that streams its log, in its own process, for the tests that
+// check the simulator's invariants on real processes (vs.test.js, and the
+// multi-host test bed, netns.js). It sends named messages (`id/n`, the orders
+// in turn), keeps a replicated state (an order-free sum over what it
+// delivered, handed to joiners by state transfer, optionally padded with
+// `bigState` bytes of a fixed pattern), and streams its log to the parent
+// over IPC so that the parent can check the invariants even for members it
+// kills. A partition's minority member: 'blocked', then 'rejoining' as a new
+// incarnation, whose log starts with its own 'start' entry. It sends nothing while blocked or rejoining
 // (its keys name the incarnation that sends them) and goes on with the new
 // incarnation's first view. It exits when the test process is gone (the IPC
 // channel closes), so that no member outlives a killed run.
@@ -12,9 +15,11 @@
 //   parent -> child  { cmd: 'send', rate }    start sending `rate` messages per second
 //                    { cmd: 'stop' }          stop sending
 //                    { cmd: 'report' }        reply { type: 'report', me, state, view, stats }
+//                    { cmd: 'leave' }         leave, then exit
+//                    { cmd: 'busy', ms }      block the event loop for ms (a long GC pause, a busy loop)
 //   child -> parent  { type: 'log', entries }  in order:
 //                      ['start', id, atMs] ['view', id, viewId, members, atMs] ['sent', keys, causalDeps]
-//                      ['msg', sender, key, order, view] ['state', bytes] ['blocked', id, blocked, atMs, reason]
+//                      ['msg', sender, key, order, view] ['state', bytes, badBytes] ['blocked', id, blocked, atMs, reason]
 //                      ['rejoining', oldId, reason, atMs]
 //                    { type: 'joined', me, view }  { type: 'stopped' }  { type: 'report', ... }
 //                    { type: 'blocked', me, blocked, reason }  { type: 'rejoined', me, was, reason }
@@ -25,6 +30,9 @@ const [groupName, memberName, optionsJson] = process.argv.slice(2)
 const options = JSON.parse(optionsJson || '{}')
 const orders = options.orders ?? ['fifo']
 delete options.orders
+const bigState = options.bigState ?? 0 // extra bytes of state (a fixed pattern), to test large transfers
+delete options.bigState
+const pattern = (i) => (i * 131 + 7) & 255
 
 let sum = 0
 let log = []
@@ -44,13 +52,16 @@ let me = null // the incarnation the log speaks for
 let viewId = 0
 let stateEntry = null
 const getState = () => {
-  const state = new Uint8Array(4)
+  const state = new Uint8Array(4 + bigState)
   new DataView(state.buffer).setUint32(0, sum, true)
+  for (let i = 0; i < bigState; i++) state[4 + i] = pattern(i)
   return state
 }
 const setState = (state) => {
   sum = new DataView(state.buffer, state.byteOffset, state.length).getUint32(0, true)
-  const entry = ['state', state.length]
+  let bad = 0
+  for (let i = 4; i < state.length; i++) if (state[i] !== pattern(i - 4)) bad++
+  const entry = ['state', state.length, bad]
   // At the first join setState runs before join() resolves: logged after 'start', below.
   if (!group) stateEntry = entry
   else {
@@ -119,7 +130,7 @@ group.on('error', (err) => {
   process.send({ type: 'error', message: String(err.message ?? err) })
 })
 process.send({ type: 'joined', me: group.me, view: group.view.members })
-setInterval(flushLog, 50)
+const flusher = setInterval(flushLog, 50)
 
 let counter = 0
 let sending = null
@@ -150,14 +161,24 @@ function startSending(rate) {
 
 // The test process is gone (killed, or it ended without killing us): so are we.
 process.on('disconnect', () => process.exit(0))
-process.on('message', (m) => {
+process.on('message', async (m) => {
   if (m.cmd === 'send') startSending(m.rate)
   else if (m.cmd === 'stop') {
     clearInterval(sending)
     flushLog()
     process.send({ type: 'stopped' })
+  } else if (m.cmd === 'busy') {
+    const until = Date.now() + m.ms
+    while (Date.now() < until) {} // the event loop is stuck; the engine's I/O thread is not
+    process.send({ type: 'unblocked' })
   } else if (m.cmd === 'report') {
     flushLog()
     process.send({ type: 'report', me: group.me, state: sum, view: group.view, stats: group.stats() })
+  } else if (m.cmd === 'leave') {
+    clearInterval(sending)
+    await group.leave()
+    flushLog()
+    clearInterval(flusher)
+    process.send({ type: 'left' }, () => process.exit(0))
   }
 })
