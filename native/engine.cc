@@ -131,6 +131,7 @@ bool Engine::ReceiveOnCaller() {
   }
   WatchSockets(room);
   DrainOutbound(now);
+  if (!paused_) core_->FlushOrders(now);
   SendOut();
   PublishInbound();
   mu_.unlock();
@@ -212,6 +213,12 @@ bool Engine::Rekey(const uint8_t key[kKeyBytes], uint64_t graceNs) {
   return true;
 }
 
+void Engine::Sequence(bool on) {
+  if (!core_ || closed_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  core_->SetSequencing(on);
+}
+
 void Engine::Lags(std::vector<PeerLag>* out) {
   if (!core_ || closed_) return;
   std::lock_guard<std::mutex> lock(mu_);
@@ -268,6 +275,7 @@ void Engine::Run() {
     }
     WatchSockets(room && pendingCount_ == 0);
     DrainOutbound(now);
+    if (!paused_) core_->FlushOrders(now);
     if (MonotonicNs() >= core_->NextDeadline()) core_->OnTimer(MonotonicNs());
     SendOut();
     PublishInbound();
@@ -485,9 +493,9 @@ bool Engine::FlushControl() {
   return true;
 }
 
-bool Engine::Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
+bool Engine::Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n, bool placed) {
   if (!control_.empty() && !FlushControl()) return false;
-  uint8_t* p = inbound_.Reserve(kRecMessage, uint16_t(order | frag << 4), kMessagePrefix + n);
+  uint8_t* p = inbound_.Reserve(kRecMessage, uint16_t(order | frag << 4 | (placed ? 1 << 8 : 0)), kMessagePrefix + n);
   if (!p) return false;
   St64(p, seq);
   St32(p + 8, peer);
