@@ -122,6 +122,7 @@ bool Engine::ReceiveOnCaller() {
   if (!core_ || closed_) return false;
   if (!mu_.try_lock()) return true;
   const uint64_t now = MonotonicNs();
+  const uint64_t deadline = core_->NextDeadline();
   bool room = core_->Pump(now) && ProcessPending(now);
   if (room) {
     ReceiveFrom(transport_.multicastFd(), now);
@@ -132,9 +133,14 @@ bool Engine::ReceiveOnCaller() {
   WatchSockets(room);
   DrainOutbound(now);
   if (!paused_) core_->FlushOrders(now);
+  // What we received may want a STATUS now (safe messages, piled-up acks):
+  // send it here, or wake the I/O thread if it sleeps past the new deadline.
+  if (MonotonicNs() >= core_->NextDeadline()) core_->OnTimer(MonotonicNs());
+  const bool sooner = core_->NextDeadline() < deadline;
   SendOut();
   PublishInbound();
   mu_.unlock();
+  if (sooner) Kick();
   return room;
 }
 

@@ -13,6 +13,7 @@ constexpr uint64_t kNever = ~uint64_t(0);
 constexpr uint8_t kOrderUnordered = 0;
 constexpr uint64_t kEagerStatusAcks = 4096;  // acks that make STATUS go out early
 constexpr uint64_t kEagerStatusGapNs = 1'000'000;
+constexpr uint64_t kSafeStatusGapNs = 200'000;  // at most one early STATUS per this, for safe messages
 }  // namespace
 
 // One receive slot: a message that arrived after a gap (or while the sink
@@ -433,6 +434,17 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
     nextStatusNs_ = nowNs;
     ScheduleAt(nowNs);
   }
+  if (safeDelivered_) {
+    // A safe message waits until every member is known to hold it: our ack
+    // goes out soon (at most one early STATUS per kSafeStatusGapNs), not
+    // at the next statusInterval.
+    safeDelivered_ = false;
+    const uint64_t at = std::max(nowNs, lastStatusNs_ + kSafeStatusGapNs);
+    if (at < nextStatusNs_) {
+      nextStatusNs_ = at;
+      ScheduleAt(at);
+    }
+  }
 }
 
 // Every in-order delivery goes through here: the sequencer places total
@@ -441,6 +453,7 @@ bool Core::Hand(Peer* p, uint64_t seq, uint32_t view, uint8_t order, uint8_t fra
   const bool place = WillPlace(p, view, order, frag);
   if (!sink_->Deliver(p->index, seq, view, order, frag, data, n, place)) return false;
   if (order == kOrderTotal || order == kOrderSafe) {
+    if (order == kOrderSafe) safeDelivered_ = true;
     if (frag == kFragFirst) p->totalFirst = seq;
     if (place) Place(p, frag == kFragLast ? p->totalFirst : seq, frag);
     if (frag == kFragLast || frag == kFragWhole) p->totalFirst = 0;
@@ -729,6 +742,7 @@ void Core::SendNaks(Peer* peer, uint64_t nowNs) {
 }
 
 void Core::SendStatus(uint64_t nowNs) {
+  lastStatusNs_ = nowNs;
   uint8_t* p = scratch_.data();
   const size_t nameLen = std::min(config_.name.size(), kMaxName);
   uint8_t* a = p + kStatusFixedBytes + nameLen;

@@ -223,6 +223,8 @@ class Core {
   bool inMessage_ = false;
   bool windowHit_ = false;                    // a Submit found the window full since the last timer
   bool sequencing_ = false;
+  bool safeDelivered_ = false;                // a safe message was delivered: tell the others soon
+  uint64_t lastStatusNs_ = 0;
   std::vector<uint8_t> orders_;               // placed runs not yet sent: 24 bytes each
   uint64_t lastRunSender_ = 0;                // the newest run's sender (0: none)
   uint32_t view_ = 0;
