@@ -141,9 +141,18 @@ export interface DecodedDatagram {
   ranges?: number
 }
 
+/** The closed groups' sealer alone (native/seal.h), with made-up time: tests. */
+export declare class NativeManualSealer {
+  constructor(key: Uint8Array, selfHex: string)
+  seal(plain: Uint8Array): Uint8Array
+  open(sealed: Uint8Array, nowNs: number): { ok: boolean; reason: 'none' | 'auth' | 'replay'; plain?: Uint8Array }
+  rekey(key: Uint8Array, graceNs: number, nowNs: number): void
+}
+
 interface Addon {
   Engine: typeof NativeEngine
   ManualCore: typeof NativeManualCore
+  ManualSealer: typeof NativeManualSealer
   decode(datagram: Uint8Array, groupHash: number): DecodedDatagram
   groupHash(name: string): number
   counters: { name: string; doc: string }[]
