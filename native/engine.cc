@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <arpa/inet.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -24,6 +25,11 @@ SharedRegion::~SharedRegion() {
 }
 
 namespace {
+// The total-order sequencer is every ordered message's extra hop: while it
+// is placing messages its I/O thread polls the sockets for this long after
+// the last ORDER record (yielding the CPU between polls) instead of sleeping,
+// so the next message finds it awake.
+constexpr uint64_t kSequencerSpinNs = 200'000;
 constexpr size_t kMaxInjectDelayed = 64;
 constexpr uint64_t kMaxIdleWaitNs = 100'000'000;
 }  // namespace
@@ -253,8 +259,11 @@ void Engine::Run() {
     uint64_t now = MonotonicNs();
     const uint64_t deadline = core_->NextDeadline();
     const uint64_t wait = deadline > now ? std::min(deadline - now, kMaxIdleWaitNs) : 0;
+    const uint64_t lastOrder = core_->LastOrderNs();
+    const bool spin = lastOrder && now - lastOrder < kSequencerSpinNs;
+    if (spin) sched_yield();
     // Round up so that we never spin just short of a deadline.
-    const int n = epoll_wait(epoll_, events, 4, int((wait + 999'999) / 1'000'000));
+    const int n = epoll_wait(epoll_, events, 4, spin ? 0 : int((wait + 999'999) / 1'000'000));
     if (!running_.load(std::memory_order_acquire)) break;
     std::lock_guard<std::mutex> lock(mu_);
     now = MonotonicNs();

@@ -497,6 +497,7 @@ void Core::FlushOrders(uint64_t nowNs) {
     if (Submit(kOrderRecord, kFragWhole, orders_.data() + done, n, nowNs) != SubmitStatus::kOk) break;
     done += n;
   }
+  if (done) lastOrderNs_ = nowNs;
   orders_.erase(orders_.begin(), orders_.begin() + ptrdiff_t(done));
   if (orders_.empty()) lastRunSender_ = 0;
   FlushData(nowNs);

@@ -152,6 +152,8 @@ class Core {
   void SetSequencing(bool on);
   // Sends the ORDER records placed so far (not inside a fragmented message of ours).
   void FlushOrders(uint64_t nowNs);
+  // When FlushOrders last sent an ORDER record (0: never).
+  uint64_t LastOrderNs() const { return lastOrderNs_; }
   // Every other member's lag behind our stream.
   void Lags(std::vector<PeerLag>* out, uint64_t nowNs) const;
 
@@ -223,7 +225,8 @@ class Core {
   bool inMessage_ = false;
   bool windowHit_ = false;                    // a Submit found the window full since the last timer
   bool sequencing_ = false;
-  bool safeDelivered_ = false;                // a safe message was delivered: tell the others soon
+  bool safeDelivered_ = false;
+  uint64_t lastOrderNs_ = 0;                // a safe message was delivered: tell the others soon
   uint64_t lastStatusNs_ = 0;
   std::vector<uint8_t> orders_;               // placed runs not yet sent: 24 bytes each
   uint64_t lastRunSender_ = 0;                // the newest run's sender (0: none)
