@@ -1,11 +1,27 @@
 // Runs the uvu suites and ends with one line "N passed, N failed", so that a
 // run which executes nothing cannot pass unnoticed. uvu's own summary
 // ("Total: / Passed: / Skipped:") is parsed from its output.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+// Some suites need Debian packages (clang with libFuzzer for the fuzz targets,
+// iptables for the multi-host suite) and root (network namespaces). As root,
+// install what is missing first (ci/install-deps.sh, which CI runs too);
+// otherwise those suites fail and say what is missing.
+const has = (check) => spawnSync('sh', ['-c', check]).status === 0
+const missing = ['clang++', 'iptables', 'ip'].filter((c) => !has(`command -v ${c}`))
+if (!has('ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a')) missing.push('libFuzzer')
+if (missing.length > 0) {
+  if (process.getuid?.() === 0) {
+    console.log(`test: installing what the suites need (${missing.join(', ')} missing): bash ci/install-deps.sh`)
+    spawnSync('bash', [path.join(root, 'ci', 'install-deps.sh')], { stdio: 'inherit' })
+  } else {
+    console.log(`test: ${missing.join(', ')} missing and not root: the fuzz and multi-host suites will fail (run bash ci/install-deps.sh as root)`)
+  }
+}
 const uvu = path.join(root, 'node_modules', 'uvu', 'bin.js')
 const args = [uvu, 'test', process.argv[2] ?? '.*\\.test\\.m?js$']
 const env = { ...process.env, NO_COLOR: '1' }
