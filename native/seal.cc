@@ -149,14 +149,14 @@ SealReject Sealer::Open(uint8_t* p, size_t n, uint64_t nowNs, size_t* plainLen) 
   const uint32_t tag = Ld32(p + 4);
   Slot* s = nullptr;
   for (Slot& slot : slots_) {
-    if (!slot.used || slot.tag != tag) continue;
-    if (slot.expiresNs && nowNs >= slot.expiresNs) {
+    if (slot.used && slot.expiresNs && nowNs >= slot.expiresNs) {
+      // The grace period is over: the old key is forgotten, whatever this datagram is.
       slot.used = false;
       slot.senders.clear();
       OPENSSL_cleanse(slot.key, sizeof slot.key);
-      continue;
+      OPENSSL_cleanse(slot.ownKey, sizeof slot.ownKey);
     }
-    s = &slot;
+    if (slot.used && slot.tag == tag) s = &slot;
   }
   if (!s) return SealReject::kAuth;
   const uint64_t sender = Ld64(p + 8), counter = Ld64(p + 16);
