@@ -40,7 +40,10 @@ Sealer::Sealer(const uint8_t key[kKeyBytes], uint64_t self) : self_(self) {
 Sealer::~Sealer() {
   EVP_CIPHER_CTX_free(Ctx(enc_));
   EVP_CIPHER_CTX_free(Ctx(dec_));
-  for (Slot& s : slots_) OPENSSL_cleanse(s.key, sizeof s.key);
+  for (Slot& s : slots_) {
+    OPENSSL_cleanse(s.key, sizeof s.key);
+    OPENSSL_cleanse(s.ownKey, sizeof s.ownKey);
+  }
 }
 
 uint32_t Sealer::TagOf(const uint8_t key[kKeyBytes]) {
