@@ -12,6 +12,8 @@ command -v python3 >/dev/null || missing+=(python3)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v iptables >/dev/null || missing+=(iptables)
 command -v clang++-14 >/dev/null || command -v clang++ >/dev/null || missing+=(clang)
+# The sealer's fuzz target links the system's OpenSSL (the addon uses Node's).
+[ -f /usr/include/openssl/evp.h ] || missing+=(libssl-dev)
 # libFuzzer's runtime (libclang_rt.fuzzer) ships in libclang-rt-*-dev.
 ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || missing+=(libclang-rt-14-dev)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (native/test/fuzz_<target>.cc) and runs them.
 #
-#   bash scripts/fuzz.sh [wire|core|all] [seconds] [libFuzzer flags...]
+#   bash scripts/fuzz.sh [wire|core|seal|all] [seconds] [libFuzzer flags...]
 #
 # Defaults: all targets, 60 seconds each. Binaries, logs and the growing
 # corpus go to fuzz-out/ (corpus-<target>/, seeded from the committed
@@ -12,13 +12,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: bash scripts/fuzz.sh [wire|core|all] [seconds] [libFuzzer flags...]" >&2; exit 2; }
+usage() { echo "usage: bash scripts/fuzz.sh [wire|core|seal|all] [seconds] [libFuzzer flags...]" >&2; exit 2; }
 target=${1:-all}
 seconds=${2:-60}
 extra=("${@:3}")
 case $target in
-  wire | core) targets=("$target") ;;
-  all) targets=(wire core) ;;
+  wire | core | seal) targets=("$target") ;;
+  all) targets=(wire core seal) ;;
   *) usage ;;
 esac
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || usage
@@ -38,12 +38,16 @@ for t in "${targets[@]}"; do
     wire) sources=(native/test/fuzz_wire.cc native/wire.cc); headers=(native/wire.h); max_len=4096 ;;
     core) sources=(native/test/fuzz_core.cc native/wire.cc native/reliability.cc)
           headers=(native/wire.h native/reliability.h native/stats.h); max_len=8192 ;;
+    # The sealer links the system's OpenSSL 3 (libssl-dev); the addon uses Node's.
+    seal) sources=(native/test/fuzz_seal.cc native/seal.cc); headers=(native/seal.h native/wire.h); max_len=2100 ;;
   esac
+  libs=()
+  [[ $t == seal ]] && libs=(-lcrypto)
   bin=$out/fuzz_$t
   if [[ ! -x $bin || -n $(find "${sources[@]}" "${headers[@]}" -newer "$bin") ]]; then
     echo "fuzz.sh: building $bin"
     # Built aside and renamed: another run (npm test in a second shell) may be using $bin.
-    if ! "$cxx" "${flags[@]}" "${sources[@]}" -o "$bin.$$"; then
+    if ! "$cxx" "${flags[@]}" "${sources[@]}" ${libs[@]+"${libs[@]}"} -o "$bin.$$"; then
       rm -f "$bin.$$"
       echo "fuzz.sh: building $t failed (libFuzzer's runtime missing? bash ci/install-deps.sh)" >&2
       exit 2
