@@ -157,7 +157,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod<&EngineWrap::Fetch>("fetch"),
       InstanceMethod<&EngineWrap::Rekey>("rekey"),
       InstanceMethod<&EngineWrap::Lags>("lags"),
-      InstanceMethod<&EngineWrap::Sequence>("sequence"),
       InstanceAccessor<&EngineWrap::Info>("info"),
     });
   }
@@ -443,12 +442,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
   // lags(): [{ id (16 hex), acked, lag, behindMs, silentMs, excluded }] for every other member.
-  // sequence(on): this member is the total-order sequencer (Core::SetSequencing).
-  Napi::Value Sequence(const Napi::CallbackInfo& info) {
-    if (engine_) engine_->Sequence(info[0].ToBoolean().Value());
-    return info.Env().Undefined();
-  }
-
   Napi::Value Lags(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::vector<PeerLag> lags;
@@ -486,7 +479,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 class RecordingSink final : public Sink {
  public:
   struct Sent { std::vector<uint8_t> bytes; bool unicast; Endpoint to; };
-  struct Delivered { uint32_t peer; uint64_t seq; uint32_t view; uint8_t order, frag; bool placed; std::vector<uint8_t> data; };
+  struct Delivered { uint32_t peer; uint64_t seq; uint32_t view; uint8_t order, frag; std::vector<uint8_t> data; };
   struct PeerEvent { bool up; uint32_t peer; uint64_t id; std::string name; uint8_t reason; };
   struct ControlIn { uint64_t sender; std::vector<uint8_t> data; };
   struct StableIn { uint32_t peer; uint64_t seq; };
@@ -500,10 +493,10 @@ class RecordingSink final : public Sink {
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override {
     sent.push_back(Sent{std::vector<uint8_t>(p, p + n), to != nullptr, to ? *to : Endpoint{}});
   }
-  bool Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n, bool placed) override {
+  bool Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) override {
     if (room == 0) return false;
     if (room != SIZE_MAX) room--;
-    delivered.push_back(Delivered{peer, seq, view, order, frag, placed, std::vector<uint8_t>(data, data + n)});
+    delivered.push_back(Delivered{peer, seq, view, order, frag, std::vector<uint8_t>(data, data + n)});
     return true;
   }
   void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) override {
@@ -547,8 +540,6 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
       InstanceMethod<&ManualCoreWrap::Fetch>("fetch"),
       InstanceMethod<&ManualCoreWrap::InMessage>("inMessage"),
       InstanceMethod<&ManualCoreWrap::HighestSent>("highestSent"),
-      InstanceMethod<&ManualCoreWrap::Sequence>("sequence"),
-      InstanceMethod<&ManualCoreWrap::FlushOrders>("flushOrders"),
       InstanceAccessor<&ManualCoreWrap::Self>("self"),
     });
   }
@@ -630,8 +621,6 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
   }
   Napi::Value InMessage(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Napi::Boolean::New(info.Env(), core_->InMessage()); }
   Napi::Value HighestSent(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Napi::Number::New(info.Env(), double(core_->HighestSent())); }
-  Napi::Value Sequence(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); core_->SetSequencing(info[0].ToBoolean().Value()); return info.Env().Undefined(); }
-  Napi::Value FlushOrders(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); core_->FlushOrders(uint64_t(info[0].ToNumber().DoubleValue())); return info.Env().Undefined(); }
 
   // take() -> { sent, delivered, peers }, emptying the records.
   Napi::Value Take(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env());
@@ -660,7 +649,6 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
       o.Set("view", Napi::Number::New(env, d.view));
       o.Set("order", Napi::Number::New(env, d.order));
       o.Set("frag", Napi::Number::New(env, d.frag));
-      o.Set("placed", Napi::Boolean::New(env, d.placed));
       o.Set("data", Bytes(env, d.data));
       delivered.Set(uint32_t(i), o);
     }

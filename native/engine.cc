@@ -1,7 +1,6 @@
 #include "engine.h"
 
 #include <arpa/inet.h>
-#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -25,11 +24,6 @@ SharedRegion::~SharedRegion() {
 }
 
 namespace {
-// The total-order sequencer is every ordered message's extra hop: while it
-// is placing messages its I/O thread polls the sockets for this long after
-// the last ORDER record (yielding the CPU between polls) instead of sleeping,
-// so the next message finds it awake.
-constexpr uint64_t kSequencerSpinNs = 200'000;
 constexpr size_t kMaxInjectDelayed = 64;
 constexpr uint64_t kMaxIdleWaitNs = 100'000'000;
 }  // namespace
@@ -138,7 +132,6 @@ bool Engine::ReceiveOnCaller() {
   }
   WatchSockets(room);
   DrainOutbound(now);
-  if (!paused_) core_->FlushOrders(now);
   // What we received may want a STATUS now (safe messages, piled-up acks):
   // send it here, or wake the I/O thread if it sleeps past the new deadline.
   if (MonotonicNs() >= core_->NextDeadline()) core_->OnTimer(MonotonicNs());
@@ -225,12 +218,6 @@ bool Engine::Rekey(const uint8_t key[kKeyBytes], uint64_t graceNs) {
   return true;
 }
 
-void Engine::Sequence(bool on) {
-  if (!core_ || closed_) return;
-  std::lock_guard<std::mutex> lock(mu_);
-  core_->SetSequencing(on);
-}
-
 void Engine::Lags(std::vector<PeerLag>* out) {
   if (!core_ || closed_) return;
   std::lock_guard<std::mutex> lock(mu_);
@@ -259,11 +246,8 @@ void Engine::Run() {
     uint64_t now = MonotonicNs();
     const uint64_t deadline = core_->NextDeadline();
     const uint64_t wait = deadline > now ? std::min(deadline - now, kMaxIdleWaitNs) : 0;
-    const uint64_t lastOrder = core_->LastOrderNs();
-    const bool spin = lastOrder && now - lastOrder < kSequencerSpinNs;
-    if (spin) sched_yield();
     // Round up so that we never spin just short of a deadline.
-    const int n = epoll_wait(epoll_, events, 4, spin ? 0 : int((wait + 999'999) / 1'000'000));
+    const int n = epoll_wait(epoll_, events, 4, int((wait + 999'999) / 1'000'000));
     if (!running_.load(std::memory_order_acquire)) break;
     std::lock_guard<std::mutex> lock(mu_);
     now = MonotonicNs();
@@ -290,7 +274,6 @@ void Engine::Run() {
     }
     WatchSockets(room && pendingCount_ == 0);
     DrainOutbound(now);
-    if (!paused_) core_->FlushOrders(now);
     if (MonotonicNs() >= core_->NextDeadline()) core_->OnTimer(MonotonicNs());
     SendOut();
     PublishInbound();
@@ -508,9 +491,9 @@ bool Engine::FlushControl() {
   return true;
 }
 
-bool Engine::Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n, bool placed) {
+bool Engine::Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
   if (!control_.empty() && !FlushControl()) return false;
-  uint8_t* p = inbound_.Reserve(kRecMessage, uint16_t(order | frag << 4 | (placed ? 1 << 8 : 0)), kMessagePrefix + n);
+  uint8_t* p = inbound_.Reserve(kRecMessage, uint16_t(order | frag << 4), kMessagePrefix + n);
   if (!p) return false;
   St64(p, seq);
   St32(p + 8, peer);

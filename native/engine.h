@@ -11,8 +11,7 @@
 //
 // Outbound records: type kSend, flags = order | frag << 4, payload = bytes.
 // Inbound records (payload layouts, little-endian):
-//   kMessage   flags = order | frag << 4 | placed << 8;  u64 seq | u32 peer | u32 view | bytes
-//              (placed: we are the sequencer and put it in an ORDER record)
+//   kMessage   flags = order | frag << 4;  u64 seq | u32 peer | u32 view | bytes
 //   kPeerUp    u32 peer | u32 nameLen | u64 id | name
 //   kPeerDown  u32 peer | u32 reason (1 left, 2 silent, 3 forgotten) | u64 id
 //   kControl   u64 sender | payload (a CONTROL datagram of the membership protocol)
@@ -116,8 +115,6 @@ class Engine final : public Sink {
   // False if the group was not started with a key.
   bool Rekey(const uint8_t key[kKeyBytes], uint64_t graceNs);
   void Lags(std::vector<PeerLag>* out);
-  // Total order: this member is the sequencer (Core::SetSequencing).
-  void Sequence(bool on);
 
   std::shared_ptr<SharedRegion> region() const { return region_; }
   uint32_t outboundOffset() const { return kCountersBytes; }
@@ -130,7 +127,7 @@ class Engine final : public Sink {
 
   // Sink
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override;
-  bool Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n, bool placed) override;
+  bool Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) override;
   void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) override;
   void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) override;
   void Control(uint64_t sender, const uint8_t* p, size_t n) override;

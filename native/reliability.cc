@@ -11,6 +11,7 @@ namespace {
 enum SlotState : uint8_t { kEmpty = 0, kHeld = 1, kDeliveredEarly = 2 };
 constexpr uint64_t kNever = ~uint64_t(0);
 constexpr uint8_t kOrderUnordered = 0;
+constexpr uint8_t kOrderSafe = 4;
 constexpr uint64_t kEagerStatusAcks = 4096;  // acks that make STATUS go out early
 constexpr uint64_t kEagerStatusGapNs = 1'000'000;
 constexpr uint64_t kSafeStatusGapNs = 200'000;  // at most one early STATUS per this, for safe messages
@@ -64,7 +65,6 @@ struct Core::Peer {
   std::deque<Kept> kept;
   size_t keptBytes = 0;
   uint64_t behindSinceNs = 0;  // since when it holds our full window (0: it does not)
-  uint64_t totalFirst = 0;     // seq of the first fragment of its total/safe message in delivery
   // What we may still send it in answer to its NAKs (bytes; a token bucket).
   double xmitBudget = -1;      // < 0: full, not yet used
   uint64_t xmitRefillNs = 0;
@@ -447,60 +447,11 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
   }
 }
 
-// Every in-order delivery goes through here: the sequencer places total
-// and safe messages as it delivers them, so its order is its FIFO delivery.
+// Every in-order delivery goes through here: a safe one asks for an early STATUS.
 bool Core::Hand(Peer* p, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
-  const bool place = WillPlace(p, view, order, frag);
-  if (!sink_->Deliver(p->index, seq, view, order, frag, data, n, place)) return false;
-  if (order == kOrderTotal || order == kOrderSafe) {
-    if (order == kOrderSafe) safeDelivered_ = true;
-    if (frag == kFragFirst) p->totalFirst = seq;
-    if (place) Place(p, frag == kFragLast ? p->totalFirst : seq, frag);
-    if (frag == kFragLast || frag == kFragWhole) p->totalFirst = 0;
-  }
+  if (!sink_->Deliver(p->index, seq, view, order, frag, data, n)) return false;
+  if (order == kOrderSafe) safeDelivered_ = true;
   return true;
-}
-
-bool Core::WillPlace(Peer* p, uint32_t view, uint8_t order, uint8_t frag) {
-  if (!sequencing_ || view != view_ || (order != kOrderTotal && order != kOrderSafe)) return false;
-  return frag == kFragWhole || (frag == kFragLast && p->totalFirst != 0);
-}
-
-void Core::Place(Peer* p, uint64_t first, uint8_t frag) {
-  // Runs of one sender merge: (sender, first message's seq, last message's seq).
-  if (lastRunSender_ == p->id && !orders_.empty()) {
-    StF64(orders_.data() + orders_.size() - 8, double(first));
-    return;
-  }
-  const size_t at = orders_.size();
-  orders_.resize(at + kOrderEntryBytes);
-  St64(orders_.data() + at, p->id);
-  StF64(orders_.data() + at + 8, double(first));
-  StF64(orders_.data() + at + 16, double(first));
-  lastRunSender_ = p->id;
-}
-
-void Core::SetSequencing(bool on) {
-  sequencing_ = on;
-  if (!on) {
-    orders_.clear();
-    lastRunSender_ = 0;
-  }
-}
-
-void Core::FlushOrders(uint64_t nowNs) {
-  if (orders_.empty() || inMessage_) return;
-  const size_t perRecord = std::max<size_t>(1, MaxPayload() / kOrderEntryBytes) * kOrderEntryBytes;
-  size_t done = 0;
-  while (done < orders_.size()) {
-    const size_t n = std::min(perRecord, orders_.size() - done);
-    if (Submit(kOrderRecord, kFragWhole, orders_.data() + done, n, nowNs) != SubmitStatus::kOk) break;
-    done += n;
-  }
-  if (done) lastOrderNs_ = nowNs;
-  orders_.erase(orders_.begin(), orders_.begin() + ptrdiff_t(done));
-  if (orders_.empty()) lastRunSender_ = 0;
-  FlushData(nowNs);
 }
 
 // Marks seqs between the old and the new highest as missing; they are NAKed

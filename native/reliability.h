@@ -49,9 +49,7 @@ class Sink {
   // Returns false when there is no room; the core keeps the message and
   // tries again on Pump().
   // `view` is the view the sender stamped on the datagram (0 before views are agreed).
-  // `placed`: we are the total-order sequencer and placed this message (the
-  // whole message, on its last fragment) in an ORDER record (SetSequencing).
-  virtual bool Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n, bool placed) = 0;
+  virtual bool Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) = 0;
   virtual void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) = 0;
   virtual void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) = 0;
   // A CONTROL datagram (membership protocol) from `sender`; the payload only.
@@ -145,15 +143,6 @@ class Core {
   uint64_t HighestSent() const { return highestSent_; }
   // Where the peer's datagrams come from ({0,0} for ourselves or unknown).
   Endpoint EndpointOf(uint32_t index) const;
-  // Total order: while on, the total and safe messages of view `view_` that
-  // we deliver are placed, in delivery order, into ORDER records of our own
-  // stream (ts/order/total.ts has the format), sent by FlushOrders(). Off
-  // drops what is placed but not sent.
-  void SetSequencing(bool on);
-  // Sends the ORDER records placed so far (not inside a fragmented message of ours).
-  void FlushOrders(uint64_t nowNs);
-  // When FlushOrders last sent an ORDER record (0: never).
-  uint64_t LastOrderNs() const { return lastOrderNs_; }
   // Every other member's lag behind our stream.
   void Lags(std::vector<PeerLag>* out, uint64_t nowNs) const;
 
@@ -192,8 +181,6 @@ class Core {
   void SendStatus(uint64_t nowNs);
   void AdvanceStable();
   void CheckSlow(uint64_t nowNs);
-  bool WillPlace(Peer* p, uint32_t view, uint8_t order, uint8_t frag);
-  void Place(Peer* p, uint64_t seq, uint8_t frag);
   bool Hand(Peer* p, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n);
   void Retransmit(Peer* asker, uint64_t first, uint64_t last, uint64_t nowNs);
   uint8_t* LogBuffer(size_t index) { return logMem_.get() + index * config_.datagramSize; }
@@ -224,12 +211,8 @@ class Core {
   uint32_t openLength_ = 0;
   bool inMessage_ = false;
   bool windowHit_ = false;                    // a Submit found the window full since the last timer
-  bool sequencing_ = false;
-  bool safeDelivered_ = false;
-  uint64_t lastOrderNs_ = 0;                // a safe message was delivered: tell the others soon
+  bool safeDelivered_ = false;                // a safe message was delivered: tell the others soon
   uint64_t lastStatusNs_ = 0;
-  std::vector<uint8_t> orders_;               // placed runs not yet sent: 24 bytes each
-  uint64_t lastRunSender_ = 0;                // the newest run's sender (0: none)
   uint32_t view_ = 0;
 
   uint64_t nextStatusNs_ = 0;

@@ -67,10 +67,6 @@ enum PacketType : uint8_t { kData = 1, kStatus = 2, kNak = 3, kLeave = 4, kContr
 enum : uint16_t { kDataRetransmit = 1, kDataRelayed = 2 };
 constexpr uint8_t kOrderMax = 5;
 constexpr uint8_t kOrderRecord = 15;
-enum : uint8_t { kOrderTotal = 3, kOrderSafe = 4 };  // the order byte's codes the core acts on
-enum : uint8_t { kFragWhole = 0, kFragFirst = 1, kFragMiddle = 2, kFragLast = 3 };
-// An ORDER record's entry (ts/order/total.ts): u64 sender | f64 first | f64 last.
-constexpr size_t kOrderEntryBytes = 24;
 
 // Why a datagram was rejected; each has its own counter in the stats.
 enum class Reject : uint8_t {
@@ -120,7 +116,6 @@ inline uint64_t Ld64(const uint8_t* p) { uint64_t v; std::memcpy(&v, p, 8); retu
 inline void St16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 inline void St32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
 inline void St64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
-inline void StF64(uint8_t* p, double v) { std::memcpy(p, &v, 8); }
 
 uint32_t GroupHash(const char* name, size_t len);
 

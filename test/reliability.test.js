@@ -118,49 +118,6 @@ test('reliability – NAKs are answered only for a known member at its own addre
   assert.ok(a.counters().retransmits - before.retransmits >= 30)
 })
 
-test('total order – the sequencing core places total and safe messages of its view as it delivers them, and sends the ORDER records itself', () => {
-  const net = new Net(2)
-  net.introduce()
-  const [a, b] = net.cores
-  for (const c of net.cores) c.setView(3, net.now)
-  b.sequence(true)
-  // A sends: fifo, total, safe, total in 3 fragments, then a total message stamped with another view.
-  const send = (order, frag = 0, size = 10) => a.submit(new Uint8Array(size), order, frag, net.now)
-  send(1)
-  send(3)
-  send(4)
-  send(3, 1)
-  send(3, 2)
-  send(3, 3)
-  a.flush(net.now)
-  a.setView(4, net.now)
-  send(3)
-  a.flush(net.now)
-  net.deliver()
-  const atB = net.delivered[1].filter((d) => d.peer === net.peerOf(1, 0))
-  assert.equal(atB.map((d) => [d.seq, d.order, d.frag, d.placed]), [
-    [1, 1, 0, false], [2, 3, 0, true], [3, 4, 0, true], [4, 3, 1, false], [5, 3, 2, false], [6, 3, 3, true], [7, 3, 0, false],
-  ], 'placed: the total and safe ones of view 3, a fragmented one on its last fragment')
-  // The ORDER record: one run of A's messages by the seq of their first
-  // fragment (2, 3, 4), in b's own stream (order 15).
-  b.flushOrders(net.now)
-  const out = b.take().sent.filter((x) => x.data[3] === DATA)
-  assert.is(out.length, 1)
-  const dg = out[0].data
-  const v = new DataView(dg.buffer, dg.byteOffset)
-  assert.is(dg[40 + 2], 15, 'an ORDER record')
-  assert.is(v.getUint16(40, true), 24, 'one run')
-  assert.is(v.getBigUint64(44, true), 1n, "A's id")
-  assert.equal([v.getFloat64(52, true), v.getFloat64(60, true)], [2, 4])
-  // Off: nothing is placed.
-  send(3)
-  a.flush(net.now)
-  b.sequence(false)
-  net.deliver()
-  b.flushOrders(net.now)
-  assert.is(b.take().sent.filter((x) => x.data[3] === DATA).length, 0)
-})
-
 test('reliability – a lost last datagram is noticed from the sender\'s STATUS and repaired', () => {
   const net = new Net(2)
   net.introduce()

@@ -82,8 +82,6 @@ export declare class NativeEngine {
   fetch(senderHex: string, holderHex: string, ranges: number[]): void
   /** Closed groups: seal with `key` from now on, accept the old key for `graceMs`. False without a key. */
   rekey(key: Uint8Array, graceMs: number): boolean
-  /** Total order: this member is the sequencer; the core places and sends ORDER records (Core::SetSequencing). */
-  sequence(on: boolean): void
   /** Every other member's lag behind our stream. */
   lags(): { id: string; acked: number; lag: number; behindMs: number; silentMs: number; excluded: boolean }[]
   readonly info: EngineInfo | null
@@ -91,7 +89,7 @@ export declare class NativeEngine {
 
 export interface ManualOutput {
   sent: { data: Uint8Array; to: { ip: number; port: number } | null }[]
-  delivered: { peer: number; seq: number; view: number; order: number; frag: number; placed: boolean; data: Uint8Array }[]
+  delivered: { peer: number; seq: number; view: number; order: number; frag: number; data: Uint8Array }[]
   peers: ({ event: 'up'; peer: number; id: string; name: string } | { event: 'down'; peer: number; id: string; reason: 'left' | 'silent' | 'forgotten' })[]
   controls: { sender: string; data: Uint8Array }[]
   stables: { peer: number; seq: number }[]
@@ -119,10 +117,6 @@ export declare class NativeManualCore {
   fetch(senderHex: string, holderHex: string, ranges: number[]): void
   inMessage(): boolean
   highestSent(): number
-  /** Total order: this core is the sequencer (Core::SetSequencing). */
-  sequence(on: boolean): void
-  /** Sends the ORDER records placed so far. */
-  flushOrders(nowNs: number): void
   /** Frees the core now (not at garbage collection); any later call throws ERR_TROUPE_CLOSED. */
   close(): void
   readonly self: string

@@ -381,7 +381,6 @@ export class Group extends EventEmitter<GroupEvents> {
       advance: (hex, seq) => engine.advance(hex, seq),
       fetch: (sender, holder, ranges) => engine.fetch(sender, holder, ranges),
       sendOrder: (record) => this.sendRecord(record, ORDER_RECORD),
-      sequence: (on) => engine.sequence(on),
     }
     this.member = new Member(port, {
       deliver: (msg: Message) => {
@@ -589,7 +588,7 @@ export class Group extends EventEmitter<GroupEvents> {
       at += (length + 7) & ~7
       if (type === RecordType.message) {
         const seq = view.getUint32(body, true) + view.getUint32(body + 4, true) * 4294967296
-        member.onMessage(view.getUint32(body + 8, true), seq, view.getUint32(body + 12, true), flags & 0xf, (flags >> 4) & 0xf, new Uint8Array(buffer, body + 16, length - 24), (flags & 0x100) !== 0)
+        member.onMessage(view.getUint32(body + 8, true), seq, view.getUint32(body + 12, true), flags & 0xf, flags >> 4, new Uint8Array(buffer, body + 16, length - 24))
       } else if (type === RecordType.peerUp) {
         const nameLength = view.getUint32(body + 4, true)
         const hex = view.getBigUint64(body + 8, true).toString(16).padStart(16, '0')

@@ -38,13 +38,6 @@ export interface CorePort {
   fetch(senderHex: string, holderHex: string, ranges: number[]): void
   /** Sends an ORDER record (order/total.ts) in our own stream, after what we sent so far. */
   sendOrder(record: Uint8Array): void
-  /**
-   * We are (or, with false, are no longer) the total-order sequencer: the
-   * core places the total and safe messages of our view as it delivers them
-   * and sends the ORDER records itself (no trip through JS); the messages it
-   * placed come with `placed` set, and we place the others.
-   */
-  sequence(on: boolean): void
 }
 
 export interface MemberEvents {
@@ -92,7 +85,6 @@ interface Rec {
   order: number
   frag: number
   data: Uint8Array
-  placed: boolean // the core (we, the sequencer) put it in an ORDER record
 }
 
 class Stream implements OrderedStream {
@@ -245,7 +237,7 @@ export class Member {
     this.pump()
   }
 
-  onMessage(peer: number, seq: number, view: number, order: number, frag: number, data: Uint8Array, placed = false): void {
+  onMessage(peer: number, seq: number, view: number, order: number, frag: number, data: Uint8Array): void {
     const s = this.streams[peer]
     if (s === undefined) {
       this.messagesDropped++
@@ -254,10 +246,10 @@ export class Member {
     // The common case, kept cheap: in order, in our view, nothing held.
     if (seq === s.next && s.inView && view <= this.viewId && !this.frozen && this.stateIn === null && s.held.size === 0 && s.early.size === 0) {
       s.next++
-      this.emit(s, seq, order, frag, data, placed)
+      this.emit(s, seq, order, frag, data)
       return
     }
-    this.accept(s, { seq, view, order, frag, data, placed })
+    this.accept(s, { seq, view, order, frag, data })
   }
 
   /** Every member holds `peer`'s stream up to `seq`: safe messages up to there may go. */
@@ -352,12 +344,12 @@ export class Member {
 
   private deliverInView(s: Stream, r: Rec): void {
     if (r.seq === s.next) {
-      this.emit(s, r.seq, r.order, r.frag, r.data, r.placed)
+      this.emit(s, r.seq, r.order, r.frag, r.data)
       s.next++
       if (s.early.size) while (s.early.delete(s.next)) s.next++
       if (s.held.size) this.release(s)
     } else if (r.order === UNORDERED && r.frag === Frag.whole) {
-      this.emit(s, r.seq, r.order, r.frag, r.data, false)
+      this.emit(s, r.seq, r.order, r.frag, r.data)
       s.early.add(r.seq)
     } else {
       this.hold(s, r)
@@ -374,7 +366,7 @@ export class Member {
       const r = s.held.get(s.next)
       if (r === undefined || r.view > viewId || (cutOnly && !s.withinCut(r.seq))) break
       this.unhold(s, r)
-      this.emit(s, r.seq, r.order, r.frag, r.data, r.placed)
+      this.emit(s, r.seq, r.order, r.frag, r.data)
       s.next++
       if (s.early.size) while (s.early.delete(s.next)) s.next++
     }
@@ -383,7 +375,7 @@ export class Member {
     for (const r of [...s.held.values()]) {
       if (r.order === UNORDERED && r.frag === Frag.whole && r.seq > s.next && r.view <= viewId && (!cutOnly || s.withinCut(r.seq))) {
         this.unhold(s, r)
-        this.emit(s, r.seq, r.order, r.frag, r.data, false)
+        this.emit(s, r.seq, r.order, r.frag, r.data)
         s.early.add(r.seq)
       }
     }
@@ -394,7 +386,7 @@ export class Member {
     s.heldBytes -= r.data.length + 16
   }
 
-  private emit(s: Stream, seq: number, order: number, frag: number, data: Uint8Array, placed: boolean): void {
+  private emit(s: Stream, seq: number, order: number, frag: number, data: Uint8Array): void {
     let first = seq
     if (frag !== Frag.whole) {
       const whole = this.reassembly.add(s.peer, seq, frag, data)
@@ -413,7 +405,7 @@ export class Member {
     if (order === TOTAL || order === SAFE) {
       s.waiting.push(new Message(s.id, data, order === TOTAL ? 'total' : 'safe', first))
       if (order === SAFE) s.safeLast.push(seq)
-      if (!placed && this.view && this.view.coordinator === this.id) this.total.place(s.hex, first)
+      if (this.view && this.view.coordinator === this.id) this.total.place(s.hex, first)
       this.drainOrdered()
       return
     }
@@ -540,15 +532,6 @@ export class Member {
     this.finishing = false
   }
 
-  /** The core sequences while we are the coordinator of our view and not frozen for a flush. */
-  private setSequencing(): void {
-    const on = this.view !== null && this.view.coordinator === this.id && !this.frozen
-    if (on === this.sequencing) return
-    this.sequencing = on
-    this.port.sequence(on)
-  }
-  private sequencing = false
-
   /** The sequencer sends what it placed (after each batch). */
   private sendOrders(): void {
     for (const record of this.total.takeRecords()) this.port.sendOrder(record)
@@ -570,7 +553,6 @@ export class Member {
 
   private freeze(): Record<string, Holding> {
     this.frozen = true
-    this.setSequencing()
     const held: Record<string, Holding> = {}
     for (const m of this.view!.members) {
       const s = this.byId.get(m)
@@ -822,7 +804,6 @@ export class Member {
     if (this.inLocal) return
     this.inLocal = true
     try {
-      this.setSequencing()
       if (this.view && this.view.coordinator === this.id && !this.frozen) this.sendOrders()
       for (let rounds = 0; rounds < 64; rounds++) {
         for (let c = this.local.shift(); c; c = this.local.shift()) this.handle(c[0], c[1])

@@ -181,7 +181,7 @@ class Harness : public Sink {
     sentNext_++;
   }
 
-  bool Deliver(uint32_t peer, uint64_t seq, uint32_t /*view*/, uint8_t order, uint8_t frag, const uint8_t* data, size_t n, bool /*placed*/) override {
+  bool Deliver(uint32_t peer, uint64_t seq, uint32_t /*view*/, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) override {
     CatchUp();
     Check(peer < models_.size() && models_[peer].up);
     // Inside the datagram being handled, or a copy held by the core (read

@@ -271,8 +271,6 @@ export class SimNode {
   input(data: Uint8Array, from: number): void {
     if (!this.alive) return
     this.core.input(data, from + 1, 1, this.world.nowNs)
-    // As the engine does after a receive: the sequencer's ORDER records go out (not past a pause).
-    if (!this.paused) this.core.flushOrders(this.world.nowNs)
     this.drain()
     this.scheduleTimer()
   }
@@ -317,10 +315,6 @@ export class SimNode {
         this.outbound.push({ order: 15, frag: 0, data: record })
         this.submit()
       },
-      sequence: (on) => {
-        this.core.sequence(on)
-        this.submit()
-      },
       fetch: (sender, holder, ranges) => {
         this.core.fetch(sender, holder, ranges)
         this.drain()
@@ -349,7 +343,7 @@ export class SimNode {
           if (p.event === 'up') m.onPeerUp(p.peer, p.id, p.name)
           else m.onPeerDown(p.peer, p.id, p.reason)
         }
-        for (const d of out.delivered) m.onMessage(d.peer, d.seq, d.view, d.order, d.frag, d.data, d.placed)
+        for (const d of out.delivered) m.onMessage(d.peer, d.seq, d.view, d.order, d.frag, d.data)
         for (const c of out.controls) m.onControl(c.sender, c.data)
         for (const st of out.stables) m.onStable(st.peer, st.seq)
         m.settle()
