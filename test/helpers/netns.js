@@ -169,10 +169,15 @@ export class Testbed {
 
   /** Datagrams the loss rules dropped, on all hosts together. */
   dropped() {
+    return this.matched('INPUT', 'statistic')
+  }
+
+  /** Packets that the `chain` rules whose listing contains `marker` matched, on all hosts together. */
+  matched(chain, marker) {
     let total = 0
     for (const h of this.hosts) {
-      const table = run('ip', ['netns', 'exec', h.ns, 'iptables', '-L', 'INPUT', '-v', '-x', '-n'])
-      for (const line of table.split('\n')) if (line.includes('statistic')) total += Number(line.trim().split(/\s+/)[0])
+      const table = run('ip', ['netns', 'exec', h.ns, 'iptables', '-L', chain, '-v', '-x', '-n'])
+      for (const line of table.split('\n')) if (line.includes(marker)) total += Number(line.trim().split(/\s+/)[0])
     }
     return total
   }
@@ -189,12 +194,7 @@ export class Testbed {
 
   /** Multicast datagrams blockMulticast() stopped, on all hosts together. */
   multicastBlocked() {
-    let total = 0
-    for (const h of this.hosts) {
-      const table = run('ip', ['netns', 'exec', h.ns, 'iptables', '-L', 'OUTPUT', '-v', '-x', '-n'])
-      for (const line of table.split('\n')) if (line.includes('224.0.0.0/4')) total += Number(line.trim().split(/\s+/)[0])
-    }
-    return total
+    return this.matched('OUTPUT', '224.0.0.0/4')
   }
 
   /** Cuts `host` off: its veth end in the hub goes down (its eth0 loses carrier; its routes stay, marked linkdown). */
