@@ -75,7 +75,6 @@ const SAFE = 4
 const SYNC = 5
 const isFifo = (m: Message) => m.order === 'fifo'
 const BARRIER_FORCED: ReadonlySet<string> = new Set(['total', 'safe'])
-const END_FORCED: ReadonlySet<string> = new Set(['total', 'safe', 'sync'])
 const STATE_WINDOW = 64 // state chunks asked for and not yet here, at most
 const STATE_KEEP_MS = 60_000
 
@@ -101,6 +100,10 @@ class Stream implements OrderedStream {
   heldBytes = 0
   target: CutEntry | null = null
   extras: Set<number> | null = null
+  // A barrier's cut whose RELEASE never came, while a later flush goes on:
+  // nothing beyond it is delivered before the barrier is (Member.applyCut).
+  barrier: CutEntry | null = null
+  barrierExtras: Set<number> | null = null
   watchedNext = 0 // fetchMissing: `next` when last looked at, and since when
   watchedSince = 0
   constructor(readonly id: string, readonly hex: string, public peer: number) {}
@@ -109,7 +112,15 @@ class Stream implements OrderedStream {
   }
   /** May this seq be delivered under the cut? */
   withinCut(seq: number): boolean {
-    return this.target !== null && (seq <= this.target.upTo || this.extras!.has(seq))
+    if (this.target === null || !(seq <= this.target.upTo || this.extras!.has(seq))) return false
+    return this.barrier === null || seq <= this.barrier.upTo || this.barrierExtras!.has(seq)
+  }
+  /** Does the cut `t` hold a message of ours beyond the barrier's cut? */
+  beyondBarrier(t: CutEntry): boolean {
+    const b = this.barrier!
+    if (t.extras.some(([q]) => q > b.upTo && !this.barrierExtras!.has(q))) return true
+    for (let q = b.upTo + 1; q <= t.upTo; q++) if (!this.barrierExtras!.has(q)) return true
+    return false
   }
 }
 
@@ -158,6 +169,7 @@ export class Member {
   private frozen = false
   private blockedNow = false
   private cutApplied = false
+  private barrierCut = false // the cut applied is a barrier's, not yet released
   private lastFetch = -Infinity
   private futureBytes = 0
   private stateIn: StateIn | null = null
@@ -466,25 +478,64 @@ export class Member {
 
   /**
    * A barrier flush is through: every member holds the same messages up to
-   * the cut. Deliver them (in the one order the view's end would use), up to
-   * each sender's first sync message; then those sync messages, by sender
-   * id; then go on in the same view.
+   * the cut. Deliver them and the barrier's sync messages (deliverBarrier);
+   * then go on in the same view.
    */
   private releaseBarrier(): void {
     this.finishing = true
-    const streams = this.streamsById()
-    this.forceInOrder(streams, BARRIER_FORCED)
-    for (const s of streams) if (s.waiting.peek()?.order === 'sync') this.deliverHead(s)
+    this.deliverBarrier(this.streamsById())
     this.finishing = false
     this.frozen = this.blockedNow
     this.cutApplied = false
-    for (const s of streams) {
+    this.barrierCut = false
+    for (const s of this.byId.values()) {
       s.target = null
       s.extras = null
     }
     this.port.resume()
     this.releaseAll()
     this.drainOrdered()
+  }
+
+  /**
+   * Where every member holds the same messages (a barrier's cut, a view's
+   * end): the waiting messages in the one order the view's end would use, up
+   * to each sender's first sync message; then those sync messages, by sender
+   * id. False if there was no sync message to deliver.
+   */
+  private deliverBarrier(streams: Stream[]): boolean {
+    this.forceInOrder(streams, BARRIER_FORCED)
+    let any = false
+    for (const s of streams) {
+      if (s.waiting.peek()?.order !== 'sync') continue
+      this.deliverHead(s)
+      any = true
+    }
+    return any
+  }
+
+  /**
+   * A barrier whose RELEASE never reached us (Member.applyCut): once we hold
+   * everything up to its cut, deliver it as the members that got the RELEASE
+   * did, then what the later flush's cut adds.
+   */
+  private settleBarrier(): void {
+    const streams = this.streamsById()
+    if (!this.cutApplied || !streams.some((s) => s.barrier !== null)) return
+    for (const s of streams) {
+      const b = s.barrier
+      if (b === null || (s.hex === this.hex && !this.config.receiveOwn)) continue
+      if (s.next <= b.upTo) return
+      for (const q of s.barrierExtras!) if (!s.has(q)) return
+    }
+    this.finishing = true
+    this.deliverBarrier(streams)
+    this.finishing = false
+    for (const s of streams) {
+      s.barrier = null
+      s.barrierExtras = null
+    }
+    this.releaseAll()
   }
 
   /** The streams of our view by sender id: the order every member uses where it must choose alike. */
@@ -509,23 +560,30 @@ export class Member {
   /**
    * The old view's ordered messages, at its end: the same at every member
    * (they all hold the same messages now). The placed total runs and what
-   * causality allows; then unplaced total messages by sender id and seq;
+   * causality allows; then unplaced total messages by sender id and seq, up
+   * to the sync messages, which go next as at a barrier, round by round;
    * causal messages whose dependencies were lost with a crashed member are
    * dropped (nobody could deliver them).
    */
   private finishOrdered(): void {
     this.finishing = true // (at a view's end every survivor holds them: safe now)
     const streams = this.streamsById()
-    this.forceInOrder(streams, END_FORCED)
-    for (const s of streams) {
-      while (s.waiting.length) {
-        const head = s.waiting.shift()!
+    // Round by round, as barriers would: a member that got a barrier's
+    // RELEASE delivered its first round already, one whose RELEASE was lost
+    // delivers it here, at the same place (Member.applyCut).
+    for (;;) {
+      if (this.deliverBarrier(streams)) continue
+      const stuck = streams.filter((s) => s.waiting.length)
+      if (stuck.length === 0) break
+      for (const s of stuck) {
+        const head = s.waiting.shift()! // a causal message: the rest went above
         if (head.order === 'causal') {
           s.causalDeps.shift()
           this.causal.dropped++
         } else {
           this.events.deliver(head)
         }
+        while (s.waiting.length && isFifo(s.waiting.peek()!)) this.events.deliver(s.waiting.shift()!)
       }
     }
     this.total.reset()
@@ -563,21 +621,43 @@ export class Member {
     return held
   }
 
-  private applyCut(cut: Readonly<Record<string, CutEntry>>): void {
+  private applyCut(cut: Readonly<Record<string, CutEntry>>, barrier: boolean): void {
+    const streams = this.view!.members.map((m) => this.byId.get(m)).filter((s): s is Stream => s !== undefined)
+    if (this.barrierCut && !streams.some((s) => s.barrier !== null)) {
+      // The cut we hold is a barrier's whose RELEASE never came (its
+      // coordinator died or was cut off after sending it to some). Had
+      // anyone got it, it delivered the barrier at that cut and sent on, and
+      // every survivor had reached the cut. So if this cut holds anything
+      // sent after the barrier, we deliver the barrier at its cut first, as
+      // they did; if not, nobody did, and its sync messages wait for the
+      // view's end like everyone's (finishOrdered delivers them alike).
+      for (const s of streams) {
+        s.barrier = s.target
+        s.barrierExtras = s.extras
+      }
+      const beyond = streams.some((s) => s.barrier !== null && cut[s.id] !== undefined && s.beyondBarrier(cut[s.id]!))
+      if (!beyond) {
+        for (const s of streams) {
+          s.barrier = null
+          s.barrierExtras = null
+        }
+      }
+    }
     this.cutApplied = true
-    for (const m of this.view!.members) {
-      const s = this.byId.get(m)
-      if (!s) continue
-      const t = cut[m] ?? null
+    this.barrierCut = barrier
+    for (const s of streams) {
+      const t = cut[s.id] ?? null
       s.target = t
       s.extras = new Set(t ? t.extras.map((e) => e[0]) : [])
       this.release(s)
     }
+    this.settleBarrier()
     this.lastFetch = -Infinity
     this.fetchMissing()
   }
 
   private cutReached(): boolean {
+    this.settleBarrier()
     for (const m of this.view!.members) {
       const s = this.byId.get(m)
       if (!s || !s.target) continue
@@ -641,6 +721,8 @@ export class Member {
         s.inView = true
         s.target = null
         s.extras = null
+        s.barrier = null // (settled: the cut was reached)
+        s.barrierExtras = null
       } else if (s.inView) {
         this.drop(s) // gone from the view: its stream ends at the cut
       } else {
@@ -652,6 +734,7 @@ export class Member {
     this.viewId = view.id
     this.frozen = this.blockedNow
     this.cutApplied = false
+    this.barrierCut = false
     this.futureBytes = 0
     for (const p of this.policies) p.onView(view, this.deliverFn)
     this.events.view(view, previous)
@@ -832,7 +915,7 @@ export class Member {
         return r < 0 ? null : r
       },
       freeze: () => this.freeze(),
-      applyCut: (cut) => this.applyCut(cut),
+      applyCut: (cut, barrier) => this.applyCut(cut, barrier),
       cutReached: () => this.cutReached(),
       install: (i, view) => this.install(i, view),
       exclude: (m, excluded) => this.port.exclude(m.slice(-16), excluded),

@@ -43,7 +43,8 @@ export interface GmsHost {
   pause(): number | null
   /** Stops delivering; returns what we hold of every stream of our view. */
   freeze(): Record<string, Holding>
-  applyCut(cut: Readonly<Record<string, CutEntry>>): void
+  /** `barrier`: the cut of a barrier flush (the view stays; a RELEASE ends it). */
+  applyCut(cut: Readonly<Record<string, CutEntry>>, barrier: boolean): void
   cutReached(): boolean
   /** The new view: streams start where `install.starts` says; sending resumes. */
   install(install: Install, view: View): void
@@ -342,7 +343,7 @@ export class Gms {
     this.seen = Math.max(this.seen, c.view)
     if (!f.cutApplied) {
       f.cutApplied = true
-      if (this.view) this.host.applyCut(c.cut)
+      if (this.view) this.host.applyCut(c.cut, c.view === this.view.id)
     }
     if (!this.view || this.host.cutReached()) {
       this.doneBallot = c.ballot

@@ -133,9 +133,11 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
       })
     }
     // Sometimes the coordinator dies in the middle of a flush: as it sends a
-    // CUT (kind 7) or an INSTALL (kind 9), or soon after.
+    // CUT (kind 7) or an INSTALL (kind 9), or soon after; or it ends a
+    // barrier with a RELEASE (kind 15) that reaches only some members, and
+    // dies before it sends it again, while those that got it send on.
     if (r.chance(0.35)) {
-      const kind = r.chance(0.5) ? 7 : 9
+      const kind = r.pick([7, 9, 15])
       let armed = true
       w.onControlSent = (node, k) => {
         if (!armed || k !== kind || w.nowNs >= activeNs - 700 * MS || !node.alive || !node.member.joined) return
@@ -144,13 +146,22 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
         if ((view.members.filter(up).length - 1) * 2 <= view.members.length) return // it would take the majority with it
         armed = false
         const victim = node
-        w.at(w.nowNs + r.int(0, 3) * MS, () => {
+        let delayMs = r.int(0, 3)
+        if (kind === 15) {
+          const others = w.nodes.filter((x) => x !== victim && x.alive && view.members.includes(x.inc.id))
+          const missing = new Set(others.filter(() => r.chance(0.5)).map((x) => x.index))
+          w.lostLink = (from, to) => from === victim.index && missing.has(to)
+          delayMs = r.int(2, 15)
+          say(`${victim.inc.id} releases a barrier to all but {${others.filter((x) => missing.has(x.index)).map((x) => x.name).join(',')}}`)
+        }
+        w.at(w.nowNs + delayMs * MS, () => {
+          w.lostLink = null
           if (!victim.alive) return
           // Still no majority lost, in the newest view (a leave may have just shrunk it)?
           const alive = w.nodes.filter((x) => x.alive && x.member.joined)
           const newest = alive.map((x) => x.member.currentView!).reduce((a, b) => (b.id > a.id ? b : a))
           if ((newest.members.filter(up).length - 1) * 2 <= newest.members.length) return
-          say(`crash ${victim.inc.id} mid-flush (after sending ${kind === 7 ? 'CUT' : 'INSTALL'})`)
+          say(`crash ${victim.inc.id} mid-flush (after sending ${kind === 7 ? 'CUT' : kind === 9 ? 'INSTALL' : 'RELEASE'})`)
           crashes.push({ id: victim.inc.id, atNs: w.nowNs })
           victim.crash()
         })

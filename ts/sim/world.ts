@@ -394,6 +394,8 @@ export class World {
   restartExcluded = true
   /** Called as a member sends a membership message (its kind byte): scenarios use it to crash a coordinator mid-flush. */
   onControlSent: ((node: SimNode, kind: number) => void) | null = null
+  /** Links that lose everything (from, to node index), on top of the sides: scenarios use it to let a message reach only some members. */
+  lostLink: ((from: number, to: number) => boolean) | null = null
   private readonly agenda = new Agenda()
   datagrams = 0
 
@@ -438,7 +440,7 @@ export class World {
     this.datagrams++
     const targets = to === null ? this.nodes.map((_, i) => i) : [to]
     for (const t of targets) {
-      if (!this.nodes[t] || this.sides[t] !== this.sides[from]) continue
+      if (!this.nodes[t] || this.sides[t] !== this.sides[from] || this.lostLink?.(from, t)) continue
       // Multicast loop to ourselves never loses.
       const self = t === from
       if (!self && this.random.chance(this.faults.loss)) continue
