@@ -216,6 +216,13 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
   openCount_++;
   e.count = openCount_;
   e.length = openLength_;
+  // A sequencer that does not receive its own messages still places total
+  // messages by its own ORDER records: it gets each one here, stamped as it
+  // goes out, in the order it goes out.
+  if (order == kOrderRecord && !config_.receiveOwn) {
+    ownRecords_.push_back(OwnRecord{nextSeq_, view_, std::vector<uint8_t>(data, data + n)});
+    DeliverOwnRecords();
+  }
   nextSeq_++;
   // frag: 0 whole, 1 first, 2 middle, 3 last (ts/fragments.ts)
   inMessage_ = frag == 1 || frag == 2;
@@ -495,7 +502,19 @@ void Core::DrainHeld(Peer* peer) {
   if (w.blocked) { w.blocked = false; heldForSink_--; }
 }
 
+bool Core::DeliverOwnRecords() {
+  size_t done = 0;
+  while (done < ownRecords_.size()) {
+    const OwnRecord& r = ownRecords_[done];
+    if (!sink_->Deliver(selfIndex_, r.seq, r.view, kOrderRecord, 0, r.bytes.data(), r.bytes.size())) break;
+    done++;
+  }
+  ownRecords_.erase(ownRecords_.begin(), ownRecords_.begin() + done);
+  return ownRecords_.empty();
+}
+
 bool Core::Pump(uint64_t nowNs) {
+  if (!ownRecords_.empty() && !DeliverOwnRecords()) return false;
   if (heldForSink_ == 0) return true;
   for (auto& p : peers_) {
     if (p && p->active && p->win.blocked) {

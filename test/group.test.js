@@ -136,6 +136,34 @@ test('orders – causal, total, safe and sync in one group: one total order, the
   }
 })
 
+test('receiveOwn false – total, safe and sync sends are refused; as the sequencer such a member still orders the others\' total messages', async () => {
+  const name = uniqueGroup('noown')
+  const a = await Group.join(name, { name: 'a', receiveOwn: false }) // the first: the coordinator, so the sequencer
+  const b = await Group.join(name, { name: 'b' })
+  const c = await Group.join(name, { name: 'c' })
+  try {
+    await until(() => [a, b, c].every((g) => g.view.members.length === 3), { what: 'a view of 3' })
+    assert.is(a.view.coordinator, a.me)
+    for (const order of ['total', 'safe', 'sync']) {
+      await throwsWith(() => a.send(Uint8Array.of(1), { order }), Error, new RegExp(`order '${order}' needs receiveOwn`))
+    }
+    await throwsWith(() => a.sync(), Error, /sync\(\) needs receiveOwn/)
+    const got = { a: [], b: [], c: [] }
+    for (const [k, g] of Object.entries({ a, b, c })) g.on('message', (m) => got[k].push(`${m.sender === b.me ? 'b' : m.sender === c.me ? 'c' : 'a'}${m.data[0]}`))
+    for (let i = 0; i < 30; i++) {
+      b.send(Uint8Array.of(i), { order: i % 3 ? 'total' : 'safe' })
+      c.send(Uint8Array.of(i), { order: 'total' })
+      a.send(Uint8Array.of(i), { order: i % 2 ? 'fifo' : 'causal' })
+    }
+    await until(() => got.a.length === 60 && got.b.length === 90 && got.c.length === 90, { what: 'every delivery', detail: () => [got.a.length, got.b.length, got.c.length].join(' ') })
+    const ordered = (list) => list.filter((x) => x[0] !== 'a')
+    assert.equal(ordered(got.b), ordered(got.c), 'one total order at b and c')
+    assert.equal(got.a, ordered(got.b), 'and the same at a, which delivers none of its own')
+  } finally {
+    await Promise.all([a.leave(), b.leave(), c.leave()])
+  }
+})
+
 test('fragmentation – messages larger than a datagram arrive whole, and msg.data stays valid after the handler', async () => {
   const name = uniqueGroup('frag')
   const a = await Group.join(name, { name: 'a', datagramSize: 1472 })

@@ -208,6 +208,11 @@ export class Group extends EventEmitter<GroupEvents> {
         order = code
       }
     }
+    if (!this.options.receiveOwn && (order === TOTAL || order === SAFE || order === SYNC)) {
+      // Its own message takes its place in the one order (or the barrier)
+      // only where it is delivered: the sequencer places it as it arrives.
+      throw new TroupeError(`order '${String(options!.order)}' needs receiveOwn (a member that does not deliver its own messages cannot place them in the one order)`, 'ERR_TROUPE_UNSUPPORTED')
+    }
     if (this.closed) throw new TroupeError('the group was left', 'ERR_TROUPE_CLOSED')
     if (data.length > this.options.maxMessageSize) {
       throw new RangeError(`message of ${data.length} bytes is larger than maxMessageSize (${this.options.maxMessageSize})`)

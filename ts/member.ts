@@ -255,6 +255,14 @@ export class Member {
       this.messagesDropped++
       return
     }
+    if (s.hex === this.hex && !this.config.receiveOwn) {
+      // Our own messages do not come back, but for the ORDER records we
+      // send as the sequencer, handed over as they go out (in order, once,
+      // stamped with their view): place by them as the others will.
+      if (order === ORDER_RECORD && this.view && view === this.view.id && this.view.coordinator === this.id && this.total.onRecord(data)) this.drainOrdered()
+      else this.messagesDropped++
+      return
+    }
     // The common case, kept cheap: in order, in our view, nothing held.
     if (seq === s.next && s.inView && view <= this.viewId && !this.frozen && this.stateIn === null && s.held.size === 0 && s.early.size === 0) {
       s.next++
