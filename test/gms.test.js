@@ -6,7 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Gms } from '../dist/membership/gms.js'
 
-const A = 'a#000000000000000a', B = 'b#000000000000000b', C = 'c#000000000000000c'
+const A = 'a#000000000000000a', B = 'b#000000000000000b', C = 'c#000000000000000c', D = 'd#000000000000000d', E = 'e#000000000000000e'
 const config = { suspectTimeout: 1000, retry: 20, discovery: 200, partitions: 'primary' }
 
 class FakeHost {
@@ -23,6 +23,7 @@ class FakeHost {
     this.installs = []
     this.blocks = []
     this.excludedCalls = []
+    this.state = true
   }
   now() { return this.t }
   send(c, to) { this.sent.push({ c, to }) }
@@ -31,6 +32,7 @@ class FakeHost {
   applyCut(cut) { this.cuts.push(cut) }
   cutReached() { return this.reached }
   install(i, view) { this.installs.push({ i, view }) }
+  hasState() { return this.state }
   exclude(m, excluded) { this.excludedCalls.push([m, excluded]) }
   hears(m) { return this.heardSet.has(m) && !this.suspects.has(m) }
   suspected(m) { return this.suspects.has(m) }
@@ -125,6 +127,50 @@ test('gms – a member that learns of a newer view of its line without it is out
   const { host, gms } = inView(C)
   gms.onControl(A, { kind: 'announce', view: { id: 5, members: [A, B], founder: A }, partitions: false })
   assert.match(host.out, /without us/)
+})
+
+test('gms – a joiner answers INSTALLED only once it has the state', () => {
+  const host = new FakeHost(D)
+  host.state = false
+  const gms = new Gms(host, config)
+  const ballot = { n: 3, coord: A }
+  gms.onControl(A, { kind: 'prepare', ballot, from: { id: 3, founder: A }, merging: [], members: [A, B, C, D], excluded: [] })
+  gms.onControl(A, { kind: 'cut', ballot, view: 4, cut: {} })
+  const install = { kind: 'install', ballot, view: { id: 4, members: [A, B, C, D], founder: A }, starts: { [A]: 1, [B]: 1, [C]: 1 }, sides: [], provider: A, merged: [] }
+  gms.onControl(A, install)
+  assert.is(gms.view.id, 4)
+  assert.is(host.take('installed').length, 0, 'not while the state is still coming')
+  gms.onControl(A, install) // the coordinator resends it
+  assert.is(host.take('installed').length, 0)
+  host.state = true
+  gms.onControl(A, install)
+  assert.equal(host.take('installed').map((s) => s.to), [A])
+})
+
+test('gms – the coordinator admits the next joiner only after the last one has its state', () => {
+  // (A joiner without its state cannot reach a later cut, and needs the givers
+  // of its first view: a crash of those must not take a later view down with it.)
+  const { host, gms } = inView(A)
+  host.heardSet.add(D).add(E)
+  host.reached = true
+  gms.onControl(D, { kind: 'join', member: D })
+  const ballot = host.take('prepare')[0].c.ballot
+  gms.onControl(A, host.take('report')[0].c)
+  for (const m of [B, C]) gms.onControl(m, { kind: 'report', ballot, view: 3, founder: A, members: [A, B, C], seen: 3, sent: 1, held: {}, ready: true, last: null })
+  gms.onControl(D, { kind: 'report', ballot, view: 0, founder: '', members: [], seen: 0, sent: 0, ready: true, last: null })
+  gms.onControl(A, host.take('done')[0].c)
+  for (const m of [B, C, D]) gms.onControl(m, { kind: 'done', ballot })
+  assert.is(host.take('install')[0].c.view.id, 4)
+  for (const m of [A, B, C]) gms.onControl(m, { kind: 'installed', ballot })
+  // D is still pulling its state: E waits.
+  host.t = 100
+  gms.onControl(E, { kind: 'join', member: E })
+  gms.tick()
+  assert.is(host.take('prepare').length, 0)
+  gms.onControl(D, { kind: 'installed', ballot })
+  host.t = 200
+  gms.tick()
+  assert.equal(host.take('prepare')[0]?.c.members, [A, B, C, D, E])
 })
 
 test.run()

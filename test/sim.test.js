@@ -37,6 +37,16 @@ test(`simulator – ${FRESH} new seeds from ${base} hold every invariant`, () =>
   assert.equal(r.failures, [], r.failures.join('\n'))
 })
 
+// Seeds that once failed, kept as regressions.
+const KNOWN = [
+  325114000, // the coordinator crashed while a joiner still waited for its state (from it alone)
+]
+
+test(`simulator – ${KNOWN.length} seeds that once failed hold every invariant`, () => {
+  const r = runMany(KNOWN)
+  assert.equal(r.failures, [], r.failures.join('\n'))
+})
+
 test('simulator – a seed replays exactly', () => {
   const a = runSeed(7), b = runSeed(7)
   assert.is(a.summary, b.summary)

@@ -623,8 +623,17 @@ export class Member {
     for (const m of this.view!.members) {
       const s = this.byId.get(m)
       if (!s) continue
-      const extras = [...s.early].filter((q) => q >= s.next).sort((a, b) => a - b)
-      held[m] = [s.next - 1, ...extras]
+      // What we hold without a gap counts, delivered or not: a member still
+      // holding a barrier's cut holds what those that got its RELEASE sent
+      // after it (and may have delivered as safe, the cores all holding it).
+      let upTo = s.next - 1
+      for (;;) {
+        const r = s.held.get(upTo + 1)
+        if (r !== undefined ? r.view > this.viewId : !s.early.has(upTo + 1)) break
+        upTo++
+      }
+      const extras = [...s.early].filter((q) => q > upTo).sort((a, b) => a - b)
+      held[m] = [upTo, ...extras]
     }
     return held
   }
@@ -752,7 +761,9 @@ export class Member {
     // have it all, the next old member. Both take the state exactly at the
     // view boundary (nothing of the new view is delivered yet).
     const givers = i.provider === '' ? [] : [i.provider, ...view.members.filter((m) => m in i.starts && m !== i.provider).slice(0, 1)]
-    if (givers.includes(this.id) && joiners.length) {
+    // (A member still pulling its own state has none to give: a joiner that
+    // turns to it waits, and its join times out, rather than start wrong.)
+    if (givers.includes(this.id) && joiners.length && this.stateIn === null) {
       const bytes = this.config.getState ? this.config.getState() : new Uint8Array(0)
       this.stateOut.set(view.id, { bytes, until: this.nowMs + STATE_KEEP_MS })
     }
@@ -926,6 +937,7 @@ export class Member {
       applyCut: (cut, barrier) => this.applyCut(cut, barrier),
       cutReached: () => this.cutReached(),
       install: (i, view) => this.install(i, view),
+      hasState: () => this.stateIn === null,
       exclude: (m, excluded) => this.port.exclude(m.slice(-16), excluded),
       hears: (m) => {
         const s = this.byId.get(m)

@@ -14,7 +14,7 @@
 //   C ── CUT(b, per sender: deliver up to) ──► all       fetch what you miss
 //   all ── DONE(b) ──► C                                 from any holder
 //   C ── INSTALL(b, view v+1, where streams start) ──► all   resume sending
-//   all ── INSTALLED(b) ──► C
+//   all ── INSTALLED(b) ──► C                            (a joiner: once it has the state)
 //
 // Nobody installs v+1 before every member of v+1 reached the cut, so two
 // members that install v and v+1 delivered the same messages in v. If C dies
@@ -48,6 +48,8 @@ export interface GmsHost {
   cutReached(): boolean
   /** The new view: streams start where `install.starts` says; sending resumes. */
   install(install: Install, view: View): void
+  /** False while a joiner still waits for the state of its first view. */
+  hasState(): boolean
   /** The member is (or no longer is) being left out of the view: it does not hold back our stability. */
   exclude(member: string, excluded: boolean): void
   /** The reliability core has heard this member. */
@@ -359,8 +361,8 @@ export class Gms {
       return this.finish(() => this.host.excluded(`view ${i.view.id} does not have us`))
     }
     if (i.view.id <= current) {
-      // Seen already: the coordinator missed our INSTALLED.
-      if (this.lastInstall && compareBallots(this.lastInstall.ballot, i.ballot) === 0) this.host.send({ kind: 'installed', ballot: i.ballot }, i.ballot.coord)
+      // Seen already: the coordinator missed our INSTALLED (or we had no state yet).
+      if (this.lastInstall && compareBallots(this.lastInstall.ballot, i.ballot) === 0 && this.host.hasState()) this.host.send({ kind: 'installed', ballot: i.ballot }, i.ballot.coord)
       return
     }
     // Only the flush we completed may install: we reached its cut (or, a
@@ -368,7 +370,10 @@ export class Gms {
     const ours = compareBallots(this.doneBallot, i.ballot) === 0 || (!this.view && this.flush !== null && compareBallots(this.flush.ballot, i.ballot) === 0)
     if (!ours) return
     this.acceptInstall(i)
-    if (!this.gone) this.host.send({ kind: 'installed', ballot: i.ballot }, i.ballot.coord)
+    // A joiner answers once it has the state (the coordinator resends the
+    // INSTALL until then): until then it cannot reach a later cut, and if its
+    // givers died after a later view took it in, that view would lose it too.
+    if (!this.gone && this.host.hasState()) this.host.send({ kind: 'installed', ballot: i.ballot }, i.ballot.coord)
   }
 
   /** The members the current attempt leaves out; the core stops waiting for their acks (and waits again if they are back). */
