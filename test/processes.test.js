@@ -8,8 +8,9 @@
 // FIFO order.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { Group } from '../dist/index.js'
 import { withMembers } from './helpers/procs.js'
-import { uniqueGroup } from './helpers/wait.js'
+import { until, uniqueGroup } from './helpers/wait.js'
 
 const allInView = (members, n) =>
   Promise.all(members.map((m) => m.next((x) => x.type === 'view' && x.members.length === n, 15000, `a view of ${n}`)))
@@ -96,6 +97,65 @@ test('flow control – a stopped receiver turns send() false, memory stays withi
         }
         await new Promise((res) => setTimeout(res, 100)) // polling reports, with a deadline
       }
+    }
+  })
+})
+
+test('order credit – a stalled sequencer holds total senders back: send() turns false, unplaced bytes stay within 2 windows, all comes in one order after', async () => {
+  const window = 256 * 1024
+  const limit = 2 * window
+  const size = 1000
+  const N = 3000 // 3 MB: many times the credit
+  const name = uniqueGroup('credit')
+  await withMembers(name, [['seq', { window }]], async ([seq]) => {
+    await seq.next((x) => x.type === 'joined', 15000, 'the sequencer joined')
+    const a = await Group.join(name, { name: 'a', window })
+    const b = await Group.join(name, { name: 'b', window })
+    try {
+      await until(() => a.view.members.length === 3 && b.view.members.length === 3, { timeout: 15000, what: 'a view of 3' })
+      assert.is(a.view.coordinator, seq.me, 'the first member sequences')
+      const got = { a: [], b: [] }
+      const index = (m) => new DataView(m.data.buffer, m.data.byteOffset).getUint32(0, true)
+      a.on('message', (m) => got.a.push(index(m)))
+      b.on('message', (m) => got.b.push(index(m)))
+      // The sequencer's JS stops (its engine still acks): nothing is placed.
+      seq.command({ cmd: 'stall', ms: 1500 })
+      const buf = new Uint8Array(size)
+      const dv = new DataView(buf.buffer)
+      let sent = 0, most = 0, blockedAt = null
+      const deadline = Date.now() + 20000
+      while (sent < N) {
+        dv.setUint32(0, sent, true)
+        const ok = a.send(buf, { order: 'total' })
+        sent++
+        const out = a.stats().orderedBytes
+        most = Math.max(most, out)
+        if (!ok) {
+          blockedAt ??= { sent, stats: a.stats() }
+          await new Promise((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`no 'drain' after ${sent} sends`)), Math.max(0, deadline - Date.now()))
+            a.once('drain', () => {
+              clearTimeout(timer)
+              resolve()
+            })
+          })
+        } else if ((sent & 63) === 0) {
+          await new Promise((r) => setImmediate(r))
+        }
+      }
+      await seq.next((x) => x.type === 'stalled', 15000, 'the stall to end')
+      assert.ok(blockedAt, 'send() returned false')
+      assert.ok(blockedAt.stats.orderedBytes + size > limit, `it was the order credit: ${blockedAt.stats.orderedBytes} bytes unplaced at the first false`)
+      assert.ok(most <= limit + size, `unplaced bytes stayed within 2 windows (at most ${most})`)
+      await until(() => got.a.length === N && got.b.length === N, { timeout: 20000, what: 'every message at a and b', detail: () => `${got.a.length} ${got.b.length}` })
+      assert.equal(got.a, Array.from({ length: N }, (_, i) => i), 'FIFO, nothing lost or repeated')
+      assert.equal(got.b, got.a, 'the same order at b')
+      const rep = await seq.report()
+      assert.is(rep.senders[a.me]?.count, N, 'the sequencer delivered them all too')
+      assert.is(rep.senders[a.me]?.violations, 0)
+      assert.is(a.stats().orderedBytes, 0, 'nothing waits for its place at the end')
+    } finally {
+      await Promise.all([a.leave(), b.leave()])
     }
   })
 })

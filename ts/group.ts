@@ -23,9 +23,11 @@ export interface GroupStats {
   view: View
   /** The engine's counters (see `counterDocs` for what each means). */
   counters: Record<string, number>
-  /** Bytes and messages queued by send() while the window was full. */
+  /** Bytes and messages queued by send() while the window was full (or the order credit used up). */
   pendingBytes: number
   pendingMessages: number
+  /** Bytes of our own total and safe messages sent and not yet delivered here; at 2 × window, more wait in the queue. */
+  orderedBytes: number
   /** Bytes of messages in reassembly. */
   reassemblyBytes: number
   /** Messages dropped in reassembly (broken fragment runs, too large). */
@@ -154,6 +156,14 @@ export class Group extends EventEmitter<GroupEvents> {
   private readonly peers: string[] = []
   private readonly pending: Pending[] = []
   private pendingBytes = 0
+  // ORDER records that found the ring full: they go before any queued message
+  // (they never wait for order credit, which our own records may be the ones to free).
+  private readonly records: Uint8Array[] = []
+  // Bytes of our own total and safe messages sent and not yet delivered here
+  // (not yet placed in the one order): at orderedLimit, more wait in `pending`.
+  private orderedOut = 0
+  private orderedLimit = 0
+  private creditWait = false // the head of `pending` waits for order credit
   private needDrain = false
   private flushQueued = false
   private closed = false
@@ -171,6 +181,7 @@ export class Group extends EventEmitter<GroupEvents> {
     this.options = options
     this.key = options.key
     this.joined = new Promise((resolve) => (this.onJoined = resolve))
+    this.orderedLimit = 2 * options.window
     this.open()
     // The membership's retries and timeouts. Heartbeats do not depend on it
     // (the native I/O thread sends them), so a busy loop delays views, never
@@ -225,11 +236,12 @@ export class Group extends EventEmitter<GroupEvents> {
       framed.set(data, header.length)
       data = framed
     }
-    if (this.pending.length === 0) {
+    if (this.pending.length === 0 && this.orderCredit(data.length, order)) {
       if (data.length <= this.maxPayload) {
-        if (this.writeWhole(data, order)) return true
+        if (this.writeWhole(data, order)) return this.placing(data.length, order)
       } else {
         const offset = this.writeFragments(data, order, 0)
+        this.placing(data.length, order)
         if (offset === data.length) return true
         return this.queue(data, order, offset)
       }
@@ -279,6 +291,7 @@ export class Group extends EventEmitter<GroupEvents> {
       counters,
       pendingBytes: this.pendingBytes,
       pendingMessages: this.pending.length,
+      orderedBytes: this.orderedOut,
       reassemblyBytes: this.member.reassemblyBytes,
       reassemblyDropped: this.member.reassemblyDropped,
       controlRejected: this.member.controlRejected,
@@ -337,6 +350,12 @@ export class Group extends EventEmitter<GroupEvents> {
     // The inbound ring must hold several of the largest datagrams.
     const inboundBytes = Math.max(INBOUND_BYTES, nextPowerOfTwo(options.datagramSize * 8))
     const session = ++this.session
+    // A new incarnation: our old messages never come back to us.
+    this.orderedOut = 0
+    if (this.creditWait) {
+      this.creditWait = false
+      queueMicrotask(() => this.pumpPending())
+    }
     const engine = new addon.Engine(
       {
         groupHash: addon.groupHash(this.name),
@@ -385,10 +404,11 @@ export class Group extends EventEmitter<GroupEvents> {
       setView: (view) => engine.setView(view),
       advance: (hex, seq) => engine.advance(hex, seq),
       fetch: (sender, holder, ranges) => engine.fetch(sender, holder, ranges),
-      sendOrder: (record) => this.sendRecord(record, ORDER_RECORD),
+      sendOrder: (record) => this.sendRecord(record),
     }
     this.member = new Member(port, {
       deliver: (msg: Message) => {
+        if ((msg.order === 'total' || msg.order === 'safe') && msg.sender === this.selfId) this.placed(msg.data.length)
         if (msg.order === 'sync' && msg.sender === this.selfId && this.syncWaiters.size) {
           const key = Buffer.from(msg.data).toString('hex')
           const resolve = this.syncWaiters.get(key)
@@ -512,13 +532,27 @@ export class Group extends EventEmitter<GroupEvents> {
   /** Moves queued messages into the ring while it has room. */
   private pumpPending(): void {
     if (this.closed) return
+    while (this.records.length > 0 && (this.pending.length === 0 || this.pending[0]!.offset === 0)) {
+      if (!this.writeWhole(this.records[0]!, ORDER_RECORD)) break
+      this.records.shift()
+    }
+    if (this.records.length > 0) {
+      if (this.outbound.waitForSpace(this.maxPayload)) queueMicrotask(() => this.pumpPending())
+      return
+    }
     while (this.pending.length > 0) {
       const p = this.pending[0]!
       const before = p.offset
+      if (p.offset === 0 && !this.orderCredit(p.data.length, p.order)) {
+        this.creditWait = true // placed() pumps again
+        return
+      }
       if (p.offset === 0 && p.data.length <= this.maxPayload) {
         if (!this.writeWhole(p.data, p.order)) break
         p.offset = p.data.length
+        this.placing(p.data.length, p.order)
       } else {
+        if (p.offset === 0) this.placing(p.data.length, p.order)
         p.offset = this.writeFragments(p.data, p.order, p.offset)
       }
       this.pendingBytes -= p.offset - before
@@ -535,13 +569,39 @@ export class Group extends EventEmitter<GroupEvents> {
     }
   }
 
-  /** A record of the protocol's own (an ORDER record) in our stream, after what is queued. */
-  private sendRecord(data: Uint8Array, order: number): void {
+  /**
+   * An ORDER record in our stream, ahead of queued messages (between two
+   * messages, never inside a fragmented one): it places messages already
+   * sent, wherever it goes, and may be what frees the order credit they wait for.
+   */
+  private sendRecord(data: Uint8Array): void {
     if (this.closed) return
-    if (this.pending.length === 0 && this.writeWhole(data, order)) return
-    this.pending.push({ data: data.slice(), order, offset: 0 })
-    this.pendingBytes += data.length
+    if (this.records.length === 0 && (this.pending.length === 0 || this.pending[0]!.offset === 0) && this.writeWhole(data, ORDER_RECORD)) return
+    this.records.push(data.slice())
     if (this.outbound.waitForSpace(data.length)) queueMicrotask(() => this.pumpPending())
+  }
+
+  /**
+   * May a message of `order` go out now? Total and safe ones wait while our
+   * own earlier ones, orderedLimit bytes of them, are not yet delivered here
+   * (a stalled sequencer holds its senders back instead of filling every
+   * member's memory with messages waiting for their place). One always may.
+   */
+  private orderCredit(bytes: number, order: number): boolean {
+    return (order !== TOTAL && order !== SAFE) || this.orderedOut === 0 || this.orderedOut + bytes <= this.orderedLimit
+  }
+  private placing(bytes: number, order: number): true {
+    if (order === TOTAL || order === SAFE) this.orderedOut += bytes
+    return true
+  }
+  /** One of our own total or safe messages was delivered here: its bytes no longer wait. */
+  private placed(bytes: number): void {
+    this.orderedOut = Math.max(0, this.orderedOut - bytes)
+    const head = this.pending[0]
+    if (this.creditWait && (head === undefined || this.orderCredit(head.data.length, head.order))) {
+      this.creditWait = false
+      queueMicrotask(() => this.pumpPending())
+    }
   }
 
   private scheduleFlush(): void {
