@@ -143,7 +143,9 @@ test('gms – a joiner answers INSTALLED only once it has the state', () => {
   gms.onControl(A, install) // the coordinator resends it
   assert.is(host.take('installed').length, 0)
   host.state = true
-  gms.onControl(A, install)
+  gms.stateReady() // the state is in: answer at once
+  assert.equal(host.take('installed').map((s) => s.to), [A])
+  gms.onControl(A, install) // and to a resend, again
   assert.equal(host.take('installed').map((s) => s.to), [A])
 })
 

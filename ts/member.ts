@@ -866,6 +866,7 @@ export class Member {
       for (const [at, bytes] of st.chunks) state.set(bytes, at)
       this.stateIn = null
       this.config.setState!(state)
+      this.gms.stateReady()
       this.events.ready()
       this.releaseAll()
       return

@@ -376,6 +376,12 @@ export class Gms {
     if (!this.gone && this.host.hasState()) this.host.send({ kind: 'installed', ballot: i.ballot }, i.ballot.coord)
   }
 
+  /** A joiner has its state now: answer the install that took it in (without waiting for the coordinator's resend). */
+  stateReady(): void {
+    const i = this.lastInstall
+    if (i && !this.gone && this.view?.id === i.view.id) this.host.send({ kind: 'installed', ballot: i.ballot }, i.ballot.coord)
+  }
+
   /** The members the current attempt leaves out; the core stops waiting for their acks (and waits again if they are back). */
   private setExcluded(members: readonly string[]): void {
     const next = new Set(members)
