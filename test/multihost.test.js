@@ -15,6 +15,20 @@
 //   stop; settle      one final view; every survivor delivered the messages of
 //                     every surviving sender; the logs hold every invariant
 //
+// And with partitions: 'merge' (a group of its own, on a fresh testbed):
+//
+//   h1 h2 h3 h4       all send, the orders mixed, a sync barrier in 50
+//   split h1h2|h3h4   h3 loses half the membership datagrams it receives, so
+//                     that it often misses a barrier's RELEASE (it is sent
+//                     again only after a while); once h4 has delivered a
+//                     sync message and sent after it, h3 and h4 move to a
+//                     bridge of their own: each side installs a view of its
+//                     two in a line of its own, and goes on (barriers too)
+//   mend              both back on one bridge: a 'merge' at every member that
+//                     names the two sides, one view of four; each side kept
+//                     its own state; the logs hold every invariant (the sides
+//                     delivered different messages while apart)
+//
 // Needs root (CI runs as root): without network namespaces the test fails
 // with the command that was refused. DEBUG_MH=1 prints the members' events.
 import { test } from 'uvu'
@@ -30,8 +44,11 @@ const MS = 1e6
 const SUSPECT = 1000
 const RATE = 1000 // messages per second per member
 const LOSS_MS = 2000 // how long the loss lasts (the fault's length, not a wait for an event)
+const CONTROL_LOSS = 0.5 // of the membership datagrams h3 receives, before the 'merge' scenario's split
 const PORT = 40000 + (process.pid % 20000)
-const orders = Array.from({ length: 100 }, (_, i) => (i === 50 ? 'sync' : ['fifo', 'unordered', 'causal', 'total', 'safe'][i % 5]))
+const mixed = (every) => Array.from({ length: every }, (_, i) => (i === every / 2 ? 'sync' : ['fifo', 'unordered', 'causal', 'total', 'safe'][i % 5]))
+const orders = mixed(100) // one message in a hundred is a sync barrier
+const mergeOrders = mixed(50) // barriers twice as often: a split lands in or near one
 
 /** The transports, each with the options that select it for the hosts of a testbed. */
 const transports = [
@@ -54,10 +71,15 @@ const oneView = (logs, members, what, timeout = 20000) =>
     return views.every((v) => v.id === views[0].id && [...v.members].sort().join() === ids)
   }, { timeout, what, detail: () => members.map((m) => `${m.name}: ${JSON.stringify(lastView(logs, m) ?? null)}`).join('; ') })
 const sum = (reports, counter) => reports.reduce((n, r) => n + r.stats.counters[counter], 0)
+const sorted = (ids) => [...ids].sort()
 
 for (const transport of transports) {
   const name = `multi-host (${transport.name}) – 4 hosts: 5% loss, a partition healed by rejoining, SIGKILL of the coordinator; all six orders mixed, the logs hold every invariant`
   test(name, () => withTestbed(4, (testbed) => explained(testbed, () => scenario(transport, testbed))))
+}
+for (const transport of transports) {
+  const name = `multi-host (${transport.name}) – 4 hosts, partitions 'merge': split 2|2 right after a sync barrier, mended: the sides merge into one view; all six orders mixed, the logs hold every invariant`
+  test(name, () => withTestbed(4, (testbed) => explained(testbed, () => mergeScenario(transport, testbed))))
 }
 
 /**
@@ -78,12 +100,14 @@ async function explained(testbed, body) {
   }
 }
 
-/** The scenario of the header, over one transport, on the hosts of `testbed`. */
-async function scenario(transport, testbed) {
-  const logs = new Logs()
-  const group = uniqueGroup('mh')
+/**
+ * A group of four on the hosts of `testbed`, over `transport`, each member
+ * streaming its log into `logs`: h1 starts it, the others join together.
+ */
+async function formGroup(transport, testbed, logs, tag, extra) {
+  const group = uniqueGroup(tag)
   const { hosts } = testbed
-  const optionsOf = (h) => ({ interface: h.ip, port: PORT, suspectTimeout: SUSPECT, orders, ...transport.options(hosts) })
+  const optionsOf = (h) => ({ interface: h.ip, port: PORT, suspectTimeout: SUSPECT, ...extra, ...transport.options(hosts) })
   const start = (h) => {
     const m = testbed.start(h, group, h.name, optionsOf(h), script)
     logs.attach(m)
@@ -93,14 +117,30 @@ async function scenario(transport, testbed) {
   // Unicast fans out to the peers: no multicast may leave a host, so none can help.
   if (!transport.multicast) testbed.blockMulticast()
   const t0 = Date.now()
-
-  // h1 starts the group; the others join it together.
   const h1 = start(hosts[0])
   await h1.next((x) => x.type === 'joined', 15000, 'h1 joined')
   const members = [h1, ...hosts.slice(1).map(start)]
   await Promise.all(members.slice(1).map((m) => m.next((x) => x.type === 'joined', 20000, `${m.name} joined`)))
   await oneView(logs, members, 'a view of all four')
-  const joinedMs = Date.now() - t0
+  return { members, t0, joinedMs: Date.now() - t0 }
+}
+
+/** Every member holds, in its current view, a message that `match` accepts from each of `senders`. */
+const trafficInView = (logs, members, senders, match, what) =>
+  until(() => members.every((m) => {
+    const v = lastView(logs, m)?.id
+    return senders.every((s) => logs.of(m).delivered.some((d) => d.view === v && d.sender === logs.of(s).id && match(d)))
+  }), { timeout: 10000, interval: 50, what, detail: () => members.map((m) => {
+    const v = lastView(logs, m)?.id
+    const got = logs.of(m).delivered.filter((d) => d.view === v && match(d))
+    return `${m.name} has ${got.length} in view ${v}`
+  }).join('; ') })
+
+/** The scenario of the header, over one transport, on the hosts of `testbed`. */
+async function scenario(transport, testbed) {
+  const logs = new Logs()
+  const { members, t0, joinedMs } = await formGroup(transport, testbed, logs, 'mh', { orders })
+  const [h1] = members
   for (const m of members) m.command({ cmd: 'send', rate: RATE })
 
   // (a) Loss: every host drops 5% of the UDP it receives, for a while.
@@ -201,6 +241,104 @@ async function scenario(transport, testbed) {
   process.stdout.write(`    ${transport.name}: one view of 4 after ${joinedMs} ms; loss: ${dropped} datagrams dropped, ${naks} NAKs; ` +
     `cut: a view without h4 after ${excludedMs} ms, h4 back ${rejoinedMs} ms after the heal; SIGKILL of ${victim.name}: a view without it after ${detectedMs} ms; ` +
     `${delivered} deliveries checked; state ${reports[0].state.toString(16)} everywhere; ${((Date.now() - t0) / 1000).toFixed(1)} s\n`)
+}
+
+/** The 'merge' scenario of the header, over one transport, on the hosts of `testbed`. */
+async function mergeScenario(transport, testbed) {
+  const logs = new Logs()
+  const { members, t0, joinedMs } = await formGroup(transport, testbed, logs, 'mhm', { orders: mergeOrders, partitions: 'merge' })
+  const [h1, h2, h3, h4] = members
+  const sides = [[h1, h2], [h3, h4]]
+  const idsOf = (side) => sorted(side.map((m) => logs.of(m).id))
+  const lineOf = (m) => logs.of(m).views.at(-1)
+  for (const m of members) m.command({ cmd: 'send', rate: RATE })
+  // Barriers are flowing: everyone has delivered a sync message of everyone.
+  await trafficInView(logs, members, members, (d) => d.order === 'sync', 'a sync message of every member at every member, in the view of four')
+
+  // (a) The split, right after a barrier. The window that matters: a barrier's
+  // RELEASE reached h4, which delivered the barrier and sent on, but not h3,
+  // which still holds the barrier's cut when its side's flush comes
+  // (Member.applyCut). Losing half the CONTROL datagrams it receives, h3 often
+  // waits for a RELEASE to be sent again (after retry: 50 ms here) while h4
+  // goes on. (Before that was fixed, about 1 run of this scenario in 3 broke
+  // the sync cut and the total order between h3 and h4.)
+  testbed.controlLoss(h3.host, CONTROL_LOSS)
+  const split = testbed.prepareSplit(sides[1].map((m) => m.host))
+  h4.command({ cmd: 'watchSync' })
+  const synced = await h4.next((x) => x.type === 'synced', 10000, 'h4 to deliver a sync message and send after it')
+  await split()
+  const splitAt = Date.now()
+  const splitLagMs = splitAt - synced.at // from h4's first send after the barrier to both ports moved
+  const controlDropped = testbed.controlDropped()
+  testbed.clearLoss()
+  for (const side of sides) {
+    const ids = idsOf(side)
+    for (const m of side) await inView(logs, m, (v) => sorted(v).join() === ids.join(), `in a view of its side [${side.map((s) => s.name)}]`, 5 * SUSPECT + 10000)
+  }
+  const apartMs = Date.now() - splitAt
+  // Each side is in a line of its own (neither holds a majority of the view of four).
+  const [lineA, lineB] = sides.map((side) => side.map(lineOf))
+  for (const line of [lineA, lineB]) assert.is(line[0].founder, line[1].founder, 'the members of a side are in one line')
+  assert.is.not(lineA[0].founder, lineB[0].founder, 'the sides are in different lines')
+  // Both go on apart, barriers included.
+  for (const side of sides) {
+    await trafficInView(logs, side, side, () => true, `traffic within [${side.map((s) => s.name)}] in its own view`)
+    await trafficInView(logs, side, side.slice(0, 1), (d) => d.order === 'sync', `a sync barrier within [${side.map((s) => s.name)}] in its own view`)
+  }
+  assert.ok(!members.some((m) => m.messages.some((x) => x.type === 'blocked')), "no side 'blocked' (merge: every side goes on)")
+
+  // (b) Mend: both sides on one bridge again. They merge into one view.
+  const mendAt = Date.now()
+  testbed.mend()
+  const merges = await Promise.all(members.map((m) => m.next((x) => x.type === 'merge', 10 * SUSPECT + 10000, `${m.name}: a 'merge'`)))
+  await oneView(logs, members, 'one view of all four after the merge')
+  const mergedMs = Date.now() - mendAt
+  const merged = lastView(logs, h1)
+  const wantSides = sorted(sides.map((side) => idsOf(side).join())).join(' | ')
+  for (const [i, m] of members.entries()) {
+    assert.is(merges[i].view, merged.id, `${m.name}: the 'merge' is of the view of four`)
+    assert.is(sorted(merges[i].sides.map((side) => sorted(side).join())).join(' | '), wantSides, `${m.name}: the 'merge' names the two sides`)
+  }
+  assert.is(logs.all.length, 4, 'no member rejoined (one incarnation each)')
+  await trafficInView(logs, members, members, () => true, 'traffic from every member at every member in the merged view')
+  await trafficInView(logs, members, members.slice(0, 1), (d) => d.order === 'sync', 'a sync barrier in the merged view')
+
+  // Stop, and settle: every member has the last message of every member.
+  for (const m of members) m.command({ cmd: 'stop' })
+  for (const m of members) await m.next((x) => x.type === 'stopped', 10000, `${m.name} stopped`)
+  const all = () => members.map((m) => logs.of(m))
+  await until(() => all().every((l) => all().every((s) => s.sent.length === 0 || l.delivered.some((d) => d.key === s.sent.at(-1)))), {
+    timeout: 20000, interval: 50, what: 'every member to deliver the last message of every member', detail: () =>
+      all().map((l) => `${l.id} lacks ${all().filter((s) => s.sent.length && !l.delivered.some((d) => d.key === s.sent.at(-1))).map((s) => s.sent.at(-1)).join(',') || 'nothing'}`).join('; ') })
+  const reports = await Promise.all(members.map((m) => m.report()))
+  for (const [i, m] of members.entries()) logs.of(m).finalState = reports[i].state
+  for (const r of reports) assert.is(r.view.id, reports[0].view.id, 'one final view')
+  // Each side kept its own state (the sum over what it delivered): its members agree.
+  for (const side of sides) {
+    const states = side.map((m) => reports[members.indexOf(m)].state)
+    assert.is(states[0], states[1], `the members of [${side.map((s) => s.name)}] agree on the state`)
+  }
+  const apart = all().reduce((n, l) => {
+    const side = new Set(l.views.filter((v) => v.view.members.length === 2).map((v) => v.view.id))
+    return n + l.delivered.filter((d) => side.has(d.view)).length
+  }, 0)
+  assert.ok(apart > 0, 'the sides delivered messages while apart')
+  const errors = checkInvariants(logs.all, {
+    crashes: [],
+    detectionNs: 15000 * MS,
+    excused: [],
+    endNs: Date.now() * MS,
+    settled: true,
+    oneState: false, // the sides delivered different messages while apart
+  })
+  assert.equal(errors, [], errors.join('\n'))
+  const delivered = logs.all.reduce((n, l) => n + l.delivered.length, 0)
+  const syncs = logs.all.reduce((n, l) => n + l.delivered.filter((d) => d.order === 'sync').length, 0)
+  if (!transport.multicast) assert.is(testbed.multicastBlocked(), 0, 'no multicast left a host')
+  process.stdout.write(`    ${transport.name}, merge: one view of 4 after ${joinedMs} ms; split ${splitLagMs} ms after h4 delivered sync ${synced.key} ` +
+    `and sent ${synced.sent} (view ${synced.view}; ${controlDropped} CONTROL datagrams to h3 dropped); a view per side after ${apartMs} ms (lines ${lineA[0].founder}, ${lineB[0].founder}); merged ${mergedMs} ms after the mend ` +
+    `(view ${merged.id}); ${apart} deliveries apart, ${delivered} in all (${syncs} sync); states ${reports[0].state.toString(16)}, ${reports[2].state.toString(16)}; ` +
+    `${((Date.now() - t0) / 1000).toFixed(1)} s\n`)
 }
 
 test.run()

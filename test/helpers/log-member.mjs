@@ -9,7 +9,9 @@
 // incarnation, whose log starts with its own 'start' entry. It sends nothing while blocked or rejoining
 // (its keys name the incarnation that sends them) and goes on with the new
 // incarnation's first view. It exits when the test process is gone (the IPC
-// channel closes), so that no member outlives a killed run.
+// channel closes), so that no member outlives a killed run. With partitions:
+// 'merge' each view is logged with its line (its founder), and a merge of
+// sides is logged and reported.
 //
 // argv: groupName memberName optionsJSON
 //   parent -> child  { cmd: 'send', rate }    start sending `rate` messages per second
@@ -17,13 +19,16 @@
 //                    { cmd: 'report' }        reply { type: 'report', me, state, view, stats }
 //                    { cmd: 'leave' }         leave, then exit
 //                    { cmd: 'busy', ms }      block the event loop for ms (a long GC pause, a busy loop)
+//                    { cmd: 'watchSync' }     report the next sync message delivered here, at the first
+//                                             send after it ({ type: 'synced' }, once that send's keys are logged)
 //   child -> parent  { type: 'log', entries }  in order:
-//                      ['start', id, atMs] ['view', id, viewId, members, atMs] ['sent', keys, causalDeps]
+//                      ['start', id, atMs] ['view', id, viewId, members, atMs, founder] ['sent', keys, causalDeps]
 //                      ['msg', sender, key, order, view] ['state', bytes, badBytes] ['blocked', id, blocked, atMs, reason]
-//                      ['rejoining', oldId, reason, atMs]
+//                      ['rejoining', oldId, reason, atMs] ['merge', id, viewId, sides, atMs]
 //                    { type: 'joined', me, view }  { type: 'stopped' }  { type: 'report', ... }
 //                    { type: 'blocked', me, blocked, reason }  { type: 'rejoined', me, was, reason }
 //                    { type: 'unpaused', me } (sending again)  { type: 'error', message }
+//                    { type: 'merge', me, view, sides }  { type: 'synced', key, view, sent, at }
 import { Group } from '../../dist/index.js'
 
 const [groupName, memberName, optionsJson] = process.argv.slice(2)
@@ -51,6 +56,8 @@ let group = null
 let me = null // the incarnation the log speaks for
 let viewId = 0
 let stateEntry = null
+/** The line of views the member is in (view ids count within a line; a side of a 'merge' partition starts its own). */
+const founder = () => group.member.gms.founder
 const getState = () => {
   const state = new Uint8Array(4 + bigState)
   new DataView(state.buffer).setUint32(0, sum, true)
@@ -88,14 +95,16 @@ log.push(['start', me, started])
 if (stateEntry) log.push(stateEntry)
 stateEntry = null
 viewId = group.view.id
-log.push(['view', me, group.view.id, [...group.view.members], Date.now()])
+log.push(['view', me, group.view.id, [...group.view.members], Date.now(), founder()])
 
 let paused = false // blocked, or between incarnations
+let watchingSync = false // armed by 'watchSync'
+let syncedKey = null // the sync message delivered since, not yet reported
 group.on('view', (v) => {
   incarnation()
   if (v.id === viewId) return
   viewId = v.id
-  log.push(['view', me, v.id, [...v.members], Date.now()])
+  log.push(['view', me, v.id, [...v.members], Date.now(), founder()])
   flushLog()
   if (paused && v.members.includes(me)) {
     paused = false
@@ -107,6 +116,11 @@ group.on('blocked', ({ blocked, reason }) => {
   flushLog()
   paused = blocked
   process.send({ type: 'blocked', me, blocked, reason })
+})
+group.on('merge', ({ view, sides }) => {
+  log.push(['merge', me, view.id, sides, Date.now()])
+  flushLog()
+  process.send({ type: 'merge', me, view: view.id, sides })
 })
 group.on('rejoining', (reason) => {
   const was = me
@@ -123,6 +137,10 @@ group.on('message', (m) => {
   sum = (sum + hash(key)) >>> 0
   log.push(['msg', m.sender, key, m.order, viewId])
   if (m.order === 'causal') lastCausal.set(m.sender, key)
+  if (m.order === 'sync' && watchingSync) {
+    watchingSync = false
+    syncedKey = key
+  }
 })
 group.on('error', (err) => {
   console.error(`${memberName}: group error: ${err.stack ?? err}`)
@@ -156,6 +174,10 @@ function startSending(rate) {
         group.send(data, { order: orders[Number(k.split('/')[1]) % orders.length] })
       }
     })
+    if (syncedKey) {
+      process.send({ type: 'synced', key: syncedKey, view: viewId, sent: keys[0], at: Date.now() })
+      syncedKey = null
+    }
   }, 10)
 }
 
@@ -163,6 +185,7 @@ function startSending(rate) {
 process.on('disconnect', () => process.exit(0))
 process.on('message', async (m) => {
   if (m.cmd === 'send') startSending(m.rate)
+  else if (m.cmd === 'watchSync') watchingSync = true
   else if (m.cmd === 'stop') {
     clearInterval(sending)
     flushLog()

@@ -1,6 +1,7 @@
 // The checker's logs (ts/sim/checker.ts) built from what member processes
 // stream over IPC (log-member.mjs: ['start'|'view'|'sent'|
-// 'msg'|'state', ...] entries), as the simulator keeps them for its members.
+// 'msg'|'state'|'merge', ...] entries), as the simulator keeps them for its
+// members.
 const MS = 1e6
 
 /**
@@ -23,16 +24,18 @@ export class Logs {
             current.end = 'excluded'
             current.endedNs = e[2] * MS
           }
-          current = { id: e[1], startedNs: e[2] * MS, endedNs: null, end: 'running', views: [], delivered: [], sent: [], causalDeps: new Map(), member }
+          current = { id: e[1], startedNs: e[2] * MS, endedNs: null, end: 'running', views: [], delivered: [], sent: [], causalDeps: new Map(), merges: [], member }
           this.byId.set(e[1], current)
           this.all.push(current)
         } else if (e[0] === 'view') {
-          current.views.push({ view: { id: e[2], members: e[3] }, founder: '', atNs: e[4] * MS })
+          current.views.push({ view: { id: e[2], members: e[3] }, founder: e[5] ?? '', atNs: e[4] * MS })
         } else if (e[0] === 'sent') {
           for (const key of e[1]) this.byId.get(key.split('/')[0]).sent.push(key)
           for (const [k, d] of Object.entries(e[2] ?? {})) this.byId.get(k.split('/')[0]).causalDeps.set(k, d)
         } else if (e[0] === 'msg') {
           current.delivered.push({ sender: e[1], key: e[2], order: e[3], view: e[4] })
+        } else if (e[0] === 'merge') {
+          current.merges.push({ view: e[2], sides: e[3], atNs: e[4] * MS })
         } else if (e[0] === 'state') {
           current.stateBytes = e[1]
           current.stateBad = e[2]

@@ -1,11 +1,12 @@
 // Several hosts on one machine, for the multi-host tests: network namespaces
 // joined by a bridge that lives in a namespace of its own (MACHINE.md), with
-// faults made by the kernel (netfilter loss, a link taken down).
+// faults made by the kernel (netfilter loss, a link taken down, the hosts
+// split between two bridges).
 //
-//                 hub namespace: br0 (multicast snooping off)
-//            ┌──────────┬─────┴────┬──────────┐
-//           v1         v2         v3         v4       veth ends in the hub
-//            │          │          │          │
+//                 hub namespace: br0 (multicast snooping off); br1, empty
+//            ┌──────────┬─────┴────┬──────────┐       until a split moves ports
+//           v1         v2         v3         v4       onto it (prepareSplit);
+//            │          │          │          │       mend() moves them back
 //          eth0       eth0       eth0       eth0      10.99.X.i/24, lo up,
 //           h1         h2         h3         h4       route 224.0.0.0/4 dev eth0
 //
@@ -119,6 +120,8 @@ export class Testbed {
     this.members = []
     this.made = []
     this.lossOn = false
+    this.apart = [] // the hosts a split moved onto br1
+    this.helpers = new Set() // processes of ours other than members (a split made ready)
     live.add(this)
     try {
       this.build()
@@ -139,6 +142,9 @@ export class Testbed {
     // Snooping off: the bridge floods multicast to every port, whoever has joined.
     hub('link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0')
     hub('link', 'set', 'br0', 'up')
+    // The other side of a split (prepareSplit): the same, with no port until then.
+    hub('link', 'add', 'br1', 'type', 'bridge', 'mcast_snooping', '0')
+    hub('link', 'set', 'br1', 'up')
     for (const h of this.hosts) {
       run('ip', ['netns', 'add', h.ns])
       this.made.push(h.ns)
@@ -167,9 +173,24 @@ export class Testbed {
     this.lossOn = true
   }
 
+  /**
+   * Random loss of the membership protocol's datagrams (CONTROL: the header's
+   * magic "TR", version 1, type 5) that `host` receives; the rest gets through.
+   */
+  controlLoss(host, probability) {
+    run('ip', ['netns', 'exec', host.ns, 'iptables', '-A', 'INPUT', '-p', 'udp', '-m', 'u32', '--u32', '0>>22&0x3C@8=0x54520105',
+      '-m', 'statistic', '--mode', 'random', '--probability', String(probability), '-j', 'DROP'])
+    this.lossOn = true
+  }
+
+  /** CONTROL datagrams the controlLoss rules dropped, on all hosts together. */
+  controlDropped() {
+    return this.matched('INPUT', 'u32')
+  }
+
   /** Datagrams the loss rules dropped, on all hosts together. */
   dropped() {
-    return this.matched('INPUT', 'statistic')
+    return this.matched('INPUT', 'statistic') - this.controlDropped()
   }
 
   /** Packets that the `chain` rules whose listing contains `marker` matched, on all hosts together. */
@@ -214,6 +235,42 @@ export class Testbed {
     run('ip', ['-n', host.ns, 'route', 'replace', '224.0.0.0/4', 'dev', 'eth0'])
   }
 
+  /**
+   * Makes ready to split the hosts in two: those of `side` are moved onto
+   * br1, the others stay on br0; nothing crosses. No link goes down (no
+   * carrier loss, routes and neighbours stay), so each side just stops
+   * hearing the other. `ip -batch` is started now and waits for its commands,
+   * so that the returned split() moves the ports about a millisecond after it
+   * is called (no process start in between); it resolves once they moved.
+   */
+  prepareSplit(side) {
+    const child = spawn('ip', ['-n', this.hub, '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] })
+    this.helpers.add(child)
+    let stderr = ''
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    const moved = new Promise((resolve, reject) => {
+      const fail = (why) => reject(new Error(`\`ip -n ${this.hub} -batch\` to split off ${side.map((h) => h.name)} failed: ${why}`))
+      child.on('error', (err) => fail(err.message))
+      child.on('exit', (code, signal) => {
+        this.helpers.delete(child)
+        if (code === 0) resolve()
+        else fail(stderr.trim() || `exit ${code ?? signal}`)
+      })
+    })
+    moved.catch(() => {}) // (killed unused, when the testbed goes first)
+    return () => {
+      child.stdin.end(side.map((h) => `link set dev ${h.link} master br1\n`).join(''))
+      this.apart = [...side]
+      return moved
+    }
+  }
+
+  /** Undoes the split: every host back on br0. */
+  mend() {
+    for (const h of this.apart) run('ip', ['-n', this.hub, 'link', 'set', 'dev', h.link, 'master', 'br0'])
+    this.apart = []
+  }
+
   /** Kills every member and waits (briefly) for them to be gone, then deletes the namespaces. */
   async destroy() {
     for (const m of this.members) m.kill()
@@ -225,6 +282,11 @@ export class Testbed {
   /** The synchronous path (process 'exit'): SIGKILL by pid, delete every namespace made. */
   destroyNow() {
     for (const m of this.members) m.kill()
+    for (const child of this.helpers) {
+      try {
+        process.kill(child.pid, 'SIGKILL')
+      } catch {}
+    }
     for (const ns of this.made.splice(0).reverse()) {
       try {
         run('ip', ['netns', 'del', ns])
