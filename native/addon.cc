@@ -157,6 +157,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod<&EngineWrap::Fetch>("fetch"),
       InstanceMethod<&EngineWrap::Rekey>("rekey"),
       InstanceMethod<&EngineWrap::Lags>("lags"),
+      InstanceMethod<&EngineWrap::SetBusyPoll>("setBusyPoll"),
       InstanceAccessor<&EngineWrap::Info>("info"),
     });
   }
@@ -439,6 +440,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (!(grace >= 0)) return ThrowError(env, "RangeError", "grace must be a number of ms >= 0", "ERR_OUT_OF_RANGE");
     const bool ok = engine_ && engine_->Rekey(info[0].As<Napi::Uint8Array>().Data(), uint64_t(grace * 1e6));
     return Napi::Boolean::New(env, ok);
+  }
+
+  // setBusyPoll(ns): how long the JS thread keeps reading after a receive (0: not at all).
+  Napi::Value SetBusyPoll(const Napi::CallbackInfo& info) {
+    const double ns = info.Length() ? info[0].ToNumber().DoubleValue() : 0;
+    busyPollNs_ = ns > 0 && ns <= 1e7 ? uint64_t(ns) : 0;
+    return info.Env().Undefined();
   }
 
   // lags(): [{ id (16 hex), acked, lag, behindMs, silentMs, excluded }] for every other member.

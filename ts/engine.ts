@@ -82,6 +82,8 @@ export declare class NativeEngine {
   fetch(senderHex: string, holderHex: string, ranges: number[]): void
   /** Closed groups: seal with `key` from now on, accept the old key for `graceMs`. False without a key. */
   rekey(key: Uint8Array, graceMs: number): boolean
+  /** After a receive, the JS thread keeps reading the sockets until nothing has come for `ns` (0: off). */
+  setBusyPoll(ns: number): void
   /** Every other member's lag behind our stream. */
   lags(): { id: string; acked: number; lag: number; behindMs: number; silentMs: number; excluded: boolean }[]
   readonly info: EngineInfo | null

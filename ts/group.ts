@@ -96,6 +96,8 @@ const CAUSAL = 2
 const TOTAL = 3
 const SAFE = 4
 const SYNC = 5
+const SEQUENCER_POLL_US = 50 // how long the sequencer keeps reading after a receive, while it places total messages
+const SEQUENCER_POLL_FOR_MS = 100 // ... placed that recently
 const OUTBOUND_BYTES = 4 << 20
 const INBOUND_BYTES = 8 << 20
 
@@ -350,6 +352,7 @@ export class Group extends EventEmitter<GroupEvents> {
     // The inbound ring must hold several of the largest datagrams.
     const inboundBytes = Math.max(INBOUND_BYTES, nextPowerOfTwo(options.datagramSize * 8))
     const session = ++this.session
+    this.sequencerPolls = false // (a new engine polls as the options say)
     // A new incarnation: our old messages never come back to us.
     this.orderedOut = 0
     if (this.creditWait) {
@@ -638,7 +641,15 @@ export class Group extends EventEmitter<GroupEvents> {
     if (this.inbound.takeBlocked()) this.engine.kick()
     this.member.settle()
     if (this.pending.length > 0) this.pumpPending()
+    // The sequencer's hop is every total message's: while it places them, it
+    // stays awake a little after each receive, so the next one finds it so.
+    const sequencing = this.member.lastPlacedMs > performance.now() - SEQUENCER_POLL_FOR_MS
+    if (sequencing !== this.sequencerPolls) {
+      this.sequencerPolls = sequencing
+      this.engine.setBusyPoll(1000 * Math.max(this.options.busyPoll, sequencing ? SEQUENCER_POLL_US : 0))
+    }
   }
+  private sequencerPolls = false
 
   private dispatch(bytes: Uint8Array, view: DataView): void {
     const end = bytes.length

@@ -185,6 +185,8 @@ export class Member {
   }
   /** Messages dropped by the view rules (from non-members, or a joiner's overflow). */
   messagesDropped = 0
+  /** When we last placed a total message as the sequencer (ms). */
+  lastPlacedMs = -Infinity
 
   constructor(private readonly port: CorePort, private readonly events: MemberEvents, private readonly config: MemberConfig, nowMs: number) {
     this.id = config.id
@@ -425,7 +427,10 @@ export class Member {
     if (order === TOTAL || order === SAFE) {
       s.waiting.push(new Message(s.id, data, order === TOTAL ? 'total' : 'safe', first))
       if (order === SAFE) s.safeLast.push(seq)
-      if (this.view && this.view.coordinator === this.id) this.total.place(s.hex, first)
+      if (this.view && this.view.coordinator === this.id) {
+        this.total.place(s.hex, first)
+        this.lastPlacedMs = this.nowMs
+      }
       this.drainOrdered()
       return
     }
