@@ -28,6 +28,8 @@ export interface GroupStats {
   pendingMessages: number
   /** Bytes of our own total and safe messages sent and not yet delivered here; at 2 × window, more wait in the queue. */
   orderedBytes: number
+  /** Messages here waiting for their order (total, safe, causal, sync, and fifo ones behind them). */
+  heldBack: number
   /** Bytes of messages in reassembly. */
   reassemblyBytes: number
   /** Messages dropped in reassembly (broken fragment runs, too large). */
@@ -294,6 +296,7 @@ export class Group extends EventEmitter<GroupEvents> {
       pendingBytes: this.pendingBytes,
       pendingMessages: this.pending.length,
       orderedBytes: this.orderedOut,
+      heldBack: this.member.heldBack,
       reassemblyBytes: this.member.reassemblyBytes,
       reassemblyDropped: this.member.reassemblyDropped,
       controlRejected: this.member.controlRejected,
@@ -353,6 +356,7 @@ export class Group extends EventEmitter<GroupEvents> {
     const inboundBytes = Math.max(INBOUND_BYTES, nextPowerOfTwo(options.datagramSize * 8))
     const session = ++this.session
     this.sequencerPolls = false // (a new engine polls as the options say)
+    this.placements = 0
     // A new incarnation: our old messages never come back to us.
     this.orderedOut = 0
     if (this.creditWait) {
@@ -643,13 +647,20 @@ export class Group extends EventEmitter<GroupEvents> {
     if (this.pending.length > 0) this.pumpPending()
     // The sequencer's hop is every total message's: while it places them, it
     // stays awake a little after each receive, so the next one finds it so.
-    const sequencing = this.member.lastPlacedMs > performance.now() - SEQUENCER_POLL_FOR_MS
+    const now = performance.now()
+    if (this.member.placements !== this.placements) {
+      this.placements = this.member.placements
+      this.lastPlacedAt = now
+    }
+    const sequencing = this.lastPlacedAt > now - SEQUENCER_POLL_FOR_MS
     if (sequencing !== this.sequencerPolls) {
       this.sequencerPolls = sequencing
       this.engine.setBusyPoll(1000 * Math.max(this.options.busyPoll, sequencing ? SEQUENCER_POLL_US : 0))
     }
   }
   private sequencerPolls = false
+  private placements = 0 // the member's, when last looked at
+  private lastPlacedAt = -Infinity
 
   private dispatch(bytes: Uint8Array, view: DataView): void {
     const end = bytes.length

@@ -1,6 +1,7 @@
 // One member of a group, above the reliability core: the streams of the
 // members it hears, the flush's freeze and cut, fetching and serving missed
-// messages, state transfer, reassembly and the order policies. It owns no
+// messages, state transfer, reassembly, and handing messages to the hold-back
+// of the order policies (order/holdback.ts). It owns no
 // socket and no clock: the live Group (group.ts, over the native engine) and
 // the simulator (sim/, over ManualCores and a simulated network) drive the
 // same code through a CorePort and these entry points:
@@ -9,16 +10,15 @@
 //   tick()                                          every few ms
 //
 // The path of a delivered message: onMessage (seq level: duplicates, views,
-// freeze, cut) → emit: retention, reassembly, order policy → events.deliver.
+// freeze, cut) → emit: reassembly → the hold-back's order policy → events.deliver.
 import { Frag, Reassembly } from './fragments.js'
 import { Gms, type GmsConfig, type GmsHost } from './membership/gms.js'
 import { decodeControl, encodeControl, type Control, type CutEntry, type Holding, type Install } from './membership/messages.js'
-import { Message, type View } from './message.js'
-import { FifoOrder } from './order/fifo.js'
-import type { OrderPolicy } from './order/policy.js'
-import { UnorderedOrder } from './order/unordered.js'
-import { ORDER_RECORD, Queue, TotalOrder, type OrderedStream } from './order/total.js'
-import { CausalOrder } from './order/causal.js'
+import type { Message, View } from './message.js'
+import { HoldBack } from './order/holdback.js'
+import type { Lane } from './order/policy.js'
+import { Queue } from './order/queue.js'
+import { ORDER_RECORD } from './order/total.js'
 
 /** What a member needs of its reliability core. Member ids in calls are 16 hex digits. */
 export interface CorePort {
@@ -69,12 +69,6 @@ export interface MemberConfig extends GmsConfig {
 }
 
 const UNORDERED = 0
-const CAUSAL = 2
-const TOTAL = 3
-const SAFE = 4
-const SYNC = 5
-const isFifo = (m: Message) => m.order === 'fifo'
-const BARRIER_FORCED: ReadonlySet<string> = new Set(['total', 'safe'])
 const STATE_WINDOW = 64 // state chunks asked for and not yet here, at most
 const STATE_KEEP_MS = 60_000
 
@@ -86,11 +80,9 @@ interface Rec {
   data: Uint8Array
 }
 
-class Stream implements OrderedStream {
+class Stream implements Lane {
   inView = false
-  readonly waiting = new Queue<Message>() // total/causal messages not yet deliverable, and this sender's later ordered messages
-  readonly causalDeps = new Queue<number[] | null>() // the dependencies of the causal messages in `waiting`, in order
-  readonly safeLast = new Queue<number>() // the last seq of each safe message in `waiting`, in order
+  readonly waiting = new Queue<Message>() // messages waiting for their order (order/holdback.ts)
   stableSeq = 0 // every member holds this sender's stream up to here
   totalDone = 0
   suspected = false
@@ -145,25 +137,7 @@ export class Member {
   private readonly byHex = new Map<string, Stream>()
   private readonly names = new Map<string, string>() // hex -> member id
   private readonly reassembly: Reassembly
-  private readonly policies: OrderPolicy[] = [new UnorderedOrder(), new FifoOrder()]
-  private readonly total: TotalOrder
-  private readonly causal: CausalOrder
-  private deliveries = 0 // ordered deliveries, to see whether a pass made progress
-  private readonly streamOf = (hex: string): Stream | undefined => {
-    const s = this.byHex.get(hex)
-    return s?.inView ? s : undefined
-  }
-  private readonly deliverHeadFn = (s: OrderedStream) => this.deliverHead(s as Stream)
-  private readonly readyFn = (o: OrderedStream) => {
-    const s = o as Stream
-    // At a view's end every survivor holds what is left: safe then, the same everywhere.
-    // During a flush the core's stability leaves out the members being
-    // excluded: safe messages wait for the view's end instead.
-    if (this.finishing || s.waiting.peek()!.order !== 'safe') return true
-    return !this.frozen && s.safeLast.peek()! <= s.stableSeq
-  }
-  private finishing = false
-  private readonly deliverFn: (msg: Message) => void
+  private readonly holdBack: HoldBack
   private view: View | null = null
   private viewId = 0
   private frozen = false
@@ -181,21 +155,35 @@ export class Member {
   controlRejected = 0
   /** The causal header for a message we send now (order/causal.ts). */
   causalHeader(): Uint8Array {
-    return this.causal.header()
+    return this.holdBack.causal.header()
   }
   /** Messages dropped by the view rules (from non-members, or a joiner's overflow). */
   messagesDropped = 0
-  /** When we last placed a total message as the sequencer (ms). */
-  lastPlacedMs = -Infinity
+  /** Total and safe messages placed as the sequencer, ever (the shell watches it). */
+  get placements(): number {
+    return this.holdBack.total.placements
+  }
+  /** Messages waiting for their order. */
+  get heldBack(): number {
+    return this.holdBack.held
+  }
 
   constructor(private readonly port: CorePort, private readonly events: MemberEvents, private readonly config: MemberConfig, nowMs: number) {
     this.id = config.id
     this.hex = config.id.slice(-16)
     this.nowMs = nowMs
     this.reassembly = new Reassembly(config.maxMessageSize)
-    this.total = new TotalOrder(config.maxRecord)
-    this.causal = new CausalOrder(config.receiveOwn)
-    this.deliverFn = (msg) => events.deliver(msg)
+    this.holdBack = new HoldBack({
+      deliver: (msg) => events.deliver(msg),
+      laneOf: (hex) => {
+        const s = this.byHex.get(hex)
+        return s?.inView ? s : undefined
+      },
+      lanes: () => this.viewLanes,
+      coordinating: () => this.view !== null && this.view.coordinator === this.id,
+      frozen: () => this.frozen,
+      wantBarrier: () => this.gms.requestBarrier(),
+    }, config)
     this.gms = new Gms(this.host(), config)
   }
 
@@ -261,8 +249,7 @@ export class Member {
       // Our own messages do not come back, but for the ORDER records we
       // send as the sequencer, handed over as they go out (in order, once,
       // stamped with their view): place by them as the others will.
-      if (order === ORDER_RECORD && this.view && view === this.view.id && this.view.coordinator === this.id && this.total.onRecord(data)) this.drainOrdered()
-      else this.messagesDropped++
+      if (!(order === ORDER_RECORD && this.view && view === this.view.id && this.view.coordinator === this.id && this.holdBack.onRecord(data))) this.messagesDropped++
       return
     }
     // The common case, kept cheap: in order, in our view, nothing held.
@@ -277,10 +264,7 @@ export class Member {
   /** Every member holds `peer`'s stream up to `seq`: safe messages up to there may go. */
   onStable(peer: number, seq: number): void {
     const s = this.streams[peer]
-    // (While frozen for a flush it is not used: readyFn.)
-    if (!s || seq <= s.stableSeq) return
-    s.stableSeq = seq
-    if (s.safeLast.length) this.drainOrdered()
+    if (s) this.holdBack.onStable(s, seq)
   }
 
   onControl(hex: string, payload: Uint8Array): void {
@@ -301,14 +285,7 @@ export class Member {
 
   tick(nowMs: number): void {
     this.nowMs = nowMs
-    if (this.view && this.view.coordinator === this.id && !this.gms.flushing) {
-      for (const s of this.byId.values()) {
-        if (s.inView && s.waiting.peek()?.order === 'sync') {
-          this.gms.ensureBarrier()
-          break
-        }
-      }
-    }
+    if (this.view && this.view.coordinator === this.id && !this.gms.flushing && this.holdBack.syncWaiting()) this.gms.ensureBarrier()
     this.gms.tick()
     if (this.cutApplied && this.view) this.fetchMissing()
     if (this.stateIn) this.askState(true)
@@ -416,77 +393,18 @@ export class Member {
       data = whole.data
       first = whole.seq
     }
-    if (order <= 1) {
-      // unordered, fifo: at once, unless a fifo message must wait behind its sender's total ones.
-      const policy = this.policies[order]!
-      const msg = new Message(s.id, data, policy.order, first)
-      if (order === 1 && s.waiting.length) s.waiting.push(msg)
-      else policy.onMessage(msg, this.deliverFn)
-      return
-    }
-    if (order === TOTAL || order === SAFE) {
-      s.waiting.push(new Message(s.id, data, order === TOTAL ? 'total' : 'safe', first))
-      if (order === SAFE) s.safeLast.push(seq)
-      if (this.view && this.view.coordinator === this.id) {
-        this.total.place(s.hex, first)
-        this.lastPlacedMs = this.nowMs
-      }
-      this.drainOrdered()
-      return
-    }
-    if (order === CAUSAL) {
-      const header = this.causal.read(s.id, data, s.causalDeps)
-      if (header < 0) {
-        this.messagesDropped++
-        return
-      }
-      s.waiting.push(new Message(s.id, data.subarray(header), 'causal', first))
-      this.drainOrdered()
-      return
-    }
-    if (order === SYNC) {
-      // A barrier: it waits (and its sender's later messages behind it) until
-      // the coordinator's barrier flush gives every member the same cut.
-      s.waiting.push(new Message(s.id, data, 'sync', first))
-      if (this.view && this.view.coordinator === this.id) this.gms.requestBarrier()
-      return
-    }
     if (order === ORDER_RECORD) {
       // Only the sequencer (the view's coordinator) places total messages.
-      if (this.view && s.id === this.view.coordinator && this.total.onRecord(data)) this.drainOrdered()
-      else this.messagesDropped++
+      if (!(this.view && s.id === this.view.coordinator && this.holdBack.onRecord(data))) this.messagesDropped++
       return
     }
-    this.messagesDropped++ // an order this version does not deliver
+    if (!this.holdBack.onMessage(s, order, first, seq, data)) this.messagesDropped++ // malformed, or an order this version does not deliver
   }
 
-  /** Delivers the head of a sender's waiting list (a placed total message) and the FIFO messages behind it. */
-  private deliverHead(s: Stream): void {
-    const msg = s.waiting.shift()
-    if (!msg) return
-    this.deliveries++
-    if (msg.order === 'total') s.totalDone = msg.seq
-    else if (msg.order === 'safe') {
-      s.totalDone = msg.seq
-      s.safeLast.shift()
-    } else if (msg.order === 'causal') {
-      s.causalDeps.shift()
-      this.causal.onDelivered(s.id)
-    }
-    this.events.deliver(msg)
-    while (s.waiting.length && isFifo(s.waiting.peek()!)) this.events.deliver(s.waiting.shift()!)
-  }
-
-  /** Delivers what the total order and causality allow, until nothing more moves. */
-  private drainOrdered(): void {
-    for (let before = -1; before !== this.deliveries; ) {
-      before = this.deliveries
-      this.total.drain(this.streamOf, this.deliverHeadFn, this.readyFn)
-      for (const s of this.byId.values()) {
-        if (!s.inView) continue
-        while (s.waiting.length && s.waiting.peek()!.order === 'causal' && this.causal.ready(s.id, s.causalDeps.peek()!)) this.deliverHead(s)
-      }
-    }
+  /** The streams of our view (the hold-back's lanes), as of the last install or drop. */
+  private viewLanes: Stream[] = []
+  private updateLanes(): void {
+    this.viewLanes = [...this.byId.values()].filter((s) => s.inView)
   }
 
   /**
@@ -495,9 +413,7 @@ export class Member {
    * then go on in the same view.
    */
   private releaseBarrier(): void {
-    this.finishing = true
-    this.deliverBarrier(this.streamsById())
-    this.finishing = false
+    this.holdBack.deliverBarrier(this.streamsById())
     this.frozen = this.blockedNow
     this.cutApplied = false
     this.barrierCut = false
@@ -507,24 +423,7 @@ export class Member {
     }
     this.port.resume()
     this.releaseAll()
-    this.drainOrdered()
-  }
-
-  /**
-   * Where every member holds the same messages (a barrier's cut, a view's
-   * end): the waiting messages in the one order the view's end would use, up
-   * to each sender's first sync message; then those sync messages, by sender
-   * id. False if there was no sync message to deliver.
-   */
-  private deliverBarrier(streams: Stream[]): boolean {
-    this.forceInOrder(streams, BARRIER_FORCED)
-    let any = false
-    for (const s of streams) {
-      if (s.waiting.peek()?.order !== 'sync') continue
-      this.deliverHead(s)
-      any = true
-    }
-    return any
+    this.holdBack.drain()
   }
 
   /**
@@ -541,9 +440,7 @@ export class Member {
       if (s.next <= b.upTo) return
       for (const q of s.barrierExtras!) if (!s.has(q)) return
     }
-    this.finishing = true
-    this.deliverBarrier(streams)
-    this.finishing = false
+    this.holdBack.deliverBarrier(streams)
     for (const s of streams) {
       s.barrier = null
       s.barrierExtras = null
@@ -556,56 +453,9 @@ export class Member {
     return [...this.byId.values()].filter((s) => s.inView).sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0))
   }
 
-  /**
-   * Where every member holds the same messages (a view's end, a barrier):
-   * drains, then delivers the heads whose order is in `kinds` one at a time by
-   * sender id (causality may free others in between), until nothing moves.
-   */
-  private forceInOrder(streams: Stream[], kinds: ReadonlySet<string>): void {
-    for (let before = -1; before !== this.deliveries; ) {
-      this.drainOrdered()
-      before = this.deliveries
-      const s = streams.find((x) => kinds.has(x.waiting.peek()?.order ?? ''))
-      if (s) this.deliverHead(s)
-    }
-  }
-
-  /**
-   * The old view's ordered messages, at its end: the same at every member
-   * (they all hold the same messages now). The placed total runs and what
-   * causality allows; then unplaced total messages by sender id and seq, up
-   * to the sync messages, which go next as at a barrier, round by round;
-   * causal messages whose dependencies were lost with a crashed member are
-   * dropped (nobody could deliver them).
-   */
-  private finishOrdered(): void {
-    this.finishing = true // (at a view's end every survivor holds them: safe now)
-    const streams = this.streamsById()
-    // Round by round, as barriers would: a member that got a barrier's
-    // RELEASE delivered its first round already, one whose RELEASE was lost
-    // delivers it here, at the same place (Member.applyCut).
-    for (;;) {
-      if (this.deliverBarrier(streams)) continue
-      const stuck = streams.filter((s) => s.waiting.length)
-      if (stuck.length === 0) break
-      for (const s of stuck) {
-        const head = s.waiting.shift()! // a causal message: the rest went above
-        if (head.order === 'causal') {
-          s.causalDeps.shift()
-          this.causal.dropped++
-        } else {
-          this.events.deliver(head)
-        }
-        while (s.waiting.length && isFifo(s.waiting.peek()!)) this.events.deliver(s.waiting.shift()!)
-      }
-    }
-    this.total.reset()
-    this.finishing = false
-  }
-
   /** The sequencer sends what it placed (after each batch). */
   private sendOrders(): void {
-    for (const record of this.total.takeRecords()) this.port.sendOrder(record)
+    for (const record of this.holdBack.total.takeRecords()) this.port.sendOrder(record)
   }
 
   private isProposed(id: string): boolean {
@@ -618,6 +468,7 @@ export class Member {
     if (this.streams[s.peer] === s) this.streams[s.peer] = undefined
     this.byHex.delete(s.hex)
     this.byId.delete(s.id)
+    if (s.inView) this.updateLanes()
   }
 
   // ------------------------------------------------------------ the flush (host side)
@@ -652,7 +503,7 @@ export class Member {
       // every survivor had reached the cut. So if this cut holds anything
       // sent after the barrier, we deliver the barrier at its cut first, as
       // they did; if not, nobody did, and its sync messages wait for the
-      // view's end like everyone's (finishOrdered delivers them alike).
+      // view's end like everyone's (HoldBack.finish delivers them alike).
       for (const s of streams) {
         s.barrier = s.target
         s.barrierExtras = s.extras
@@ -723,8 +574,8 @@ export class Member {
 
   private install(i: Install, view: View): void {
     const previous = this.view
-    if (previous) this.finishOrdered()
-    this.causal.onView(view.id, view.members, this.id)
+    if (previous) this.holdBack.finish(this.streamsById()) // the old view's end
+    this.holdBack.onView(view, this.id)
     for (const s of [...this.byId.values()]) {
       if (view.members.includes(s.id)) {
         const start = i.starts[s.id] ?? 1
@@ -752,13 +603,13 @@ export class Member {
         s.heldBytes = 0
       }
     }
+    this.updateLanes()
     this.view = view
     this.viewId = view.id
     this.frozen = this.blockedNow
     this.cutApplied = false
     this.barrierCut = false
     this.futureBytes = 0
-    for (const p of this.policies) p.onView(view, this.deliverFn)
     this.events.view(view, previous)
     if (i.sides.length > 1) this.events.merge(view, i.sides.map((side) => [...side]))
     const joiners = view.members.filter((m) => !(m in i.starts))

@@ -14,12 +14,16 @@
 // At a view change the flush gives every member the same messages; a causal
 // message whose dependencies nobody delivered (lost with a crashed member)
 // was delivered by no one, and every member drops it alike.
-import { Queue } from './total.js'
+import type { Message, View } from '../message.js'
+import { Arrival, type Lane, type OrderPolicy } from './policy.js'
+import { Queue } from './queue.js'
 
 const SAME = 0
 const VECTOR = 1
 
-export class CausalOrder {
+export class CausalOrder implements OrderPolicy {
+  readonly order = 'causal' as const
+  private readonly deps = new Map<string, Queue<number[] | null>>() // per lane: the dependencies of its waiting causal messages, in order
   private ranks = new Map<string, number>() // member id -> rank in the view
   private delivered: number[] = [] // causal messages delivered per rank, this view
   private view = 0
@@ -34,14 +38,16 @@ export class CausalOrder {
   constructor(private readonly receiveOwn: boolean) {}
 
   /** A new view: ranks and counts start over. */
-  onView(viewId: number, members: readonly string[], me: string): void {
-    this.view = viewId
+  onView(view: View, me: string): void {
+    const members = view.members
+    this.view = view.id
     this.ranks = new Map(members.map((m, i) => [m, i]))
     this.delivered = members.map(() => 0)
     this.me = this.ranks.get(me) ?? -1
     this.sent = 0
     this.changedSinceSend = true
     this.last.clear()
+    for (const [id, q] of this.deps) if (q.length === 0 || !members.includes(id)) this.deps.delete(id)
   }
 
   /** The header for our next causal message (call at send). */
@@ -66,36 +72,43 @@ export class CausalOrder {
   }
 
   /**
-   * Reads a causal message's header (in its sender's FIFO order): returns the
-   * header's length and queues its dependencies, or -1 if malformed.
+   * Reads a causal message's header (in its sender's FIFO order): keeps its
+   * dependencies and returns the application's bytes, or null if malformed.
    */
-  read(sender: string, data: Uint8Array, deps: Queue<number[] | null>): number {
-    if (data.length < 5) return -1
+  unwrap(lane: Lane, data: Uint8Array): Uint8Array | null {
+    if (data.length < 5) return null
     const v = new DataView(data.buffer, data.byteOffset, data.length)
     const view = v.getUint32(1, true)
     let length = 5
     let vector: number[] | null = null
     if (data[0] === VECTOR) {
-      if (data.length < 7) return -1
+      if (data.length < 7) return null
       const n = v.getUint16(5, true)
       length = 7 + 4 * n
-      if (data.length < length) return -1
+      if (data.length < length) return null
       vector = Array.from({ length: n }, (_, k) => v.getUint32(7 + 4 * k, true))
-      if (view === this.view) this.last.set(sender, vector)
+      if (view === this.view) this.last.set(lane.id, vector)
     } else if (data[0] === SAME) {
-      vector = view === this.view ? (this.last.get(sender) ?? null) : null
+      vector = view === this.view ? (this.last.get(lane.id) ?? null) : null
     } else {
-      return -1
+      return null
     }
+    let q = this.deps.get(lane.id)
+    if (!q) this.deps.set(lane.id, (q = new Queue()))
     // Sent in an earlier view: everything it could depend on was delivered by that view's end.
-    deps.push(view === this.view ? vector : null)
-    return length
+    q.push(view === this.view ? vector : null)
+    return data.subarray(length)
   }
 
-  /** May a causal message of `sender` with these dependencies be delivered now? */
-  ready(sender: string, deps: number[] | null): boolean {
+  onMessage(): Arrival {
+    return Arrival.waits
+  }
+
+  /** May the head of `lane`, a causal message, be delivered now (all it depends on delivered)? */
+  ready(lane: Lane): boolean {
+    const deps = this.deps.get(lane.id)!.peek()!
     if (deps === null) return true
-    const j = this.ranks.get(sender)
+    const j = this.ranks.get(lane.id)
     for (let k = 0; k < deps.length; k++) {
       if (k === j) continue // its own earlier messages: FIFO already
       const have = k === this.me && !this.receiveOwn ? this.sent : (this.delivered[k] ?? 0)
@@ -104,11 +117,18 @@ export class CausalOrder {
     return true
   }
 
-  /** A causal message of `sender` was delivered. */
-  onDelivered(sender: string): void {
-    const k = this.ranks.get(sender)
+  /** The head of `lane`, a causal message, was delivered. */
+  onDelivered(lane: Lane, _msg: Message): void {
+    this.deps.get(lane.id)!.shift()
+    const k = this.ranks.get(lane.id)
     if (k === undefined) return
     this.delivered[k]!++
     if (k !== this.me) this.changedSinceSend = true
+  }
+
+  /** The head of `lane`, a causal message whose dependencies were lost with a crashed member, is dropped (at a view's end, everywhere). */
+  drop(lane: Lane): void {
+    this.deps.get(lane.id)!.shift()
+    this.dropped++
   }
 }

@@ -1,60 +1,24 @@
 // Total order: one order of all 'total' and 'safe' messages, the same at
-// every member (a safe message also waits until every member holds it).
+// every member (safe.ts adds that a safe message also waits until every
+// member holds it).
 //
 // Senders multicast their messages as usual (the data never travels through
 // the sequencer). The sequencer, the view's coordinator, watches the total
-// messages it delivers in per-sender FIFO order and multicasts compact ORDER
+// messages it receives in per-sender FIFO order and multicasts compact ORDER
 // records in its own reliable stream: runs of (sender, first seq, last seq)
-// in the one order. A member holds each total message until an ORDER record
-// places it, and holds a sender's later FIFO messages behind it (FIFO holds
-// per sender across the ordered kinds). ORDER records travel in the
-// sequencer's stream, so they are as reliable as data, stamped with the view,
-// and cut by the flush like anything else: at a view change every member has
-// the same records and the same messages, delivers what the records place,
-// and then whatever is left in one deterministic order (by sender id, then
-// seq) before the next view begins.
+// in the one order. A member holds each total message in its sender's lane
+// until an ORDER record places it (and the sender's later fifo messages
+// behind it). ORDER records travel in the sequencer's stream, so they are as
+// reliable as data, stamped with the view, and cut by the flush like
+// anything else: at a view change every member has the same records and the
+// same messages, delivers what the records place, and then whatever is left
+// in one deterministic order (holdback.ts) before the next view begins.
 import type { Message } from '../message.js'
+import { Arrival, type Lane, type OrderPolicy } from './policy.js'
 
 /** The order code of ORDER records in the sequencer's stream (never delivered to the application). */
 export const ORDER_RECORD = 15
 const ENTRY = 24 // u64 sender incarnation | f64 first seq | f64 last seq
-
-/** A FIFO queue with O(1) shift (Array.shift is O(n) on long arrays). */
-export class Queue<T> {
-  private items: (T | undefined)[] = []
-  private head = 0
-  get length(): number {
-    return this.items.length - this.head
-  }
-  push(x: T): void {
-    this.items.push(x)
-  }
-  peek(): T | undefined {
-    return this.items[this.head]
-  }
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined
-    const x = this.items[this.head]
-    this.items[this.head++] = undefined
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head)
-      this.head = 0
-    }
-    return x
-  }
-}
-
-/** What the total order needs to know of a sender's stream (member.ts's Stream). */
-export interface OrderedStream {
-  readonly hex: string
-  /** Messages of this sender waiting in seq order: total ones not yet placed, and what follows them. */
-  readonly waiting: Queue<Message>
-  /** Its highest total seq delivered (entries at or below are done). */
-  totalDone: number
-}
-
-/** Safe messages also wait until every member holds them: may the head go now? */
-export type Ready = (s: OrderedStream) => boolean
 
 interface Run {
   hex: string
@@ -62,21 +26,51 @@ interface Run {
   last: number
 }
 
-export class TotalOrder {
+export class TotalOrder implements OrderPolicy {
+  readonly order = 'total' as const
   private readonly runs: Run[] = []
   private runHead = 0
   // The sequencer's runs not yet sent.
   private outgoing: Run[] = []
+  /** Messages placed as the sequencer, ever (the shell watches it to know it sequences). */
+  placements = 0
 
-  constructor(private readonly maxRecord: number) {}
+  constructor(
+    private readonly maxRecord: number,
+    /** Our view's lane of this sender, if it is in our view. */
+    private readonly laneOf: (hex: string) => Lane | undefined,
+    /** Are we the sequencer (the view's coordinator)? */
+    private readonly sequencing: () => boolean,
+  ) {}
 
-  /** Runs placed but not yet delivered. */
-  get pending(): number {
-    return this.runs.length - this.runHead
+  unwrap(_lane: Lane, data: Uint8Array): Uint8Array {
+    return data
   }
 
-  /** The sequencer saw a total message of `hex` delivered in its FIFO order: place it. */
-  place(hex: string, seq: number): void {
+  onMessage(msg: Message, lane: Lane): Arrival {
+    if (this.sequencing()) this.place(lane.hex, msg.seq)
+    return Arrival.waits
+  }
+
+  /** It is the next one the placed runs name. */
+  ready(lane: Lane): boolean {
+    return this.nextLane() === lane
+  }
+
+  onDelivered(lane: Lane, msg: Message): void {
+    lane.totalDone = msg.seq
+  }
+
+  /** A new view: its runs start over (the old view's end delivered what they placed). */
+  onView(): void {
+    this.runs.length = 0
+    this.runHead = 0
+    this.outgoing = []
+  }
+
+  /** The sequencer saw a total message of `hex` arrive in its FIFO order: place it. */
+  private place(hex: string, seq: number): void {
+    this.placements++
     const last = this.outgoing[this.outgoing.length - 1]
     if (last && last.hex === hex) {
       last.last = seq
@@ -119,40 +113,32 @@ export class TotalOrder {
   }
 
   /**
-   * Delivers what the placed runs allow, in order: a run's messages are
-   * delivered once they are at the head of their sender's waiting list
-   * (FIFO messages ahead of them go first). Stops at the first run whose
-   * message has not arrived.
+   * The lane whose head (a total or safe message) is the next in the one
+   * order, or undefined if that message has not arrived (or fifo messages
+   * of its sender go first). Runs of senders gone from the view, and runs
+   * already delivered or from before this member's start, are passed over.
    */
-  drain(streams: (hex: string) => OrderedStream | undefined, deliverHead: (s: OrderedStream) => void, ready: Ready): void {
+  nextLane(): Lane | undefined {
     while (this.runHead < this.runs.length) {
       const r = this.runs[this.runHead]!
-      const s = streams(r.hex)
-      if (!s || r.last <= s.totalDone) {
+      const lane = this.laneOf(r.hex)
+      if (!lane || r.last <= lane.totalDone) {
         this.runHead++ // a sender gone from the view, or messages already delivered
         continue
       }
-      const head = s.waiting.peek()
+      const head = lane.waiting.peek()
       if (head !== undefined && head.seq > r.last) {
         this.runHead++ // this member never gets those (they were before its start)
         continue
       }
-      if (head === undefined || (head.order !== 'total' && head.order !== 'safe')) return
-      if (head.seq < r.first) return // cannot happen in FIFO; wait rather than misplace
-      if (!ready(s)) return // a safe message not yet held by every member
-      deliverHead(s)
-      if (head.seq === r.last) this.runHead++
+      if (head === undefined || (head.order !== 'total' && head.order !== 'safe')) return undefined
+      if (head.seq < r.first) return undefined // cannot happen in FIFO; wait rather than misplace
+      return lane
     }
     if (this.runHead > 1024 && this.runHead * 2 > this.runs.length) {
       this.runs.splice(0, this.runHead)
       this.runHead = 0
     }
-  }
-
-  /** At a view's end (the member has delivered what is left, member.ts finishOrdered): forget the view's runs. */
-  reset(): void {
-    this.runs.length = 0
-    this.runHead = 0
-    this.outgoing = []
+    return undefined
   }
 }
