@@ -164,6 +164,40 @@ test('receiveOwn false – total, safe and sync sends are refused; as the sequen
   }
 })
 
+test('state transfer – a joiner whose givers stop answering turns to the next, then starts over as a new incarnation, and then gets the state', async () => {
+  const name = uniqueGroup('stall')
+  const state = new Uint8Array(1 << 20).map((_, i) => i * 7)
+  const givings = { a: 0, c: 0 }
+  const groups = {}
+  let armed = false
+  // Once armed, the first time each giver forgets the state at once (as if
+  // it had kept it past its time): the joiner hears it but gets no chunk.
+  const giver = (who) => ({
+    name: who, suspectTimeout: 300,
+    getState: () => {
+      if (armed && givings[who]++ === 0) setImmediate(() => groups[who].member.stateOut.clear())
+      return state
+    },
+    setState: () => {},
+  })
+  groups.a = await Group.join(name, giver('a'))
+  groups.c = await Group.join(name, giver('c'))
+  const { a, c } = groups
+  let b = null
+  try {
+    await until(() => a.view.members.length === 2 && c.view.members.length === 2, { what: 'a view of a and c' })
+    armed = true
+    let got = null
+    b = await Group.join(name, { name: 'b', suspectTimeout: 300, getState: () => new Uint8Array(0), setState: (s) => (got = s) })
+    assert.equal(givings, { a: 2, c: 2 }, 'both old members gave the state, twice')
+    assert.is(b.stats().rejoins, 1, 'the joiner started over once, after both givers failed it')
+    assert.ok(got && got.length === state.length && got.every((x, i) => x === state[i]), 'and has the whole state')
+    await until(() => a.view.members.length === 3 && a.view.members.includes(b.me), { what: 'one view of a, c and the new b' })
+  } finally {
+    await Promise.all([a.leave(), c.leave(), b?.leave()])
+  }
+})
+
 test('fragmentation – messages larger than a datagram arrive whole, and msg.data stays valid after the handler', async () => {
   const name = uniqueGroup('frag')
   const a = await Group.join(name, { name: 'a', datagramSize: 1472 })

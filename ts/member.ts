@@ -126,6 +126,7 @@ interface StateIn {
   asked: Map<number, number> // offset -> when asked (ms), not yet here
   next: number // the first offset never asked for
   lastAsk: number
+  heard: number // when a chunk last came (or the transfer started)
 }
 
 export class Member {
@@ -614,9 +615,13 @@ export class Member {
     if (i.sides.length > 1) this.events.merge(view, i.sides.map((side) => [...side]))
     const joiners = view.members.filter((m) => !(m in i.starts))
     // The state givers: the named one and, should it die before the joiners
-    // have it all, the next old member. Both take the state exactly at the
-    // view boundary (nothing of the new view is delivered yet).
-    const givers = i.provider === '' ? [] : [i.provider, ...view.members.filter((m) => m in i.starts && m !== i.provider).slice(0, 1)]
+    // have it all, the next old members, a majority of the old members in
+    // all: while the group can go on (a majority of the view lives), one of
+    // them does. Each takes the state exactly at the view boundary (nothing
+    // of the new view is delivered yet). (With two, a joiner whose two givers
+    // died had to start over, and could take the view's majority with it.)
+    const old = view.members.filter((m) => m in i.starts)
+    const givers = i.provider === '' ? [] : [i.provider, ...old.filter((m) => m !== i.provider).slice(0, Math.floor(old.length / 2))]
     // (A member still pulling its own state has none to give: a joiner that
     // turns to it waits, and its join times out, rather than start wrong.)
     if (givers.includes(this.id) && joiners.length && this.stateIn === null) {
@@ -624,7 +629,7 @@ export class Member {
       this.stateOut.set(view.id, { bytes, until: this.nowMs + STATE_KEEP_MS })
     }
     if (previous === null && givers.length && !givers.includes(this.id) && this.config.setState) {
-      this.stateIn = { view: view.id, provider: givers[0]!, backups: givers.slice(1), total: -1, chunk: this.config.maxControl - 64, chunks: new Map(), asked: new Map(), next: 0, lastAsk: -Infinity }
+      this.stateIn = { view: view.id, provider: givers[0]!, backups: givers.slice(1), total: -1, chunk: this.config.maxControl - 64, chunks: new Map(), asked: new Map(), next: 0, lastAsk: -Infinity, heard: this.nowMs }
       this.askState(false)
     } else if (previous === null) {
       this.events.ready()
@@ -649,16 +654,22 @@ export class Member {
   private askState(retryLost: boolean): void {
     const st = this.stateIn!
     const provider = this.byId.get(st.provider)
-    if (!provider || provider.suspected) {
-      // The giver died: the next one has the same state (taken at the same boundary). Start over with it.
+    // A giver that died, or that is heard but sends nothing (it no longer
+    // keeps this view's state): the next one has the same state (taken at the
+    // same boundary), start over with it. With none left, start over as a new
+    // incarnation rather than hold the group's view changes (the coordinator
+    // waits for our INSTALLED) for ever.
+    const stalled = this.nowMs - st.heard > 2 * this.config.suspectTimeout + 10 * this.config.retry
+    if (!provider || provider.suspected || stalled) {
       const next = st.backups.shift()
-      if (next === undefined) return this.finishExcluded('the members giving us the state are gone')
+      if (next === undefined) return this.finishExcluded(stalled ? 'the state transfer stalled' : 'the members giving us the state are gone')
       st.provider = next
       st.total = -1
       st.chunks.clear()
       st.asked.clear()
       st.next = 0
       st.lastAsk = -Infinity
+      st.heard = this.nowMs
     }
     if (st.total < 0) {
       // The first chunk tells the size.
@@ -714,6 +725,7 @@ export class Member {
       st.next = 0
     }
     if (c.total !== st.total || c.offset % st.chunk !== 0 || st.chunks.has(c.offset)) return
+    st.heard = this.nowMs
     if (c.offset < c.total) st.chunks.set(c.offset, c.bytes.slice())
     st.asked.delete(c.offset)
     if (c.offset === st.next && c.offset < c.total) st.next += st.chunk // the first chunk came unasked-for in the window
