@@ -129,6 +129,31 @@ test('gms – a member that learns of a newer view of its line without it is out
   assert.match(host.out, /without us/)
 })
 
+test('gms – a leaver counts toward the majority only while it is there: gone before the cut, the count is made again', () => {
+  // View 3 of [A, B, C]: C is cut off, B leaves. A and B are 2 of 3: A may go on, with B handing over.
+  const { host, gms } = inView(A)
+  host.heardSet.add(B)
+  host.suspects.add(C)
+  host.t = 100
+  gms.onControl(B, { kind: 'leave', member: B })
+  gms.tick()
+  const [prepare] = host.take('prepare')
+  assert.ok(prepare, 'a flush with B as a leaver')
+  assert.equal(prepare.c.members, [A])
+  gms.onControl(A, host.take('report')[0].c) // our own report
+  // B goes (it went to the other side, and counts there) before it reported here.
+  host.suspects.add(B)
+  host.reached = true
+  for (const t of [200, 300, 400]) {
+    host.t = t
+    gms.tick()
+    for (const r of host.take('report')) gms.onControl(A, r.c)
+  }
+  assert.is(host.take('cut').length, 0, 'no cut: A alone is 1 of 3')
+  assert.is(host.take('install').length, 0)
+  assert.ok(host.blocks.some(([b]) => b), "A is blocked (primary partition)")
+})
+
 test('gms – a joiner answers INSTALLED only once it has the state', () => {
   const host = new FakeHost(D)
   host.state = false

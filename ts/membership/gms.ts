@@ -546,8 +546,10 @@ export class Gms {
   private startFlush(excluded: string[], joiners: string[], merging: WireView[]): void {
     const view = this.view!
     if (this.config.partitions === 'primary') {
-      // Leavers take part in the flush, so they count as present.
-      const present = view.members.filter((m) => !excluded.includes(m) || this.leavesWaiting.has(m) || (m === this.me && this.leaving)).length
+      // Leavers take part in the flush, so they count as present; not one
+      // that is gone already (it may have handed over in another side's
+      // flush: counted on both sides, it made two majorities, seed 2780).
+      const present = view.members.filter((m) => !excluded.includes(m) || (this.leavesWaiting.has(m) && !this.host.suspected(m)) || (m === this.me && this.leaving)).length
       if (present * 2 <= view.members.length) return this.checkMajority()
     }
     const ballot = { n: Math.max(this.promised.n, this.coordinatorBallot) + 1, coord: this.me }
@@ -655,7 +657,11 @@ class CoordinatorFlush {
     private readonly barrier: boolean,
   ) {
     this.started = host.now()
+    const me = host.me
+    this.counted = excluded.filter((m) => m !== me && gms.isLeaving(m) && !host.suspected(m))
   }
+  /** Leavers counted as present for the majority (startFlush): should one be gone before the cut, the count is made again. */
+  private readonly counted: readonly string[]
 
   /** The members whose replies we wait for: the next view's, and leavers (they hand over their last messages). */
   private get participants(): string[] {
@@ -696,7 +702,7 @@ class CoordinatorFlush {
 
   tick(now: number, progress = false): void {
     // Someone we wait for is suspected: try again without them.
-    const lost = this.participants.filter((m) => m !== this.host.me && this.host.suspected(m))
+    const lost = [...this.participants, ...this.counted].filter((m) => m !== this.host.me && this.host.suspected(m))
     if (lost.length && this.phase !== 'install') {
       // Members are excluded; joiners are only dropped (they may ask again).
       return this.gms.restart(lost.filter((m) => this.joiners.includes(m)))
