@@ -11,7 +11,6 @@ namespace {
 enum SlotState : uint8_t { kEmpty = 0, kHeld = 1, kDeliveredEarly = 2 };
 constexpr uint64_t kNever = ~uint64_t(0);
 constexpr uint8_t kOrderUnordered = 0;
-constexpr uint8_t kOrderSafe = 4;
 constexpr uint64_t kEagerStatusAcks = 4096;  // acks that make STATUS go out early
 constexpr uint64_t kEagerStatusGapNs = 1'000'000;
 constexpr uint64_t kSafeStatusGapNs = 200'000;  // at most one early STATUS per this, for safe messages
@@ -216,11 +215,12 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
   openCount_++;
   e.count = openCount_;
   e.length = openLength_;
-  // A sequencer that does not receive its own messages still places total
-  // messages by its own ORDER records: it gets each one here, stamped as it
-  // goes out, in the order it goes out.
-  if (order == kOrderRecord && !config_.receiveOwn) {
-    ownRecords_.push_back(OwnRecord{nextSeq_, view_, std::vector<uint8_t>(data, data + n)});
+  // A member that does not receive its own messages still needs those whose
+  // order places them among everyone's (total, safe, sync) and, as the
+  // sequencer, its own ORDER records: it gets each one here, stamped as it
+  // goes out, in the order it goes out (JS does not deliver them).
+  if (!config_.receiveOwn && (order == kOrderRecord || order == kOrderTotal || order == kOrderSafe || order == kOrderSync)) {
+    ownRecords_.push_back(OwnRecord{nextSeq_, view_, order, frag, std::vector<uint8_t>(data, data + n)});
     DeliverOwnRecords();
   }
   nextSeq_++;
@@ -506,7 +506,7 @@ bool Core::DeliverOwnRecords() {
   size_t done = 0;
   while (done < ownRecords_.size()) {
     const OwnRecord& r = ownRecords_[done];
-    if (!sink_->Deliver(selfIndex_, r.seq, r.view, kOrderRecord, 0, r.bytes.data(), r.bytes.size())) break;
+    if (!sink_->Deliver(selfIndex_, r.seq, r.view, r.order, r.frag, r.bytes.data(), r.bytes.size())) break;
     done++;
   }
   ownRecords_.erase(ownRecords_.begin(), ownRecords_.begin() + done);
@@ -568,7 +568,9 @@ void Core::OnStatus(Peer* peer, const StatusView& s, uint64_t nowNs) {
 // The minimum over the members (not excluded, ourselves included) of what
 // they acked of `sender`'s stream; the sink hears when it grows.
 void Core::AdvanceStreamStable(Peer* sender) {
-  uint64_t stable = sender->win.next - 1;  // ours
+  // Ours: what we hold of it (of our own stream, all we sent, if our own
+  // messages do not come back to us).
+  uint64_t stable = sender->index == selfIndex_ && !config_.receiveOwn ? highestSent_ : sender->win.next - 1;
   for (auto& p : peers_) {
     if (!p || !p->active || p->index == selfIndex_ || p->excluded) continue;
     if (p.get() == sender) continue;  // the sender holds its own stream

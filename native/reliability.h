@@ -221,12 +221,15 @@ class Core {
   uint64_t nextDeadline_ = 0;
   uint64_t heldForSink_ = 0;                  // windows blocked on a full sink
   std::vector<uint8_t> scratch_;              // control datagrams
-  // Our own ORDER records, for a sequencer that does not receive its own
-  // messages: handed to the sink as they are submitted (ts/order/total.ts);
-  // these wait for room in it. Few: JS makes them only as it delivers.
+  // Our own total, safe and sync messages and ORDER records, for a member
+  // that does not receive its own messages: handed to the sink as they are
+  // submitted (ts/member.ts); these wait for room in it. Bounded by what JS
+  // submits while its inbound ring is full (the outbound ring, the window).
   struct OwnRecord {
     uint64_t seq;
     uint32_t view;
+    uint8_t order;
+    uint8_t frag;
     std::vector<uint8_t> bytes;
   };
   std::vector<OwnRecord> ownRecords_;

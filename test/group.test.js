@@ -136,29 +136,40 @@ test('orders – causal, total, safe and sync in one group: one total order, the
   }
 })
 
-test('receiveOwn false – total, safe and sync sends are refused; as the sequencer such a member still orders the others\' total messages', async () => {
+test('receiveOwn false – such a member (here the sequencer) sends total, safe and sync messages: they take their place in the one order, and it delivers none of its own', async () => {
   const name = uniqueGroup('noown')
   const a = await Group.join(name, { name: 'a', receiveOwn: false }) // the first: the coordinator, so the sequencer
   const b = await Group.join(name, { name: 'b' })
-  const c = await Group.join(name, { name: 'c' })
+  const c = await Group.join(name, { name: 'c', receiveOwn: false })
   try {
     await until(() => [a, b, c].every((g) => g.view.members.length === 3), { what: 'a view of 3' })
     assert.is(a.view.coordinator, a.me)
-    for (const order of ['total', 'safe', 'sync']) {
-      await throwsWith(() => a.send(Uint8Array.of(1), { order }), Error, new RegExp(`order '${order}' needs receiveOwn`))
-    }
-    await throwsWith(() => a.sync(), Error, /sync\(\) needs receiveOwn/)
     const got = { a: [], b: [], c: [] }
-    for (const [k, g] of Object.entries({ a, b, c })) g.on('message', (m) => got[k].push(`${m.sender === b.me ? 'b' : m.sender === c.me ? 'c' : 'a'}${m.data[0]}`))
+    const who = (m) => (m.sender === a.me ? 'a' : m.sender === b.me ? 'b' : 'c')
+    const letter = { total: 't', safe: 's', fifo: 'f', causal: 'c', sync: 'y' }
+    for (const [k, g] of Object.entries({ a, b, c })) g.on('message', (m) => got[k].push(`${who(m)}${letter[m.order]}${m.order === 'sync' ? '' : m.data[0]}`))
+    const orders = ['total', 'safe', 'total', 'fifo', 'causal']
     for (let i = 0; i < 30; i++) {
-      b.send(Uint8Array.of(i), { order: i % 3 ? 'total' : 'safe' })
-      c.send(Uint8Array.of(i), { order: 'total' })
-      a.send(Uint8Array.of(i), { order: i % 2 ? 'fifo' : 'causal' })
+      for (const g of [a, b, c]) g.send(Uint8Array.of(i), { order: orders[i % orders.length] })
     }
-    await until(() => got.a.length === 60 && got.b.length === 90 && got.c.length === 90, { what: 'every delivery', detail: () => [got.a.length, got.b.length, got.c.length].join(' ') })
-    const ordered = (list) => list.filter((x) => x[0] !== 'a')
-    assert.equal(ordered(got.b), ordered(got.c), 'one total order at b and c')
-    assert.equal(got.a, ordered(got.b), 'and the same at a, which delivers none of its own')
+    await a.sync() // resolves once a's own sync message took its place here
+    await c.sync()
+    await until(() => got.a.length === 60 + 1 && got.b.length === 90 + 2 && got.c.length === 60 + 1, {
+      what: 'every delivery', detail: () => [got.a.length, got.b.length, got.c.length].join(' '),
+    })
+    assert.ok(!got.a.some((x) => x[0] === 'a') && !got.c.some((x) => x[0] === 'c'), 'none of its own')
+    const ordered = (list) => list.filter((x) => x[1] === 't' || x[1] === 's')
+    const without = (list, self) => list.filter((x) => x[0] !== self)
+    assert.equal(without(ordered(got.b), 'a'), ordered(got.a), "a's one order is b's, without a's own")
+    assert.equal(without(ordered(got.b), 'c'), ordered(got.c), "c's one order is b's, without c's own")
+    // The sync cut: each sync message comes after the same messages at every
+    // member that delivers it (less the member's own, which it does not deliver).
+    for (const [key, other] of [['ay', 'c'], ['cy', 'a']]) {
+      const atB = got.b.indexOf(key), atOther = got[other].indexOf(key)
+      assert.ok(atB >= 0 && atOther >= 0, `${key} delivered at b and ${other}`)
+      const seen = (list, at) => new Set(list.slice(0, at).filter((x) => x[0] !== other))
+      assert.equal(seen(got[other], atOther), seen(got.b, atB), `the same messages before ${key} at b and ${other}`)
+    }
   } finally {
     await Promise.all([a.leave(), b.leave(), c.leave()])
   }

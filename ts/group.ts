@@ -97,7 +97,6 @@ const FIFO = 1
 const CAUSAL = 2
 const TOTAL = 3
 const SAFE = 4
-const SYNC = 5
 const SEQUENCER_POLL_US = 50 // how long the sequencer keeps reading after a receive, while it places total messages
 const SEQUENCER_POLL_FOR_MS = 100 // ... placed that recently
 const OUTBOUND_BYTES = 4 << 20
@@ -223,11 +222,6 @@ export class Group extends EventEmitter<GroupEvents> {
         order = code
       }
     }
-    if (!this.options.receiveOwn && (order === TOTAL || order === SAFE || order === SYNC)) {
-      // Its own message takes its place in the one order (or the barrier)
-      // only where it is delivered: the sequencer places it as it arrives.
-      throw new TroupeError(`order '${String(options!.order)}' needs receiveOwn (a member that does not deliver its own messages cannot place them in the one order)`, 'ERR_TROUPE_UNSUPPORTED')
-    }
     if (this.closed) throw new TroupeError('the group was left', 'ERR_TROUPE_CLOSED')
     if (data.length > this.options.maxMessageSize) {
       throw new RangeError(`message of ${data.length} bytes is larger than maxMessageSize (${this.options.maxMessageSize})`)
@@ -259,7 +253,6 @@ export class Group extends EventEmitter<GroupEvents> {
    * before it) and before everything sent after it.
    */
   sync(): Promise<void> {
-    if (!this.options.receiveOwn) return Promise.reject(new TroupeError('sync() needs receiveOwn (it resolves when our own sync message is delivered)', 'ERR_TROUPE_UNSUPPORTED'))
     const token = new Uint8Array(8)
     crypto.getRandomValues(token)
     const key = Buffer.from(token).toString('hex')
@@ -424,6 +417,8 @@ export class Group extends EventEmitter<GroupEvents> {
             queueMicrotask(resolve)
           }
         }
+        // (Without receiveOwn our own messages come here only to take their place: not delivered.)
+        if (msg.sender === this.selfId && !this.options.receiveOwn) return
         if (this.early) this.early.push(msg)
         else this.emit('message', msg)
       },

@@ -247,10 +247,14 @@ export class Member {
       return
     }
     if (s.hex === this.hex && !this.config.receiveOwn) {
-      // Our own messages do not come back, but for the ORDER records we
-      // send as the sequencer, handed over as they go out (in order, once,
-      // stamped with their view): place by them as the others will.
-      if (!(order === ORDER_RECORD && this.view && view === this.view.id && this.view.coordinator === this.id && this.holdBack.onRecord(data))) this.messagesDropped++
+      // Our own messages do not come back, but for those whose order places
+      // them among everyone's (total, safe, sync) and the ORDER records we
+      // send as the sequencer: the core hands them over as they go out (in
+      // order, once, stamped with their view). They take their place here as
+      // at the others; the shell does not deliver them.
+      if (!this.view || view !== this.view.id) this.messagesDropped++
+      else if (order !== ORDER_RECORD) this.emit(s, seq, order, frag, data)
+      else if (!(this.view.coordinator === this.id && this.holdBack.onRecord(data))) this.messagesDropped++
       return
     }
     // The common case, kept cheap: in order, in our view, nothing held.

@@ -43,6 +43,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <set>
 #include <string>
@@ -118,6 +119,7 @@ class Harness : public Sink {
     c.name = "fuzz";
     c.autoRemove = autoRemove_;
     c.receiveOwn = config & 2;
+    receiveOwn_ = c.receiveOwn;
     c.retainBytes = config & 4 ? 2048 : 0;  // small: the oldest kept datagrams get dropped
     c.receiveSlots = 16u << (2 * ((config >> 3) & 3));           // 16, 64, 256, 1024
     static const uint32_t kSizes[4] = {512, 1024, 1472, 8192};
@@ -184,6 +186,16 @@ class Harness : public Sink {
   bool Deliver(uint32_t peer, uint64_t seq, uint32_t /*view*/, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) override {
     CatchUp();
     Check(peer < models_.size() && models_[peer].up);
+    if (peer == 0 && !receiveOwn_) {
+      // Without receiveOwn only our own total, safe and sync messages come,
+      // as they are submitted: each once, in order.
+      if (budget_ == 0) return false;
+      if (budget_ != 255) budget_--;
+      Check(!ownExpected_.empty() && ownExpected_.front().seq == seq && ownExpected_.front().order == order && ownExpected_.front().frag == frag);
+      Check(ownExpected_.front().bytes == std::vector<uint8_t>(data, data + n));
+      ownExpected_.pop_front();
+      return true;
+    }
     // Inside the datagram being handled, or a copy held by the core (read
     // whole below, so that ASan sees any overrun or use after free).
     if (data >= current_ && data < current_ + currentSize_) Check(n <= size_t(current_ + currentSize_ - data));
@@ -253,12 +265,22 @@ class Harness : public Sink {
     CatchUp();
     Check(peer < models_.size() && models_[peer].up);
     PeerModel& m = models_[peer];
-    Check(seq > m.stable && seq < m.next);
+    // (Our own stream, without receiveOwn: stable up to what we sent.)
+    Check(seq > m.stable && seq < (peer == 0 && !receiveOwn_ ? ownNext_ : m.next));
     m.stable = seq;
   }
 
  private:
   static constexpr size_t kSentKept = 8;
+  // Our own messages the core should hand over (receiveOwn off), in order.
+  struct Own {
+    uint64_t seq;
+    uint8_t order, frag;
+    std::vector<uint8_t> bytes;
+  };
+  std::deque<Own> ownExpected_;
+  uint64_t ownNext_ = 1;  // the seq our next submitted message gets
+  bool receiveOwn_ = true;
 
   // The time step of one byte: fine steps around the NAK timers, coarse ones
   // up to beyond the suspicion timeout.
@@ -420,7 +442,14 @@ class Harness : public Sink {
     const uint8_t len = in.u8(), kind = in.u8();
     size_t got;
     const uint8_t* data = in.bytes(len, &got);
-    core_->Submit(uint8_t(kind % (kOrderMax + 1)), uint8_t((kind >> 4) & 3), data, got, now_);
+    const uint8_t order = uint8_t(kind % (kOrderMax + 1)), frag = uint8_t((kind >> 4) & 3);
+    const bool handed = !receiveOwn_ && (order == kOrderTotal || order == kOrderSafe || order == kOrderSync);
+    if (handed) ownExpected_.push_back(Own{ownNext_, order, frag, std::vector<uint8_t>(data, data + got)});
+    if (core_->Submit(order, frag, data, got, now_) == Core::SubmitStatus::kOk) {
+      ownNext_++;
+    } else if (handed) {
+      ownExpected_.pop_back();  // not taken, so not handed over either
+    }
     if (flush) core_->FlushData(now_);
   }
 
