@@ -125,6 +125,25 @@ async function formGroup(transport, testbed, logs, tag, extra) {
   return { members, t0, joinedMs: Date.now() - t0 }
 }
 
+/**
+ * Stops the members' sending and waits until each has delivered the last
+ * message of each (`who` names them in messages); returns their reports, with
+ * their final states set in the logs.
+ */
+async function stopAndSettle(logs, members, who) {
+  for (const m of members) m.command({ cmd: 'stop' })
+  for (const m of members) await m.next((x) => x.type === 'stopped', 10000, `${m.name} stopped`)
+  const all = () => members.map((m) => logs.of(m))
+  const lacks = (l) => all().filter((s) => s.sent.length && !l.delivered.some((d) => d.key === s.sent.at(-1))).map((s) => s.sent.at(-1))
+  await until(() => all().every((l) => lacks(l).length === 0), {
+    timeout: 20000, interval: 50, what: `every ${who} to deliver the last message of every ${who}`,
+    detail: () => all().map((l) => `${l.id} lacks ${lacks(l).join(',') || 'nothing'}`).join('; '),
+  })
+  const reports = await Promise.all(members.map((m) => m.report()))
+  for (const [i, m] of members.entries()) logs.of(m).finalState = reports[i].state
+  return reports
+}
+
 /** Every member holds, in its current view, a message that `match` accepts from each of `senders`. */
 const trafficInView = (logs, members, senders, match, what) =>
   until(() => members.every((m) => {
@@ -203,14 +222,8 @@ async function scenario(transport, testbed) {
     timeout: 10000, interval: 50, what: 'traffic from every survivor in the final view' })
 
   // Stop, and settle: every survivor has the last message of every survivor.
-  for (const m of survivors) m.command({ cmd: 'stop' })
-  for (const m of survivors) await m.next((x) => x.type === 'stopped', 10000, `${m.name} stopped`)
+  const reports = await stopAndSettle(logs, survivors, 'survivor')
   const live = () => survivors.map((m) => logs.of(m))
-  await until(() => live().every((l) => live().every((s) => s.sent.length === 0 || l.delivered.some((d) => d.key === s.sent.at(-1)))), {
-    timeout: 20000, interval: 50, what: 'every survivor to deliver the last message of every survivor', detail: () =>
-      live().map((l) => `${l.id} lacks ${live().filter((s) => s.sent.length && !l.delivered.some((d) => d.key === s.sent.at(-1))).map((s) => s.sent.at(-1)).join(',') || 'nothing'}`).join('; ') })
-  const reports = await Promise.all(survivors.map((m) => m.report()))
-  for (const [i, m] of survivors.entries()) logs.of(m).finalState = reports[i].state
 
   // One final view, of the survivors.
   const ids = survivors.map((m) => logs.of(m).id).sort()
@@ -304,14 +317,8 @@ async function mergeScenario(transport, testbed) {
   await trafficInView(logs, members, members.slice(0, 1), (d) => d.order === 'sync', 'a sync barrier in the merged view')
 
   // Stop, and settle: every member has the last message of every member.
-  for (const m of members) m.command({ cmd: 'stop' })
-  for (const m of members) await m.next((x) => x.type === 'stopped', 10000, `${m.name} stopped`)
+  const reports = await stopAndSettle(logs, members, 'member')
   const all = () => members.map((m) => logs.of(m))
-  await until(() => all().every((l) => all().every((s) => s.sent.length === 0 || l.delivered.some((d) => d.key === s.sent.at(-1)))), {
-    timeout: 20000, interval: 50, what: 'every member to deliver the last message of every member', detail: () =>
-      all().map((l) => `${l.id} lacks ${all().filter((s) => s.sent.length && !l.delivered.some((d) => d.key === s.sent.at(-1))).map((s) => s.sent.at(-1)).join(',') || 'nothing'}`).join('; ') })
-  const reports = await Promise.all(members.map((m) => m.report()))
-  for (const [i, m] of members.entries()) logs.of(m).finalState = reports[i].state
   for (const r of reports) assert.is(r.view.id, reports[0].view.id, 'one final view')
   // Each side kept its own state (the sum over what it delivered): its members agree.
   for (const side of sides) {
