@@ -246,7 +246,7 @@ export class Member {
       this.messagesDropped++
       return
     }
-    if (s.hex === this.hex && !this.config.receiveOwn) {
+    if (!this.config.receiveOwn && s.hex === this.hex) {
       // Our own messages do not come back, but for those whose order places
       // them among everyone's (total, safe, sync) and the ORDER records we
       // send as the sequencer: the core hands them over as they go out (in
@@ -437,8 +437,9 @@ export class Member {
    * did, then what the later flush's cut adds.
    */
   private settleBarrier(): void {
+    // (Called at every look at the cut: the common case, no barrier pending, costs no sort.)
+    if (!this.cutApplied || !this.viewLanes.some((s) => s.barrier !== null)) return
     const streams = this.streamsById()
-    if (!this.cutApplied || !streams.some((s) => s.barrier !== null)) return
     for (const s of streams) {
       const b = s.barrier
       if (b === null || (s.hex === this.hex && !this.config.receiveOwn)) continue

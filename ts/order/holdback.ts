@@ -168,7 +168,7 @@ export class HoldBack {
         while (lane.waiting.peek()?.order === 'fifo') this.host.deliver(lane.waiting.shift()!)
       }
     }
-    this.total.onView()
+    // (The view's runs are done: onView, at the install that follows, starts them over.)
   }
 
   /** Drains, then delivers the heads whose order is in `kinds` one at a time by sender id (causality may free others in between), until nothing moves. */
