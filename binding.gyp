@@ -16,22 +16,6 @@
       "cflags_cc!": ["-fexceptions", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags": ["-O3"]
-    },
-    {
-      "target_name": "ring_stress",
-      "type": "executable",
-      "sources": ["native/test/ring_stress.cc"],
-      "cflags_cc!": ["-fexceptions", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-O2", "-fno-exceptions", "-Wall"],
-      "ldflags": ["-pthread"],
-      "libraries": ["-pthread"]
-    },
-    {
-      "target_name": "spray",
-      "type": "executable",
-      "sources": ["native/test/spray.cc"],
-      "cflags_cc!": ["-fexceptions", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-O2", "-fno-exceptions", "-Wall"]
     }
   ]
 }

@@ -7,11 +7,11 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
+import { nativeTool } from './helpers/tools.js'
 import { Group } from '../dist/index.js'
 import { until, uniqueGroup } from './helpers/wait.js'
 
-const sprayBinary = fileURLToPath(new URL('../build/Release/spray', import.meta.url))
+const sprayBinary = nativeTool('spray')
 const COUNT = Number(process.env.TROUPE_SPRAY_COUNT ?? 1_000_000)
 const DROPS = ['rejectTruncated', 'rejectMagic', 'rejectVersion', 'rejectLength', 'rejectMalformed', 'rejectForeign', 'rejectUnknownSender', 'rejectSeal', 'rejectReplay', 'duplicates']
 

@@ -5,11 +5,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFileSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { nativeTool } from './helpers/tools.js'
 import { Worker } from 'node:worker_threads'
 import { RingConsumer, RING_HEADER_BYTES } from '../dist/ring.js'
 
-const stressBinary = fileURLToPath(new URL('../build/Release/ring_stress', import.meta.url))
+const stressBinary = nativeTool('ring_stress')
 
 test('ring – C++ producer and consumer threads, 2M records through an 8 KiB ring', () => {
   const out = JSON.parse(execFileSync(stressBinary, ['2000000', '8192'], { encoding: 'utf8' }))

@@ -1,7 +1,7 @@
 // The only file that loads the native addon and declares its shape.
 // Everything native is typed here; public names and defaults live in
 // options.ts and group.ts.
-import { createRequire } from 'node:module'
+import { packageRoot, requireHere } from './here.js'
 
 export interface CoreOptions {
   groupHash: number
@@ -165,8 +165,10 @@ interface Addon {
   }
 }
 
-const require = createRequire(import.meta.url)
-export const addon: Addon = require('../build/Release/troupe.node')
+// node-gyp-build finds build/Release/ (built from source) or else the
+// prebuilt addon for this platform in prebuilds/.
+const loadAddon = requireHere('node-gyp-build') as (root: string) => Addon
+export const addon: Addon = loadAddon(packageRoot)
 
 /** Inbound record types (native/engine.h). */
 export const RecordType = { pad: 1, message: 2, peerUp: 3, peerDown: 4, control: 5, stable: 6, slow: 7, send: 2 } as const
