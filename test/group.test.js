@@ -2,28 +2,30 @@
 // fragmentation, and msg.data outliving the handler.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Group } from '../dist/index.js'
+import { Group, TroupeError } from '../dist/index.js'
 import { until, uniqueGroup } from './helpers/wait.js'
 import { throwsWith } from './helpers/assert.js'
 
 test('options – a wrong option name or value is a TypeError/RangeError that names it', async () => {
   const g = uniqueGroup('opts')
-  await throwsWith(() => Group.join(g, { windw: 1 }), TypeError, /Unknown option 'windw' \(did you mean 'window'\?\)/)
-  await throwsWith(() => Group.join(g, { port: 'x' }), TypeError, /option port must be a number/)
-  await throwsWith(() => Group.join(g, { port: 70000 }), RangeError, /option port must be between 1 and 65535/)
+  await throwsWith(() => Group.join(g, { windw: 1 }), TypeError, /Unknown option 'windw' of Group\.join\(\) \(did you mean 'window'\?\)/, 'ERR_TROUPE_UNKNOWN_OPTION')
+  await throwsWith(() => Group.join(g, { port: 'x' }), TypeError, /option port must be a number, got type string \("x"\)/, 'ERR_INVALID_ARG_TYPE')
+  await throwsWith(() => Group.join(g, { port: 70000 }), RangeError, /option port must be between 1 and 65535, got 70000/, 'ERR_OUT_OF_RANGE')
   await throwsWith(() => Group.join(g, { datagramSize: 100 }), RangeError, /option datagramSize/)
   await throwsWith(() => Group.join(g, { address: '10.0.0.1' }), RangeError, /option address must be an IPv4 multicast address/)
   await throwsWith(() => Group.join(g, { interface: 'eth0' }), RangeError, /option interface must be an IPv4 address/)
   await throwsWith(() => Group.join(g, { suspectTimeout: -1 }), RangeError, /option suspectTimeout/)
-  await throwsWith(() => Group.join(g, { inject: { los: 0.1 } }), TypeError, /inject\.los/)
+  await throwsWith(() => Group.join(g, { inject: { los: 0.1 } }), TypeError, /Unknown option 'inject\.los' .*did you mean 'inject\.loss'/, 'ERR_TROUPE_UNKNOWN_OPTION')
   await throwsWith(() => Group.join(g, { inject: { loss: 2 } }), RangeError, /inject\.loss/)
   await throwsWith(() => Group.join(g, { window: 1000 }), RangeError, /option window/)
-  await throwsWith(() => Group.join(g, { partitions: 'split' }), RangeError, /option partitions must be 'primary' or 'merge'/)
+  await throwsWith(() => Group.join(g, { partitions: 'split' }), RangeError, /option partitions must be one of 'primary', 'merge', got 'split'/, 'ERR_INVALID_ARG_VALUE')
   await throwsWith(() => Group.join(g, { getState: () => new Uint8Array(0) }), TypeError, /getState and setState go together/)
   await throwsWith(() => Group.join(g, { joinTimeout: 0 }), RangeError, /option joinTimeout/)
   await throwsWith(() => Group.join(g, { busyPoll: -1 }), RangeError, /option busyPoll/)
-  await throwsWith(() => Group.join(g, { slowReceiver: 'drop' }), RangeError, /option slowReceiver must be 'wait' or 'evict'/)
-  await throwsWith(() => Group.join(g, 'x'), TypeError, /options must be an object/)
+  await throwsWith(() => Group.join(g, { slowReceiver: 'drop' }), RangeError, /option slowReceiver must be one of 'wait', 'evict'/)
+  await throwsWith(() => Group.join(g, { name: 'a#b' }), RangeError, /option name must not contain '#'/, 'ERR_INVALID_ARG_VALUE')
+  await throwsWith(() => Group.join(g, { signal: 'stop' }), TypeError, /option signal must be an AbortSignal/, 'ERR_INVALID_ARG_TYPE')
+  await throwsWith(() => Group.join(g, 'x'), TypeError, /the options of Group\.join\(\) must be an object, got type string/, 'ERR_INVALID_ARG_TYPE')
   await throwsWith(() => Group.join('', {}), RangeError, /group name/)
   await throwsWith(() => Group.join(42), TypeError, /group name must be a string/)
 })
@@ -88,17 +90,54 @@ test('busyPoll – a ping-pong pair with busy polling delivers everything, and t
   }
 })
 
-test('send – bad data or order is refused with a clear error, and nothing is sent', async () => {
+test('send – bad data or options are refused with a clear error and a code, and nothing is sent', async () => {
   const g = await Group.join(uniqueGroup('send'), { maxMessageSize: 1000 })
   try {
-    assert.throws(() => g.send('text'), (e) => e instanceof TypeError && /data must be a Uint8Array/.test(e.message))
-    assert.throws(() => g.send(new Uint8Array(1), { order: 'fast' }), (e) => e instanceof RangeError && /option order must be one of/.test(e.message))
-    assert.throws(() => g.send(new Uint8Array(1001)), (e) => e instanceof RangeError && /maxMessageSize/.test(e.message))
+    await throwsWith(() => g.send(42), TypeError, /data of send\(\) must be a string, an ArrayBuffer or an ArrayBufferView .*got type number \(42\)/, 'ERR_INVALID_ARG_TYPE')
+    await throwsWith(() => g.send({ hello: 1 }), TypeError, /got an instance of Object/, 'ERR_INVALID_ARG_TYPE')
+    await throwsWith(() => g.send(null), TypeError, /got null/, 'ERR_INVALID_ARG_TYPE')
+    await throwsWith(() => g.send(new Uint8Array(1), { order: 'fast' }), RangeError, /option order of send\(\) must be one of 'unordered', 'fifo'/, 'ERR_INVALID_ARG_VALUE')
+    await throwsWith(() => g.send(new Uint8Array(1), { order: 'totl' }), RangeError, /did you mean 'total'/, 'ERR_INVALID_ARG_VALUE')
+    await throwsWith(() => g.send(new Uint8Array(1), { ordr: 'total' }), TypeError, /Unknown option 'ordr' of send\(\) \(did you mean 'order'\?\)/, 'ERR_TROUPE_UNKNOWN_OPTION')
+    await throwsWith(() => g.send(new Uint8Array(1), 'total'), TypeError, /the options of send\(\) must be an object/, 'ERR_INVALID_ARG_TYPE')
+    await throwsWith(() => g.send(new Uint8Array(1001)), RangeError, /1001 bytes is larger than maxMessageSize \(1000\)/, 'ERR_TROUPE_MESSAGE_TOO_LARGE')
+    await throwsWith(() => g.send('x'.repeat(1001)), RangeError, /maxMessageSize/, 'ERR_TROUPE_MESSAGE_TOO_LARGE')
     assert.is(g.stats().counters.messagesSent, 0)
   } finally {
     await g.leave()
   }
-  assert.throws(() => g.send(new Uint8Array(1)), (e) => e.code === 'ERR_TROUPE_CLOSED')
+  await throwsWith(() => g.send(new Uint8Array(1)), TroupeError, /was left/, 'ERR_TROUPE_CLOSED')
+})
+
+test('send – strings, ArrayBuffers and every ArrayBufferView arrive as the same bytes; text() and json() read them', async () => {
+  const g = await Group.join(uniqueGroup('data'))
+  try {
+    const got = []
+    g.on('message', (m) => got.push(m))
+    const floats = Float64Array.of(1.5, -2, Math.PI)
+    const inner = new Uint8Array([9, 8, 7, 6, 5]).subarray(1, 4) // a view at an offset
+    const sent = [
+      'héllo, wörld ✓',
+      JSON.stringify({ price: 101.25, side: 'buy' }),
+      floats,
+      floats.buffer,
+      new DataView(inner.buffer, inner.byteOffset, inner.byteLength),
+      Buffer.from('buffer'),
+      new Uint16Array([1, 65535]),
+    ]
+    for (const data of sent) g.send(data)
+    await until(() => got.length === sent.length, { what: 'every message' })
+    assert.is(got[0].text(), 'héllo, wörld ✓')
+    assert.equal(got[1].json(), { price: 101.25, side: 'buy' })
+    assert.equal([...new Float64Array(got[2].data.slice().buffer)], [1.5, -2, Math.PI])
+    assert.equal([...got[3].data], [...new Uint8Array(floats.buffer)])
+    assert.equal([...got[4].data], [8, 7, 6])
+    assert.is(got[5].text(), 'buffer')
+    assert.equal([...got[6].data], [1, 0, 255, 255])
+    assert.throws(() => got[2].json(), SyntaxError)
+  } finally {
+    await g.leave()
+  }
 })
 
 test('orders – causal, total, safe and sync in one group: one total order, the same cut before a sync, sync() resolves', async () => {
@@ -108,7 +147,7 @@ test('orders – causal, total, safe and sync in one group: one total order, the
   try {
     await until(() => a.view.members.length === 2 && b.view.members.length === 2, { what: 'a view of 2' })
     const got = { a: [], b: [] }
-    const record = (list) => (m) => list.push({ who: m.sender === a.me ? 'a' : 'b', order: m.order, n: m.order === 'sync' ? -1 : m.data[0] })
+    const record = (list) => (m) => list.push({ who: m.sender === a.me ? 'a' : 'b', order: m.order, n: m.data[0] })
     a.on('message', record(got.a))
     b.on('message', record(got.b))
     const orders = ['fifo', 'causal', 'total', 'safe', 'unordered']
@@ -116,12 +155,14 @@ test('orders – causal, total, safe and sync in one group: one total order, the
       a.send(Uint8Array.of(i), { order: orders[i % 5] })
       b.send(Uint8Array.of(100 + i), { order: orders[(i + 2) % 5] })
     }
-    await a.sync() // resolves once a delivered its own sync message
+    a.send(Uint8Array.of(255), { order: 'sync' }) // a sync message of the application's: delivered, with its data
+    await a.sync() // a barrier behind it: resolves once it took its place here, and is delivered to no one
     for (let i = 0; i < 10; i++) b.send(Uint8Array.of(200 + i), { order: 'total' })
     await until(() => got.a.length === 111 && got.b.length === 111, { timeout: 10000, what: 'every message and the sync at both' })
     const key = (x) => `${x.who}${x.n}`
     const syncAt = (list) => list.findIndex((x) => x.order === 'sync')
-    assert.ok(syncAt(got.a) >= 0 && syncAt(got.a) === got.a.findLastIndex((x) => x.order === 'sync'), 'one sync message')
+    assert.ok(syncAt(got.a) >= 0 && syncAt(got.a) === got.a.findLastIndex((x) => x.order === 'sync'), 'one sync message (the barrier is not delivered)')
+    assert.is(got.a[syncAt(got.a)].n, 255, "the application's sync message comes with its own data")
     assert.equal(new Set(got.a.slice(0, syncAt(got.a)).map(key)), new Set(got.b.slice(0, syncAt(got.b)).map(key)), 'the same messages before the sync')
     assert.ok(got.a.slice(0, syncAt(got.a)).filter((x) => x.who === 'a').length === 50, "all of a's messages sent before the sync come before it")
     const ordered = (list) => list.filter((x) => x.order === 'total' || x.order === 'safe').map(key)
@@ -147,12 +188,14 @@ test('receiveOwn false – such a member (here the sequencer) sends total, safe 
     const got = { a: [], b: [], c: [] }
     const who = (m) => (m.sender === a.me ? 'a' : m.sender === b.me ? 'b' : 'c')
     const letter = { total: 't', safe: 's', fifo: 'f', causal: 'c', sync: 'y' }
-    for (const [k, g] of Object.entries({ a, b, c })) g.on('message', (m) => got[k].push(`${who(m)}${letter[m.order]}${m.order === 'sync' ? '' : m.data[0]}`))
+    for (const [k, g] of Object.entries({ a, b, c })) g.on('message', (m) => got[k].push(`${who(m)}${letter[m.order]}${m.data[0]}`))
     const orders = ['total', 'safe', 'total', 'fifo', 'causal']
     for (let i = 0; i < 30; i++) {
       for (const g of [a, b, c]) g.send(Uint8Array.of(i), { order: orders[i % orders.length] })
     }
-    await a.sync() // resolves once a's own sync message took its place here
+    a.send(Uint8Array.of(99), { order: 'sync' })
+    c.send(Uint8Array.of(98), { order: 'sync' })
+    await a.sync() // resolves once a's own barrier took its place here (barriers are delivered to no one)
     await c.sync()
     await until(() => got.a.length === 60 + 1 && got.b.length === 90 + 2 && got.c.length === 60 + 1, {
       what: 'every delivery', detail: () => [got.a.length, got.b.length, got.c.length].join(' '),
@@ -164,7 +207,7 @@ test('receiveOwn false – such a member (here the sequencer) sends total, safe 
     assert.equal(without(ordered(got.b), 'c'), ordered(got.c), "c's one order is b's, without c's own")
     // The sync cut: each sync message comes after the same messages at every
     // member that delivers it (less the member's own, which it does not deliver).
-    for (const [key, other] of [['ay', 'c'], ['cy', 'a']]) {
+    for (const [key, other] of [['ay99', 'c'], ['cy98', 'a']]) {
       const atB = got.b.indexOf(key), atOther = got[other].indexOf(key)
       assert.ok(atB >= 0 && atOther >= 0, `${key} delivered at b and ${other}`)
       const seen = (list, at) => new Set(list.slice(0, at).filter((x) => x[0] !== other))

@@ -7,16 +7,46 @@ import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
 import { addon, counterIndex, NativeEngine, RecordType } from './engine.js'
+import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
+import { Inbox, type InboxHost } from './inbox.js'
 import { Frag } from './fragments.js'
 import { Member, type CorePort } from './member.js'
 import { ORDER_RECORD } from './order/total.js'
-import type { Message, View } from './message.js'
-import { ipv4ToInt, KEY_BYTES, ORDERS, resolveJoinOptions, validateGroupName, type JoinOptions, type Order, type ResolvedOptions } from './options.js'
+import { Message, type View } from './message.js'
+import { checkKeys, ipv4ToInt, KEY_BYTES, oneOf, ORDERS, resolveJoinOptions, validateGroupName, type JoinOptions, type Order, type ResolvedOptions } from './options.js'
 import { RingConsumer, RingProducer } from './ring.js'
 
 export interface SendOptions {
+  /** The delivery order (default 'fifo'). */
   order?: Order
 }
+const SEND_KEYS = ['order'] as const
+
+/** What send() takes: bytes in any ArrayBuffer view or an ArrayBuffer (copied), or a string (sent as UTF-8). */
+export type Data = string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer
+
+export interface MessagesOptions {
+  /** Messages the iterator may hold that the loop has not taken yet; at this many the member stops receiving until half are taken. Default 1024. */
+  highWaterMark?: number
+  /** Aborting it ends the iteration (the loop ends as after a break). */
+  signal?: AbortSignal
+}
+const MESSAGES_KEYS = ['highWaterMark', 'signal'] as const
+const DEFAULT_HIGH_WATER_MARK = 1024
+
+export interface LeaveOptions {
+  /** How long to wait for queued messages and the view change (ms). Default 2000. */
+  timeout?: number
+  /** Aborting it closes the member at once (as if it crashed; the others remove it) and rejects leave() with an AbortError. */
+  signal?: AbortSignal
+}
+const LEAVE_KEYS = ['timeout', 'signal'] as const
+
+export interface SyncOptions {
+  /** Aborting it rejects sync() with an AbortError (the barrier still takes its place in the group). */
+  signal?: AbortSignal
+}
+const SYNC_KEYS = ['signal'] as const
 
 export interface GroupStats {
   me: string
@@ -97,16 +127,16 @@ const FIFO = 1
 const CAUSAL = 2
 const TOTAL = 3
 const SAFE = 4
+const SYNC = 5
+// A sync message's first byte says what it is: the application's own
+// (send(data, { order: 'sync' }), delivered like any message) or the token of
+// a group.sync() barrier (never delivered to the application).
+const SYNC_DATA = 0
+const SYNC_BARRIER = 1
 const SEQUENCER_POLL_US = 50 // how long the sequencer keeps reading after a receive, while it places total messages
 const SEQUENCER_POLL_FOR_MS = 100 // ... placed that recently
 const OUTBOUND_BYTES = 4 << 20
 const INBOUND_BYTES = 8 << 20
-
-class TroupeError extends Error {
-  constructor(message: string, readonly code: string) {
-    super(message)
-  }
-}
 
 interface Pending {
   data: Uint8Array // our own copy
@@ -124,14 +154,19 @@ export class Group extends EventEmitter<GroupEvents> {
   static async join(name: string, options?: JoinOptions): Promise<Group> {
     const group = validateGroupName(name)
     const resolved = resolveJoinOptions(group, options)
+    const signal = resolved.signal
+    throwIfAborted(signal)
     const g = new Group(group, resolved)
     const limit = resolved.joinTimeout
     let timer: NodeJS.Timeout | undefined
+    let onAbort: (() => void) | undefined
     try {
       await Promise.race([
         g.joined,
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new TroupeError(`no view after ${limit} ms: is the group's coordinator blocked (minority side)?`, 'ERR_TROUPE_JOIN_TIMEOUT')), limit)
+          timer = setTimeout(() => reject(new TroupeError('ERR_TROUPE_JOIN_TIMEOUT', `Group.join('${group}'): no view after ${limit} ms (joinTimeout): is the group's coordinator blocked (minority side)?`)), limit)
+          onAbort = () => reject(new AbortError(`Group.join('${group}') was aborted`, { cause: signal!.reason }))
+          signal?.addEventListener('abort', onAbort, { once: true })
         }),
       ])
     } catch (err) {
@@ -139,6 +174,7 @@ export class Group extends EventEmitter<GroupEvents> {
       throw err
     } finally {
       clearTimeout(timer)
+      if (onAbort) signal?.removeEventListener('abort', onAbort)
     }
     // Messages of the first view wait until the caller, resumed by this
     // promise, has had its turn to add its 'message' handler.
@@ -155,7 +191,8 @@ export class Group extends EventEmitter<GroupEvents> {
   private member!: Member
   private maxPayload = 0
   private selfId = ''
-  private session = 0
+  private session = 0 // the live incarnation's number (SESSION_CLOSED between two)
+  private incarnations = 0
   private readonly peers: string[] = []
   private readonly pending: Pending[] = []
   private pendingBytes = 0
@@ -169,11 +206,12 @@ export class Group extends EventEmitter<GroupEvents> {
   private creditWait = false // the head of `pending` waits for order credit
   private needDrain = false
   private flushQueued = false
-  private closed = false
+  private isClosed = false
   private rejoins = 0
   private readonly ticker: NodeJS.Timeout
   private readonly joined: Promise<void>
   private onJoined: (() => void) | null = null
+  private refuseJoin: ((err: Error) => void) | null = null
   private onLeft: (() => void) | null = null
   private readonly flushFn = () => this.flush()
   private early: Message[] | null = []
@@ -183,7 +221,11 @@ export class Group extends EventEmitter<GroupEvents> {
     this.name = name
     this.options = options
     this.key = options.key
-    this.joined = new Promise((resolve) => (this.onJoined = resolve))
+    this.joined = new Promise((resolve, reject) => {
+      this.onJoined = resolve
+      this.refuseJoin = reject
+    })
+    this.closed = new Promise((resolve) => (this.onClosed = resolve))
     this.orderedLimit = 2 * options.window
     this.open()
     // The membership's retries and timeouts. Heartbeats do not depend on it
@@ -211,29 +253,20 @@ export class Group extends EventEmitter<GroupEvents> {
    * 'drain' is emitted when sending may go on (the Node Writable convention).
    * During a view change messages wait in the ring and go out in the new view.
    */
-  send(data: Uint8Array, options?: SendOptions): boolean {
-    if (!(data instanceof Uint8Array)) throw new TypeError(`data must be a Uint8Array, got ${data === null ? 'null' : typeof data}`)
-    let order = FIFO
-    if (options !== undefined) {
-      if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
-      if (options.order !== undefined) {
-        const code = ORDER_CODE[options.order as string]
-        if (code === undefined) throw new RangeError(`option order must be one of ${ORDERS.join(', ')}, got '${String(options.order)}'`)
-        order = code
-      }
+  send(data: Data, options?: SendOptions): boolean {
+    let bytes = data instanceof Uint8Array ? data : toBytes(data)
+    const order = options === undefined ? FIFO : sendOrder(options)
+    if (this.isClosed) throw new TroupeError('ERR_TROUPE_CLOSED', `send(): the group '${this.name}' was left`)
+    if (bytes.length > this.options.maxMessageSize) {
+      throw new TroupeRangeError('ERR_TROUPE_MESSAGE_TOO_LARGE', `send(): a message of ${bytes.length} bytes is larger than maxMessageSize (${this.options.maxMessageSize})`)
     }
-    if (this.closed) throw new TroupeError('the group was left', 'ERR_TROUPE_CLOSED')
-    if (data.length > this.options.maxMessageSize) {
-      throw new RangeError(`message of ${data.length} bytes is larger than maxMessageSize (${this.options.maxMessageSize})`)
-    }
-    if (order === CAUSAL) {
-      // Its dependencies travel in front of it (order/causal.ts).
-      const header = this.member.causalHeader()
-      const framed = new Uint8Array(header.length + data.length)
-      framed.set(header)
-      framed.set(data, header.length)
-      data = framed
-    }
+    // Causal messages carry their dependencies in front (order/causal.ts).
+    if (order === CAUSAL) bytes = prefixed(this.member.causalHeader(), bytes)
+    else if (order === SYNC) bytes = prefixed(SYNC_DATA_PREFIX, bytes)
+    return this.sendBytes(bytes, order)
+  }
+
+  private sendBytes(data: Uint8Array, order: number): boolean {
     if (this.pending.length === 0 && this.orderCredit(data.length, order)) {
       if (data.length <= this.maxPayload) {
         if (this.writeWhole(data, order)) return this.placing(data.length, order)
@@ -252,15 +285,88 @@ export class Group extends EventEmitter<GroupEvents> {
    * Every member delivers it after the same set of messages (everything sent
    * before it) and before everything sent after it.
    */
-  sync(): Promise<void> {
-    const token = new Uint8Array(8)
+  async sync(options?: SyncOptions): Promise<void> {
+    if (options !== undefined) checkOptions('sync()', options, SYNC_KEYS)
+    const signal = checkSignal('option signal of sync()', options?.signal)
+    throwIfAborted(signal)
+    if (this.isClosed) throw new TroupeError('ERR_TROUPE_CLOSED', `sync(): the group '${this.name}' was left`)
+    const token = new Uint8Array(9)
     crypto.getRandomValues(token)
+    token[0] = SYNC_BARRIER
     const key = Buffer.from(token).toString('hex')
-    const done = new Promise<void>((resolve) => this.syncWaiters.set(key, resolve))
-    this.send(token, { order: 'sync' })
-    return done
+    let onAbort: (() => void) | undefined
+    const done = new Promise<void>((resolve, reject) => {
+      this.syncWaiters.set(key, { resolve, reject })
+      if (signal) {
+        onAbort = () => {
+          this.syncWaiters.delete(key)
+          reject(new AbortError('sync() was aborted', { cause: signal.reason }))
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+      }
+    })
+    this.sendBytes(token, SYNC)
+    try {
+      await done
+    } finally {
+      if (onAbort) signal!.removeEventListener('abort', onAbort)
+    }
   }
-  private readonly syncWaiters = new Map<string, () => void>()
+  private readonly syncWaiters = new Map<string, { resolve: () => void; reject: (err: Error) => void }>()
+
+  /**
+   * The messages delivered from now on, as an async iterator (`for await
+   * (const msg of group.messages())`; `for await (const msg of group)` is the
+   * same with the defaults). With real backpressure: when the loop falls
+   * `highWaterMark` messages behind, this member stops receiving until it
+   * catches up (the kernel buffers, and the senders' flow-control windows
+   * hold the group back, as a slow 'message' handler would): memory stays
+   * bounded and nothing is lost. 'message' listeners, if any, get the same
+   * messages, at the pace of the slowest consumer. The iteration ends after
+   * a break, when `signal` aborts, or when the group is left.
+   */
+  messages(options?: MessagesOptions): AsyncIterableIterator<Message> {
+    if (options !== undefined) checkOptions('messages()', options, MESSAGES_KEYS)
+    const highWaterMark = options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
+    if (typeof highWaterMark !== 'number' || !Number.isInteger(highWaterMark)) throw argType('option highWaterMark of messages()', 'an integer', highWaterMark)
+    if (highWaterMark < 1 || highWaterMark > 1 << 24) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option highWaterMark of messages() must be between 1 and ${1 << 24} messages, got ${highWaterMark}`)
+    const signal = checkSignal('option signal of messages()', options?.signal)
+    const inbox = new Inbox(this.inboxHost, highWaterMark, signal)
+    if (this.isClosed) inbox.finish()
+    else if (signal?.aborted) inbox.finish(null, true)
+    else this.inboxes.add(inbox)
+    return inbox
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
+    return this.messages()
+  }
+
+  /** `await using group = await Group.join(...)`: leaves the group at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.leave()
+  }
+
+  /** Resolves once this member is closed: after leave(), or when it stopped on an error (emitted as 'error'). */
+  readonly closed: Promise<void>
+  private onClosed!: () => void
+
+  private readonly inboxes = new Set<Inbox>()
+  private fullInboxes = 0
+  private receiveHeld = false // an inbox is full: the inbound ring is not taken from
+  private readonly inboxHost: InboxHost = {
+    full: (_inbox, full) => {
+      this.fullInboxes += full ? 1 : -1
+      const held = this.fullInboxes > 0
+      if (held === this.receiveHeld) return
+      this.receiveHeld = held
+      // Caught up: take what waits in the ring (on a fresh turn of the loop, not inside the consumer's next()).
+      if (!held) setImmediate(() => this.onWake(this.session))
+    },
+    ended: (inbox) => {
+      this.inboxes.delete(inbox)
+    },
+  }
 
   /**
    * Closed groups: seal with `key` from now on, and still accept the old key
@@ -268,13 +374,16 @@ export class Group extends EventEmitter<GroupEvents> {
    * datagrams a member cannot open yet are repaired by retransmission once it
    * has the new key; a member still without it when the grace ends is cut off.
    */
-  rotateKey(key: Uint8Array, { graceMs = 10_000 }: { graceMs?: number } = {}): void {
-    if (!this.key) throw new TroupeError('rotateKey() needs a closed group (join with option key)', 'ERR_TROUPE_UNSUPPORTED')
-    if (!(key instanceof Uint8Array)) throw new TypeError('key must be a Uint8Array')
-    if (key.length !== KEY_BYTES) throw new RangeError(`key must be ${KEY_BYTES} bytes, got ${key.length}`)
-    if (typeof graceMs !== 'number' || !(graceMs >= 0 && graceMs <= 86_400_000)) throw new RangeError(`graceMs must be between 0 and 86400000 ms, got ${graceMs}`)
+  rotateKey(key: Uint8Array, options: { graceMs?: number } = {}): void {
+    if (!this.key) throw new TroupeError('ERR_TROUPE_UNSUPPORTED', 'rotateKey() needs a closed group (join with option key)')
+    if (!(key instanceof Uint8Array)) throw argType('the key of rotateKey()', 'a Uint8Array', key)
+    if (key.length !== KEY_BYTES) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `the key of rotateKey() must be ${KEY_BYTES} bytes, got ${key.length}`)
+    checkOptions('rotateKey()', options, ['graceMs'])
+    const { graceMs = 10_000 } = options
+    if (typeof graceMs !== 'number') throw argType('option graceMs of rotateKey()', 'a number', graceMs)
+    if (!(graceMs >= 0 && graceMs <= 86_400_000)) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option graceMs of rotateKey() must be between 0 and 86400000 ms, got ${graceMs}`)
     this.key = Uint8Array.from(key)
-    if (!this.closed) this.engine.rekey(this.key, graceMs)
+    if (!this.isClosed) this.engine.rekey(this.key, graceMs)
   }
   private key: Uint8Array | null = null
 
@@ -295,7 +404,7 @@ export class Group extends EventEmitter<GroupEvents> {
       controlRejected: this.member.controlRejected,
       viewDropped: this.member.messagesDropped,
       rejoins: this.rejoins,
-      members: this.closed ? [] : this.engine.lags().map((l) => ({
+      members: this.isClosed ? [] : this.engine.lags().map((l) => ({
         member: this.member.idOf(l.id) ?? l.id,
         acked: l.acked,
         lag: l.lag,
@@ -311,8 +420,39 @@ export class Group extends EventEmitter<GroupEvents> {
    * this member (so that every message it sent is delivered to the others
    * first), and closes the sockets.
    */
-  async leave(timeoutMs = 2000): Promise<void> {
-    if (this.closed) return
+  async leave(options?: LeaveOptions | number): Promise<void> {
+    let timeoutMs = 2000
+    let signal: AbortSignal | undefined
+    if (typeof options === 'number') timeoutMs = options
+    else if (options !== undefined) {
+      checkOptions('leave()', options, LEAVE_KEYS)
+      timeoutMs = options.timeout ?? timeoutMs
+      signal = checkSignal('option signal of leave()', options.signal)
+    }
+    if (typeof timeoutMs !== 'number') throw argType('the timeout of leave()', 'a number of ms', timeoutMs)
+    if (!(timeoutMs >= 0 && timeoutMs <= 3_600_000)) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `the timeout of leave() must be between 0 and 3600000 ms, got ${timeoutMs}`)
+    if (this.isClosed) return
+    if (signal?.aborted) {
+      this.shutdown()
+      throwIfAborted(signal)
+    }
+    if (!signal) return this.leaveGracefully(timeoutMs)
+    let onAbort: (() => void) | undefined
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        this.shutdown()
+        reject(new AbortError('leave() was aborted: the member closed at once', { cause: signal.reason }))
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+    try {
+      await Promise.race([this.leaveGracefully(timeoutMs), aborted])
+    } finally {
+      signal.removeEventListener('abort', onAbort!)
+    }
+  }
+
+  private async leaveGracefully(timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs
     if (this.pending.length > 0) {
       await new Promise<void>((resolve) => {
@@ -347,7 +487,8 @@ export class Group extends EventEmitter<GroupEvents> {
     const inject = options.inject
     // The inbound ring must hold several of the largest datagrams.
     const inboundBytes = Math.max(INBOUND_BYTES, nextPowerOfTwo(options.datagramSize * 8))
-    const session = ++this.session
+    const session = ++this.incarnations
+    this.session = session
     this.sequencerPolls = false // (a new engine polls as the options say)
     this.placements = 0
     // A new incarnation: our old messages never come back to us.
@@ -409,18 +550,18 @@ export class Group extends EventEmitter<GroupEvents> {
     this.member = new Member(port, {
       deliver: (msg: Message) => {
         if ((msg.order === 'total' || msg.order === 'safe') && msg.sender === this.selfId) this.placed(msg.data.length)
-        if (msg.order === 'sync' && msg.sender === this.selfId && this.syncWaiters.size) {
-          const key = Buffer.from(msg.data).toString('hex')
-          const resolve = this.syncWaiters.get(key)
-          if (resolve) {
-            this.syncWaiters.delete(key)
-            queueMicrotask(resolve)
+        if (msg.order === 'sync') {
+          if (msg.data[0] === SYNC_BARRIER) {
+            // A group.sync() barrier: it has taken its place; the application never sees it.
+            if (msg.sender === this.selfId) this.barrierDelivered(msg.data)
+            return
           }
+          msg = new Message(msg.sender, msg.data.subarray(1), msg.order, msg.seq)
         }
         // (Without receiveOwn our own messages come here only to take their place: not delivered.)
         if (msg.sender === this.selfId && !this.options.receiveOwn) return
         if (this.early) this.early.push(msg)
-        else this.emit('message', msg)
+        else this.hand(msg)
       },
       view: (view: View) => this.emit('view', view),
       ready: () => {
@@ -449,17 +590,24 @@ export class Group extends EventEmitter<GroupEvents> {
     }, performance.now())
   }
 
+  private barrierDelivered(token: Uint8Array): void {
+    const key = Buffer.from(token.buffer, token.byteOffset, token.length).toString('hex')
+    const waiter = this.syncWaiters.get(key)
+    if (!waiter) return
+    this.syncWaiters.delete(key)
+    queueMicrotask(waiter.resolve)
+  }
+
   /** Excluded from the view: close this incarnation and join again as a new one. */
   private rejoin(session: number, reason: string): void {
-    if (this.closed || session !== this.session) return
+    if (this.isClosed || session !== this.session) return
     this.session = SESSION_CLOSED
     this.engine.close()
     this.rejoins++
     try {
       this.open()
     } catch (err) {
-      this.closed = true
-      clearInterval(this.ticker)
+      this.shutdown(err as Error)
       this.emit('error', err as Error)
       return
     }
@@ -470,20 +618,31 @@ export class Group extends EventEmitter<GroupEvents> {
   private releaseEarly(): void {
     const early = this.early
     this.early = null
-    if (early) for (const msg of early) this.emit('message', msg)
+    if (early) for (const msg of early) this.hand(msg)
+  }
+
+  /** A message for the application: to the 'message' listeners and every iterator. */
+  private hand(msg: Message): void {
+    this.emit('message', msg)
+    for (const inbox of this.inboxes) inbox.push(msg)
   }
 
   private tick(): void {
-    if (this.closed) return
+    if (this.isClosed) return
     this.member.tick(performance.now())
   }
 
-  private shutdown(): void {
-    if (this.closed) return
-    this.closed = true
+  /** Closes the member for good: after leave(), a failed join, or `error` (which ends the iterators with it). */
+  private shutdown(error: Error | null = null): void {
+    if (this.isClosed) return
+    this.isClosed = true
     clearInterval(this.ticker)
+    if (this.session !== SESSION_CLOSED) this.engine.close()
     this.session = SESSION_CLOSED
-    this.engine.close()
+    for (const inbox of [...this.inboxes]) inbox.finish(error)
+    for (const waiter of this.syncWaiters.values()) waiter.reject(new TroupeError('ERR_TROUPE_CLOSED', `sync(): the group '${this.name}' was left before the barrier was delivered`))
+    this.syncWaiters.clear()
+    this.onClosed()
   }
 
   // ------------------------------------------------------------ sending
@@ -518,8 +677,8 @@ export class Group extends EventEmitter<GroupEvents> {
     const bytes = data.length - offset
     if (this.pendingBytes + bytes > this.options.maxPending) {
       throw new TroupeError(
-        `send queue is full (${this.pendingBytes} bytes waiting, maxPending ${this.options.maxPending}): wait for 'drain' when send() returns false`,
         'ERR_TROUPE_BACKPRESSURE',
+        `send(): the send queue is full (${this.pendingBytes} bytes waiting, maxPending ${this.options.maxPending}): wait for 'drain' when send() returns false`,
       )
     }
     this.pending.push({ data: data.slice(), order, offset })
@@ -533,7 +692,7 @@ export class Group extends EventEmitter<GroupEvents> {
 
   /** Moves queued messages into the ring while it has room. */
   private pumpPending(): void {
-    if (this.closed) return
+    if (this.isClosed) return
     while (this.records.length > 0 && (this.pending.length === 0 || this.pending[0]!.offset === 0)) {
       if (!this.writeWhole(this.records[0]!, ORDER_RECORD)) break
       this.records.shift()
@@ -577,7 +736,7 @@ export class Group extends EventEmitter<GroupEvents> {
    * sent, wherever it goes, and may be what frees the order credit they wait for.
    */
   private sendRecord(data: Uint8Array): void {
-    if (this.closed) return
+    if (this.isClosed) return
     if (this.records.length === 0 && (this.pending.length === 0 || this.pending[0]!.offset === 0) && this.writeWhole(data, ORDER_RECORD)) return
     this.records.push(data.slice())
     if (this.outbound.waitForSpace(data.length)) queueMicrotask(() => this.pumpPending())
@@ -614,7 +773,7 @@ export class Group extends EventEmitter<GroupEvents> {
 
   private flush(): void {
     this.flushQueued = false
-    if (this.closed) return
+    if (this.isClosed) return
     this.outbound.publish()
     this.engine.flush()
   }
@@ -629,13 +788,16 @@ export class Group extends EventEmitter<GroupEvents> {
   }
 
   private onWake(session: number): void {
-    if (this.closed || session !== this.session) return
+    if (this.isClosed || session !== this.session) return
+    // An iterator is full: take nothing (and leave the wake flag set, so the
+    // engine does not wake us again) until it has caught up (inboxHost.full).
+    if (this.receiveHeld) return
     this.member.setNow(performance.now())
     this.inbound.armWake()
-    for (let batch = this.inbound.take(); batch !== null; batch = this.inbound.take()) {
+    for (let batch = this.inbound.take(); batch !== null; batch = this.receiveHeld ? null : this.inbound.take()) {
       if (this.inbound.takeBlocked()) this.engine.kick()
       this.dispatch(batch.bytes, batch.view)
-      if (this.closed || session !== this.session) return
+      if (this.isClosed || session !== this.session) return
     }
     if (this.inbound.takeBlocked()) this.engine.kick()
     this.member.settle()
@@ -692,6 +854,38 @@ export class Group extends EventEmitter<GroupEvents> {
       }
     }
   }
+}
+
+/** The order code of send()'s options, checked as strictly as join's. */
+function sendOrder(options: SendOptions): number {
+  if (typeof options !== 'object' || options === null) throw argType('the options of send()', 'an object', options)
+  for (const key in options) if (key !== 'order') checkKeys('send()', options, SEND_KEYS)
+  const order = options.order
+  if (order === undefined) return FIFO
+  return ORDER_CODE[order as string] ?? ORDER_CODE[oneOf('option order of send()', ORDERS, order)]!
+}
+
+/** Any other argument checked as send()'s options are. */
+function checkOptions(what: string, options: unknown, known: readonly string[]): void {
+  if (typeof options !== 'object' || options === null) throw argType(`the options of ${what}`, 'an object', options)
+  checkKeys(what, options, known)
+}
+
+/** send()'s data as bytes (a view, not a copy: send() copies into the ring). */
+function toBytes(data: unknown): Uint8Array {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8')
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return new Uint8Array(data)
+  throw argType('the data of send()', 'a string, an ArrayBuffer or an ArrayBufferView (Buffer, Uint8Array or any TypedArray, DataView)', data)
+}
+
+const SYNC_DATA_PREFIX = Uint8Array.of(SYNC_DATA)
+
+function prefixed(prefix: Uint8Array, data: Uint8Array): Uint8Array {
+  const framed = new Uint8Array(prefix.length + data.length)
+  framed.set(prefix)
+  framed.set(data, prefix.length)
+  return framed
 }
 
 /** The membership protocol's retry interval (ms): a twentieth of the suspicion timeout, 5 to 100 ms. */

@@ -1,5 +1,7 @@
 import type { Order } from './options.js'
 
+const utf8 = new TextDecoder()
+
 /** One delivered message. `data` is a view into a buffer that is never reused: keep it as long as you like. */
 export class Message {
   constructor(
@@ -11,6 +13,16 @@ export class Message {
     /** The sender's sequence number of this message (of its first fragment, if fragmented). */
     readonly seq: number,
   ) {}
+
+  /** The data as UTF-8 text (what `send('a string')` sent). */
+  text(): string {
+    return utf8.decode(this.data)
+  }
+
+  /** The data parsed as JSON (what `send(JSON.stringify(value))` sent); a SyntaxError if it is not JSON. */
+  json<T = unknown>(): T {
+    return JSON.parse(this.text()) as T
+  }
 }
 
 /** A membership view. Every member sees views in the same order (once views are agreed by the flush). */

@@ -3,6 +3,8 @@
 // names the option. Nothing reaches C++ unchecked (and C++ checks again).
 import { isIPv4 } from 'node:net'
 
+import { argType, TroupeError, TroupeRangeError, TroupeTypeError } from './errors.js'
+
 export type Order = 'unordered' | 'fifo' | 'causal' | 'total' | 'safe' | 'sync'
 export const ORDERS: readonly Order[] = ['unordered', 'fifo', 'causal', 'total', 'safe', 'sync']
 
@@ -45,6 +47,8 @@ export interface JoinOptions {
   key?: Uint8Array
   getState?: () => Uint8Array
   setState?: (state: Uint8Array) => void
+  /** Aborting it while join() waits rejects join() with an AbortError (and closes the member). */
+  signal?: AbortSignal
 }
 
 export interface ResolvedOptions {
@@ -76,9 +80,10 @@ export interface ResolvedOptions {
   key: Uint8Array | null
   getState: (() => Uint8Array) | undefined
   setState: ((state: Uint8Array) => void) | undefined
+  signal: AbortSignal | undefined
 }
 
-type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'object' | 'function' | 'bytes'
+type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'object' | 'function' | 'bytes' | 'signal'
 interface Spec {
   kind: Kind
   unit?: string
@@ -97,7 +102,7 @@ export const JOIN_OPTIONS: Readonly<Record<keyof JoinOptions, Spec>> = {
   address: { kind: 'string', doc: 'IPv4 multicast address of the group (224.0.0.0/4). Default: derived from the group name, in 239.192.0.0/16.' },
   port: { kind: 'integer', min: 1, max: 65535, doc: 'UDP port of the group. Default: derived from the group name, 40000-59999.' },
   interface: { kind: 'string', doc: "IPv4 address of the interface to send and receive on. Default '127.0.0.1' (loopback): reaching other hosts is an explicit choice." },
-  name: { kind: 'string', doc: 'Member name, up to 64 bytes; the member id is name#incarnation. Default: host-pid.' },
+  name: { kind: 'string', doc: "Member name, 1 to 64 bytes without '#'; the member id is name#incarnation (16 hex digits). A live member's name is its own: a second member joining with it is refused (ERR_TROUPE_NAME_TAKEN). Default: host-pid." },
   ttl: { kind: 'integer', min: 0, max: 255, doc: 'Multicast TTL. Default 1 (this network segment).' },
   datagramSize: { kind: 'integer', unit: 'bytes', min: 512, max: 65507, doc: 'Largest datagram sent; messages are packed into datagrams of up to this size. Default 8192 on loopback, 1472 elsewhere (Ethernet MTU).' },
   window: { kind: 'integer', unit: 'bytes', min: 64 * 1024, max: 4096 * MiB, doc: 'Flow-control window: how far (in datagram bytes) a sender may run ahead of what every member holds. Default 2 MiB.' },
@@ -121,43 +126,82 @@ export const JOIN_OPTIONS: Readonly<Record<keyof JoinOptions, Spec>> = {
   key: { kind: 'bytes', doc: "32-byte group key: a closed group. Every datagram is encrypted and authenticated (AES-256-GCM) and replay-protected; a process without the key can neither read, inject nor join. Rotate with group.rotateKey(). Without a key the group is open to anyone on its network segment. Default: none." },
   getState: { kind: 'function', doc: "Returns this member's state (a Uint8Array); called exactly at the boundary of a view that adds members, on the member chosen to give it. Set it (and setState) on every member." },
   setState: { kind: 'function', doc: "Receives the group's state when this member joins, before any message of its first view is delivered." },
+  signal: { kind: 'signal', doc: 'An AbortSignal: aborting it while Group.join() waits rejects join() with an AbortError (code ABORT_ERR) and closes the member.' },
 }
 
 const INJECT_KEYS = ['loss', 'duplicate', 'reorder', 'seed'] as const
+const JOIN_KEYS = Object.keys(JOIN_OPTIONS)
 
+/** The known word nearest to a misspelled one (case, a prefix, or one or two edits away), if any. */
 function closest(word: string, candidates: readonly string[]): string | undefined {
   const lower = word.toLowerCase()
-  return candidates.find((c) => c.toLowerCase() === lower || c.toLowerCase().startsWith(lower.slice(0, 4)))
+  const byCase = candidates.find((c) => c.toLowerCase() === lower)
+  if (byCase) return byCase
+  let best: string | undefined
+  let bestDistance = word.length <= 4 ? 1 : 2
+  for (const c of candidates) {
+    const d = editDistance(lower, c.toLowerCase())
+    if (d <= bestDistance) [best, bestDistance] = [c, d - 1]
+  }
+  return best ?? candidates.find((c) => lower.length >= 4 && c.toLowerCase().startsWith(lower.slice(0, 4)))
 }
 
-export class UnsupportedError extends Error {
-  readonly code = 'ERR_TROUPE_UNSUPPORTED'
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    row = next
+  }
+  return row[b.length]!
+}
+
+/**
+ * Refuses keys of `options` that are not in `known`, naming the key (and a
+ * near miss, if there is one). `what` says whose options they are.
+ */
+export function checkKeys(what: string, options: object, known: readonly string[], prefix = ''): void {
+  for (const key in options) {
+    if (known.includes(key)) continue
+    const hint = closest(key, known)
+    throw new TroupeTypeError('ERR_TROUPE_UNKNOWN_OPTION', `Unknown option '${prefix}${key}' of ${what}${hint ? ` (did you mean '${prefix}${hint}'?)` : ''}; the options are ${known.map((k) => prefix + k).join(', ')}`)
+  }
+}
+
+/** ERR_INVALID_ARG_VALUE: `what` must be one of `allowed`. */
+export function oneOf<T extends string>(what: string, allowed: readonly T[], value: unknown): T {
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T
+  const hint = typeof value === 'string' ? closest(value, allowed) : undefined
+  throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `${what} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${typeof value === 'string' ? `'${value}'` : String(value)}${hint ? ` (did you mean '${hint}'?)` : ''}`)
 }
 
 function check(name: string, spec: Spec, value: unknown): void {
   const label = `option ${name}`
   switch (spec.kind) {
     case 'string':
-      if (typeof value !== 'string') throw new TypeError(`${label} must be a string, got ${typeof value}`)
+      if (typeof value !== 'string') throw argType(label, 'a string', value)
       return
     case 'boolean':
-      if (typeof value !== 'boolean') throw new TypeError(`${label} must be a boolean, got ${typeof value}`)
+      if (typeof value !== 'boolean') throw argType(label, 'a boolean', value)
       return
     case 'object':
-      if (typeof value !== 'object' || value === null) throw new TypeError(`${label} must be an object`)
+      if (typeof value !== 'object' || value === null) throw argType(label, 'an object', value)
       return
     case 'function':
-      if (typeof value !== 'function') throw new TypeError(`${label} must be a function`)
+      if (typeof value !== 'function') throw argType(label, 'a function', value)
       return
     case 'bytes':
-      if (!(value instanceof Uint8Array)) throw new TypeError(`${label} must be a Uint8Array`)
+      if (!(value instanceof Uint8Array)) throw argType(label, 'a Uint8Array', value)
+      return
+    case 'signal':
+      if (!(value instanceof AbortSignal)) throw argType(label, 'an AbortSignal', value)
       return
     case 'integer':
     case 'number': {
-      if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${label} must be a number, got ${typeof value}`)
-      if (spec.kind === 'integer' && !Number.isInteger(value)) throw new RangeError(`${label} must be an integer, got ${value}`)
+      if (typeof value !== 'number' || Number.isNaN(value)) throw argType(label, 'a number', value)
+      if (spec.kind === 'integer' && !Number.isInteger(value)) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `${label} must be an integer, got ${value}`)
       if (value < (spec.min ?? -Infinity) || value > (spec.max ?? Infinity)) {
-        throw new RangeError(`${label} must be between ${spec.min} and ${spec.max}${spec.unit ? ` ${spec.unit}` : ''}, got ${value}`)
+        throw new TroupeRangeError('ERR_OUT_OF_RANGE', `${label} must be between ${spec.min} and ${spec.max}${spec.unit ? ` ${spec.unit}` : ''}, got ${value}`)
       }
     }
   }
@@ -167,16 +211,16 @@ const MAX_PEERS = 256
 
 function parsePeers(transport: string, value: unknown): { address: string; port: number }[] {
   if (transport !== 'udp-unicast') {
-    if (value !== undefined) throw new TypeError("option peers needs transport: 'udp-unicast' (a multicast group finds its members itself)")
+    if (value !== undefined) throw new TroupeTypeError('ERR_INVALID_ARG_TYPE', "option peers needs transport: 'udp-unicast' (a multicast group finds its members itself)")
     return []
   }
-  if (!Array.isArray(value) || value.length === 0) throw new TypeError("option peers must be a non-empty array of 'ip:port' strings with transport 'udp-unicast'")
-  if (value.length > MAX_PEERS) throw new RangeError(`option peers may list at most ${MAX_PEERS} addresses, got ${value.length}`)
+  if (!Array.isArray(value) || value.length === 0) throw argType('option peers', "a non-empty array of 'ip:port' strings with transport 'udp-unicast'", value)
+  if (value.length > MAX_PEERS) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option peers may list at most ${MAX_PEERS} addresses, got ${value.length}`)
   return value.map((entry, i) => {
     const m = typeof entry === 'string' ? /^(.+):(\d{1,5})$/.exec(entry) : null
     const port = m ? Number(m[2]) : 0
     if (!m || !isIPv4(m[1]!) || port < 1 || port > 65535) {
-      throw new RangeError(`option peers[${i}] must be 'ip:port' with an IPv4 address and a port 1-65535, got ${JSON.stringify(entry)}`)
+      throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option peers[${i}] must be 'ip:port' with an IPv4 address and a port 1-65535, got ${JSON.stringify(entry)}`)
     }
     return { address: m[1]!, port }
   })
@@ -200,64 +244,53 @@ export function defaultEndpoint(group: string): { address: string; port: number 
 }
 
 export function validateGroupName(group: unknown): string {
-  if (typeof group !== 'string') throw new TypeError(`group name must be a string, got ${typeof group}`)
-  if (group.length === 0 || Buffer.byteLength(group) > 255) throw new RangeError('group name must be 1 to 255 bytes long')
+  if (typeof group !== 'string') throw argType('the group name', 'a string', group)
+  if (group.length === 0 || Buffer.byteLength(group) > 255) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `the group name must be 1 to 255 bytes long, got ${Buffer.byteLength(group)}`)
   return group
 }
 
 export function resolveJoinOptions(group: string, options: unknown): ResolvedOptions {
   if (options === undefined) options = {}
-  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+  if (typeof options !== 'object' || options === null) throw argType('the options of Group.join()', 'an object', options)
   const o = options as Record<string, unknown>
-  const known = Object.keys(JOIN_OPTIONS)
+  checkKeys('Group.join()', o, JOIN_KEYS)
   for (const [key, value] of Object.entries(o)) {
-    const spec = (JOIN_OPTIONS as Record<string, Spec>)[key]
-    if (!spec) {
-      const hint = closest(key, known)
-      throw new TypeError(`Unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}`)
-    }
+    const spec = (JOIN_OPTIONS as Record<string, Spec>)[key]!
     if (value === undefined) continue
     check(key, spec, value)
-    if (spec.later) throw new UnsupportedError(`option ${key}: ${spec.later}`)
+    if (spec.later) throw new TroupeError('ERR_TROUPE_UNSUPPORTED', `option ${key}: ${spec.later}`)
   }
 
   const derived = defaultEndpoint(group)
   const address = (o.address as string | undefined) ?? derived.address
   if (!isIPv4(address) || ipv4ToInt(address) >>> 28 !== 0xe) {
-    throw new RangeError(`option address must be an IPv4 multicast address (224.0.0.0/4), got '${address}'`)
+    throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option address must be an IPv4 multicast address (224.0.0.0/4), got '${address}'`)
   }
   const iface = (o.interface as string | undefined) ?? '127.0.0.1'
-  if (!isIPv4(iface)) throw new RangeError(`option interface must be an IPv4 address, got '${iface}'`)
-  const transport = (o.transport as string | undefined) ?? 'udp-multicast'
-  if (transport !== 'udp-multicast' && transport !== 'udp-unicast') {
-    throw new RangeError(`option transport must be 'udp-multicast' or 'udp-unicast', got '${transport}'`)
-  }
+  if (!isIPv4(iface)) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option interface must be an IPv4 address, got '${iface}'`)
+  const transport = oneOf('option transport', ['udp-multicast', 'udp-unicast'] as const, o.transport ?? 'udp-multicast')
   const peers = parsePeers(transport, o.peers)
-  if (transport === 'udp-unicast' && o.address !== undefined) throw new TypeError("option address is the multicast address: it does not go with transport 'udp-unicast' (use interface and port)")
-  if (o.partitions !== undefined && o.partitions !== 'primary' && o.partitions !== 'merge') {
-    throw new RangeError(`option partitions must be 'primary' or 'merge', got '${String(o.partitions)}'`)
-  }
-  if (o.slowReceiver !== undefined && o.slowReceiver !== 'wait' && o.slowReceiver !== 'evict') {
-    throw new RangeError(`option slowReceiver must be 'wait' or 'evict', got '${String(o.slowReceiver)}'`)
-  }
+  if (transport === 'udp-unicast' && o.address !== undefined) throw new TroupeTypeError('ERR_INVALID_ARG_TYPE', "option address is the multicast address: it does not go with transport 'udp-unicast' (use interface and port)")
+  const partitions = oneOf('option partitions', ['primary', 'merge'] as const, o.partitions ?? 'primary')
+  const slowReceiver = oneOf('option slowReceiver', ['wait', 'evict'] as const, o.slowReceiver ?? 'wait')
   if ((o.getState === undefined) !== (o.setState === undefined)) {
-    throw new TypeError('options getState and setState go together: give both or neither')
+    throw new TroupeTypeError('ERR_INVALID_ARG_TYPE', 'options getState and setState go together: give both or neither')
   }
   const key = o.key === undefined ? null : Uint8Array.from(o.key as Uint8Array)
-  if (key && key.length !== KEY_BYTES) throw new RangeError(`option key must be ${KEY_BYTES} bytes, got ${key.length}`)
+  if (key && key.length !== KEY_BYTES) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option key must be ${KEY_BYTES} bytes, got ${key.length}`)
   const name = (o.name as string | undefined) ?? `${process.env.HOSTNAME || 'node'}-${process.pid}`
-  if (Buffer.byteLength(name) > 64 || name.length === 0) throw new RangeError('option name must be 1 to 64 bytes long')
+  if (Buffer.byteLength(name) > 64 || name.length === 0) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option name must be 1 to 64 bytes long, got ${Buffer.byteLength(name)}`)
+  // A member id is name#incarnation: a '#' in the name would make ids ambiguous to read.
+  if (name.includes('#')) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option name must not contain '#' (member ids are name#incarnation), got ${JSON.stringify(name)}`)
   const loopback = iface.startsWith('127.')
   const datagramSize = (o.datagramSize as number | undefined) ?? (loopback ? 8192 : 1472)
   const window = (o.window as number | undefined) ?? 2 * MiB
-  if (window < 4 * datagramSize) throw new RangeError(`option window must hold at least 4 datagrams (${4 * datagramSize} bytes), got ${window}`)
+  if (window < 4 * datagramSize) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option window must hold at least 4 datagrams (${4 * datagramSize} bytes), got ${window}`)
 
   let inject: Required<InjectOptions> | null = null
   if (o.inject !== undefined) {
     const i = o.inject as Record<string, unknown>
-    for (const key of Object.keys(i)) {
-      if (!(INJECT_KEYS as readonly string[]).includes(key)) throw new TypeError(`Unknown option 'inject.${key}'`)
-    }
+    checkKeys('Group.join()', i, INJECT_KEYS, 'inject.')
     const probability = (key: string) => {
       const v = i[key] ?? 0
       check(`inject.${key}`, { kind: 'number', min: 0, max: 1, doc: '' }, v)
@@ -288,13 +321,14 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
     inject,
     transport,
     peers,
-    partitions: (o.partitions as 'primary' | 'merge' | undefined) ?? 'primary',
-    slowReceiver: (o.slowReceiver as 'wait' | 'evict' | undefined) ?? 'wait',
+    partitions,
+    slowReceiver,
     slowReceiverTimeout: (o.slowReceiverTimeout as number | undefined) ?? 5000,
     discovery: (o.discovery as number | undefined) ?? 300,
     joinTimeout: (o.joinTimeout as number | undefined) ?? Math.max(10_000, 10 * ((o.suspectTimeout as number | undefined) ?? 1000)),
     key,
     getState: o.getState as (() => Uint8Array) | undefined,
     setState: o.setState as ((state: Uint8Array) => void) | undefined,
+    signal: o.signal as AbortSignal | undefined,
   }
 }

@@ -21,4 +21,8 @@ export class Queue<T> {
     }
     return x
   }
+  clear(): void {
+    this.items = []
+    this.head = 0
+  }
 }
