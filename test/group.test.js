@@ -62,6 +62,21 @@ test('group – two members see each other, deliver each other\'s messages in FI
   }
 })
 
+test('names – a second member joining with a live member\'s name is refused with ERR_TROUPE_NAME_TAKEN; once the name is free it may be used again', async () => {
+  const name = uniqueGroup('names')
+  const a = await Group.join(name, { name: 'alice' })
+  try {
+    await throwsWith(() => Group.join(name, { name: 'alice' }), TroupeError, /the name 'alice' is taken by alice#[0-9a-f]{16}/, 'ERR_TROUPE_NAME_TAKEN')
+    assert.equal(a.view.members, [a.me], 'the refused joiner never entered a view')
+    await a.leave()
+    const again = await Group.join(name, { name: 'alice' })
+    assert.match(again.me, /^alice#/)
+    await again.leave()
+  } finally {
+    await a.leave()
+  }
+})
+
 test('busyPoll – a ping-pong pair with busy polling delivers everything, and timers still run while traffic flows', async () => {
   const name = uniqueGroup('busy')
   const a = await Group.join(name, { name: 'a', busyPoll: 200 })

@@ -9,7 +9,7 @@ import { throwsWith } from './helpers/assert.js'
 
 test('options – transport and peers are checked and named', async () => {
   const g = uniqueGroup('uopts')
-  await throwsWith(() => Group.join(g, { transport: 'tcp' }), RangeError, /option transport must be 'udp-multicast' or 'udp-unicast'/)
+  await throwsWith(() => Group.join(g, { transport: 'tcp' }), RangeError, /option transport must be one of 'udp-multicast', 'udp-unicast'/)
   await throwsWith(() => Group.join(g, { transport: 'udp-unicast' }), TypeError, /option peers must be a non-empty array/)
   await throwsWith(() => Group.join(g, { transport: 'udp-unicast', peers: [] }), TypeError, /option peers must be a non-empty array/)
   await throwsWith(() => Group.join(g, { transport: 'udp-unicast', peers: ['127.0.0.1'] }), RangeError, /option peers\[0\] must be 'ip:port'/)

@@ -88,9 +88,9 @@ export function argType(what: string, expected: string, value: unknown): TroupeT
   return new TroupeTypeError('ERR_INVALID_ARG_TYPE', `${what} must be ${expected}, got ${received(value)}`)
 }
 
-/** Throws the signal's AbortError if it has fired. */
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason })
+/** Throws an AbortError naming `what` if the signal has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new AbortError(`${what} was aborted`, { cause: signal.reason })
 }
 
 /** Checks that `signal` is an AbortSignal (or undefined). */

@@ -138,6 +138,13 @@ const SEQUENCER_POLL_FOR_MS = 100 // ... placed that recently
 const OUTBOUND_BYTES = 4 << 20
 const INBOUND_BYTES = 8 << 20
 
+/** Inbound records taken from the ring and not yet all handed to the member. */
+interface HeldBatch {
+  bytes: Uint8Array
+  view: DataView
+  at?: number
+}
+
 interface Pending {
   data: Uint8Array // our own copy
   order: number
@@ -155,7 +162,7 @@ export class Group extends EventEmitter<GroupEvents> {
     const group = validateGroupName(name)
     const resolved = resolveJoinOptions(group, options)
     const signal = resolved.signal
-    throwIfAborted(signal)
+    throwIfAborted(signal, `Group.join('${group}')`)
     const g = new Group(group, resolved)
     const limit = resolved.joinTimeout
     let timer: NodeJS.Timeout | undefined
@@ -288,7 +295,7 @@ export class Group extends EventEmitter<GroupEvents> {
   async sync(options?: SyncOptions): Promise<void> {
     if (options !== undefined) checkOptions('sync()', options, SYNC_KEYS)
     const signal = checkSignal('option signal of sync()', options?.signal)
-    throwIfAborted(signal)
+    throwIfAborted(signal, 'sync()')
     if (this.isClosed) throw new TroupeError('ERR_TROUPE_CLOSED', `sync(): the group '${this.name}' was left`)
     const token = new Uint8Array(9)
     crypto.getRandomValues(token)
@@ -352,6 +359,7 @@ export class Group extends EventEmitter<GroupEvents> {
   private onClosed!: () => void
 
   private readonly inboxes = new Set<Inbox>()
+  private heldBatch: HeldBatch | null = null // the rest of a batch, while an iterator is full
   private fullInboxes = 0
   private receiveHeld = false // an inbox is full: the inbound ring is not taken from
   private readonly inboxHost: InboxHost = {
@@ -434,7 +442,7 @@ export class Group extends EventEmitter<GroupEvents> {
     if (this.isClosed) return
     if (signal?.aborted) {
       this.shutdown()
-      throwIfAborted(signal)
+      throwIfAborted(signal, 'leave()')
     }
     if (!signal) return this.leaveGracefully(timeoutMs)
     let onAbort: (() => void) | undefined
@@ -489,6 +497,7 @@ export class Group extends EventEmitter<GroupEvents> {
     const inboundBytes = Math.max(INBOUND_BYTES, nextPowerOfTwo(options.datagramSize * 8))
     const session = ++this.incarnations
     this.session = session
+    this.heldBatch = null // (the old incarnation's)
     this.sequencerPolls = false // (a new engine polls as the options say)
     this.placements = 0
     // A new incarnation: our old messages never come back to us.
@@ -568,12 +577,14 @@ export class Group extends EventEmitter<GroupEvents> {
         if (this.onJoined) {
           this.onJoined()
           this.onJoined = null
+          this.refuseJoin = null
         }
       },
       blocked: (blocked: boolean, reason: string) => this.emit('blocked', { blocked, reason }),
       merge: (view: View, sides: string[][]) => this.emit('merge', { view, sides }),
       excluded: (reason: string) => queueMicrotask(() => this.rejoin(session, reason)),
       left: () => this.onLeft?.(),
+      refused: (holder: string) => this.nameRefused(holder),
     }, {
       id: this.selfId,
       suspectTimeout: options.suspectTimeout,
@@ -589,6 +600,23 @@ export class Group extends EventEmitter<GroupEvents> {
       setState: options.setState,
     }, performance.now())
   }
+
+  /**
+   * The coordinator does not admit us: a live member has our name. A process
+   * restarted under its old name gets in once its old incarnation is
+   * suspected (within suspectTimeout), so join() fails only when the refusals
+   * go on for twice that.
+   */
+  private nameRefused(holder: string): void {
+    const now = performance.now()
+    if (now - this.lastRefusal > 10 * retryOf(this.options)) this.refusedSince = now
+    this.lastRefusal = now
+    if (!this.refuseJoin || now - this.refusedSince < 2 * this.options.suspectTimeout) return
+    this.refuseJoin(new TroupeError('ERR_TROUPE_NAME_TAKEN', `Group.join('${this.name}'): the name '${this.options.name}' is taken by ${holder}, a live member of the group (names are unique among members; leave out option name for a unique default)`))
+    this.refuseJoin = null
+  }
+  private refusedSince = 0
+  private lastRefusal = -Infinity
 
   private barrierDelivered(token: Uint8Array): void {
     const key = Buffer.from(token.buffer, token.byteOffset, token.length).toString('hex')
@@ -794,10 +822,14 @@ export class Group extends EventEmitter<GroupEvents> {
     if (this.receiveHeld) return
     this.member.setNow(performance.now())
     this.inbound.armWake()
-    for (let batch = this.inbound.take(); batch !== null; batch = this.receiveHeld ? null : this.inbound.take()) {
+    // First the rest of a batch left when an iterator filled up.
+    let batch: HeldBatch | null = this.heldBatch
+    this.heldBatch = null
+    for (batch ??= this.inbound.take(); batch !== null; batch = this.receiveHeld ? null : this.inbound.take()) {
       if (this.inbound.takeBlocked()) this.engine.kick()
-      this.dispatch(batch.bytes, batch.view)
+      const at = this.dispatch(batch.bytes, batch.view, batch.at ?? 0)
       if (this.isClosed || session !== this.session) return
+      if (at < batch.bytes.length) this.heldBatch = { bytes: batch.bytes, view: batch.view, at }
     }
     if (this.inbound.takeBlocked()) this.engine.kick()
     this.member.settle()
@@ -819,12 +851,12 @@ export class Group extends EventEmitter<GroupEvents> {
   private placements = 0 // the member's, when last looked at
   private lastPlacedAt = -Infinity
 
-  private dispatch(bytes: Uint8Array, view: DataView): void {
+  /** Hands the records of a batch from `at` to the member; returns where it stopped (the end, or earlier when an iterator filled up). */
+  private dispatch(bytes: Uint8Array, view: DataView, at: number): number {
     const end = bytes.length
     const buffer = bytes.buffer
     const member = this.member
-    let at = 0
-    while (at < end) {
+    while (at < end && !this.receiveHeld) {
       const length = view.getUint32(at, true)
       const type = view.getUint16(at + 4, true)
       const flags = view.getUint16(at + 6, true)
@@ -853,6 +885,7 @@ export class Group extends EventEmitter<GroupEvents> {
         member.onControl(hex, new Uint8Array(buffer, body + 8, length - 16))
       }
     }
+    return at
   }
 }
 

@@ -51,6 +51,8 @@ export interface MemberEvents {
   /** Not in the group's view any more: the shell starts over as a new incarnation. */
   excluded(reason: string): void
   left(): void
+  /** Joining: the group does not admit us while `holder`, a live member, has our name (we keep asking). */
+  refused?(holder: string): void
 }
 
 export interface MemberConfig extends GmsConfig {
@@ -835,6 +837,7 @@ export class Member {
       excluded: (reason) => this.finishExcluded(reason),
       left: () => this.events.left(),
       release: () => this.releaseBarrier(),
+      refused: (holder) => this.events.refused?.(holder),
     }
   }
 }

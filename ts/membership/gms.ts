@@ -66,6 +66,13 @@ export interface GmsHost {
   left(): void
   /** A barrier flush is through (same view): deliver up to the cut, then the sync messages, resume. */
   release(): void
+  /** A joiner: the coordinator does not admit us, since `holder`, a live member, has our name (we keep asking). */
+  refused(holder: string): void
+}
+
+/** The name part of a member id (name#incarnation). */
+export function nameOf(member: string): string {
+  return member.slice(0, member.lastIndexOf('#'))
 }
 
 const ZERO: Ballot = { n: 0, coord: '' }
@@ -150,11 +157,21 @@ export class Gms {
       case 'join':
         if (!this.view) this.joinersHeard.set(c.member, this.host.now())
         else if (c.member === from && !this.view.members.includes(c.member)) {
+          const holder = this.nameHolder(c.member)
+          if (holder !== null) {
+            // Names are unique among live members. (A restarted process gets
+            // in once its old incarnation is suspected: it keeps asking.)
+            if (this.actingCoordinator() === this.me) this.host.send({ kind: 'refuse', member: c.member, holder }, from)
+            return
+          }
           if (!this.joinsWaiting.has(c.member)) {
             this.joinsWaiting.set(c.member, this.host.now())
             this.tick() // a coordinator starts the view change now, not at its next tick
           }
         }
+        return
+      case 'refuse':
+        if (!this.view && c.member === this.me && !this.leaving) this.host.refused(c.holder)
         return
       case 'leave':
         if (c.member === from && this.view?.members.includes(from) && !this.leavesWaiting.has(from)) {
@@ -514,6 +531,17 @@ export class Gms {
     if (change) this.startFlush(change.excluded, change.joiners, change.merging)
   }
 
+  /** The live member of our view that has `joiner`'s name, if any (one suspected, leaving or evicted does not count). */
+  private nameHolder(joiner: string): string | null {
+    const name = nameOf(joiner)
+    for (const m of this.view!.members) {
+      if (m === joiner || nameOf(m) !== name) continue
+      if (this.host.suspected(m) || this.leavesWaiting.has(m) || this.evictsWaiting.has(m) || this.movedAway(m)) continue
+      return m
+    }
+    return null
+  }
+
   /** What must change in the view now, if anything. */
   private wantedChange(now: number): { excluded: string[]; joiners: string[]; merging: WireView[] } | null {
     const view = this.view!
@@ -527,8 +555,15 @@ export class Gms {
       else if (r && now - r.first > 2 * this.config.suspectTimeout) return true
       return false
     })
-    // Joiners the reliability core hears (so that streams start right).
-    const joiners = [...this.joinsWaiting.keys()].filter((m) => this.host.hears(m))
+    // Joiners the reliability core hears (so that streams start right), one
+    // per name, and none whose name a member keeps.
+    const names = new Set(view.members.filter((m) => !excluded.includes(m)).map(nameOf))
+    const joiners = [...this.joinsWaiting.keys()].filter((m) => {
+      if (!this.host.hears(m)) return false
+      if (names.has(nameOf(m))) return false
+      names.add(nameOf(m))
+      return true
+    })
     const f = this.flush
     // Someone else's flush is under way: let it finish, unless it has stalled
     // for long (its coordinator gave it up without being suspected).

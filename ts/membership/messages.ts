@@ -39,6 +39,7 @@ export interface CutEntry {
 export type Control =
   | { kind: 'announce'; view: WireView; partitions: boolean }
   | { kind: 'join'; member: string }
+  | { kind: 'refuse'; member: string; holder: string } // your name is held by this live member: not admitted
   | { kind: 'leave'; member: string }
   | { kind: 'suspect'; members: readonly string[] }
   /** Remove these members: they held the sender's window full too long (slowReceiver 'evict'). */
@@ -89,7 +90,7 @@ export interface Install {
 
 const KIND = {
   announce: 1, join: 2, leave: 3, suspect: 4, prepare: 5, report: 6, cut: 7, done: 8,
-  install: 9, installed: 10, stateRequest: 12, nack: 13, behind: 14, release: 15, evict: 16, stateChunk: 21,
+  install: 9, installed: 10, stateRequest: 12, nack: 13, behind: 14, release: 15, evict: 16, refuse: 17, stateChunk: 21,
 } as const
 const KIND_NAME = Object.fromEntries(Object.entries(KIND).map(([k, v]) => [v, k])) as Record<number, Control['kind']>
 
@@ -169,6 +170,7 @@ function checkInstall(b: Obj): Install | null {
 const CHECK: Record<Exclude<Control['kind'], 'stateChunk'>, (b: Obj) => Control | null> = {
   announce: (b) => (isView(b.view) && typeof b.partitions === 'boolean' ? { kind: 'announce', view: b.view, partitions: b.partitions } : null),
   join: (b) => (isMember(b.member) ? { kind: 'join', member: b.member } : null),
+  refuse: (b) => (isMember(b.member) && isMember(b.holder) ? { kind: 'refuse', member: b.member, holder: b.holder } : null),
   leave: (b) => (isMember(b.member) ? { kind: 'leave', member: b.member } : null),
   suspect: (b) => (isMembers(b.members) ? { kind: 'suspect', members: b.members } : null),
   evict: (b) => (isMembers(b.members) ? { kind: 'evict', members: b.members } : null),
