@@ -799,6 +799,44 @@ class ManualSealerWrap : public Napi::ObjectWrap<ManualSealerWrap> {
   std::unique_ptr<Sealer> sealer_;
 };
 
+// boundary.h as { orders: { name: code }, frags: { name: code },
+// records: { name: { type, doc, fields: { name: [offset, bytes] } } } }.
+Napi::Object BoundaryObject(Napi::Env env) {
+  Napi::Object orders = Napi::Object::New(env);
+#define TROUPE_ORDER_SET(name, code) orders.Set(#name, Napi::Number::New(env, code));
+  TROUPE_ORDERS(TROUPE_ORDER_SET)
+#undef TROUPE_ORDER_SET
+  Napi::Object frags = Napi::Object::New(env);
+#define TROUPE_FRAG_SET(name, code) frags.Set(#name, Napi::Number::New(env, code));
+  TROUPE_FRAGS(TROUPE_FRAG_SET)
+#undef TROUPE_FRAG_SET
+  Napi::Object records = Napi::Object::New(env);
+#define TROUPE_RECORD_SET(name, type, doc)                  \
+  {                                                         \
+    Napi::Object r = Napi::Object::New(env);                \
+    r.Set("type", Napi::Number::New(env, type));            \
+    r.Set("doc", doc);                                      \
+    r.Set("fields", Napi::Object::New(env));                \
+    records.Set(#name, r);                                  \
+  }
+  TROUPE_RECORDS(TROUPE_RECORD_SET)
+#undef TROUPE_RECORD_SET
+#define TROUPE_FIELD_SET(record, field, offset, bytes)                                   \
+  {                                                                                      \
+    Napi::Array at = Napi::Array::New(env, 2);                                           \
+    at.Set(uint32_t(0), Napi::Number::New(env, offset));                                 \
+    at.Set(uint32_t(1), Napi::Number::New(env, bytes));                                  \
+    records.Get(#record).As<Napi::Object>().Get("fields").As<Napi::Object>().Set(#field, at); \
+  }
+  TROUPE_RECORD_FIELDS(TROUPE_FIELD_SET)
+#undef TROUPE_FIELD_SET
+  Napi::Object boundary = Napi::Object::New(env);
+  boundary.Set("orders", orders);
+  boundary.Set("frags", frags);
+  boundary.Set("records", records);
+  return boundary;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Init(env));
   exports.Set("ManualCore", ManualCoreWrap::Init(env));
@@ -818,10 +856,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   limits.Set("maxName", Napi::Number::New(env, kMaxName));
   limits.Set("dataHeaderBytes", Napi::Number::New(env, kDataHeaderBytes));
   limits.Set("messageHeaderBytes", Napi::Number::New(env, kMsgHeaderBytes));
-  limits.Set("messagePrefix", Napi::Number::New(env, kMessagePrefix));
+  limits.Set("messagePrefix", Napi::Number::New(env, kRecMessageFixed));
   limits.Set("sealOverhead", Napi::Number::New(env, kSealOverhead));
   limits.Set("keyBytes", Napi::Number::New(env, kKeyBytes));
   exports.Set("limits", limits);
+  exports.Set("boundary", BoundaryObject(env));
   return exports;
 }
 

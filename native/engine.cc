@@ -493,12 +493,12 @@ bool Engine::FlushControl() {
 
 bool Engine::Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
   if (!control_.empty() && !FlushControl()) return false;
-  uint8_t* p = inbound_.Reserve(kRecMessage, uint16_t(order | frag << 4), kMessagePrefix + n);
+  uint8_t* p = inbound_.Reserve(kRec_message, uint16_t(order | frag << 4), kRecMessageFixed + n);
   if (!p) return false;
-  St64(p, seq);
-  St32(p + 8, peer);
-  St32(p + 12, view);
-  std::memcpy(p + kMessagePrefix, data, n);
+  St64(p + kAt_message_seq, seq);
+  St32(p + kAt_message_peer, peer);
+  St32(p + kAt_message_view, view);
+  std::memcpy(p + kAt_message_data, data, n);
   inbound_.Commit();
   inboundDirty_ = true;
   return true;
@@ -512,12 +512,13 @@ void Engine::PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen
       fanout_.push_back(e);
     }
   }
-  std::vector<uint8_t> rec(2 + 16 + nameLen);
-  St16(rec.data(), kRecPeerUp);
-  St32(rec.data() + 2, peer);
-  St32(rec.data() + 6, uint32_t(nameLen));
-  St64(rec.data() + 10, id);
-  std::memcpy(rec.data() + 18, name, nameLen);
+  std::vector<uint8_t> rec(2 + kRecPeerUpFixed + nameLen);
+  St16(rec.data(), kRec_peerUp);
+  uint8_t* p = rec.data() + 2;
+  St32(p + kAt_peerUp_peer, peer);
+  St32(p + kAt_peerUp_nameLength, uint32_t(nameLen));
+  St64(p + kAt_peerUp_id, id);
+  std::memcpy(p + kAt_peerUp_name, name, nameLen);
   control_.push_back(std::move(rec));
   FlushControl();
 }
@@ -528,42 +529,42 @@ void Engine::PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) {
     auto it = std::find(fanout_.begin() + configuredFanout_, fanout_.end(), e);
     if (it != fanout_.end()) fanout_.erase(it);
   }
-  std::vector<uint8_t> rec(2 + 16);
-  St16(rec.data(), kRecPeerDown);
-  St32(rec.data() + 2, peer);
-  St32(rec.data() + 6, uint32_t(why));
-  St64(rec.data() + 10, id);
+  std::vector<uint8_t> rec(2 + kRecPeerDownBytes);
+  St16(rec.data(), kRec_peerDown);
+  uint8_t* p = rec.data() + 2;
+  St32(p + kAt_peerDown_peer, peer);
+  St32(p + kAt_peerDown_reason, uint32_t(why));
+  St64(p + kAt_peerDown_id, id);
   control_.push_back(std::move(rec));
   FlushControl();
 }
 
 void Engine::Control(uint64_t sender, const uint8_t* p, size_t n) {
   if (control_.size() >= kMaxQueuedControl) { counters_[k_controlDropped]++; return; }
-  std::vector<uint8_t> rec(2 + 8 + n);
-  St16(rec.data(), kRecControl);
-  St64(rec.data() + 2, sender);
-  if (n) std::memcpy(rec.data() + 10, p, n);
+  std::vector<uint8_t> rec(2 + kRecControlFixed + n);
+  St16(rec.data(), kRec_control);
+  St64(rec.data() + 2 + kAt_control_sender, sender);
+  if (n) std::memcpy(rec.data() + 2 + kAt_control_payload, p, n);
   control_.push_back(std::move(rec));
   FlushControl();
 }
 
 void Engine::Stable(uint32_t peer, uint64_t seq) {
-  std::vector<uint8_t> rec(2 + 16);
-  St16(rec.data(), kRecStable);
-  St32(rec.data() + 2, peer);
-  St32(rec.data() + 6, 0);
-  St64(rec.data() + 10, seq);
+  std::vector<uint8_t> rec(2 + kRecStableBytes);  // (zeroed: the padding after peer)
+  St16(rec.data(), kRec_stable);
+  St32(rec.data() + 2 + kAt_stable_peer, peer);
+  St64(rec.data() + 2 + kAt_stable_seq, seq);
   control_.push_back(std::move(rec));
   FlushControl();
 }
 
 void Engine::Slow(uint32_t peer, uint64_t id, uint64_t lag) {
-  std::vector<uint8_t> rec(2 + 24);
-  St16(rec.data(), kRecSlow);
-  St32(rec.data() + 2, peer);
-  St32(rec.data() + 6, 0);
-  St64(rec.data() + 10, id);
-  St64(rec.data() + 18, lag);
+  std::vector<uint8_t> rec(2 + kRecSlowBytes);
+  St16(rec.data(), kRec_slow);
+  uint8_t* p = rec.data() + 2;
+  St32(p + kAt_slow_peer, peer);
+  St64(p + kAt_slow_id, id);
+  St64(p + kAt_slow_lag, lag);
   control_.push_back(std::move(rec));
   FlushControl();
 }

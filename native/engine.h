@@ -45,11 +45,10 @@
 
 namespace troupe {
 
-enum RecordType : uint16_t { kRecSend = 2, kRecMessage = 2, kRecPeerUp = 3, kRecPeerDown = 4, kRecControl = 5, kRecStable = 6, kRecSlow = 7 };
+static_assert(kRec_pad == kRecordPad, "boundary.h and ring.h name the same padding record");
 // CONTROL datagrams waiting for ring space beyond this are dropped (counted).
 constexpr size_t kMaxQueuedControl = 4096;
 constexpr size_t kCountersBytes = 4096;
-constexpr size_t kMessagePrefix = 16;
 
 // Test tool: seeded loss, duplication and reordering of received datagrams.
 struct InjectConfig {

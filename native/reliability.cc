@@ -10,7 +10,6 @@ namespace troupe {
 namespace {
 enum SlotState : uint8_t { kEmpty = 0, kHeld = 1, kDeliveredEarly = 2 };
 constexpr uint64_t kNever = ~uint64_t(0);
-constexpr uint8_t kOrderUnordered = 0;
 constexpr uint64_t kEagerStatusAcks = 4096;  // acks that make STATUS go out early
 constexpr uint64_t kEagerStatusGapNs = 1'000'000;
 constexpr uint64_t kSafeStatusGapNs = 200'000;  // at most one early STATUS per this, for safe messages
@@ -219,7 +218,7 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
   // order places them among everyone's (total, safe, sync) and, as the
   // sequencer, its own ORDER records: it gets each one here, stamped as it
   // goes out, in the order it goes out (JS does not deliver them).
-  if (!config_.receiveOwn && (order == kOrderRecord || order == kOrderTotal || order == kOrderSafe || order == kOrderSync)) {
+  if (!config_.receiveOwn && (order == kOrder_record || order == kOrder_total || order == kOrder_safe || order == kOrder_sync)) {
     ownRecords_.push_back(OwnRecord{nextSeq_, view_, order, frag, std::vector<uint8_t>(data, data + n)});
     DeliverOwnRecords();
   }
@@ -418,7 +417,7 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
       }
       w.blocked = true;
       heldForSink_++;
-    } else if (order == kOrderUnordered && frag == 0 && !w.blocked &&
+    } else if (order == kOrder_unordered && frag == kFrag_whole && !w.blocked &&
                Hand(peer, seq, view, order, frag, data, len)) {
       // Unordered: delivered on arrival; the slot remembers it so that it is
       // neither delivered again nor NAKed.
@@ -457,7 +456,7 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
 // Every in-order delivery goes through here: a safe one asks for an early STATUS.
 bool Core::Hand(Peer* p, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
   if (!sink_->Deliver(p->index, seq, view, order, frag, data, n)) return false;
-  if (order == kOrderSafe) safeDelivered_ = true;
+  if (order == kOrder_safe) safeDelivered_ = true;
   return true;
 }
 

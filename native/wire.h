@@ -48,6 +48,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "boundary.h"
+
 namespace troupe {
 
 constexpr uint16_t kMagic = 0x5254;
@@ -65,11 +67,6 @@ constexpr size_t kMaxNakRanges = 64;
 
 enum PacketType : uint8_t { kData = 1, kStatus = 2, kNak = 3, kLeave = 4, kControl = 5 };
 enum : uint16_t { kDataRetransmit = 1, kDataRelayed = 2 };
-constexpr uint8_t kOrderTotal = 3;  // the orders (ts/options.ts ORDERS): 0 unordered, 1 fifo, 2 causal, 3 total, 4 safe, 5 sync
-constexpr uint8_t kOrderSafe = 4;
-constexpr uint8_t kOrderSync = 5;
-constexpr uint8_t kOrderMax = 5;
-constexpr uint8_t kOrderRecord = 15;
 
 // Why a datagram was rejected; each has its own counter in the stats.
 enum class Reject : uint8_t {

@@ -112,6 +112,9 @@ test('send – bad data or options are refused with a clear error and a code, an
     await throwsWith(() => g.send({ hello: 1 }), TypeError, /got an instance of Object/, 'ERR_INVALID_ARG_TYPE')
     await throwsWith(() => g.send(null), TypeError, /got null/, 'ERR_INVALID_ARG_TYPE')
     await throwsWith(() => g.send(new Uint8Array(1), { order: 'fast' }), RangeError, /option order of send\(\) must be one of 'unordered', 'fifo'/, 'ERR_INVALID_ARG_VALUE')
+    for (const internal of ['record', 'constructor', '__proto__', 'toString']) {
+      await throwsWith(() => g.send(new Uint8Array(1), { order: internal }), RangeError, /option order of send\(\) must be one of/, 'ERR_INVALID_ARG_VALUE')
+    }
     await throwsWith(() => g.send(new Uint8Array(1), { order: 'totl' }), RangeError, /did you mean 'total'/, 'ERR_INVALID_ARG_VALUE')
     await throwsWith(() => g.send(new Uint8Array(1), { ordr: 'total' }), TypeError, /Unknown option 'ordr' of send\(\) \(did you mean 'order'\?\)/, 'ERR_TROUPE_UNKNOWN_OPTION')
     await throwsWith(() => g.send(new Uint8Array(1), 'total'), TypeError, /the options of send\(\) must be an object/, 'ERR_INVALID_ARG_TYPE')

@@ -163,6 +163,12 @@ interface Addon {
     sealOverhead: number
     keyBytes: number
   }
+  /** native/boundary.h: read through boundary.ts. */
+  boundary: {
+    orders: Record<string, number>
+    frags: Record<string, number>
+    records: Record<string, { type: number; doc: string; fields: Record<string, [offset: number, bytes: number]> }>
+  }
 }
 
 // node-gyp-build finds build/Release/ (built from source) or else the
@@ -170,8 +176,6 @@ interface Addon {
 const loadAddon = requireHere('node-gyp-build') as (root: string) => Addon
 export const addon: Addon = loadAddon(packageRoot)
 
-/** Inbound record types (native/engine.h). */
-export const RecordType = { pad: 1, message: 2, peerUp: 3, peerDown: 4, control: 5, stable: 6, slow: 7, send: 2 } as const
 /** Offsets inside the shared region's counter page. */
 export const counterIndex: Readonly<Record<string, number>> = Object.freeze(
   Object.fromEntries(addon.counters.map((c, i) => [c.name, i])),

@@ -1,7 +1,7 @@
 // Reassembly of messages larger than one datagram. The sender splits them into
 // fragments with consecutive seqs; the engine delivers each sender's fragments
 // in seq order, so a sender has at most one message in reassembly at a time.
-export const Frag = { whole: 0, first: 1, middle: 2, last: 3 } as const
+import { FragCode } from './boundary.js'
 
 interface Partial {
   seq: number
@@ -25,7 +25,7 @@ export class Reassembly {
   /** Returns the whole message (and the seq of its first fragment) once its last fragment arrives. */
   add(peer: number, seq: number, frag: number, data: Uint8Array): { seq: number; data: Uint8Array } | null {
     let p = this.partial.get(peer)
-    if (frag === Frag.first) {
+    if (frag === FragCode.first) {
       if (p) this.dropped++
       p = { seq, parts: [data], bytes: data.length }
       this.partial.set(peer, p)
@@ -42,7 +42,7 @@ export class Reassembly {
       this.dropped++
       return null
     }
-    if (frag !== Frag.last) return null
+    if (frag !== FragCode.last) return null
     this.partial.delete(peer)
     const whole = new Uint8Array(p.bytes)
     let at = 0

@@ -6,12 +6,11 @@
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
-import { addon, counterIndex, NativeEngine, RecordType } from './engine.js'
+import { fieldAt, FragCode, OrderCode, RecordType } from './boundary.js'
+import { addon, counterIndex, NativeEngine } from './engine.js'
 import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
 import { Inbox, type InboxHost } from './inbox.js'
-import { Frag } from './fragments.js'
 import { Member, type CorePort } from './member.js'
-import { ORDER_RECORD } from './order/total.js'
 import { Message, type View } from './message.js'
 import { checkKeys, ipv4ToInt, KEY_BYTES, oneOf, ORDERS, resolveJoinOptions, validateGroupName, type JoinOptions, type Order, type ResolvedOptions } from './options.js'
 import { RingConsumer, RingProducer } from './ring.js'
@@ -122,12 +121,37 @@ export interface MemberLag {
 }
 
 const SESSION_CLOSED = -1
-const ORDER_CODE: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(ORDERS.map((o, i) => [o, i])))
-const FIFO = 1
-const CAUSAL = 2
-const TOTAL = 3
-const SAFE = 4
-const SYNC = 5
+const FIFO = OrderCode.fifo
+const CAUSAL = OrderCode.causal
+const TOTAL = OrderCode.total
+const SAFE = OrderCode.safe
+const SYNC = OrderCode.sync
+const ORDER_RECORD = OrderCode.record
+const SEND_ORDER_CODE: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(ORDERS.map((o) => [o, OrderCode[o]])))
+// Inbound records (native/boundary.h): the payload offsets dispatch() reads.
+const REC_MESSAGE = RecordType.message
+const REC_PEER_UP = RecordType.peerUp
+const REC_PEER_DOWN = RecordType.peerDown
+const REC_STABLE = RecordType.stable
+const REC_SLOW = RecordType.slow
+const REC_CONTROL = RecordType.control
+const MESSAGE_SEQ = fieldAt('message', 'seq')
+const MESSAGE_PEER = fieldAt('message', 'peer')
+const MESSAGE_VIEW = fieldAt('message', 'view')
+const MESSAGE_DATA = fieldAt('message', 'data')
+const PEER_UP_PEER = fieldAt('peerUp', 'peer')
+const PEER_UP_NAME_LENGTH = fieldAt('peerUp', 'nameLength')
+const PEER_UP_ID = fieldAt('peerUp', 'id')
+const PEER_UP_NAME = fieldAt('peerUp', 'name')
+const PEER_DOWN_PEER = fieldAt('peerDown', 'peer')
+const PEER_DOWN_REASON = fieldAt('peerDown', 'reason')
+const PEER_DOWN_ID = fieldAt('peerDown', 'id')
+const STABLE_PEER = fieldAt('stable', 'peer')
+const STABLE_SEQ = fieldAt('stable', 'seq')
+const SLOW_ID = fieldAt('slow', 'id')
+const SLOW_LAG = fieldAt('slow', 'lag')
+const CONTROL_SENDER = fieldAt('control', 'sender')
+const CONTROL_PAYLOAD = fieldAt('control', 'payload')
 // A sync message's first byte says what it is: the application's own
 // (send(data, { order: 'sync' }), delivered like any message) or the token of
 // a group.sync() barrier (never delivered to the application).
@@ -676,10 +700,10 @@ export class Group extends EventEmitter<GroupEvents> {
   // ------------------------------------------------------------ sending
 
   private writeWhole(data: Uint8Array, order: number): boolean {
-    if (!this.outbound.write(RecordType.send, order, data, 0, data.length)) {
+    if (!this.outbound.write(REC_MESSAGE, order, data, 0, data.length)) {
       // Ring full: hand what is there to the engine right now, then retry once.
       this.flush()
-      if (!this.outbound.write(RecordType.send, order, data, 0, data.length)) return false
+      if (!this.outbound.write(REC_MESSAGE, order, data, 0, data.length)) return false
     }
     this.scheduleFlush()
     return true
@@ -690,10 +714,10 @@ export class Group extends EventEmitter<GroupEvents> {
     const size = this.maxPayload
     while (offset < data.length) {
       const end = Math.min(offset + size, data.length)
-      const frag = offset === 0 ? Frag.first : end === data.length ? Frag.last : Frag.middle
-      if (!this.outbound.write(RecordType.send, order | (frag << 4), data, offset, end)) {
+      const frag = offset === 0 ? FragCode.first : end === data.length ? FragCode.last : FragCode.middle
+      if (!this.outbound.write(REC_MESSAGE, order | (frag << 4), data, offset, end)) {
         this.flush()
-        if (!this.outbound.write(RecordType.send, order | (frag << 4), data, offset, end)) break
+        if (!this.outbound.write(REC_MESSAGE, order | (frag << 4), data, offset, end)) break
       }
       offset = end
     }
@@ -862,31 +886,36 @@ export class Group extends EventEmitter<GroupEvents> {
       const flags = view.getUint16(at + 6, true)
       const body = at + 8
       at += (length + 7) & ~7
-      if (type === RecordType.message) {
-        const seq = view.getUint32(body, true) + view.getUint32(body + 4, true) * 4294967296
-        member.onMessage(view.getUint32(body + 8, true), seq, view.getUint32(body + 12, true), flags & 0xf, flags >> 4, new Uint8Array(buffer, body + 16, length - 24))
-      } else if (type === RecordType.peerUp) {
-        const nameLength = view.getUint32(body + 4, true)
-        const hex = view.getBigUint64(body + 8, true).toString(16).padStart(16, '0')
-        const name = Buffer.from(bytes.buffer, bytes.byteOffset + body + 16, nameLength).toString('utf8')
-        member.onPeerUp(view.getUint32(body, true), hex, name)
-      } else if (type === RecordType.peerDown) {
-        const reason = view.getUint32(body + 4, true)
-        const hex = view.getBigUint64(body + 8, true).toString(16).padStart(16, '0')
-        member.onPeerDown(view.getUint32(body, true), hex, reason === 1 ? 'left' : reason === 2 ? 'silent' : 'forgotten')
-      } else if (type === RecordType.stable) {
-        member.onStable(view.getUint32(body, true), view.getUint32(body + 8, true) + view.getUint32(body + 12, true) * 4294967296)
-      } else if (type === RecordType.slow) {
-        const hex = view.getBigUint64(body + 8, true).toString(16).padStart(16, '0')
-        const lag = view.getUint32(body + 16, true) + view.getUint32(body + 20, true) * 4294967296
-        this.onSlow(hex, lag)
-      } else if (type === RecordType.control) {
-        const hex = view.getBigUint64(body, true).toString(16).padStart(16, '0')
-        member.onControl(hex, new Uint8Array(buffer, body + 8, length - 16))
+      if (type === REC_MESSAGE) {
+        member.onMessage(view.getUint32(body + MESSAGE_PEER, true), u64(view, body + MESSAGE_SEQ), view.getUint32(body + MESSAGE_VIEW, true), flags & 0xf, flags >> 4,
+          new Uint8Array(buffer, body + MESSAGE_DATA, length - 8 - MESSAGE_DATA))
+      } else if (type === REC_PEER_UP) {
+        const nameLength = view.getUint32(body + PEER_UP_NAME_LENGTH, true)
+        const name = Buffer.from(bytes.buffer, bytes.byteOffset + body + PEER_UP_NAME, nameLength).toString('utf8')
+        member.onPeerUp(view.getUint32(body + PEER_UP_PEER, true), hex64(view, body + PEER_UP_ID), name)
+      } else if (type === REC_PEER_DOWN) {
+        const reason = view.getUint32(body + PEER_DOWN_REASON, true)
+        member.onPeerDown(view.getUint32(body + PEER_DOWN_PEER, true), hex64(view, body + PEER_DOWN_ID), reason === 1 ? 'left' : reason === 2 ? 'silent' : 'forgotten')
+      } else if (type === REC_STABLE) {
+        member.onStable(view.getUint32(body + STABLE_PEER, true), u64(view, body + STABLE_SEQ))
+      } else if (type === REC_SLOW) {
+        this.onSlow(hex64(view, body + SLOW_ID), u64(view, body + SLOW_LAG))
+      } else if (type === REC_CONTROL) {
+        member.onControl(hex64(view, body + CONTROL_SENDER), new Uint8Array(buffer, body + CONTROL_PAYLOAD, length - 8 - CONTROL_PAYLOAD))
       }
     }
     return at
   }
+}
+
+/** A u64 record field as a number (seqs and lags stay below 2^53). */
+function u64(view: DataView, at: number): number {
+  return view.getUint32(at, true) + view.getUint32(at + 4, true) * 4294967296
+}
+
+/** A member incarnation (u64) as the 16 hex digits of its id. */
+function hex64(view: DataView, at: number): string {
+  return view.getBigUint64(at, true).toString(16).padStart(16, '0')
 }
 
 /** The order code of send()'s options, checked as strictly as join's. */
@@ -895,7 +924,8 @@ function sendOrder(options: SendOptions): number {
   for (const key in options) if (key !== 'order') checkKeys('send()', options, SEND_KEYS)
   const order = options.order
   if (order === undefined) return FIFO
-  return ORDER_CODE[order as string] ?? ORDER_CODE[oneOf('option order of send()', ORDERS, order)]!
+  const code = SEND_ORDER_CODE[order as string] // (a number only for an order's own name: not 'record', not 'constructor')
+  return typeof code === 'number' ? code : OrderCode[oneOf('option order of send()', ORDERS, order)]
 }
 
 /** Any other argument checked as send()'s options are. */

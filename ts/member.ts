@@ -11,14 +11,14 @@
 //
 // The path of a delivered message: onMessage (seq level: duplicates, views,
 // freeze, cut) → emit: reassembly → the hold-back's order policy → events.deliver.
-import { Frag, Reassembly } from './fragments.js'
+import { FragCode, OrderCode } from './boundary.js'
+import { Reassembly } from './fragments.js'
 import { Gms, type GmsConfig, type GmsHost } from './membership/gms.js'
 import { decodeControl, encodeControl, type Control, type CutEntry, type Holding, type Install } from './membership/messages.js'
 import type { Message, View } from './message.js'
 import { HoldBack } from './order/holdback.js'
 import type { Lane } from './order/policy.js'
 import { Queue } from './order/queue.js'
-import { ORDER_RECORD } from './order/total.js'
 
 /** What a member needs of its reliability core. Member ids in calls are 16 hex digits. */
 export interface CorePort {
@@ -70,7 +70,9 @@ export interface MemberConfig extends GmsConfig {
   setState?: ((state: Uint8Array) => void) | undefined
 }
 
-const UNORDERED = 0
+const UNORDERED = OrderCode.unordered
+const WHOLE = FragCode.whole
+const ORDER_RECORD = OrderCode.record
 const STATE_WINDOW = 64 // state chunks asked for and not yet here, at most
 const STATE_KEEP_MS = 60_000
 
@@ -354,7 +356,7 @@ export class Member {
       s.next++
       if (s.early.size) while (s.early.delete(s.next)) s.next++
       if (s.held.size) this.release(s)
-    } else if (r.order === UNORDERED && r.frag === Frag.whole) {
+    } else if (r.order === UNORDERED && r.frag === WHOLE) {
       this.emit(s, r.seq, r.order, r.frag, r.data)
       s.early.add(r.seq)
     } else {
@@ -379,7 +381,7 @@ export class Member {
     // Unordered messages that may go ahead of the gap.
     if (s.held.size === 0) return
     for (const r of [...s.held.values()]) {
-      if (r.order === UNORDERED && r.frag === Frag.whole && r.seq > s.next && r.view <= viewId && (!cutOnly || s.withinCut(r.seq))) {
+      if (r.order === UNORDERED && r.frag === WHOLE && r.seq > s.next && r.view <= viewId && (!cutOnly || s.withinCut(r.seq))) {
         this.unhold(s, r)
         this.emit(s, r.seq, r.order, r.frag, r.data)
         s.early.add(r.seq)
@@ -394,7 +396,7 @@ export class Member {
 
   private emit(s: Stream, seq: number, order: number, frag: number, data: Uint8Array): void {
     let first = seq
-    if (frag !== Frag.whole) {
+    if (frag !== WHOLE) {
       const whole = this.reassembly.add(s.peer, seq, frag, data)
       if (whole === null) return
       data = whole.data

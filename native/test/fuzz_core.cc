@@ -388,7 +388,7 @@ class Harness : public Sink {
     uint32_t count = 0;
     while (at + kMsgHeaderBytes <= d.size() && count < 0xffff) {
       uint8_t* m = d.data() + at;
-      if (m[2] > kOrderMax && m[2] != kOrderRecord) m[2] %= kOrderMax + 1;
+      if (m[2] > kOrderMax && m[2] != kOrder_record) m[2] %= kOrderMax + 1;
       m[3] &= 3;
       const size_t room = d.size() - at - kMsgHeaderBytes;
       if (Ld16(m) > room) St16(m, uint16_t(room));
@@ -443,7 +443,7 @@ class Harness : public Sink {
     size_t got;
     const uint8_t* data = in.bytes(len, &got);
     const uint8_t order = uint8_t(kind % (kOrderMax + 1)), frag = uint8_t((kind >> 4) & 3);
-    const bool handed = !receiveOwn_ && (order == kOrderTotal || order == kOrderSafe || order == kOrderSync);
+    const bool handed = !receiveOwn_ && (order == kOrder_total || order == kOrder_safe || order == kOrder_sync);
     if (handed) ownExpected_.push_back(Own{ownNext_, order, frag, std::vector<uint8_t>(data, data + got)});
     if (core_->Submit(order, frag, data, got, now_) == Core::SubmitStatus::kOk) {
       ownNext_++;

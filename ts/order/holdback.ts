@@ -15,7 +15,7 @@
 // end) the heads left go in one order computed alike everywhere
 // (deliverBarrier, finish).
 import { Message, type View } from '../message.js'
-import type { Order } from '../options.js'
+import { ORDERS, type Order } from '../options.js'
 import { CausalOrder } from './causal.js'
 import { FifoOrder } from './fifo.js'
 import { Arrival, type Lane, type OrderPolicy } from './policy.js'
@@ -55,8 +55,9 @@ export class HoldBack {
     this.causal = new CausalOrder(config.receiveOwn)
     this.safe = new SafeOrder(this.total, () => (this.finishing ? 'finishing' : host.frozen() ? 'frozen' : 'normal'))
     const sync = new SyncOrder(() => host.coordinating(), () => host.wantBarrier())
-    this.byCode = [new UnorderedOrder(), new FifoOrder(), this.causal, this.total, this.safe, sync]
-    this.byName = Object.fromEntries(this.byCode.map((p) => [p.order, p])) as Record<Order, OrderPolicy>
+    const policies: OrderPolicy[] = [new UnorderedOrder(), new FifoOrder(), this.causal, this.total, this.safe, sync]
+    this.byName = Object.fromEntries(policies.map((p) => [p.order, p])) as Record<Order, OrderPolicy>
+    this.byCode = ORDERS.map((order) => this.byName[order]) // a code is an order's place in ORDERS (boundary.ts checks the addon agrees)
   }
 
   /** Messages waiting for their order, at every lane. */

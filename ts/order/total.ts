@@ -16,8 +16,6 @@
 import type { Message } from '../message.js'
 import { Arrival, type Lane, type OrderPolicy } from './policy.js'
 
-/** The order code of ORDER records in the sequencer's stream (never delivered to the application). */
-export const ORDER_RECORD = 15
 const ENTRY = 24 // u64 sender incarnation | f64 first seq | f64 last seq
 
 interface Run {

@@ -6,6 +6,7 @@
 // The network delivers each datagram after a random delay (so datagrams
 // reorder), loses or duplicates some, and drops everything between the sides
 // of a partition. A crashed member neither sends nor receives nor runs timers.
+import { FragCode, OrderCode } from '../boundary.js'
 import { addon, type NativeManualCore } from '../engine.js'
 import { Member, type CorePort, type MemberConfig } from '../member.js'
 import type { Message, View } from '../message.js'
@@ -236,7 +237,7 @@ export class SimNode {
     let data = new Uint8Array(Math.max(size, head.length))
     data.set(head)
     this.inc.sent.push(key)
-    if (order === 2) {
+    if (order === OrderCode.causal) {
       // What this message depends on: the last causal message delivered from each sender.
       const deps: Record<string, string> = {}
       for (const d of this.inc.delivered) if (d.order === 'causal') deps[d.sender] = d.key
@@ -249,11 +250,11 @@ export class SimNode {
     }
     const max = this.world.config.datagramSize - 40 - 4 - 128
     if (data.length <= max) {
-      this.outbound.push({ order, frag: 0, data })
+      this.outbound.push({ order, frag: FragCode.whole, data })
     } else {
       for (let at = 0; at < data.length; at += max) {
         const end = Math.min(data.length, at + max)
-        const frag = at === 0 ? 1 : end === data.length ? 3 : 2
+        const frag = at === 0 ? FragCode.first : end === data.length ? FragCode.last : FragCode.middle
         this.outbound.push({ order, frag, data: data.subarray(at, end) })
       }
     }
@@ -312,7 +313,7 @@ export class SimNode {
         this.drain()
       },
       sendOrder: (record) => {
-        this.outbound.push({ order: 15, frag: 0, data: record })
+        this.outbound.push({ order: OrderCode.record, frag: FragCode.whole, data: record })
         this.submit()
       },
       fetch: (sender, holder, ranges) => {
