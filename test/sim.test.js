@@ -7,7 +7,7 @@
 // printed with the command that replays it. Locally: npx troupe sim --seeds 1..1000
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { runSeed } from '../dist/sim/scenario.js'
+import { runSeed, runSequencerStall } from '../dist/sim/scenario.js'
 
 const FIXED = Number(process.env.SIM_SEEDS ?? 200)
 const FRESH = 40
@@ -47,6 +47,24 @@ const KNOWN = [
 test(`simulator – ${KNOWN.length} seeds that once failed hold every invariant`, () => {
   const r = runMany(KNOWN)
   assert.equal(r.failures, [], r.failures.join('\n'))
+})
+
+//   m0 (coordinator = sequencer)   m1 ── 4 × 1 KB total / ms ──►   m2
+//   JS stalled 300 ms at 800 ms    (its core still acks)
+// No ORDER records come while m0 stalls: m1's own messages wait for their
+// place, and its order credit (2 windows = 128 KiB here) holds it back in its
+// send queue: the live Group's send path (node/outbox.ts), run here.
+test('simulator – a stalled sequencer: its senders are held back by the order credit, then everything is placed and delivered', () => {
+  const calm = runSequencerStall(2, 0)
+  const stalled = runSequencerStall(2, 300)
+  for (const r of [calm, stalled]) {
+    assert.equal(r.errors, [], r.errors.join('\n'))
+    assert.is(r.sentDelivered, r.sent, 'the sender delivered every message it sent')
+    assert.ok(r.sent >= 4000, `it sent all it meant to (${r.sent})`)
+  }
+  assert.is(calm.creditWaits, 0, 'without the stall the credit is never used up')
+  assert.ok(stalled.creditWaits > 0, 'the stall used up the credit')
+  assert.ok(stalled.maxOrderedBytes <= 2 * 64 * 1024 && stalled.maxOrderedBytes > 64 * 1024, `at most 2 windows waited for their place (${stalled.maxOrderedBytes} B)`)
 })
 
 test('simulator – a seed replays exactly', () => {

@@ -1,17 +1,19 @@
 // Group: join / send / leave / events, over one live member: the native
 // engine (engine.ts, through the rings in ring.ts) below, the member runtime
 // (member.ts: agreed views, the flush, state transfer, order policies) above.
-// The sending path goes straight into the outbound ring; everything received
-// goes through the member.
+// The send path (node/outbox.ts) writes into the outbound ring; everything
+// received goes through the member, then node/delivery.ts, to the application.
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
-import { fieldAt, FragCode, OrderCode, RecordType } from './boundary.js'
+import { fieldAt, OrderCode, RecordType } from './boundary.js'
 import { addon, counterIndex, NativeEngine } from './engine.js'
 import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
 import { Inbox, type InboxHost } from './inbox.js'
 import { Member, type CorePort } from './member.js'
-import { Message, type View } from './message.js'
+import type { Message, View } from './message.js'
+import { Delivery } from './node/delivery.js'
+import { Outbox, type OutboxPort } from './node/outbox.js'
 import { checkKeys, ipv4ToInt, KEY_BYTES, oneOf, ORDERS, resolveJoinOptions, validateGroupName, type JoinOptions, type Order, type ResolvedOptions } from './options.js'
 import { RingConsumer, RingProducer } from './ring.js'
 
@@ -122,11 +124,6 @@ export interface MemberLag {
 
 const SESSION_CLOSED = -1
 const FIFO = OrderCode.fifo
-const CAUSAL = OrderCode.causal
-const TOTAL = OrderCode.total
-const SAFE = OrderCode.safe
-const SYNC = OrderCode.sync
-const ORDER_RECORD = OrderCode.record
 const SEND_ORDER_CODE: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(ORDERS.map((o) => [o, OrderCode[o]])))
 // Inbound records (native/boundary.h): the payload offsets dispatch() reads.
 const REC_MESSAGE = RecordType.message
@@ -152,11 +149,6 @@ const SLOW_ID = fieldAt('slow', 'id')
 const SLOW_LAG = fieldAt('slow', 'lag')
 const CONTROL_SENDER = fieldAt('control', 'sender')
 const CONTROL_PAYLOAD = fieldAt('control', 'payload')
-// A sync message's first byte says what it is: the application's own
-// (send(data, { order: 'sync' }), delivered like any message) or the token of
-// a group.sync() barrier (never delivered to the application).
-const SYNC_DATA = 0
-const SYNC_BARRIER = 1
 const SEQUENCER_POLL_US = 50 // how long the sequencer keeps reading after a receive, while it places total messages
 const SEQUENCER_POLL_FOR_MS = 100 // ... placed that recently
 const OUTBOUND_BYTES = 4 << 20
@@ -167,12 +159,6 @@ interface HeldBatch {
   bytes: Uint8Array
   view: DataView
   at?: number
-}
-
-interface Pending {
-  data: Uint8Array // our own copy
-  order: number
-  offset: number // next byte to write (fragments)
 }
 
 export class Group extends EventEmitter<GroupEvents> {
@@ -220,22 +206,12 @@ export class Group extends EventEmitter<GroupEvents> {
   private inbound!: RingConsumer
   private counters!: BigUint64Array
   private member!: Member
-  private maxPayload = 0
   private selfId = ''
   private session = 0 // the live incarnation's number (SESSION_CLOSED between two)
   private incarnations = 0
   private readonly peers: string[] = []
-  private readonly pending: Pending[] = []
-  private pendingBytes = 0
-  // ORDER records that found the ring full: they go before any queued message
-  // (they never wait for order credit, which our own records may be the ones to free).
-  private readonly records: Uint8Array[] = []
-  // Bytes of our own total and safe messages sent and not yet delivered here
-  // (not yet placed in the one order): at orderedLimit, more wait in `pending`.
-  private orderedOut = 0
-  private orderedLimit = 0
-  private creditWait = false // the head of `pending` waits for order credit
-  private needDrain = false
+  private readonly outbox: Outbox
+  private readonly delivery: Delivery
   private flushQueued = false
   private isClosed = false
   private rejoins = 0
@@ -257,7 +233,8 @@ export class Group extends EventEmitter<GroupEvents> {
       this.refuseJoin = reject
     })
     this.closed = new Promise((resolve) => (this.onClosed = resolve))
-    this.orderedLimit = 2 * options.window
+    this.outbox = new Outbox(this.outboxPort(), { maxPayload: 0, maxPending: options.maxPending, orderedLimit: 2 * options.window }, () => this.member.causalHeader())
+    this.delivery = new Delivery(this.outbox, options, (bytes) => crypto.getRandomValues(bytes))
     this.open()
     // The membership's retries and timeouts. Heartbeats do not depend on it
     // (the native I/O thread sends them), so a busy loop delays views, never
@@ -291,24 +268,7 @@ export class Group extends EventEmitter<GroupEvents> {
     if (bytes.length > this.options.maxMessageSize) {
       throw new TroupeRangeError('ERR_TROUPE_MESSAGE_TOO_LARGE', `send(): a message of ${bytes.length} bytes is larger than maxMessageSize (${this.options.maxMessageSize})`)
     }
-    // Causal messages carry their dependencies in front (order/causal.ts).
-    if (order === CAUSAL) bytes = prefixed(this.member.causalHeader(), bytes)
-    else if (order === SYNC) bytes = prefixed(SYNC_DATA_PREFIX, bytes)
-    return this.sendBytes(bytes, order)
-  }
-
-  private sendBytes(data: Uint8Array, order: number): boolean {
-    if (this.pending.length === 0 && this.orderCredit(data.length, order)) {
-      if (data.length <= this.maxPayload) {
-        if (this.writeWhole(data, order)) return this.placing(data.length, order)
-      } else {
-        const offset = this.writeFragments(data, order, 0)
-        this.placing(data.length, order)
-        if (offset === data.length) return true
-        return this.queue(data, order, offset)
-      }
-    }
-    return this.queue(data, order, 0)
+    return this.outbox.send(bytes, order)
   }
 
   /**
@@ -321,29 +281,22 @@ export class Group extends EventEmitter<GroupEvents> {
     const signal = checkSignal('option signal of sync()', options?.signal)
     throwIfAborted(signal, 'sync()')
     if (this.isClosed) throw new TroupeError('ERR_TROUPE_CLOSED', `sync(): the group '${this.name}' was left`)
-    const token = new Uint8Array(9)
-    crypto.getRandomValues(token)
-    token[0] = SYNC_BARRIER
-    const key = Buffer.from(token).toString('hex')
+    const barrier = this.delivery.barrier()
+    if (!signal) return barrier.done
     let onAbort: (() => void) | undefined
-    const done = new Promise<void>((resolve, reject) => {
-      this.syncWaiters.set(key, { resolve, reject })
-      if (signal) {
-        onAbort = () => {
-          this.syncWaiters.delete(key)
-          reject(new AbortError('sync() was aborted', { cause: signal.reason }))
-        }
-        signal.addEventListener('abort', onAbort, { once: true })
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        barrier.cancel()
+        reject(new AbortError('sync() was aborted', { cause: signal.reason }))
       }
+      signal.addEventListener('abort', onAbort, { once: true })
     })
-    this.sendBytes(token, SYNC)
     try {
-      await done
+      await Promise.race([barrier.done, aborted])
     } finally {
-      if (onAbort) signal!.removeEventListener('abort', onAbort)
+      signal.removeEventListener('abort', onAbort!)
     }
   }
-  private readonly syncWaiters = new Map<string, { resolve: () => void; reject: (err: Error) => void }>()
 
   /**
    * The messages delivered from now on, as an async iterator (`for await
@@ -427,9 +380,9 @@ export class Group extends EventEmitter<GroupEvents> {
       me: this.me,
       view: this.view,
       counters,
-      pendingBytes: this.pendingBytes,
-      pendingMessages: this.pending.length,
-      orderedBytes: this.orderedOut,
+      pendingBytes: this.outbox.pendingBytes,
+      pendingMessages: this.outbox.pendingMessages,
+      orderedBytes: this.outbox.orderedBytes,
       heldBack: this.member.heldBack,
       reassemblyBytes: this.member.reassemblyBytes,
       reassemblyDropped: this.member.reassemblyDropped,
@@ -486,7 +439,7 @@ export class Group extends EventEmitter<GroupEvents> {
 
   private async leaveGracefully(timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs
-    if (this.pending.length > 0) {
+    if (!this.outbox.idle) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, timeoutMs)
         function done() {
@@ -524,12 +477,7 @@ export class Group extends EventEmitter<GroupEvents> {
     this.heldBatch = null // (the old incarnation's)
     this.sequencerPolls = false // (a new engine polls as the options say)
     this.placements = 0
-    // A new incarnation: our old messages never come back to us.
-    this.orderedOut = 0
-    if (this.creditWait) {
-      this.creditWait = false
-      queueMicrotask(() => this.pumpPending())
-    }
+    this.outbox.restart()
     const engine = new addon.Engine(
       {
         groupHash: addon.groupHash(this.name),
@@ -566,7 +514,7 @@ export class Group extends EventEmitter<GroupEvents> {
     this.inbound = new RingConsumer(memory, info.inboundOffset, inboundBytes)
     this.counters = new BigUint64Array(memory, 0, addon.counters.length)
     // Room for a fragment inside a FETCHED control datagram too (member.ts).
-    this.maxPayload = Math.min(info.maxPayload - 128, this.outbound.maxPayload)
+    this.outbox.config.maxPayload = Math.min(info.maxPayload - 128, this.outbound.maxPayload)
     this.selfId = `${options.name}#${info.self}`
     this.peers.length = 0
     const port: CorePort = {
@@ -578,21 +526,14 @@ export class Group extends EventEmitter<GroupEvents> {
       setView: (view) => engine.setView(view),
       advance: (hex, seq) => engine.advance(hex, seq),
       fetch: (sender, holder, ranges) => engine.fetch(sender, holder, ranges),
-      sendOrder: (record) => this.sendRecord(record),
+      sendOrder: (record) => {
+        if (!this.isClosed) this.outbox.sendRecord(record)
+      },
     }
     this.member = new Member(port, {
-      deliver: (msg: Message) => {
-        if ((msg.order === 'total' || msg.order === 'safe') && msg.sender === this.selfId) this.placed(msg.data.length)
-        if (msg.order === 'sync') {
-          if (msg.data[0] === SYNC_BARRIER) {
-            // A group.sync() barrier: it has taken its place; the application never sees it.
-            if (msg.sender === this.selfId) this.barrierDelivered(msg.data)
-            return
-          }
-          msg = new Message(msg.sender, msg.data.subarray(1), msg.order, msg.seq)
-        }
-        // (Without receiveOwn our own messages come here only to take their place: not delivered.)
-        if (msg.sender === this.selfId && !this.options.receiveOwn) return
+      deliver: (delivered: Message) => {
+        const msg = this.delivery.take(delivered, this.selfId)
+        if (msg === null) return
         if (this.early) this.early.push(msg)
         else this.hand(msg)
       },
@@ -618,7 +559,7 @@ export class Group extends EventEmitter<GroupEvents> {
       maxControl: options.datagramSize - (this.key ? addon.limits.sealOverhead : 0) - addon.limits.dataHeaderBytes + 16,
       futureBytes: Math.max(64 << 20, 4 * options.window),
       maxMessageSize: options.maxMessageSize,
-      maxRecord: this.maxPayload,
+      maxRecord: this.outbox.config.maxPayload,
       receiveOwn: options.receiveOwn,
       getState: options.getState,
       setState: options.setState,
@@ -641,14 +582,6 @@ export class Group extends EventEmitter<GroupEvents> {
   }
   private refusedSince = 0
   private lastRefusal = -Infinity
-
-  private barrierDelivered(token: Uint8Array): void {
-    const key = Buffer.from(token.buffer, token.byteOffset, token.length).toString('hex')
-    const waiter = this.syncWaiters.get(key)
-    if (!waiter) return
-    this.syncWaiters.delete(key)
-    queueMicrotask(waiter.resolve)
-  }
 
   /** Excluded from the view: close this incarnation and join again as a new one. */
   private rejoin(session: number, reason: string): void {
@@ -692,128 +625,31 @@ export class Group extends EventEmitter<GroupEvents> {
     if (this.session !== SESSION_CLOSED) this.engine.close()
     this.session = SESSION_CLOSED
     for (const inbox of [...this.inboxes]) inbox.finish(error)
-    for (const waiter of this.syncWaiters.values()) waiter.reject(new TroupeError('ERR_TROUPE_CLOSED', `sync(): the group '${this.name}' was left before the barrier was delivered`))
-    this.syncWaiters.clear()
+    this.delivery.failBarriers(new TroupeError('ERR_TROUPE_CLOSED', `sync(): the group '${this.name}' was left before the barrier was delivered`))
     this.onClosed()
   }
 
   // ------------------------------------------------------------ sending
 
-  private writeWhole(data: Uint8Array, order: number): boolean {
-    if (!this.outbound.write(REC_MESSAGE, order, data, 0, data.length)) {
-      // Ring full: hand what is there to the engine right now, then retry once.
-      this.flush()
-      if (!this.outbound.write(REC_MESSAGE, order, data, 0, data.length)) return false
-    }
-    this.scheduleFlush()
-    return true
-  }
-
-  /** Writes fragments from `offset`; returns the offset reached. */
-  private writeFragments(data: Uint8Array, order: number, offset: number): number {
-    const size = this.maxPayload
-    while (offset < data.length) {
-      const end = Math.min(offset + size, data.length)
-      const frag = offset === 0 ? FragCode.first : end === data.length ? FragCode.last : FragCode.middle
-      if (!this.outbound.write(REC_MESSAGE, order | (frag << 4), data, offset, end)) {
-        this.flush()
-        if (!this.outbound.write(REC_MESSAGE, order | (frag << 4), data, offset, end)) break
-      }
-      offset = end
-    }
-    this.scheduleFlush()
-    return offset
-  }
-
-  private queue(data: Uint8Array, order: number, offset: number): false {
-    const bytes = data.length - offset
-    if (this.pendingBytes + bytes > this.options.maxPending) {
-      throw new TroupeError(
-        'ERR_TROUPE_BACKPRESSURE',
-        `send(): the send queue is full (${this.pendingBytes} bytes waiting, maxPending ${this.options.maxPending}): wait for 'drain' when send() returns false`,
-      )
-    }
-    this.pending.push({ data: data.slice(), order, offset })
-    this.pendingBytes += bytes
-    this.needDrain = true
-    // Never pump (and so never emit 'drain') inside send(): the caller has
-    // not seen `false` yet and could not be waiting for 'drain'.
-    if (this.outbound.waitForSpace(Math.min(bytes, this.maxPayload))) queueMicrotask(() => this.pumpPending())
-    return false
-  }
-
-  /** Moves queued messages into the ring while it has room. */
-  private pumpPending(): void {
-    if (this.isClosed) return
-    while (this.records.length > 0 && (this.pending.length === 0 || this.pending[0]!.offset === 0)) {
-      if (!this.writeWhole(this.records[0]!, ORDER_RECORD)) break
-      this.records.shift()
-    }
-    if (this.records.length > 0) {
-      if (this.outbound.waitForSpace(this.maxPayload)) queueMicrotask(() => this.pumpPending())
-      return
-    }
-    while (this.pending.length > 0) {
-      const p = this.pending[0]!
-      const before = p.offset
-      if (p.offset === 0 && !this.orderCredit(p.data.length, p.order)) {
-        this.creditWait = true // placed() pumps again
-        return
-      }
-      if (p.offset === 0 && p.data.length <= this.maxPayload) {
-        if (!this.writeWhole(p.data, p.order)) break
-        p.offset = p.data.length
-        this.placing(p.data.length, p.order)
-      } else {
-        if (p.offset === 0) this.placing(p.data.length, p.order)
-        p.offset = this.writeFragments(p.data, p.order, p.offset)
-      }
-      this.pendingBytes -= p.offset - before
-      if (p.offset < p.data.length) break
-      this.pending.shift()
-    }
-    if (this.pending.length > 0) {
-      if (this.outbound.waitForSpace(this.maxPayload)) queueMicrotask(() => this.pumpPending())
-      return
-    }
-    if (this.needDrain) {
-      this.needDrain = false
-      this.emit('drain')
-    }
-  }
-
-  /**
-   * An ORDER record in our stream, ahead of queued messages (between two
-   * messages, never inside a fragmented one): it places messages already
-   * sent, wherever it goes, and may be what frees the order credit they wait for.
-   */
-  private sendRecord(data: Uint8Array): void {
-    if (this.isClosed) return
-    if (this.records.length === 0 && (this.pending.length === 0 || this.pending[0]!.offset === 0) && this.writeWhole(data, ORDER_RECORD)) return
-    this.records.push(data.slice())
-    if (this.outbound.waitForSpace(data.length)) queueMicrotask(() => this.pumpPending())
-  }
-
-  /**
-   * May a message of `order` go out now? Total and safe ones wait while our
-   * own earlier ones, orderedLimit bytes of them, are not yet delivered here
-   * (a stalled sequencer holds its senders back instead of filling every
-   * member's memory with messages waiting for their place). One always may.
-   */
-  private orderCredit(bytes: number, order: number): boolean {
-    return (order !== TOTAL && order !== SAFE) || this.orderedOut === 0 || this.orderedOut + bytes <= this.orderedLimit
-  }
-  private placing(bytes: number, order: number): true {
-    if (order === TOTAL || order === SAFE) this.orderedOut += bytes
-    return true
-  }
-  /** One of our own total or safe messages was delivered here: its bytes no longer wait. */
-  private placed(bytes: number): void {
-    this.orderedOut = Math.max(0, this.orderedOut - bytes)
-    const head = this.pending[0]
-    if (this.creditWait && (head === undefined || this.orderCredit(head.data.length, head.order))) {
-      this.creditWait = false
-      queueMicrotask(() => this.pumpPending())
+  /** How the outbox writes into this incarnation's outbound ring. */
+  private outboxPort(): OutboxPort {
+    return {
+      write: (data, start, end, order, frag) => {
+        const flags = order | (frag << 4)
+        if (!this.outbound.write(REC_MESSAGE, flags, data, start, end)) {
+          // Ring full: hand what is there to the engine right now, then retry once.
+          this.flush()
+          if (!this.outbound.write(REC_MESSAGE, flags, data, start, end)) return false
+        }
+        this.scheduleFlush()
+        return true
+      },
+      // (The engine wakes us when it frees space; onWake pumps.)
+      waitForSpace: (bytes) => this.outbound.waitForSpace(bytes),
+      later: (pump) => queueMicrotask(() => {
+        if (!this.isClosed) pump()
+      }),
+      drained: () => this.emit('drain'),
     }
   }
 
@@ -857,7 +693,7 @@ export class Group extends EventEmitter<GroupEvents> {
     }
     if (this.inbound.takeBlocked()) this.engine.kick()
     this.member.settle()
-    if (this.pending.length > 0) this.pumpPending()
+    if (this.outbox.waiting) this.outbox.pump()
     // The sequencer's hop is every total message's: while it places them, it
     // stays awake a little after each receive, so the next one finds it so.
     const now = performance.now()
@@ -940,15 +776,6 @@ function toBytes(data: unknown): Uint8Array {
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
   if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return new Uint8Array(data)
   throw argType('the data of send()', 'a string, an ArrayBuffer or an ArrayBufferView (Buffer, Uint8Array or any TypedArray, DataView)', data)
-}
-
-const SYNC_DATA_PREFIX = Uint8Array.of(SYNC_DATA)
-
-function prefixed(prefix: Uint8Array, data: Uint8Array): Uint8Array {
-  const framed = new Uint8Array(prefix.length + data.length)
-  framed.set(prefix)
-  framed.set(data, prefix.length)
-  return framed
 }
 
 /** The membership protocol's retry interval (ms): a twentieth of the suspicion timeout, 5 to 100 ms. */

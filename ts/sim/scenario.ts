@@ -2,7 +2,9 @@
 // restart, leave, get partitioned and healed, over a lossy, duplicating,
 // reordering network; then the faults stop, the run settles, and the
 // invariant checker reads every incarnation's log.
+import { OrderCode } from '../boundary.js'
 import { checkInvariants, type Log } from './checker.js'
+import { Random } from './random.js'
 import { World, type WorldConfig } from './world.js'
 
 const MS = 1e6
@@ -167,6 +169,26 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
         })
       }
     }
+    // Sometimes a member's JS stalls (a long GC pause, a busy event loop)
+    // while its core goes on: the coordinator (the sequencer) or anyone.
+    // Drawn apart from the run's own random, so the other faults of a seed
+    // stay as they were.
+    const stalls = new Random(seed * 7919 + 17)
+    if (stalls.chance(0.3)) {
+      const at = stalls.int(400, Math.max(500, activeNs / MS - 500)) * MS
+      const ms = stalls.int(50, 500)
+      const coordinator = stalls.chance(0.5)
+      w.at(at, () => {
+        const alive = w.nodes.filter((x) => x.alive && x.member.joined)
+        if (alive.length === 0) return
+        const id = alive[0]!.member.currentView?.coordinator
+        const victim = (coordinator ? alive.find((x) => x.inc.id === id) : undefined) ?? alive[stalls.int(0, alive.length - 1)]!
+        say(`${victim.inc.id} stalls for ${ms} ms`)
+        victim.stall(ms)
+        // A view change needs every member's JS: a crash meanwhile is seen late.
+        excused.push({ fromNs: w.nowNs - detectionNs, toNs: w.nowNs + ms * MS + detectionNs })
+      })
+    }
     // The faults of the network stop before the end, so that the run settles.
     w.at(activeNs, () => {
       w.faults = { loss: 0, duplicate: 0, delayNs: 30_000, jitterNs: 0 }
@@ -197,4 +219,62 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
     seed, errors, incarnations: logs.length, views, delivered, datagrams: w.datagrams,
     summary: `${n} members, ${config.partitions} partitions, loss ${(loss * 100).toFixed(1)}%\n  ${story.join('\n  ')}`,
   }
+}
+
+export interface StallResult extends RunResult {
+  /** Times the sender's messages waited for order credit. */
+  creditWaits: number
+  /** The most bytes of the sender's own total messages that waited for their place at once. */
+  maxOrderedBytes: number
+  /** The sender's messages sent, and those of them it delivered. */
+  sent: number
+  sentDelivered: number
+}
+
+/**
+ * The sequencer stalls: three members, m1 sends 1 KB total messages as fast
+ * as it may, and m0 (the coordinator, so the sequencer) has its JS stalled
+ * for `stallMs` while its core goes on acking. No ORDER records come, so m1's
+ * own messages wait for their place and its order credit (2 windows) holds it
+ * back; after the stall everything is placed and delivered.
+ */
+export function runSequencerStall(seed: number, stallMs = 300): StallResult {
+  const config: WorldConfig = {
+    seed, datagramSize: 1024, windowBytes: 64 * 1024, suspectTimeoutMs: 1000, statusIntervalMs: 10, retryMs: 20, tickMs: 5, partitions: 'primary',
+  }
+  const w = new World(config)
+  const story: string[] = []
+  const say = (s: string) => story.push(`${(w.nowNs / MS).toFixed(0)}ms ${s}`)
+  const [m0, m1] = [w.addNode('m0'), w.addNode('m1'), w.addNode('m2')].map((node, i) => {
+    w.at(i * 50 * MS, () => node.start())
+    return node
+  }) as [ReturnType<World['addNode']>, ReturnType<World['addNode']>]
+  const sendFromNs = 600 * MS, stallAtNs = 800 * MS, sendToNs = 1600 * MS, endNs = 5000 * MS
+  let maxOrderedBytes = 0
+  const send = () => {
+    if (w.nowNs >= sendToNs) return
+    for (let i = 0; i < 4; i++) m1.send(1000, OrderCode.total)
+    maxOrderedBytes = Math.max(maxOrderedBytes, m1.outbox.orderedBytes)
+    w.at(w.nowNs + 1 * MS, send)
+  }
+  w.at(sendFromNs, () => {
+    say(`m1 sends 4 total messages of 1000 B a millisecond until ${sendToNs / MS} ms; the view is ${m0.member.currentView?.members.length} members`)
+    send()
+  })
+  w.at(stallAtNs, () => {
+    say(`m0 (${m0.member.currentView?.coordinator === m0.inc.id ? 'the coordinator' : 'not the coordinator'}) stalls for ${stallMs} ms`)
+    m0.stall(stallMs)
+  })
+  w.run(endNs)
+  const logs: Log[] = w.incarnations.map((inc) => ({ ...inc, ...(inc.end === 'running' ? { finalState: w.nodes[inc.node]!.state } : {}) }))
+  const errors = checkInvariants(logs, { crashes: [], detectionNs: 2 * config.suspectTimeoutMs * MS, excused: [], endNs, settled: true, oneState: true })
+  const sender = m1.inc
+  const own = new Set(sender.delivered.filter((d) => d.sender === sender.id).map((d) => d.key))
+  const result: StallResult = {
+    seed, errors, incarnations: logs.length, views: new Set(logs.flatMap((l) => l.views.map((v) => v.view.id))).size,
+    delivered: logs.reduce((n, l) => n + l.delivered.length, 0), datagrams: w.datagrams, summary: story.join('\n  '),
+    creditWaits: m1.outbox.creditWaits, maxOrderedBytes, sent: sender.sent.length, sentDelivered: sender.sent.filter((k) => own.has(k)).length,
+  }
+  w.dispose()
+  return result
 }

@@ -6,9 +6,11 @@
 // The network delivers each datagram after a random delay (so datagrams
 // reorder), loses or duplicates some, and drops everything between the sides
 // of a partition. A crashed member neither sends nor receives nor runs timers.
-import { FragCode, OrderCode } from '../boundary.js'
+import { OrderCode } from '../boundary.js'
 import { addon, type NativeManualCore } from '../engine.js'
 import { Member, type CorePort, type MemberConfig } from '../member.js'
+import { Delivery } from '../node/delivery.js'
+import { Outbox, type OutboxPort } from '../node/outbox.js'
 import type { Message, View } from '../message.js'
 import { Random } from './random.js'
 import type { Log } from './checker.js'
@@ -99,8 +101,15 @@ export class SimNode {
   member!: Member
   inc!: Incarnation
   alive = false
-  private outbound: { order: number; frag: number; data: Uint8Array }[] = []
+  outbox!: Outbox
+  private delivery!: Delivery
   private paused = false
+  // Stalled (a long GC pause, a busy event loop): the member's JS does
+  // nothing until then, while its core goes on receiving, acking and
+  // heartbeating (the live engine's I/O thread does); what the core hands
+  // over meanwhile waits here.
+  private stalledUntilNs = 0
+  private held: ReturnType<NativeManualCore['take']>[] = []
   private draining = false
   private again = false
   private timerAt = Infinity
@@ -116,8 +125,9 @@ export class SimNode {
     if (this.hasCore) this.core.close() // the last incarnation's
     this.generation++
     this.alive = true
-    this.outbound = []
     this.paused = false
+    this.stalledUntilNs = 0
+    this.held = []
     this.timerAt = Infinity
     this.state = 0
     const self = w.random.u64()
@@ -159,7 +169,7 @@ export class SimNode {
       maxControl: w.config.datagramSize - 24,
       futureBytes: 64 << 20,
       maxMessageSize: 1 << 20,
-      maxRecord: w.config.datagramSize - 40 - 4 - 128,
+      maxRecord: maxPayload(w.config.datagramSize),
       receiveOwn: true,
       getState: () => encodeCounter(this.state),
       setState: (bytes) => {
@@ -167,9 +177,20 @@ export class SimNode {
         this.state = decodeCounter(bytes)
       },
     }
+    // The same send path and delivery filter as the live Group (node/).
+    this.outbox = new Outbox(this.outboxPort(generation), {
+      maxPayload: maxPayload(w.config.datagramSize),
+      maxPending: 1 << 30, // the scenarios do not wait for 'drain'
+      orderedLimit: 2 * w.config.windowBytes,
+    }, () => this.member.causalHeader())
+    this.delivery = new Delivery(this.outbox, config, (bytes) => {
+      for (let i = 0; i < bytes.length; i++) bytes[i] = w.random.int(0, 255)
+    })
     this.member = new Member(this.port(), {
-      deliver: (msg: Message) => {
+      deliver: (delivered: Message) => {
         if (this.generation !== generation) return
+        const msg = this.delivery.take(delivered, id)
+        if (msg === null) return
         const key = new TextDecoder().decode(msg.data.subarray(0, Math.min(msg.data.length, 64))).split('|')[0]!
         inc.delivered.push({ sender: msg.sender, key, order: msg.order, view: this.member.currentView?.id ?? 0 })
         this.state = (this.state + hashKey(key)) >>> 0 // order-free: members that delivered the same set agree
@@ -229,9 +250,26 @@ export class SimNode {
     })
   }
 
+  /** The member's JS stalls for `ms` (its core does not). */
+  stall(ms: number): void {
+    if (!this.alive) return
+    this.stalledUntilNs = this.world.nowNs + ms * MS
+    const generation = this.generation
+    this.world.at(this.stalledUntilNs, () => {
+      if (this.generation !== generation) return
+      this.stalledUntilNs = 0
+      this.drain()
+      this.flushCore()
+    })
+  }
+
+  get stalled(): boolean {
+    return this.world.nowNs < this.stalledUntilNs
+  }
+
   /** The application sends one message; its payload names it. */
   send(size: number, order: number): boolean {
-    if (!this.alive || !this.member.joined) return false
+    if (!this.alive || !this.member.joined || this.stalled) return false
     const key = `${this.inc.id}/${++this.sendCounter}`
     const head = new TextEncoder().encode(`${key}|`)
     let data = new Uint8Array(Math.max(size, head.length))
@@ -242,23 +280,9 @@ export class SimNode {
       const deps: Record<string, string> = {}
       for (const d of this.inc.delivered) if (d.order === 'causal') deps[d.sender] = d.key
       this.inc.causalDeps.set(key, Object.values(deps))
-      const header = this.member.causalHeader()
-      const framed = new Uint8Array(header.length + data.length)
-      framed.set(header)
-      framed.set(data, header.length)
-      data = framed
     }
-    const max = this.world.config.datagramSize - 40 - 4 - 128
-    if (data.length <= max) {
-      this.outbound.push({ order, frag: FragCode.whole, data })
-    } else {
-      for (let at = 0; at < data.length; at += max) {
-        const end = Math.min(data.length, at + max)
-        const frag = at === 0 ? FragCode.first : end === data.length ? FragCode.last : FragCode.middle
-        this.outbound.push({ order, frag, data: data.subarray(at, end) })
-      }
-    }
-    this.submit()
+    this.outbox.send(data, order)
+    this.flushCore()
     return true
   }
 
@@ -276,17 +300,32 @@ export class SimNode {
     this.scheduleTimer()
   }
 
-  private submit(): void {
-    const now = this.world.nowNs
-    while (this.outbound.length) {
-      if (this.paused && !this.core.inMessage()) break
-      const m = this.outbound[0]!
-      if (this.core.submit(m.data, m.order, m.frag, now) !== 'ok') break
-      this.outbound.shift()
-    }
-    this.core.flush(now)
+  /** Sends what the core has packed, and hands the member what it produced. */
+  private flushCore(): void {
+    this.core.flush(this.world.nowNs)
     this.drain()
     this.scheduleTimer()
+  }
+
+  /**
+   * How the outbox writes into this incarnation's core: straight in, as the
+   * engine takes records from its ring, except that a pause (a flush) stops
+   * the stream at a message boundary, as the engine does (engine.cc).
+   */
+  private outboxPort(generation: number): OutboxPort {
+    return {
+      write: (data, start, end, order, frag) => {
+        if (this.paused && !this.core.inMessage()) return false
+        return this.core.submit(data.subarray(start, end), order, frag, this.world.nowNs) === 'ok'
+      },
+      waitForSpace: () => false, // the core's window opens as acks come in: every tick pumps
+      later: (pump) => this.world.at(this.world.nowNs, () => {
+        if (this.generation !== generation) return
+        pump()
+        this.flushCore()
+      }),
+      drained: () => {},
+    }
   }
 
   private port(): CorePort {
@@ -299,12 +338,14 @@ export class SimNode {
       },
       pause: () => {
         this.paused = true
-        this.submit()
+        this.outbox.pump() // the rest of a fragmented message still goes
+        this.flushCore()
         return this.core.inMessage() ? -1 : this.core.highestSent()
       },
       resume: () => {
         this.paused = false
-        this.submit()
+        this.outbox.pump()
+        this.flushCore()
       },
       exclude: (hex, excluded) => this.core.exclude(hex, excluded),
       setView: (view) => this.core.setView(view, this.world.nowNs),
@@ -313,8 +354,8 @@ export class SimNode {
         this.drain()
       },
       sendOrder: (record) => {
-        this.outbound.push({ order: OrderCode.record, frag: FragCode.whole, data: record })
-        this.submit()
+        this.outbox.sendRecord(record)
+        this.flushCore()
       },
       fetch: (sender, holder, ranges) => {
         this.core.fetch(sender, holder, ranges)
@@ -337,16 +378,23 @@ export class SimNode {
     try {
       do {
         this.again = false
-        const out = this.core.take()
-        for (const s of out.sent) this.world.transmit(this.index, s.data, s.to === null ? null : s.to.ip - 1)
-        const m = this.member
-        for (const p of out.peers) {
-          if (p.event === 'up') m.onPeerUp(p.peer, p.id, p.name)
-          else m.onPeerDown(p.peer, p.id, p.reason)
+        const taken = this.core.take()
+        for (const s of taken.sent) this.world.transmit(this.index, s.data, s.to === null ? null : s.to.ip - 1)
+        if (this.stalled) {
+          this.held.push(taken)
+          return
         }
-        for (const d of out.delivered) m.onMessage(d.peer, d.seq, d.view, d.order, d.frag, d.data)
-        for (const c of out.controls) m.onControl(c.sender, c.data)
-        for (const st of out.stables) m.onStable(st.peer, st.seq)
+        const m = this.member
+        // What waited through a stall first, take by take, in the order it came.
+        for (const out of this.held.length === 0 ? [taken] : [...this.held.splice(0), taken]) {
+          for (const p of out.peers) {
+            if (p.event === 'up') m.onPeerUp(p.peer, p.id, p.name)
+            else m.onPeerDown(p.peer, p.id, p.reason)
+          }
+          for (const d of out.delivered) m.onMessage(d.peer, d.seq, d.view, d.order, d.frag, d.data)
+          for (const c of out.controls) m.onControl(c.sender, c.data)
+          for (const st of out.stables) m.onStable(st.peer, st.seq)
+        }
         m.settle()
         if (!this.alive) {
           // Ended (left or excluded) while handling this: what it sent last still goes out.
@@ -377,8 +425,11 @@ export class SimNode {
   private scheduleTick(generation: number): void {
     this.world.at(this.world.nowNs + this.world.config.tickMs * MS, () => {
       if (this.generation !== generation) return
-      this.member.tick(this.world.nowNs / MS)
-      this.submit()
+      if (!this.stalled) {
+        this.member.tick(this.world.nowNs / MS)
+        if (this.outbox.waiting) this.outbox.pump()
+      }
+      this.flushCore()
       this.scheduleTick(generation)
     })
   }
@@ -469,3 +520,9 @@ function hashKey(key: string): number {
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619)
   return h >>> 0
 }
+
+/** The largest message record in a datagram of `size` (as the live Group computes it from the engine). */
+function maxPayload(size: number): number {
+  return size - addon.limits.dataHeaderBytes - addon.limits.messageHeaderBytes - 128
+}
+
