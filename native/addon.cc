@@ -484,18 +484,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 // ---------------------------------------------------------------- ManualCore
 
 // Records everything the core outputs until JS takes it.
+// What a manual core hands over: datagrams to send, and the inbound records
+// (records.h), the same bytes the engine puts in its ring.
 class RecordingSink final : public Sink {
  public:
   struct Sent { std::vector<uint8_t> bytes; bool unicast; Endpoint to; };
-  struct Delivered { uint32_t peer; uint64_t seq; uint32_t view; uint8_t order, frag; std::vector<uint8_t> data; };
-  struct PeerEvent { bool up; uint32_t peer; uint64_t id; std::string name; uint8_t reason; };
-  struct ControlIn { uint64_t sender; std::vector<uint8_t> data; };
-  struct StableIn { uint32_t peer; uint64_t seq; };
   std::vector<Sent> sent;
-  std::vector<Delivered> delivered;
-  std::vector<PeerEvent> peers;
-  std::vector<ControlIn> controls;
-  std::vector<StableIn> stables;
+  RecordBuffer records;
   size_t room = SIZE_MAX;  // deliveries accepted before the sink reports full
 
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override {
@@ -504,19 +499,20 @@ class RecordingSink final : public Sink {
   bool Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) override {
     if (room == 0) return false;
     if (room != SIZE_MAX) room--;
-    delivered.push_back(Delivered{peer, seq, view, order, frag, std::vector<uint8_t>(data, data + n)});
+    EncodeMessage(records.Append(kRec_message, uint16_t(order | frag << 4), MessageRecordBytes(n)), seq, peer, view, data, n);
     return true;
   }
   void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) override {
-    peers.push_back(PeerEvent{true, peer, id, std::string(name, nameLen), 0});
+    EncodePeerUp(records.Append(kRec_peerUp, 0, PeerUpRecordBytes(nameLen)), peer, id, name, nameLen);
   }
   void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) override {
-    peers.push_back(PeerEvent{false, peer, id, std::string(), uint8_t(why)});
+    EncodePeerDown(records.Append(kRec_peerDown, 0, kRecPeerDownBytes), peer, id, uint32_t(why));
   }
   void Control(uint64_t sender, const uint8_t* p, size_t n) override {
-    controls.push_back(ControlIn{sender, std::vector<uint8_t>(p, p + n)});
+    EncodeControl(records.Append(kRec_control, 0, ControlRecordBytes(n)), sender, p, n);
   }
-  void Stable(uint32_t peer, uint64_t seq) override { stables.push_back(StableIn{peer, seq}); }
+  void Stable(uint32_t peer, uint64_t seq) override { EncodeStable(records.Append(kRec_stable, 0, kRecStableBytes), peer, seq); }
+  void Slow(uint32_t peer, uint64_t id, uint64_t lag) override { EncodeSlow(records.Append(kRec_slow, 0, kRecSlowBytes), peer, id, lag); }
 };
 
 Napi::Uint8Array Bytes(Napi::Env env, const std::vector<uint8_t>& v) {
@@ -630,7 +626,8 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
   Napi::Value InMessage(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Napi::Boolean::New(info.Env(), core_->InMessage()); }
   Napi::Value HighestSent(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Napi::Number::New(info.Env(), double(core_->HighestSent())); }
 
-  // take() -> { sent, delivered, peers }, emptying the records.
+  // take() -> { sent, records }, emptying both: the datagrams to send, and
+  // the inbound records (read by ts/node/records.ts).
   Napi::Value Take(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env());
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);
@@ -648,53 +645,10 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
       }
       sent.Set(uint32_t(i), s);
     }
-    Napi::Array delivered = Napi::Array::New(env, sink_.delivered.size());
-    for (size_t i = 0; i < sink_.delivered.size(); i++) {
-      const auto& d = sink_.delivered[i];
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("peer", Napi::Number::New(env, d.peer));
-      o.Set("seq", Napi::Number::New(env, double(d.seq)));
-      o.Set("view", Napi::Number::New(env, d.view));
-      o.Set("order", Napi::Number::New(env, d.order));
-      o.Set("frag", Napi::Number::New(env, d.frag));
-      o.Set("data", Bytes(env, d.data));
-      delivered.Set(uint32_t(i), o);
-    }
-    Napi::Array peers = Napi::Array::New(env, sink_.peers.size());
-    for (size_t i = 0; i < sink_.peers.size(); i++) {
-      const auto& p = sink_.peers[i];
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("event", p.up ? "up" : "down");
-      o.Set("peer", Napi::Number::New(env, p.peer));
-      o.Set("id", Hex64(p.id));
-      if (p.up) o.Set("name", p.name);
-      else o.Set("reason", p.reason == uint8_t(PeerDownReason::kLeft) ? "left" : p.reason == uint8_t(PeerDownReason::kSilent) ? "silent" : "forgotten");
-      peers.Set(uint32_t(i), o);
-    }
     sink_.sent.clear();
-    sink_.delivered.clear();
-    Napi::Array controls = Napi::Array::New(env, sink_.controls.size());
-    for (size_t i = 0; i < sink_.controls.size(); i++) {
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("sender", Hex64(sink_.controls[i].sender));
-      o.Set("data", Bytes(env, sink_.controls[i].data));
-      controls.Set(uint32_t(i), o);
-    }
-    Napi::Array stables = Napi::Array::New(env, sink_.stables.size());
-    for (size_t i = 0; i < sink_.stables.size(); i++) {
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("peer", Napi::Number::New(env, sink_.stables[i].peer));
-      o.Set("seq", Napi::Number::New(env, double(sink_.stables[i].seq)));
-      stables.Set(uint32_t(i), o);
-    }
-    sink_.peers.clear();
-    sink_.controls.clear();
-    sink_.stables.clear();
-    out.Set("stables", stables);
-    out.Set("controls", controls);
     out.Set("sent", sent);
-    out.Set("delivered", delivered);
-    out.Set("peers", peers);
+    out.Set("records", Bytes(env, sink_.records.bytes()));
+    sink_.records.Clear();
     return out;
   }
 
@@ -810,6 +764,10 @@ Napi::Object BoundaryObject(Napi::Env env) {
 #define TROUPE_FRAG_SET(name, code) frags.Set(#name, Napi::Number::New(env, code));
   TROUPE_FRAGS(TROUPE_FRAG_SET)
 #undef TROUPE_FRAG_SET
+  Napi::Object reasons = Napi::Object::New(env);
+#define TROUPE_REASON_SET(name, code) reasons.Set(#name, Napi::Number::New(env, code));
+  TROUPE_PEER_DOWN_REASONS(TROUPE_REASON_SET)
+#undef TROUPE_REASON_SET
   Napi::Object records = Napi::Object::New(env);
 #define TROUPE_RECORD_SET(name, type, doc)                  \
   {                                                         \
@@ -834,6 +792,7 @@ Napi::Object BoundaryObject(Napi::Env env) {
   boundary.Set("orders", orders);
   boundary.Set("frags", frags);
   boundary.Set("records", records);
+  boundary.Set("peerDownReasons", reasons);
   return boundary;
 }
 

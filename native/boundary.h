@@ -42,6 +42,12 @@ namespace troupe {
   X(stable, 6, "inbound: every member holds this sender's stream up to seq")                        \
   X(slow, 7, "inbound: a member held our flow-control window full for slowReceiverTimeout")
 
+// X(name, code): why a member's stream ended (a peerDown record's reason).
+#define TROUPE_PEER_DOWN_REASONS(X) \
+  X(left, 1)                        \
+  X(silent, 2)                      \
+  X(forgotten, 3)
+
 // X(record, field, offset, bytes) of the inbound records' payloads; bytes 0:
 // the rest of the record (variable length). Little-endian, like the wire.
 #define TROUPE_RECORD_FIELDS(X) \
@@ -72,6 +78,10 @@ constexpr uint8_t kOrderMax = kOrder_sync;  // the highest code of an order the 
 #define TROUPE_FRAG_CONST(name, code) constexpr uint8_t kFrag_##name = code;
 TROUPE_FRAGS(TROUPE_FRAG_CONST)
 #undef TROUPE_FRAG_CONST
+
+#define TROUPE_REASON_CONST(name, code) constexpr uint8_t kDown_##name = code;
+TROUPE_PEER_DOWN_REASONS(TROUPE_REASON_CONST)
+#undef TROUPE_REASON_CONST
 
 #define TROUPE_RECORD_CONST(name, type, doc) constexpr uint16_t kRec_##name = type;
 TROUPE_RECORDS(TROUPE_RECORD_CONST)

@@ -493,12 +493,9 @@ bool Engine::FlushControl() {
 
 bool Engine::Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
   if (!control_.empty() && !FlushControl()) return false;
-  uint8_t* p = inbound_.Reserve(kRec_message, uint16_t(order | frag << 4), kRecMessageFixed + n);
+  uint8_t* p = inbound_.Reserve(kRec_message, uint16_t(order | frag << 4), MessageRecordBytes(n));
   if (!p) return false;
-  St64(p + kAt_message_seq, seq);
-  St32(p + kAt_message_peer, peer);
-  St32(p + kAt_message_view, view);
-  std::memcpy(p + kAt_message_data, data, n);
+  EncodeMessage(p, seq, peer, view, data, n);
   inbound_.Commit();
   inboundDirty_ = true;
   return true;
@@ -512,13 +509,9 @@ void Engine::PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen
       fanout_.push_back(e);
     }
   }
-  std::vector<uint8_t> rec(2 + kRecPeerUpFixed + nameLen);
+  std::vector<uint8_t> rec(2 + PeerUpRecordBytes(nameLen));
   St16(rec.data(), kRec_peerUp);
-  uint8_t* p = rec.data() + 2;
-  St32(p + kAt_peerUp_peer, peer);
-  St32(p + kAt_peerUp_nameLength, uint32_t(nameLen));
-  St64(p + kAt_peerUp_id, id);
-  std::memcpy(p + kAt_peerUp_name, name, nameLen);
+  EncodePeerUp(rec.data() + 2, peer, id, name, nameLen);
   control_.push_back(std::move(rec));
   FlushControl();
 }
@@ -531,29 +524,24 @@ void Engine::PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) {
   }
   std::vector<uint8_t> rec(2 + kRecPeerDownBytes);
   St16(rec.data(), kRec_peerDown);
-  uint8_t* p = rec.data() + 2;
-  St32(p + kAt_peerDown_peer, peer);
-  St32(p + kAt_peerDown_reason, uint32_t(why));
-  St64(p + kAt_peerDown_id, id);
+  EncodePeerDown(rec.data() + 2, peer, id, uint32_t(why));
   control_.push_back(std::move(rec));
   FlushControl();
 }
 
 void Engine::Control(uint64_t sender, const uint8_t* p, size_t n) {
   if (control_.size() >= kMaxQueuedControl) { counters_[k_controlDropped]++; return; }
-  std::vector<uint8_t> rec(2 + kRecControlFixed + n);
+  std::vector<uint8_t> rec(2 + ControlRecordBytes(n));
   St16(rec.data(), kRec_control);
-  St64(rec.data() + 2 + kAt_control_sender, sender);
-  if (n) std::memcpy(rec.data() + 2 + kAt_control_payload, p, n);
+  EncodeControl(rec.data() + 2, sender, p, n);
   control_.push_back(std::move(rec));
   FlushControl();
 }
 
 void Engine::Stable(uint32_t peer, uint64_t seq) {
-  std::vector<uint8_t> rec(2 + kRecStableBytes);  // (zeroed: the padding after peer)
+  std::vector<uint8_t> rec(2 + kRecStableBytes);
   St16(rec.data(), kRec_stable);
-  St32(rec.data() + 2 + kAt_stable_peer, peer);
-  St64(rec.data() + 2 + kAt_stable_seq, seq);
+  EncodeStable(rec.data() + 2, peer, seq);
   control_.push_back(std::move(rec));
   FlushControl();
 }
@@ -561,10 +549,7 @@ void Engine::Stable(uint32_t peer, uint64_t seq) {
 void Engine::Slow(uint32_t peer, uint64_t id, uint64_t lag) {
   std::vector<uint8_t> rec(2 + kRecSlowBytes);
   St16(rec.data(), kRec_slow);
-  uint8_t* p = rec.data() + 2;
-  St32(p + kAt_slow_peer, peer);
-  St64(p + kAt_slow_id, id);
-  St64(p + kAt_slow_lag, lag);
+  EncodeSlow(rec.data() + 2, peer, id, lag);
   control_.push_back(std::move(rec));
   FlushControl();
 }

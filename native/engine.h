@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "records.h"
 #include "reliability.h"
 #include "ring.h"
 #include "seal.h"

@@ -39,7 +39,7 @@ struct Endpoint {
 
 // kSilent with autoRemove off is a suspicion: the peer stays until Forget()
 // (PeerUp is sent again if it is heard from after all).
-enum class PeerDownReason : uint8_t { kLeft = 1, kSilent = 2, kForgotten = 3 };
+enum class PeerDownReason : uint8_t { kLeft = kDown_left, kSilent = kDown_silent, kForgotten = kDown_forgotten };  // boundary.h
 
 class Sink {
  public:

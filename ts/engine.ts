@@ -91,10 +91,8 @@ export declare class NativeEngine {
 
 export interface ManualOutput {
   sent: { data: Uint8Array; to: { ip: number; port: number } | null }[]
-  delivered: { peer: number; seq: number; view: number; order: number; frag: number; data: Uint8Array }[]
-  peers: ({ event: 'up'; peer: number; id: string; name: string } | { event: 'down'; peer: number; id: string; reason: 'left' | 'silent' | 'forgotten' })[]
-  controls: { sender: string; data: Uint8Array }[]
-  stables: { peer: number; seq: number }[]
+  /** Inbound records, as the engine writes them into its ring (node/records.ts reads them). */
+  records: Uint8Array
 }
 
 /** The reliability core alone, driven with made-up time: tests and the simulator. */
@@ -168,6 +166,7 @@ interface Addon {
     orders: Record<string, number>
     frags: Record<string, number>
     records: Record<string, { type: number; doc: string; fields: Record<string, [offset: number, bytes: number]> }>
+    peerDownReasons: Record<string, number>
   }
 }
 

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
-import { fieldAt, OrderCode, RecordType } from './boundary.js'
+import { OrderCode, RecordType } from './boundary.js'
 import { addon, counterIndex, NativeEngine } from './engine.js'
 import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
 import { Inbox, type InboxHost } from './inbox.js'
@@ -14,6 +14,7 @@ import { Member, type CorePort } from './member.js'
 import type { Message, View } from './message.js'
 import { Delivery } from './node/delivery.js'
 import { Outbox, type OutboxPort } from './node/outbox.js'
+import { readRecords, type RecordSink } from './node/records.js'
 import { checkKeys, ipv4ToInt, KEY_BYTES, oneOf, ORDERS, resolveJoinOptions, validateGroupName, type JoinOptions, type Order, type ResolvedOptions } from './options.js'
 import { RingConsumer, RingProducer } from './ring.js'
 
@@ -125,30 +126,7 @@ export interface MemberLag {
 const SESSION_CLOSED = -1
 const FIFO = OrderCode.fifo
 const SEND_ORDER_CODE: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(ORDERS.map((o) => [o, OrderCode[o]])))
-// Inbound records (native/boundary.h): the payload offsets dispatch() reads.
 const REC_MESSAGE = RecordType.message
-const REC_PEER_UP = RecordType.peerUp
-const REC_PEER_DOWN = RecordType.peerDown
-const REC_STABLE = RecordType.stable
-const REC_SLOW = RecordType.slow
-const REC_CONTROL = RecordType.control
-const MESSAGE_SEQ = fieldAt('message', 'seq')
-const MESSAGE_PEER = fieldAt('message', 'peer')
-const MESSAGE_VIEW = fieldAt('message', 'view')
-const MESSAGE_DATA = fieldAt('message', 'data')
-const PEER_UP_PEER = fieldAt('peerUp', 'peer')
-const PEER_UP_NAME_LENGTH = fieldAt('peerUp', 'nameLength')
-const PEER_UP_ID = fieldAt('peerUp', 'id')
-const PEER_UP_NAME = fieldAt('peerUp', 'name')
-const PEER_DOWN_PEER = fieldAt('peerDown', 'peer')
-const PEER_DOWN_REASON = fieldAt('peerDown', 'reason')
-const PEER_DOWN_ID = fieldAt('peerDown', 'id')
-const STABLE_PEER = fieldAt('stable', 'peer')
-const STABLE_SEQ = fieldAt('stable', 'seq')
-const SLOW_ID = fieldAt('slow', 'id')
-const SLOW_LAG = fieldAt('slow', 'lag')
-const CONTROL_SENDER = fieldAt('control', 'sender')
-const CONTROL_PAYLOAD = fieldAt('control', 'payload')
 const SEQUENCER_POLL_US = 50 // how long the sequencer keeps reading after a receive, while it places total messages
 const SEQUENCER_POLL_FOR_MS = 100 // ... placed that recently
 const OUTBOUND_BYTES = 4 << 20
@@ -206,6 +184,7 @@ export class Group extends EventEmitter<GroupEvents> {
   private inbound!: RingConsumer
   private counters!: BigUint64Array
   private member!: Member
+  private records!: RecordSink // the inbound records' reader hands them here
   private selfId = ''
   private session = 0 // the live incarnation's number (SESSION_CLOSED between two)
   private incarnations = 0
@@ -564,6 +543,19 @@ export class Group extends EventEmitter<GroupEvents> {
       getState: options.getState,
       setState: options.setState,
     }, performance.now())
+    const member = this.member
+    const group = this
+    this.records = {
+      onMessage: (peer, seq, view, order, frag, data) => member.onMessage(peer, seq, view, order, frag, data),
+      onPeerUp: (peer, hex, name) => member.onPeerUp(peer, hex, name),
+      onPeerDown: (peer, hex, reason) => member.onPeerDown(peer, hex, reason),
+      onStable: (peer, seq) => member.onStable(peer, seq),
+      onControl: (hex, payload) => member.onControl(hex, payload),
+      onSlow: (hex, lag) => this.onSlow(hex, lag),
+      get stopped() {
+        return group.receiveHeld // an iterator is full: the rest of the batch waits
+      },
+    }
   }
 
   /**
@@ -687,7 +679,7 @@ export class Group extends EventEmitter<GroupEvents> {
     this.heldBatch = null
     for (batch ??= this.inbound.take(); batch !== null; batch = this.receiveHeld ? null : this.inbound.take()) {
       if (this.inbound.takeBlocked()) this.engine.kick()
-      const at = this.dispatch(batch.bytes, batch.view, batch.at ?? 0)
+      const at = readRecords(batch.bytes, batch.view, batch.at ?? 0, this.records)
       if (this.isClosed || session !== this.session) return
       if (at < batch.bytes.length) this.heldBatch = { bytes: batch.bytes, view: batch.view, at }
     }
@@ -710,48 +702,6 @@ export class Group extends EventEmitter<GroupEvents> {
   private sequencerPolls = false
   private placements = 0 // the member's, when last looked at
   private lastPlacedAt = -Infinity
-
-  /** Hands the records of a batch from `at` to the member; returns where it stopped (the end, or earlier when an iterator filled up). */
-  private dispatch(bytes: Uint8Array, view: DataView, at: number): number {
-    const end = bytes.length
-    const buffer = bytes.buffer
-    const member = this.member
-    while (at < end && !this.receiveHeld) {
-      const length = view.getUint32(at, true)
-      const type = view.getUint16(at + 4, true)
-      const flags = view.getUint16(at + 6, true)
-      const body = at + 8
-      at += (length + 7) & ~7
-      if (type === REC_MESSAGE) {
-        member.onMessage(view.getUint32(body + MESSAGE_PEER, true), u64(view, body + MESSAGE_SEQ), view.getUint32(body + MESSAGE_VIEW, true), flags & 0xf, flags >> 4,
-          new Uint8Array(buffer, body + MESSAGE_DATA, length - 8 - MESSAGE_DATA))
-      } else if (type === REC_PEER_UP) {
-        const nameLength = view.getUint32(body + PEER_UP_NAME_LENGTH, true)
-        const name = Buffer.from(bytes.buffer, bytes.byteOffset + body + PEER_UP_NAME, nameLength).toString('utf8')
-        member.onPeerUp(view.getUint32(body + PEER_UP_PEER, true), hex64(view, body + PEER_UP_ID), name)
-      } else if (type === REC_PEER_DOWN) {
-        const reason = view.getUint32(body + PEER_DOWN_REASON, true)
-        member.onPeerDown(view.getUint32(body + PEER_DOWN_PEER, true), hex64(view, body + PEER_DOWN_ID), reason === 1 ? 'left' : reason === 2 ? 'silent' : 'forgotten')
-      } else if (type === REC_STABLE) {
-        member.onStable(view.getUint32(body + STABLE_PEER, true), u64(view, body + STABLE_SEQ))
-      } else if (type === REC_SLOW) {
-        this.onSlow(hex64(view, body + SLOW_ID), u64(view, body + SLOW_LAG))
-      } else if (type === REC_CONTROL) {
-        member.onControl(hex64(view, body + CONTROL_SENDER), new Uint8Array(buffer, body + CONTROL_PAYLOAD, length - 8 - CONTROL_PAYLOAD))
-      }
-    }
-    return at
-  }
-}
-
-/** A u64 record field as a number (seqs and lags stay below 2^53). */
-function u64(view: DataView, at: number): number {
-  return view.getUint32(at, true) + view.getUint32(at + 4, true) * 4294967296
-}
-
-/** A member incarnation (u64) as the 16 hex digits of its id. */
-function hex64(view: DataView, at: number): string {
-  return view.getBigUint64(at, true).toString(16).padStart(16, '0')
 }
 
 /** The order code of send()'s options, checked as strictly as join's. */

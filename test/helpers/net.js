@@ -2,6 +2,7 @@
 // threads or sockets) for tests: every packet the cores send is queued here,
 // and the test decides when it arrives, whether it is lost, and what time it is.
 import { addon } from '../../dist/engine.js'
+import { decodeRecords } from '../../dist/node/records.js'
 
 export const MS = 1e6
 export const DATA = 1, STATUS = 2, NAK = 3, LEAVE = 4, CONTROL = 5
@@ -17,6 +18,20 @@ export const defaults = {
   xmitHoldNs: 2 * MS,
   suspectTimeoutNs: 1000 * MS,
   seed: 7,
+}
+
+/** A core's take(), its records decoded and sorted by kind (each kind in the order written). */
+export function takeAll(core) {
+  const { sent, records } = core.take()
+  const out = { sent, delivered: [], peers: [], controls: [], stables: [] }
+  for (const r of decodeRecords(records)) {
+    if (r.type === 'message') out.delivered.push({ peer: r.peer, seq: r.seq, view: r.view, order: r.order, frag: r.frag, data: r.data })
+    else if (r.type === 'peerUp') out.peers.push({ event: 'up', peer: r.peer, id: r.id, name: r.name })
+    else if (r.type === 'peerDown') out.peers.push({ event: 'down', peer: r.peer, id: r.id, reason: r.reason })
+    else if (r.type === 'control') out.controls.push({ sender: r.sender, data: r.data })
+    else if (r.type === 'stable') out.stables.push({ peer: r.peer, seq: r.seq })
+  }
+  return out
 }
 
 export class Net {
@@ -38,7 +53,7 @@ export class Net {
   /** Collects what every core sent; multicast goes to every core (ourselves too: multicast loop). */
   collect() {
     this.cores.forEach((core, from) => {
-      const out = core.take()
+      const out = takeAll(core)
       for (const d of out.delivered) this.delivered[from].push(d)
       for (const e of out.peers) this.peerEvents[from].push(e)
       for (const c of out.controls) this.controls[from].push(c)

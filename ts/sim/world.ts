@@ -11,6 +11,7 @@ import { addon, type NativeManualCore } from '../engine.js'
 import { Member, type CorePort, type MemberConfig } from '../member.js'
 import { Delivery } from '../node/delivery.js'
 import { Outbox, type OutboxPort } from '../node/outbox.js'
+import { readRecords, type RecordSink } from '../node/records.js'
 import type { Message, View } from '../message.js'
 import { Random } from './random.js'
 import type { Log } from './checker.js'
@@ -110,6 +111,16 @@ export class SimNode {
   // over meanwhile waits here.
   private stalledUntilNs = 0
   private held: ReturnType<NativeManualCore['take']>[] = []
+  // The member's side of the core's records (a simulated member has no 'slow' policy, nor iterators).
+  private readonly records: RecordSink = {
+    onMessage: (peer, seq, view, order, frag, data) => this.member.onMessage(peer, seq, view, order, frag, data),
+    onPeerUp: (peer, hex, name) => this.member.onPeerUp(peer, hex, name),
+    onPeerDown: (peer, hex, reason) => this.member.onPeerDown(peer, hex, reason),
+    onStable: (peer, seq) => this.member.onStable(peer, seq),
+    onControl: (hex, payload) => this.member.onControl(hex, payload),
+    onSlow: () => {},
+    stopped: false,
+  }
   private draining = false
   private again = false
   private timerAt = Infinity
@@ -385,15 +396,10 @@ export class SimNode {
           return
         }
         const m = this.member
-        // What waited through a stall first, take by take, in the order it came.
+        // What waited through a stall first, take by take, in the order it came;
+        // each take's records in the order the core wrote them (as Group reads its ring).
         for (const out of this.held.length === 0 ? [taken] : [...this.held.splice(0), taken]) {
-          for (const p of out.peers) {
-            if (p.event === 'up') m.onPeerUp(p.peer, p.id, p.name)
-            else m.onPeerDown(p.peer, p.id, p.reason)
-          }
-          for (const d of out.delivered) m.onMessage(d.peer, d.seq, d.view, d.order, d.frag, d.data)
-          for (const c of out.controls) m.onControl(c.sender, c.data)
-          for (const st of out.stables) m.onStable(st.peer, st.seq)
+          readRecords(out.records, new DataView(out.records.buffer, out.records.byteOffset, out.records.byteLength), 0, this.records)
         }
         m.settle()
         if (!this.alive) {

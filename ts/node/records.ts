@@ -1,0 +1,117 @@
+// The one reader of the inbound records (native/boundary.h lays them out,
+// native/records.h writes them): the live Group reads its ring's batches
+// with it, the simulator a manual core's take(), the tests either.
+import { fieldAt, RecordType } from '../boundary.js'
+import { addon } from '../engine.js'
+
+export type PeerDownReason = 'left' | 'silent' | 'forgotten'
+
+/** Who the records are for: the member (and the shell, for 'slow'). */
+export interface RecordSink {
+  onMessage(peer: number, seq: number, view: number, order: number, frag: number, data: Uint8Array): void
+  onPeerUp(peer: number, hex: string, name: string): void
+  onPeerDown(peer: number, hex: string, reason: PeerDownReason): void
+  onStable(peer: number, seq: number): void
+  onControl(hex: string, payload: Uint8Array): void
+  onSlow(hex: string, lag: number): void
+  /** True: stop before the next record (an iterator is full); read() returns where. */
+  readonly stopped: boolean
+}
+
+const REC_MESSAGE = RecordType.message
+const REC_PEER_UP = RecordType.peerUp
+const REC_PEER_DOWN = RecordType.peerDown
+const REC_STABLE = RecordType.stable
+const REC_SLOW = RecordType.slow
+const REC_CONTROL = RecordType.control
+const MESSAGE_SEQ = fieldAt('message', 'seq')
+const MESSAGE_PEER = fieldAt('message', 'peer')
+const MESSAGE_VIEW = fieldAt('message', 'view')
+const MESSAGE_DATA = fieldAt('message', 'data')
+const PEER_UP_PEER = fieldAt('peerUp', 'peer')
+const PEER_UP_NAME_LENGTH = fieldAt('peerUp', 'nameLength')
+const PEER_UP_ID = fieldAt('peerUp', 'id')
+const PEER_UP_NAME = fieldAt('peerUp', 'name')
+const PEER_DOWN_PEER = fieldAt('peerDown', 'peer')
+const PEER_DOWN_REASON = fieldAt('peerDown', 'reason')
+const PEER_DOWN_ID = fieldAt('peerDown', 'id')
+const STABLE_PEER = fieldAt('stable', 'peer')
+const STABLE_SEQ = fieldAt('stable', 'seq')
+const SLOW_ID = fieldAt('slow', 'id')
+const SLOW_LAG = fieldAt('slow', 'lag')
+const CONTROL_SENDER = fieldAt('control', 'sender')
+const CONTROL_PAYLOAD = fieldAt('control', 'payload')
+const HEADER = 8 // u32 length | u16 type | u16 flags (ring.h)
+
+const REASONS: Record<number, PeerDownReason> = Object.fromEntries(
+  Object.entries(addon.boundary.peerDownReasons).map(([name, code]) => [code, name as PeerDownReason]),
+)
+
+/**
+ * Hands the records of `bytes` from `at` to `sink`, in order; returns where
+ * it stopped (the end, or earlier when the sink said stop). Views into
+ * `bytes` (message data, control payloads) stay valid as long as it does.
+ */
+export function readRecords(bytes: Uint8Array, view: DataView, at: number, sink: RecordSink): number {
+  const end = bytes.length
+  const buffer = bytes.buffer
+  const base = bytes.byteOffset
+  while (at < end && !sink.stopped) {
+    const length = view.getUint32(at, true)
+    const type = view.getUint16(at + 4, true)
+    const flags = view.getUint16(at + 6, true)
+    const body = at + HEADER
+    at += (length + 7) & ~7
+    if (type === REC_MESSAGE) {
+      sink.onMessage(view.getUint32(body + MESSAGE_PEER, true), u64(view, body + MESSAGE_SEQ), view.getUint32(body + MESSAGE_VIEW, true), flags & 0xf, flags >> 4,
+        new Uint8Array(buffer, base + body + MESSAGE_DATA, length - HEADER - MESSAGE_DATA))
+    } else if (type === REC_PEER_UP) {
+      const nameLength = view.getUint32(body + PEER_UP_NAME_LENGTH, true)
+      const name = Buffer.from(buffer, base + body + PEER_UP_NAME, nameLength).toString('utf8')
+      sink.onPeerUp(view.getUint32(body + PEER_UP_PEER, true), hex64(view, body + PEER_UP_ID), name)
+    } else if (type === REC_PEER_DOWN) {
+      const reason = REASONS[view.getUint32(body + PEER_DOWN_REASON, true)] ?? 'forgotten'
+      sink.onPeerDown(view.getUint32(body + PEER_DOWN_PEER, true), hex64(view, body + PEER_DOWN_ID), reason)
+    } else if (type === REC_STABLE) {
+      sink.onStable(view.getUint32(body + STABLE_PEER, true), u64(view, body + STABLE_SEQ))
+    } else if (type === REC_SLOW) {
+      sink.onSlow(hex64(view, body + SLOW_ID), u64(view, body + SLOW_LAG))
+    } else if (type === REC_CONTROL) {
+      sink.onControl(hex64(view, body + CONTROL_SENDER), new Uint8Array(buffer, base + body + CONTROL_PAYLOAD, length - HEADER - CONTROL_PAYLOAD))
+    }
+  }
+  return at
+}
+
+/** Every record of `bytes` as plain objects (tests, and anyone who wants them all at once). */
+export function decodeRecords(bytes: Uint8Array): DecodedRecord[] {
+  const out: DecodedRecord[] = []
+  readRecords(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, {
+    onMessage: (peer, seq, view, order, frag, data) => out.push({ type: 'message', peer, seq, view, order, frag, data }),
+    onPeerUp: (peer, id, name) => out.push({ type: 'peerUp', peer, id, name }),
+    onPeerDown: (peer, id, reason) => out.push({ type: 'peerDown', peer, id, reason }),
+    onStable: (peer, seq) => out.push({ type: 'stable', peer, seq }),
+    onControl: (sender, data) => out.push({ type: 'control', sender, data }),
+    onSlow: (id, lag) => out.push({ type: 'slow', id, lag }),
+    stopped: false,
+  })
+  return out
+}
+
+export type DecodedRecord =
+  | { type: 'message'; peer: number; seq: number; view: number; order: number; frag: number; data: Uint8Array }
+  | { type: 'peerUp'; peer: number; id: string; name: string }
+  | { type: 'peerDown'; peer: number; id: string; reason: PeerDownReason }
+  | { type: 'stable'; peer: number; seq: number }
+  | { type: 'control'; sender: string; data: Uint8Array }
+  | { type: 'slow'; id: string; lag: number }
+
+/** A u64 record field as a number (seqs and lags stay below 2^53). */
+function u64(view: DataView, at: number): number {
+  return view.getUint32(at, true) + view.getUint32(at + 4, true) * 4294967296
+}
+
+/** A member incarnation (u64) as the 16 hex digits of its id. */
+function hex64(view: DataView, at: number): string {
+  return view.getBigUint64(at, true).toString(16).padStart(16, '0')
+}
