@@ -13,6 +13,7 @@
 // freeze, cut) → emit: reassembly → the hold-back's order policy → events.deliver.
 import { FragCode, OrderCode } from './boundary.js'
 import { Reassembly } from './fragments.js'
+import { StateGiver, StateTaker, type StateHost } from './node/state.js'
 import { Gms, type GmsConfig, type GmsHost } from './membership/gms.js'
 import { decodeControl, encodeControl, type Control, type CutEntry, type Holding, type Install } from './membership/messages.js'
 import type { Message, View } from './message.js'
@@ -73,8 +74,6 @@ export interface MemberConfig extends GmsConfig {
 const UNORDERED = OrderCode.unordered
 const WHOLE = FragCode.whole
 const ORDER_RECORD = OrderCode.record
-const STATE_WINDOW = 64 // state chunks asked for and not yet here, at most
-const STATE_KEEP_MS = 60_000
 
 interface Rec {
   seq: number
@@ -120,19 +119,6 @@ class Stream implements Lane {
   }
 }
 
-interface StateIn {
-  view: number
-  provider: string
-  backups: string[] // givers to ask, in turn, if the provider dies
-  total: number // -1 until the first chunk tells
-  chunk: number
-  chunks: Map<number, Uint8Array> // offset -> bytes
-  asked: Map<number, number> // offset -> when asked (ms), not yet here
-  next: number // the first offset never asked for
-  lastAsk: number
-  heard: number // when a chunk last came (or the transfer started)
-}
-
 export class Member {
   readonly id: string
   readonly hex: string
@@ -151,8 +137,8 @@ export class Member {
   private barrierCut = false // the cut applied is a barrier's, not yet released
   private lastFetch = -Infinity
   private futureBytes = 0
-  private stateIn: StateIn | null = null
-  private readonly stateOut = new Map<number, { bytes: Uint8Array; until: number }>()
+  private stateIn: StateTaker | null = null // a joiner pulling the state
+  private readonly stateOut: StateGiver
   private readonly local: [string, Control][] = []
   private inLocal = false
   private nowMs = 0
@@ -177,6 +163,7 @@ export class Member {
     this.id = config.id
     this.hex = config.id.slice(-16)
     this.nowMs = nowMs
+    this.stateOut = new StateGiver(this.stateHost())
     this.reassembly = new Reassembly(config.maxMessageSize)
     this.holdBack = new HoldBack({
       deliver: (msg) => events.deliver(msg),
@@ -298,7 +285,7 @@ export class Member {
     this.gms.tick()
     if (this.cutApplied && this.view) this.fetchMissing()
     if (this.stateIn) this.askState(true)
-    for (const [v, s] of this.stateOut) if (s.until < nowMs) this.stateOut.delete(v)
+    this.stateOut.expire()
     this.pump()
   }
 
@@ -634,11 +621,10 @@ export class Member {
     // (A member still pulling its own state has none to give: a joiner that
     // turns to it waits, and its join times out, rather than start wrong.)
     if (givers.includes(this.id) && joiners.length && this.stateIn === null) {
-      const bytes = this.config.getState ? this.config.getState() : new Uint8Array(0)
-      this.stateOut.set(view.id, { bytes, until: this.nowMs + STATE_KEEP_MS })
+      this.stateOut.keep(view.id, this.config.getState ? this.config.getState() : new Uint8Array(0))
     }
     if (previous === null && givers.length && !givers.includes(this.id) && this.config.setState) {
-      this.stateIn = { view: view.id, provider: givers[0]!, backups: givers.slice(1), total: -1, chunk: this.config.maxControl - 64, chunks: new Map(), asked: new Map(), next: 0, lastAsk: -Infinity, heard: this.nowMs }
+      this.stateIn = new StateTaker(this.stateHost(), view.id, givers)
       this.askState(false)
     } else if (previous === null) {
       this.events.ready()
@@ -654,108 +640,39 @@ export class Member {
 
   // ------------------------------------------------------------ state transfer
 
-  /**
-   * The joiner pulls the state in chunks: at most STATE_WINDOW chunks asked
-   * for and not yet here at any time (so the giver's and the network's load
-   * stay bounded and other traffic goes on), asked again when a retry
-   * interval passes without them.
-   */
   private askState(retryLost: boolean): void {
-    const st = this.stateIn!
-    const provider = this.byId.get(st.provider)
-    // A giver that died, or that is heard but sends nothing (it no longer
-    // keeps this view's state): the next one has the same state (taken at the
-    // same boundary), start over with it. With none left, start over as a new
-    // incarnation rather than hold the group's view changes (the coordinator
-    // waits for our INSTALLED) for ever.
-    const stalled = this.nowMs - st.heard > 2 * this.config.suspectTimeout + 10 * this.config.retry
-    if (!provider || provider.suspected || stalled) {
-      const next = st.backups.shift()
-      if (next === undefined) return this.finishExcluded(stalled ? 'the state transfer stalled' : 'the members giving us the state are gone')
-      st.provider = next
-      st.total = -1
-      st.chunks.clear()
-      st.asked.clear()
-      st.next = 0
-      st.lastAsk = -Infinity
-      st.heard = this.nowMs
-    }
-    if (st.total < 0) {
-      // The first chunk tells the size.
-      if (this.nowMs - st.lastAsk >= this.config.retry) {
-        st.lastAsk = this.nowMs
-        this.send({ kind: 'stateRequest', view: st.view, offset: 0, length: st.chunk }, st.provider)
-      }
-      return
-    }
-    if (retryLost) {
-      // Chunks asked for long ago and not here: lost, ask again (in runs).
-      const late = [...st.asked].filter(([, at]) => this.nowMs - at >= 2 * this.config.retry).map(([o]) => o).sort((x, y) => x - y)
-      for (let i = 0; i < late.length; ) {
-        let j = i
-        while (j + 1 < late.length && late[j + 1] === late[j]! + st.chunk) j++
-        for (let k = i; k <= j; k++) st.asked.set(late[k]!, this.nowMs)
-        this.send({ kind: 'stateRequest', view: st.view, offset: late[i]!, length: (j - i + 1) * st.chunk }, st.provider)
-        i = j + 1
-      }
-    }
-    // Open the window: the next chunks never asked for.
-    const room = STATE_WINDOW - st.asked.size
-    if (room < STATE_WINDOW / 4 || st.next >= st.total) return
-    const start = st.next
-    let count = 0
-    while (count < room && st.next < st.total) {
-      st.asked.set(st.next, this.nowMs)
-      st.next += st.chunk
-      count++
-    }
-    this.send({ kind: 'stateRequest', view: st.view, offset: start, length: count * st.chunk }, st.provider)
-  }
-
-  private serveState(from: string, c: Extract<Control, { kind: 'stateRequest' }>): void {
-    const out = this.stateOut.get(c.view)
-    if (!out) return
-    const chunk = this.config.maxControl - 64
-    const total = out.bytes.length
-    if (total === 0) {
-      this.send({ kind: 'stateChunk', view: c.view, offset: 0, total: 0, bytes: new Uint8Array(0) }, from)
-      return
-    }
-    for (let at = c.offset; at < Math.min(total, c.offset + c.length); at += chunk) {
-      this.send({ kind: 'stateChunk', view: c.view, offset: at, total, bytes: out.bytes.subarray(at, Math.min(total, at + chunk)) }, from)
-    }
+    const stuck = this.stateIn!.ask(retryLost)
+    if (stuck !== null) this.finishExcluded(stuck)
   }
 
   private onStateChunk(from: string, c: Extract<Control, { kind: 'stateChunk' }>): void {
-    const st = this.stateIn
-    if (!st || c.view !== st.view || from !== st.provider) return
-    if (st.total < 0) {
-      st.total = c.total
-      st.next = 0
+    const got = this.stateIn?.onChunk(from, c) ?? null
+    if (got === 'more') this.askState(false)
+    if (!(got instanceof Uint8Array)) return
+    this.stateIn = null
+    this.config.setState!(got)
+    this.gms.stateReady()
+    this.events.ready()
+    this.releaseAll()
+  }
+
+  private stateHost(): StateHost {
+    return {
+      now: () => this.nowMs,
+      send: (c, to) => this.send(c, to),
+      gone: (member) => {
+        const s = this.byId.get(member)
+        return !s || s.suspected
+      },
+      config: this.config,
     }
-    if (c.total !== st.total || c.offset % st.chunk !== 0 || st.chunks.has(c.offset)) return
-    st.heard = this.nowMs
-    if (c.offset < c.total) st.chunks.set(c.offset, c.bytes.slice())
-    st.asked.delete(c.offset)
-    if (c.offset === st.next && c.offset < c.total) st.next += st.chunk // the first chunk came unasked-for in the window
-    if (st.chunks.size >= Math.ceil(st.total / st.chunk)) {
-      const state = new Uint8Array(st.total)
-      for (const [at, bytes] of st.chunks) state.set(bytes, at)
-      this.stateIn = null
-      this.config.setState!(state)
-      this.gms.stateReady()
-      this.events.ready()
-      this.releaseAll()
-      return
-    }
-    this.askState(false)
   }
 
   // ------------------------------------------------------------ control messages
 
   private handle(from: string, c: Control): void {
     switch (c.kind) {
-      case 'stateRequest': return this.serveState(from, c)
+      case 'stateRequest': return this.stateOut.serve(from, c)
       case 'stateChunk': return this.onStateChunk(from, c)
       default: return this.gms.onControl(from, c)
     }
