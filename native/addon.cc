@@ -820,6 +820,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   limits.Set("keyBytes", Napi::Number::New(env, kKeyBytes));
   exports.Set("limits", limits);
   exports.Set("boundary", BoundaryObject(env));
+  const CoreConfig core;  // its defaults (reliability.h), for the test that holds them to ts/options.ts
+  Napi::Object coreDefaults = Napi::Object::New(env);
+  coreDefaults.Set("datagramSize", Napi::Number::New(env, core.datagramSize));
+  coreDefaults.Set("windowBytes", Napi::Number::New(env, double(core.windowBytes)));
+  coreDefaults.Set("statusIntervalNs", Napi::Number::New(env, double(core.statusIntervalNs)));
+  coreDefaults.Set("nakDelayNs", Napi::Number::New(env, double(core.nakDelayNs)));
+  coreDefaults.Set("suspectTimeoutNs", Napi::Number::New(env, double(core.suspectTimeoutNs)));
+  coreDefaults.Set("receiveOwn", Napi::Boolean::New(env, core.receiveOwn));
+  exports.Set("coreDefaults", coreDefaults);
   return exports;
 }
 

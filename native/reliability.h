@@ -71,12 +71,16 @@ struct PeerLag {
   bool excluded = false;    // leaving the view: not waited for
 };
 
+// The core's settings. Group (ts/options.ts) states the library's defaults
+// and always passes them; the values here serve the native tests and a
+// manual core given fewer options, and test/options.test.js checks that the
+// ones Group also has agree with it.
 struct CoreConfig {
   uint32_t group = 0;
   uint64_t self = 1;              // our incarnation id, never 0
   std::string name;               // our member name (<= kMaxName bytes)
   uint32_t datagramSize = 8192;   // bytes, kMinDatagram..kMaxDatagram
-  uint64_t windowBytes = 16 << 20;  // flow-control window = retransmit log size
+  uint64_t windowBytes = 2 << 20;  // flow-control window = retransmit log size
   uint32_t receiveSlots = 65536;  // per-sender receive window, messages, power of 2
   uint64_t statusIntervalNs = 10'000'000;
   uint64_t nakDelayNs = 1'000'000;

@@ -161,6 +161,8 @@ interface Addon {
     sealOverhead: number
     keyBytes: number
   }
+  /** The native core's own defaults (reliability.h CoreConfig); the library's are in options.ts. */
+  coreDefaults: { datagramSize: number; windowBytes: number; statusIntervalNs: number; nakDelayNs: number; suspectTimeoutNs: number; receiveOwn: boolean }
   /** native/boundary.h: read through boundary.ts. */
   boundary: {
     orders: Record<string, number>

@@ -84,11 +84,18 @@ export interface ResolvedOptions {
 }
 
 type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'object' | 'function' | 'bytes' | 'signal'
-interface Spec {
+export interface Spec {
   kind: Kind
   unit?: string
   min?: number
   max?: number
+  /** A string option's allowed values (the first is the default, unless `default` says otherwise). */
+  values?: readonly string[]
+  /** The default, stated here once: resolve() uses it and the doc ends with it. */
+  default?: number | string | boolean
+  /** A default that depends on other options: what the doc says (resolve() computes it). */
+  defaultIs?: string
+  /** What the option means (the doc below adds the default). */
   doc: string
   /** Named in the API contract but built by a later part of troupe. */
   later?: string
@@ -97,36 +104,60 @@ interface Spec {
 const MiB = 1 << 20
 export const KEY_BYTES = 32
 
-/** The options of Group.join, described once. Defaults that depend on other options are computed in resolve(). */
-export const JOIN_OPTIONS: Readonly<Record<keyof JoinOptions, Spec>> = {
-  address: { kind: 'string', doc: 'IPv4 multicast address of the group (224.0.0.0/4). Default: derived from the group name, in 239.192.0.0/16.' },
-  port: { kind: 'integer', min: 1, max: 65535, doc: 'UDP port of the group. Default: derived from the group name, 40000-59999.' },
-  interface: { kind: 'string', doc: "IPv4 address of the interface to send and receive on. Default '127.0.0.1' (loopback): reaching other hosts is an explicit choice." },
-  name: { kind: 'string', doc: "Member name, 1 to 64 bytes without '#'; the member id is name#incarnation (16 hex digits). A live member's name is its own: a second member joining with it is refused (ERR_TROUPE_NAME_TAKEN). Default: host-pid." },
-  ttl: { kind: 'integer', min: 0, max: 255, doc: 'Multicast TTL. Default 1 (this network segment).' },
-  datagramSize: { kind: 'integer', unit: 'bytes', min: 512, max: 65507, doc: 'Largest datagram sent; messages are packed into datagrams of up to this size. Default 8192 on loopback, 1472 elsewhere (Ethernet MTU).' },
-  window: { kind: 'integer', unit: 'bytes', min: 64 * 1024, max: 4096 * MiB, doc: 'Flow-control window: how far (in datagram bytes) a sender may run ahead of what every member holds. Default 2 MiB.' },
-  maxMessageSize: { kind: 'integer', unit: 'bytes', min: 1, max: 256 * MiB, doc: 'Largest message accepted by send(); larger messages are fragmented up to this. Default 8 MiB.' },
-  maxPending: { kind: 'integer', unit: 'bytes', min: 0, max: 4096 * MiB, doc: 'Bytes send() may queue while the window is full; past this send() throws ERR_TROUPE_BACKPRESSURE instead of growing. Default 64 MiB.' },
-  suspectTimeout: { kind: 'number', unit: 'ms', min: 10, max: 3_600_000, doc: 'A member not heard from for this long is suspected, and the coordinator installs a view without it. Heartbeats come from the native I/O thread, so a busy event loop or a GC pause does not cause suspicion. Default 1000.' },
-  statusInterval: { kind: 'number', unit: 'ms', min: 0.1, max: 10_000, doc: 'How often each member multicasts STATUS (heartbeat and acks). Default 10.' },
-  nakDelay: { kind: 'number', unit: 'ms', min: 0, max: 10_000, doc: 'How long a gap may stay open (reordering) before it is NAKed; jittered ±50%. Default 1.' },
-  receiveOwn: { kind: 'boolean', doc: "Deliver this member's own messages to it. Default true." },
-  receiveBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, doc: 'Kernel receive buffer asked for each socket (forced when root). Default 8 MiB.' },
-  sendBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, doc: 'Kernel send buffer. Default 4 MiB.' },
-  busyPoll: { kind: 'number', unit: 'µs', min: 0, max: 10_000, doc: 'For latency-critical groups: after receiving, the JS thread keeps reading the sockets until nothing has come for this long, instead of going back to sleep (a wake-up costs 15-20 µs on a VM). Costs CPU while traffic flows; the event loop gets control back at least every millisecond. Default 0 (off); the sequencer (the view\'s coordinator) polls 50 µs anyway while it places total or safe messages, since every one of them waits for its hop.' },
-  inject: { kind: 'object', doc: 'Test tool: seeded loss / duplication / reordering of received datagrams ({ loss, duplicate, reorder, seed }). Off by default; never use it in production.' },
-  transport: { kind: 'string', doc: "'udp-multicast' (default): IP multicast on address:port. 'udp-unicast': for networks without multicast; each member listens on interface:port and sends what is for the group to every address in peers (and to members it has heard from), with the same guarantees." },
+/** The options of Group.join, described once: kind, unit, range, allowed values, default and meaning. */
+const SPECS: Readonly<Record<keyof JoinOptions, Spec>> = {
+  address: { kind: 'string', defaultIs: 'derived from the group name, in 239.192.0.0/16', doc: 'IPv4 multicast address of the group (224.0.0.0/4).' },
+  port: { kind: 'integer', min: 1, max: 65535, defaultIs: 'derived from the group name, 40000-59999', doc: 'UDP port of the group.' },
+  interface: { kind: 'string', default: '127.0.0.1', doc: 'IPv4 address of the interface to send and receive on; the default is loopback: reaching other hosts is an explicit choice.' },
+  name: { kind: 'string', defaultIs: 'host-pid', doc: "Member name, 1 to 64 bytes without '#'; the member id is name#incarnation (16 hex digits). A live member's name is its own: a second member joining with it is refused (ERR_TROUPE_NAME_TAKEN)." },
+  ttl: { kind: 'integer', min: 0, max: 255, default: 1, doc: 'Multicast TTL (1: this network segment).' },
+  datagramSize: { kind: 'integer', unit: 'bytes', min: 512, max: 65507, defaultIs: '8192 on loopback, 1472 elsewhere (Ethernet MTU)', doc: 'Largest datagram sent; messages are packed into datagrams of up to this size.' },
+  window: { kind: 'integer', unit: 'bytes', min: 64 * 1024, max: 4096 * MiB, default: 2 * MiB, doc: 'Flow-control window: how far (in datagram bytes) a sender may run ahead of what every member holds.' },
+  maxMessageSize: { kind: 'integer', unit: 'bytes', min: 1, max: 256 * MiB, default: 8 * MiB, doc: 'Largest message accepted by send(); larger messages are fragmented up to this.' },
+  maxPending: { kind: 'integer', unit: 'bytes', min: 0, max: 4096 * MiB, default: 64 * MiB, doc: 'Bytes send() may queue while the window is full; past this send() throws ERR_TROUPE_BACKPRESSURE instead of growing.' },
+  suspectTimeout: { kind: 'number', unit: 'ms', min: 10, max: 3_600_000, default: 1000, doc: 'A member not heard from for this long is suspected, and the coordinator installs a view without it. Heartbeats come from the native I/O thread, so a busy event loop or a GC pause does not cause suspicion.' },
+  statusInterval: { kind: 'number', unit: 'ms', min: 0.1, max: 10_000, default: 10, doc: 'How often each member multicasts STATUS (heartbeat and acks).' },
+  nakDelay: { kind: 'number', unit: 'ms', min: 0, max: 10_000, default: 1, doc: 'How long a gap may stay open (reordering) before it is NAKed; jittered ±50%.' },
+  receiveOwn: { kind: 'boolean', default: true, doc: "Deliver this member's own messages to it." },
+  receiveBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, default: 8 * MiB, doc: 'Kernel receive buffer asked for each socket (forced when root).' },
+  sendBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, default: 4 * MiB, doc: 'Kernel send buffer.' },
+  busyPoll: { kind: 'number', unit: 'µs', min: 0, max: 10_000, default: 0, doc: 'For latency-critical groups: after receiving, the JS thread keeps reading the sockets until nothing has come for this long, instead of going back to sleep (a wake-up costs 15-20 µs on a VM). Costs CPU while traffic flows; the event loop gets control back at least every millisecond. 0 is off; the sequencer (the view\'s coordinator) polls 50 µs anyway while it places total or safe messages, since every one of them waits for its hop.' },
+  inject: { kind: 'object', defaultIs: 'off', doc: 'Test tool: seeded loss / duplication / reordering of received datagrams ({ loss, duplicate, reorder, seed }); never use it in production.' },
+  transport: { kind: 'string', values: ['udp-multicast', 'udp-unicast'], doc: "'udp-multicast': IP multicast on address:port. 'udp-unicast': for networks without multicast; each member listens on interface:port and sends what is for the group to every address in peers (and to members it has heard from), with the same guarantees." },
   peers: { kind: 'object', doc: "udp-unicast only: the members' addresses, 'ip:port' each (this member's own may be listed). A member learns the address of any member that sends to it, so a member started later that lists all the others need not be listed by them." },
-  partitions: { kind: 'string', doc: "'primary' (default): only a side holding a majority of the last view goes on; a minority side emits 'blocked', delivers nothing new, and rejoins when the network heals. 'merge': every side goes on, and on healing the sides are merged into one view with a 'merge' event that names them (each side keeps its own state; reconciling is the application's)." },
-  slowReceiver: { kind: 'string', doc: "What a sender does about a member that holds its flow-control window full for slowReceiverTimeout: 'wait' (default, lossless: send() keeps returning false until it catches up) or 'evict' (the member is removed from the view, and joins again as a new incarnation when it can). Either way the group emits 'slow'." },
-  slowReceiverTimeout: { kind: 'number', unit: 'ms', min: 10, max: 3_600_000, doc: "How long a member may hold a sender's window full before it counts as slow. Default 5000." },
-  joinTimeout: { kind: 'number', unit: 'ms', min: 1, max: 3_600_000, doc: "How long Group.join() waits for a view before it rejects with ERR_TROUPE_JOIN_TIMEOUT. Default 10 s or 10 suspectTimeouts, whichever is longer." },
-  discovery: { kind: 'number', unit: 'ms', min: 10, max: 600_000, doc: 'How long a joiner listens for an existing group before it starts a new one (it never does while it hears members of one). Default 300.' },
-  key: { kind: 'bytes', doc: "32-byte group key: a closed group. Every datagram is encrypted and authenticated (AES-256-GCM) and replay-protected; a process without the key can neither read, inject nor join. Rotate with group.rotateKey(). Without a key the group is open to anyone on its network segment. Default: none." },
+  partitions: { kind: 'string', values: ['primary', 'merge'], doc: "'primary': only a side holding a majority of the last view goes on; a minority side emits 'blocked', delivers nothing new, and rejoins when the network heals. 'merge': every side goes on, and on healing the sides are merged into one view with a 'merge' event that names them (each side keeps its own state; reconciling is the application's)." },
+  slowReceiver: { kind: 'string', values: ['wait', 'evict'], doc: "What a sender does about a member that holds its flow-control window full for slowReceiverTimeout: 'wait' (lossless: send() keeps returning false until it catches up) or 'evict' (the member is removed from the view, and joins again as a new incarnation when it can). Either way the group emits 'slow'." },
+  slowReceiverTimeout: { kind: 'number', unit: 'ms', min: 10, max: 3_600_000, default: 5000, doc: "How long a member may hold a sender's window full before it counts as slow." },
+  joinTimeout: { kind: 'number', unit: 'ms', min: 1, max: 3_600_000, defaultIs: '10 s or 10 suspectTimeouts, whichever is longer', doc: 'How long Group.join() waits for a view before it rejects with ERR_TROUPE_JOIN_TIMEOUT.' },
+  discovery: { kind: 'number', unit: 'ms', min: 10, max: 600_000, default: 300, doc: 'How long a joiner listens for an existing group before it starts a new one (it never does while it hears members of one).' },
+  key: { kind: 'bytes', defaultIs: 'none', doc: "32-byte group key: a closed group. Every datagram is encrypted and authenticated (AES-256-GCM) and replay-protected; a process without the key can neither read, inject nor join. Rotate with group.rotateKey(). Without a key the group is open to anyone on its network segment." },
   getState: { kind: 'function', doc: "Returns this member's state (a Uint8Array); called exactly at the boundary of a view that adds members, on the member chosen to give it. Set it (and setState) on every member." },
   setState: { kind: 'function', doc: "Receives the group's state when this member joins, before any message of its first view is delivered." },
   signal: { kind: 'signal', doc: 'An AbortSignal: aborting it while Group.join() waits rejects join() with an AbortError (code ABORT_ERR) and closes the member.' },
+}
+
+/** The default of a spec, as the doc says it. */
+function defaultText(spec: Spec): string | undefined {
+  if (spec.defaultIs !== undefined) return spec.defaultIs
+  const d = spec.default ?? spec.values?.[0]
+  if (d === undefined) return undefined
+  if (typeof d === 'string') return `'${d}'`
+  if (typeof d === 'number' && spec.unit === 'bytes' && d >= MiB && d % MiB === 0) return `${d / MiB} MiB`
+  return String(d)
+}
+
+/** The options of Group.join, each with its default in its doc (made from the specs above). */
+export const JOIN_OPTIONS: Readonly<Record<keyof JoinOptions, Spec>> = Object.freeze(Object.fromEntries(
+  Object.entries(SPECS).map(([name, spec]) => {
+    const d = defaultText(spec)
+    return [name, Object.freeze({ ...spec, doc: d === undefined ? spec.doc : `${spec.doc} Default: ${d}.` })]
+  }),
+) as Record<keyof JoinOptions, Spec>)
+
+/** An option's value as given, or its default (stated once, in SPECS). */
+function given<T>(o: Record<string, unknown>, name: keyof JoinOptions): T {
+  const spec = SPECS[name]
+  return (o[name] ?? spec.default ?? spec.values?.[0]) as T
 }
 
 const INJECT_KEYS = ['loss', 'duplicate', 'reorder', 'seed'] as const
@@ -180,6 +211,7 @@ function check(name: string, spec: Spec, value: unknown): void {
   switch (spec.kind) {
     case 'string':
       if (typeof value !== 'string') throw argType(label, 'a string', value)
+      if (spec.values) oneOf(label, spec.values, value)
       return
     case 'boolean':
       if (typeof value !== 'boolean') throw argType(label, 'a boolean', value)
@@ -255,7 +287,7 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
   const o = options as Record<string, unknown>
   checkKeys('Group.join()', o, JOIN_KEYS)
   for (const [key, value] of Object.entries(o)) {
-    const spec = (JOIN_OPTIONS as Record<string, Spec>)[key]!
+    const spec = (SPECS as Record<string, Spec>)[key]!
     if (value === undefined) continue
     check(key, spec, value)
     if (spec.later) throw new TroupeError('ERR_TROUPE_UNSUPPORTED', `option ${key}: ${spec.later}`)
@@ -266,13 +298,11 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
   if (!isIPv4(address) || ipv4ToInt(address) >>> 28 !== 0xe) {
     throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option address must be an IPv4 multicast address (224.0.0.0/4), got '${address}'`)
   }
-  const iface = (o.interface as string | undefined) ?? '127.0.0.1'
+  const iface = given<string>(o, 'interface')
   if (!isIPv4(iface)) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option interface must be an IPv4 address, got '${iface}'`)
-  const transport = oneOf('option transport', ['udp-multicast', 'udp-unicast'] as const, o.transport ?? 'udp-multicast')
+  const transport = given<ResolvedOptions['transport']>(o, 'transport')
   const peers = parsePeers(transport, o.peers)
   if (transport === 'udp-unicast' && o.address !== undefined) throw new TroupeTypeError('ERR_INVALID_ARG_TYPE', "option address is the multicast address: it does not go with transport 'udp-unicast' (use interface and port)")
-  const partitions = oneOf('option partitions', ['primary', 'merge'] as const, o.partitions ?? 'primary')
-  const slowReceiver = oneOf('option slowReceiver', ['wait', 'evict'] as const, o.slowReceiver ?? 'wait')
   if ((o.getState === undefined) !== (o.setState === undefined)) {
     throw new TroupeTypeError('ERR_INVALID_ARG_TYPE', 'options getState and setState go together: give both or neither')
   }
@@ -284,7 +314,7 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
   if (name.includes('#')) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option name must not contain '#' (member ids are name#incarnation), got ${JSON.stringify(name)}`)
   const loopback = iface.startsWith('127.')
   const datagramSize = (o.datagramSize as number | undefined) ?? (loopback ? 8192 : 1472)
-  const window = (o.window as number | undefined) ?? 2 * MiB
+  const window = given<number>(o, 'window')
   if (window < 4 * datagramSize) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option window must hold at least 4 datagrams (${4 * datagramSize} bytes), got ${window}`)
 
   let inject: Required<InjectOptions> | null = null
@@ -306,26 +336,26 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
     port: (o.port as number | undefined) ?? derived.port,
     interface: iface,
     name,
-    ttl: (o.ttl as number | undefined) ?? 1,
+    ttl: given(o, 'ttl'),
     datagramSize,
     window,
-    maxMessageSize: (o.maxMessageSize as number | undefined) ?? 8 * MiB,
-    maxPending: (o.maxPending as number | undefined) ?? 64 * MiB,
-    suspectTimeout: (o.suspectTimeout as number | undefined) ?? 1000,
-    statusInterval: (o.statusInterval as number | undefined) ?? 10,
-    nakDelay: (o.nakDelay as number | undefined) ?? 1,
-    receiveOwn: (o.receiveOwn as boolean | undefined) ?? true,
-    receiveBuffer: (o.receiveBuffer as number | undefined) ?? 8 * MiB,
-    sendBuffer: (o.sendBuffer as number | undefined) ?? 4 * MiB,
-    busyPoll: (o.busyPoll as number | undefined) ?? 0,
+    maxMessageSize: given(o, 'maxMessageSize'),
+    maxPending: given(o, 'maxPending'),
+    suspectTimeout: given(o, 'suspectTimeout'),
+    statusInterval: given(o, 'statusInterval'),
+    nakDelay: given(o, 'nakDelay'),
+    receiveOwn: given(o, 'receiveOwn'),
+    receiveBuffer: given(o, 'receiveBuffer'),
+    sendBuffer: given(o, 'sendBuffer'),
+    busyPoll: given(o, 'busyPoll'),
     inject,
     transport,
     peers,
-    partitions,
-    slowReceiver,
-    slowReceiverTimeout: (o.slowReceiverTimeout as number | undefined) ?? 5000,
-    discovery: (o.discovery as number | undefined) ?? 300,
-    joinTimeout: (o.joinTimeout as number | undefined) ?? Math.max(10_000, 10 * ((o.suspectTimeout as number | undefined) ?? 1000)),
+    partitions: given(o, 'partitions'),
+    slowReceiver: given(o, 'slowReceiver'),
+    slowReceiverTimeout: given(o, 'slowReceiverTimeout'),
+    discovery: given(o, 'discovery'),
+    joinTimeout: (o.joinTimeout as number | undefined) ?? Math.max(10_000, 10 * given<number>(o, 'suspectTimeout')),
     key,
     getState: o.getState as (() => Uint8Array) | undefined,
     setState: o.setState as ((state: Uint8Array) => void) | undefined,
