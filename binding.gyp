@@ -4,6 +4,10 @@
       "target_name": "troupe",
       "sources": [
         "native/addon.cc",
+        "native/napi/args.cc",
+        "native/napi/engine_wrap.cc",
+        "native/napi/manual_core_wrap.cc",
+        "native/napi/sealer_wrap.cc",
         "native/wire.cc",
         "native/reliability.cc",
         "native/transport.cc",
