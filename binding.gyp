@@ -10,6 +10,9 @@
         "native/napi/sealer_wrap.cc",
         "native/wire.cc",
         "native/reliability.cc",
+        "native/reliability_send.cc",
+        "native/reliability_receive.cc",
+        "native/reliability_stability.cc",
         "native/transport.cc",
         "native/engine.cc",
         "native/seal.cc"

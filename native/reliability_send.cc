@@ -1,0 +1,186 @@
+// The reliability core (reliability.h): our stream. Submit packs messages into
+// datagrams of the retransmit log, FlushData sends them, stability frees
+// the log, NAKs are answered from it, and STATUS tells the others what we hold.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "reliability.h"
+#include "reliability_state.h"
+
+namespace troupe {
+
+// ---------------------------------------------------------------- sending
+
+Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data, size_t n, uint64_t nowNs) {
+  if (n > MaxPayload()) return SubmitStatus::kTooBig;
+  const size_t need = kMsgHeaderBytes + n;
+  if (openCount_ > 0 && (openLength_ + need > config_.datagramSize || openCount_ == 0xffff)) FlushData(nowNs);
+  if (openCount_ == 0) {
+    if (logCount_ == logSlots_) { Count(k_windowFull); windowHit_ = true; return SubmitStatus::kWindowFull; }
+    const size_t index = (logHead_ + logCount_) % logSlots_;
+    log_[index] = LogEntry{nextSeq_, 0, uint32_t(kDataHeaderBytes), 0};
+    logCount_++;
+    openLength_ = kDataHeaderBytes;
+  }
+  LogEntry& e = log_[(logHead_ + logCount_ - 1) % logSlots_];
+  uint8_t* m = LogBuffer((logHead_ + logCount_ - 1) % logSlots_) + openLength_;
+  St16(m, uint16_t(n));
+  m[2] = order;
+  m[3] = frag;
+  if (n) std::memcpy(m + kMsgHeaderBytes, data, n);
+  openLength_ += uint32_t(need);
+  openCount_++;
+  e.count = openCount_;
+  e.length = openLength_;
+  // A member that does not receive its own messages still needs those whose
+  // order places them among everyone's (total, safe, sync) and, as the
+  // sequencer, its own ORDER records: it gets each one here, stamped as it
+  // goes out, in the order it goes out (JS does not deliver them).
+  if (!config_.receiveOwn && (order == kOrder_record || order == kOrder_total || order == kOrder_safe || order == kOrder_sync)) {
+    ownRecords_.push_back(OwnRecord{nextSeq_, view_, order, frag, std::vector<uint8_t>(data, data + n)});
+    DeliverOwnRecords();
+  }
+  nextSeq_++;
+  // frag: 0 whole, 1 first, 2 middle, 3 last (ts/fragments.ts)
+  inMessage_ = frag == 1 || frag == 2;
+  return SubmitStatus::kOk;
+}
+
+void Core::FlushData(uint64_t nowNs) {
+  if (openCount_ == 0) return;
+  const size_t index = (logHead_ + logCount_ - 1) % logSlots_;
+  LogEntry& e = log_[index];
+  uint8_t* dg = LogBuffer(index);
+  EncodeHeader(dg, kData, config_.group, config_.self, view_, e.length);
+  St64(dg + 24, e.firstSeq);
+  St16(dg + 32, uint16_t(e.count));
+  St16(dg + 34, 0);
+  St32(dg + 36, 0);
+  e.lastXmitNs = 0;
+  openCount_ = 0;
+  openLength_ = 0;
+  highestSent_ = e.firstSeq + e.count - 1;
+  logBytes_ += e.length;
+  Gauge(k_logBytes, logBytes_);
+  if (logBytes_ > counters_[k_logPeakBytes]) Gauge(k_logPeakBytes, logBytes_);
+  Gauge(k_highestSent, highestSent_);
+  Count(k_messagesSent, e.count);
+  sink_->Send(dg, e.length, nullptr);
+}
+
+// Frees log entries that every member holds.
+void Core::AdvanceStable() {
+  uint64_t stable = highestSent_;
+  for (auto& p : peers_) {
+    if (!p || !p->active) continue;
+    if (p->index == selfIndex_) {
+      if (config_.receiveOwn) stable = std::min(stable, p->win.next - 1);
+      continue;
+    }
+    if (p->excluded) continue;
+    stable = std::min(stable, p->ackForUs);
+  }
+  if (stable <= stable_) return;
+  stable_ = stable;
+  Gauge(k_stableSeq, stable_);
+  const size_t closed = logCount_ - (openCount_ > 0 ? 1 : 0);
+  size_t freed = 0;
+  while (freed < closed) {
+    LogEntry& e = log_[logHead_];
+    if (e.firstSeq + e.count - 1 > stable_) break;
+    logBytes_ -= e.length;
+    logHead_ = (logHead_ + 1) % logSlots_;
+    logCount_--;
+    freed++;
+  }
+  Gauge(k_logBytes, logBytes_);
+}
+
+void Core::Retransmit(Peer* asker, uint64_t first, uint64_t last, uint64_t nowNs) {
+  const size_t closed = logCount_ - (openCount_ > 0 ? 1 : 0);
+  if (closed == 0) return;
+  // Binary search for the first entry that ends at or after `first`.
+  size_t lo = 0, hi = closed;
+  while (lo < hi) {
+    const size_t mid = (lo + hi) / 2;
+    const LogEntry& e = log_[(logHead_ + mid) % logSlots_];
+    if (e.firstSeq + e.count - 1 < first) lo = mid + 1; else hi = mid;
+  }
+  for (size_t i = lo; i < closed; i++) {
+    const size_t index = (logHead_ + i) % logSlots_;
+    LogEntry& e = log_[index];
+    if (e.firstSeq > last) break;
+    if (e.lastXmitNs && nowNs - e.lastXmitNs < config_.xmitHoldNs) { Count(k_xmitSuppressed); continue; }
+    if (!SpendXmit(asker, e.length, nowNs)) return;
+    e.lastXmitNs = nowNs;
+    uint8_t* dg = LogBuffer(index);
+    St16(dg + 34, kDataRetransmit);
+    Count(k_retransmits);
+    sink_->Send(dg, e.length, &asker->endpoint);
+  }
+}
+
+void Core::OnNak(Peer* asker, const NakView& k, uint64_t nowNs) {
+  Count(k_naksReceived);
+  const uint64_t oldest = logCount_ ? log_[logHead_].firstSeq : nextSeq_;
+  bool older = false;
+  for (uint32_t i = 0; i < k.rangeCount; i++) {
+    const uint64_t first = Ld64(k.ranges + i * 16), last = Ld64(k.ranges + i * 16 + 8);
+    Retransmit(asker, first, std::min(last, highestSent_), nowNs);
+    if (first < oldest) older = true;
+  }
+  // Freed from the log already (the asker was left out of our stability for
+  // a while): what we kept of our own stream may still have it.
+  if (older) Relay(asker, k, nowNs);
+}
+
+// Each member may have kXmitBurstWindows windows re-sent to it at once, and
+// kXmitRateWindows windows a second after that. What is over the budget is
+// skipped (counted): the asker NAKs again later.
+bool Core::SpendXmit(Peer* asker, size_t bytes, uint64_t nowNs) {
+  const double burst = double(config_.windowBytes) * kXmitBurstWindows;
+  if (asker->xmitBudget < 0) {
+    asker->xmitBudget = burst;
+    asker->xmitRefillNs = nowNs;
+  }
+  const double refill = double(nowNs - asker->xmitRefillNs) * 1e-9 * double(config_.windowBytes) * kXmitRateWindows;
+  asker->xmitBudget = std::min(burst, asker->xmitBudget + refill);
+  asker->xmitRefillNs = nowNs;
+  if (asker->xmitBudget < double(bytes)) { Count(k_xmitLimited); return false; }
+  asker->xmitBudget -= double(bytes);
+  return true;
+}
+
+void Core::SendStatus(uint64_t nowNs) {
+  lastStatusNs_ = nowNs;
+  uint8_t* p = scratch_.data();
+  const size_t nameLen = std::min(config_.name.size(), kMaxName);
+  uint8_t* a = p + kStatusFixedBytes + nameLen;
+  uint16_t acks = 0;
+  for (auto& peer : peers_) {
+    // A peer being left out (or not yet in our view) gets no ack from us: its
+    // stream is not one we deliver, and an ack would tell it we hold what we
+    // skipped (a member forgotten and heard again restarts at its newest seq).
+    if (!peer || !peer->active || peer->excluded) continue;
+    St64(a, peer->id);
+    St64(a + 8, peer->win.next - 1);
+    a += 16;
+    acks++;
+  }
+  const size_t len = a - p;
+  EncodeHeader(p, kStatus, config_.group, config_.self, 0, uint32_t(len));
+  St64(p + 24, highestSent_);
+  const uint64_t lowestKept = logCount_ ? log_[logHead_].firstSeq : nextSeq_;
+  St64(p + 32, std::min(lowestKept, highestSent_ + 1));
+  p[40] = uint8_t(nameLen);
+  p[41] = 0;
+  St16(p + 42, acks);
+  St32(p + 44, 0);
+  std::memcpy(p + kStatusFixedBytes, config_.name.data(), nameLen);
+  sink_->Send(p, len, nullptr);
+  Count(k_statusSent);
+  acksSinceStatus_ = 0;
+}
+
+}  // namespace troupe

@@ -1,0 +1,125 @@
+// The reliability core (reliability.h): what every member holds. Each STATUS
+// updates the acks; the minimum over the view is stable (safe delivery, the
+// log freed); datagrams kept for others are relayed to a member that misses them.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "reliability.h"
+#include "reliability_state.h"
+
+namespace troupe {
+
+void Core::OnStatus(Peer* peer, const StatusView& s, uint64_t nowNs) {
+  // Our own STATUS, back by multicast loop: it tells our own receive window
+  // where our stream ends, unless we do not receive our own messages at all.
+  if (peer->index == selfIndex_ && !config_.receiveOwn) return;
+  Window& w = peer->win;
+  peer->lowestKept = s.lowestKept;
+  // Seqs the sender no longer keeps cannot be repaired: skip them, counted.
+  // Not with agreed membership (autoRemove off): there a member never skips
+  // a message; one that fell that far behind was excluded from the view and
+  // learns so from the membership protocol.
+  if (config_.autoRemove && peer->index != selfIndex_ && w.next < s.lowestKept && w.held == 0) {
+    const uint64_t skip = std::min(s.lowestKept, s.highestSent + 1) - w.next;
+    Count(k_unrecoverable, skip);
+    for (uint64_t seq = w.next; seq < w.next + skip && seq - w.next <= w.mask; seq++) w.at(seq) = Slot{};
+    w.next += skip;
+    if (w.highest < w.next - 1) w.highest = w.next - 1;
+  }
+  NoteHighest(w, s.highestSent, nowNs);
+  // Their acks of every stream: ours frees our log; every sender's, with
+  // everyone else's, tells what all members hold (safe delivery).
+  if (peer->index == selfIndex_) return;
+  for (uint32_t i = 0; i < s.ackCount; i++) {
+    const uint64_t sender = Ld64(s.acks + i * 16);
+    const uint64_t ack = Ld64(s.acks + i * 16 + 8);
+    // Only streams we know (a STATUS could name any number of made-up
+    // senders); acks are cumulative and come again with the next STATUS.
+    Peer* p = FindPeer(sender);
+    if (!p) continue;
+    uint64_t& known = peer->acks[sender];
+    if (ack <= known) continue;
+    known = ack;
+    if (sender == config_.self) {
+      if (ack > peer->ackForUs) peer->ackForUs = ack;
+      AdvanceStable();
+    }
+    AdvanceStreamStable(p);
+  }
+}
+
+// The minimum over the members (not excluded, ourselves included) of what
+// they acked of `sender`'s stream; the sink hears when it grows.
+void Core::AdvanceStreamStable(Peer* sender) {
+  // Ours: what we hold of it (of our own stream, all we sent, if our own
+  // messages do not come back to us).
+  uint64_t stable = sender->index == selfIndex_ && !config_.receiveOwn ? highestSent_ : sender->win.next - 1;
+  for (auto& p : peers_) {
+    if (!p || !p->active || p->index == selfIndex_ || p->excluded) continue;
+    if (p.get() == sender) continue;  // the sender holds its own stream
+    auto it = p->acks.find(sender->id);
+    stable = std::min(stable, it == p->acks.end() ? 0 : it->second);
+  }
+  if (stable <= sender->streamStable) return;
+  sender->streamStable = stable;
+  sink_->Stable(sender->index, stable);
+}
+
+void Core::Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count) {
+  p->kept.push_back(Peer::Kept{first, count, std::vector<uint8_t>(dg, dg + n)});
+  p->keptBytes += n;
+  counters_[k_retainedBytes] += n;
+  while (p->keptBytes > config_.retainBytes && !p->kept.empty()) {
+    const size_t len = p->kept.front().bytes.size();
+    p->keptBytes -= len;
+    counters_[k_retainedBytes] -= len;
+    p->kept.pop_front();
+  }
+}
+
+// Another member misses seqs of `target` and asks us: send what we kept,
+// marked relayed, to it alone.
+void Core::Relay(Peer* asker, const NakView& k, uint64_t nowNs) {
+  Peer* p = FindPeer(k.target);
+  if (!p) return;
+  const Endpoint to = asker->endpoint;
+  for (const Peer::Kept& d : p->kept) {
+    const uint64_t last = d.first + d.count - 1;
+    for (uint32_t i = 0; i < k.rangeCount; i++) {
+      const uint64_t a = Ld64(k.ranges + i * 16), b = Ld64(k.ranges + i * 16 + 8);
+      if (d.first > b || last < a) continue;
+      if (!SpendXmit(asker, d.bytes.size(), nowNs)) return;
+      std::memcpy(scratch_.data(), d.bytes.data(), d.bytes.size());
+      St16(scratch_.data() + 34, kDataRetransmit | kDataRelayed);
+      Count(k_relayed);
+      sink_->Send(scratch_.data(), d.bytes.size(), &to);
+      break;
+    }
+  }
+}
+
+void Core::Fetch(uint64_t sender, uint64_t holder, const uint64_t* ranges, size_t count) {
+  Peer* h = FindPeer(holder);
+  if (!h || h->index == selfIndex_ || h->endpoint.port == 0) return;
+  uint8_t* p = scratch_.data();
+  size_t done = 0;
+  while (done < count) {
+    const size_t batch = std::min(count - done, kMaxNakRanges);
+    const size_t len = kNakFixedBytes + batch * 16;
+    EncodeHeader(p, kNak, config_.group, config_.self, 0, uint32_t(len));
+    St64(p + 24, sender);
+    St16(p + 32, uint16_t(batch));
+    St16(p + 34, 0);
+    St32(p + 36, 0);
+    for (size_t i = 0; i < batch; i++) {
+      St64(p + kNakFixedBytes + i * 16, ranges[(done + i) * 2]);
+      St64(p + kNakFixedBytes + i * 16 + 8, ranges[(done + i) * 2 + 1]);
+    }
+    Count(k_naksSent);
+    sink_->Send(p, len, &h->endpoint);
+    done += batch;
+  }
+}
+
+}  // namespace troupe
