@@ -6,8 +6,9 @@
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
+import { checkOptions, DEFAULT_HIGH_WATER_MARK, LEAVE_KEYS, MESSAGES_KEYS, sendOrder, SYNC_KEYS, toBytes, type Data, type GroupEvents, type GroupStats, type LeaveOptions, type MessagesOptions, type SendOptions, type SyncOptions } from './api.js'
 import { OrderCode, RecordType } from './boundary.js'
-import { addon, counterIndex, NativeEngine } from './engine.js'
+import { addon, counterIndex, type NativeEngine } from './engine.js'
 import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
 import { Inbox, type InboxHost } from './inbox.js'
 import { Member, type CorePort } from './member.js'
@@ -15,122 +16,15 @@ import type { Message, View } from './message.js'
 import { Delivery } from './node/delivery.js'
 import { Outbox, type OutboxPort } from './node/outbox.js'
 import { readRecords, type RecordSink } from './node/records.js'
-import { checkKeys, ipv4ToInt, KEY_BYTES, oneOf, ORDERS, resolveJoinOptions, validateGroupName, type JoinOptions, type Order, type ResolvedOptions } from './options.js'
-import { RingConsumer, RingProducer } from './ring.js'
-
-export interface SendOptions {
-  /** The delivery order (default 'fifo'). */
-  order?: Order
-}
-const SEND_KEYS = ['order'] as const
-
-/** What send() takes: bytes in any ArrayBuffer view or an ArrayBuffer (copied), or a string (sent as UTF-8). */
-export type Data = string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer
-
-export interface MessagesOptions {
-  /** Messages the iterator may hold that the loop has not taken yet; at this many the member stops receiving until half are taken. Default 1024. */
-  highWaterMark?: number
-  /** Aborting it ends the iteration (the loop ends as after a break). */
-  signal?: AbortSignal
-}
-const MESSAGES_KEYS = ['highWaterMark', 'signal'] as const
-const DEFAULT_HIGH_WATER_MARK = 1024
-
-export interface LeaveOptions {
-  /** How long to wait for queued messages and the view change (ms). Default 2000. */
-  timeout?: number
-  /** Aborting it closes the member at once (as if it crashed; the others remove it) and rejects leave() with an AbortError. */
-  signal?: AbortSignal
-}
-const LEAVE_KEYS = ['timeout', 'signal'] as const
-
-export interface SyncOptions {
-  /** Aborting it rejects sync() with an AbortError (the barrier still takes its place in the group). */
-  signal?: AbortSignal
-}
-const SYNC_KEYS = ['signal'] as const
-
-export interface GroupStats {
-  me: string
-  view: View
-  /** The engine's counters (see `counterDocs` for what each means). */
-  counters: Record<string, number>
-  /** Bytes and messages queued by send() while the window was full (or the order credit used up). */
-  pendingBytes: number
-  pendingMessages: number
-  /** Bytes of our own total and safe messages sent and not yet delivered here; at 2 × window, more wait in the queue. */
-  orderedBytes: number
-  /** Messages here waiting for their order (total, safe, causal, sync, and fifo ones behind them). */
-  heldBack: number
-  /** Bytes of messages in reassembly. */
-  reassemblyBytes: number
-  /** Messages dropped in reassembly (broken fragment runs, too large). */
-  reassemblyDropped: number
-  /** Membership CONTROL datagrams dropped as malformed or from an unknown sender. */
-  controlRejected: number
-  /** Messages dropped by the view rules (sent by non-members, or in views we were not in). */
-  viewDropped: number
-  /** Times this member was excluded and came back as a new incarnation. */
-  rejoins: number
-  /** Every other member's lag behind this member's stream. */
-  members: MemberLag[]
-}
-
-export interface BlockedInfo {
-  /** true: this side of a partition holds no majority of the view, so it delivers nothing new; false: it goes on. */
-  blocked: boolean
-  reason: string
-}
-
-export interface MergeInfo {
-  view: View
-  /** The members of each side, as they come into the merged view. */
-  sides: string[][]
-}
-
-export interface GroupEvents {
-  message: [msg: Message]
-  view: [view: View]
-  drain: []
-  error: [err: Error]
-  /** A minority side of a partition stops (and later goes on, or rejoins). */
-  blocked: [info: BlockedInfo]
-  /** partitions: 'merge': sides that went on apart are one view again (emitted after its 'view'). */
-  merge: [info: MergeInfo]
-  /** This member was left out of the group's view (wrongly suspected, on a minority side, or evicted as slow) and is joining again as a new incarnation: `group.me` is already the new id. */
-  rejoining: [reason: string]
-  /** A member held this member's flow-control window full for slowReceiverTimeout (slowReceiver 'evict': it is being removed). */
-  slow: [info: SlowInfo]
-}
-
-export interface SlowInfo {
-  member: string
-  /** Our messages it did not hold yet. */
-  lag: number
-  /** true with slowReceiver 'evict': a view without it follows. */
-  evicting: boolean
-}
-
-/** How far one member is behind this member's stream (group.stats().members). */
-export interface MemberLag {
-  member: string
-  /** Our messages it has acknowledged (cumulative) and those it does not hold yet. */
-  acked: number
-  lag: number
-  /** How long it has held our flow-control window full (0: it does not). */
-  behindMs: number
-  /** Since we last heard from it. */
-  silentMs: number
-}
+import { openEngine } from './live.js'
+import { KEY_BYTES, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
+import type { RingConsumer, RingProducer } from './ring.js'
 
 const SESSION_CLOSED = -1
 const FIFO = OrderCode.fifo
-const SEND_ORDER_CODE: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(ORDERS.map((o) => [o, OrderCode[o]])))
 const REC_MESSAGE = RecordType.message
 const SEQUENCER_POLL_US = 50 // how long the sequencer keeps reading after a receive, while it places total messages
 const SEQUENCER_POLL_FOR_MS = 100 // ... placed that recently
-const OUTBOUND_BYTES = 4 << 20
-const INBOUND_BYTES = 8 << 20
 
 /** Inbound records taken from the ring and not yet all handed to the member. */
 interface HeldBatch {
@@ -448,53 +342,20 @@ export class Group extends EventEmitter<GroupEvents> {
   /** Opens a new incarnation: engine, rings and member runtime. */
   private open(): void {
     const options = this.options
-    const inject = options.inject
-    // The inbound ring must hold several of the largest datagrams.
-    const inboundBytes = Math.max(INBOUND_BYTES, nextPowerOfTwo(options.datagramSize * 8))
     const session = ++this.incarnations
     this.session = session
     this.heldBatch = null // (the old incarnation's)
     this.sequencerPolls = false // (a new engine polls as the options say)
     this.placements = 0
     this.outbox.restart()
-    const engine = new addon.Engine(
-      {
-        groupHash: addon.groupHash(this.name),
-        name: options.name,
-        groupIp: networkOrder(ipv4ToInt(options.address)),
-        port: options.port,
-        interfaceIp: networkOrder(ipv4ToInt(options.interface)),
-        ttl: options.ttl,
-        datagramSize: options.datagramSize,
-        windowBytes: options.window,
-        statusIntervalNs: options.statusInterval * 1e6,
-        nakDelayNs: options.nakDelay * 1e6,
-        suspectTimeoutNs: options.suspectTimeout * 1e6,
-        slowTimeoutNs: options.slowReceiverTimeout * 1e6,
-        receiveOwn: options.receiveOwn,
-        autoRemove: false,
-        retainBytes: 2 * options.window,
-        receiveBuffer: options.receiveBuffer,
-        sendBuffer: options.sendBuffer,
-        busyPollNs: options.busyPoll * 1000,
-        outboundBytes: OUTBOUND_BYTES,
-        inboundBytes,
-        seed: Math.floor(Math.random() * 2 ** 32),
-        ...(this.key ? { key: this.key } : {}),
-        ...(options.transport === 'udp-unicast' ? { peers: options.peers.flatMap((p) => [networkOrder(ipv4ToInt(p.address)), p.port]) } : {}),
-        ...(inject ? { injectLoss: inject.loss, injectDuplicate: inject.duplicate, injectReorder: inject.reorder, injectSeed: inject.seed } : {}),
-      },
-      () => this.onWake(session),
-    )
-    const info = engine.info!
-    const memory = engine.memory()
+    const live = openEngine(this.name, options, this.key, () => this.onWake(session))
+    const engine = live.engine
     this.engine = engine
-    this.outbound = new RingProducer(memory, info.outboundOffset, OUTBOUND_BYTES)
-    this.inbound = new RingConsumer(memory, info.inboundOffset, inboundBytes)
-    this.counters = new BigUint64Array(memory, 0, addon.counters.length)
-    // Room for a fragment inside a FETCHED control datagram too (member.ts).
-    this.outbox.config.maxPayload = Math.min(info.maxPayload - 128, this.outbound.maxPayload)
-    this.selfId = `${options.name}#${info.self}`
+    this.outbound = live.outbound
+    this.inbound = live.inbound
+    this.counters = live.counters
+    this.outbox.config.maxPayload = live.maxPayload
+    this.selfId = `${options.name}#${live.self}`
     this.peers.length = 0
     const port: CorePort = {
       control: (payload, to) => engine.control(payload, to),
@@ -704,43 +565,9 @@ export class Group extends EventEmitter<GroupEvents> {
   private lastPlacedAt = -Infinity
 }
 
-/** The order code of send()'s options, checked as strictly as join's. */
-function sendOrder(options: SendOptions): number {
-  if (typeof options !== 'object' || options === null) throw argType('the options of send()', 'an object', options)
-  for (const key in options) if (key !== 'order') checkKeys('send()', options, SEND_KEYS)
-  const order = options.order
-  if (order === undefined) return FIFO
-  const code = SEND_ORDER_CODE[order as string] // (a number only for an order's own name: not 'record', not 'constructor')
-  return typeof code === 'number' ? code : OrderCode[oneOf('option order of send()', ORDERS, order)]
-}
-
-/** Any other argument checked as send()'s options are. */
-function checkOptions(what: string, options: unknown, known: readonly string[]): void {
-  if (typeof options !== 'object' || options === null) throw argType(`the options of ${what}`, 'an object', options)
-  checkKeys(what, options, known)
-}
-
-/** send()'s data as bytes (a view, not a copy: send() copies into the ring). */
-function toBytes(data: unknown): Uint8Array {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8')
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return new Uint8Array(data)
-  throw argType('the data of send()', 'a string, an ArrayBuffer or an ArrayBufferView (Buffer, Uint8Array or any TypedArray, DataView)', data)
-}
-
 /** The membership protocol's retry interval (ms): a twentieth of the suspicion timeout, 5 to 100 ms. */
 function retryOf(options: ResolvedOptions): number {
   return Math.max(5, Math.min(100, options.suspectTimeout / 20))
-}
-
-function networkOrder(hostOrder: number): number {
-  return (((hostOrder & 0xff) << 24) | ((hostOrder & 0xff00) << 8) | ((hostOrder >>> 8) & 0xff00) | (hostOrder >>> 24)) >>> 0
-}
-
-function nextPowerOfTwo(n: number): number {
-  let p = 1
-  while (p < n) p *= 2
-  return p
 }
 
 /** What each counter in stats().counters means. */

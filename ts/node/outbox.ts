@@ -34,6 +34,12 @@ export interface OutboxConfig {
   orderedLimit: number
 }
 
+/**
+ * Bytes a message record leaves free of a datagram's payload, so that a
+ * fragment also fits a FETCHED control datagram (member.ts relays it there).
+ */
+export const FETCH_ROOM = 128
+
 // A sync message's first byte says what it is: the application's own
 // (send(data, { order: 'sync' }), delivered like any message) or the token of
 // a barrier (never delivered to the application).

@@ -10,7 +10,7 @@ import { OrderCode } from '../boundary.js'
 import { addon, type NativeManualCore } from '../engine.js'
 import { Member, type CorePort, type MemberConfig } from '../member.js'
 import { Delivery } from '../node/delivery.js'
-import { Outbox, type OutboxPort } from '../node/outbox.js'
+import { FETCH_ROOM, Outbox, type OutboxPort } from '../node/outbox.js'
 import { readRecords, type RecordSink } from '../node/records.js'
 import type { Message, View } from '../message.js'
 import { Random } from './random.js'
@@ -527,8 +527,8 @@ function hashKey(key: string): number {
   return h >>> 0
 }
 
-/** The largest message record in a datagram of `size` (as the live Group computes it from the engine). */
+/** The largest message record in a datagram of `size` (as live.ts computes it from the engine). */
 function maxPayload(size: number): number {
-  return size - addon.limits.dataHeaderBytes - addon.limits.messageHeaderBytes - 128
+  return size - addon.limits.dataHeaderBytes - addon.limits.messageHeaderBytes - FETCH_ROOM
 }
 

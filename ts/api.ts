@@ -1,0 +1,139 @@
+// The public API's types (the options of each call, what stats() and the
+// events give) and the checks of the arguments Group's methods take. Group
+// (group.ts) is the API itself; index.ts exports these types.
+import { OrderCode } from './boundary.js'
+import { argType } from './errors.js'
+import type { Message, View } from './message.js'
+import { checkKeys, oneOf, ORDERS, type Order } from './options.js'
+
+export interface SendOptions {
+  /** The delivery order (default 'fifo'). */
+  order?: Order
+}
+const SEND_KEYS = ['order'] as const
+
+/** What send() takes: bytes in any ArrayBuffer view or an ArrayBuffer (copied), or a string (sent as UTF-8). */
+export type Data = string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer
+
+export interface MessagesOptions {
+  /** Messages the iterator may hold that the loop has not taken yet; at this many the member stops receiving until half are taken. Default 1024. */
+  highWaterMark?: number
+  /** Aborting it ends the iteration (the loop ends as after a break). */
+  signal?: AbortSignal
+}
+export const MESSAGES_KEYS = ['highWaterMark', 'signal'] as const
+export const DEFAULT_HIGH_WATER_MARK = 1024
+
+export interface LeaveOptions {
+  /** How long to wait for queued messages and the view change (ms). Default 2000. */
+  timeout?: number
+  /** Aborting it closes the member at once (as if it crashed; the others remove it) and rejects leave() with an AbortError. */
+  signal?: AbortSignal
+}
+export const LEAVE_KEYS = ['timeout', 'signal'] as const
+
+export interface SyncOptions {
+  /** Aborting it rejects sync() with an AbortError (the barrier still takes its place in the group). */
+  signal?: AbortSignal
+}
+export const SYNC_KEYS = ['signal'] as const
+
+export interface GroupStats {
+  me: string
+  view: View
+  /** The engine's counters (see `counterDocs` for what each means). */
+  counters: Record<string, number>
+  /** Bytes and messages queued by send() while the window was full (or the order credit used up). */
+  pendingBytes: number
+  pendingMessages: number
+  /** Bytes of our own total and safe messages sent and not yet delivered here; at 2 × window, more wait in the queue. */
+  orderedBytes: number
+  /** Messages here waiting for their order (total, safe, causal, sync, and fifo ones behind them). */
+  heldBack: number
+  /** Bytes of messages in reassembly. */
+  reassemblyBytes: number
+  /** Messages dropped in reassembly (broken fragment runs, too large). */
+  reassemblyDropped: number
+  /** Membership CONTROL datagrams dropped as malformed or from an unknown sender. */
+  controlRejected: number
+  /** Messages dropped by the view rules (sent by non-members, or in views we were not in). */
+  viewDropped: number
+  /** Times this member was excluded and came back as a new incarnation. */
+  rejoins: number
+  /** Every other member's lag behind this member's stream. */
+  members: MemberLag[]
+}
+
+export interface BlockedInfo {
+  /** true: this side of a partition holds no majority of the view, so it delivers nothing new; false: it goes on. */
+  blocked: boolean
+  reason: string
+}
+
+export interface MergeInfo {
+  view: View
+  /** The members of each side, as they come into the merged view. */
+  sides: string[][]
+}
+
+export interface GroupEvents {
+  message: [msg: Message]
+  view: [view: View]
+  drain: []
+  error: [err: Error]
+  /** A minority side of a partition stops (and later goes on, or rejoins). */
+  blocked: [info: BlockedInfo]
+  /** partitions: 'merge': sides that went on apart are one view again (emitted after its 'view'). */
+  merge: [info: MergeInfo]
+  /** This member was left out of the group's view (wrongly suspected, on a minority side, or evicted as slow) and is joining again as a new incarnation: `group.me` is already the new id. */
+  rejoining: [reason: string]
+  /** A member held this member's flow-control window full for slowReceiverTimeout (slowReceiver 'evict': it is being removed). */
+  slow: [info: SlowInfo]
+}
+
+export interface SlowInfo {
+  member: string
+  /** Our messages it did not hold yet. */
+  lag: number
+  /** true with slowReceiver 'evict': a view without it follows. */
+  evicting: boolean
+}
+
+/** How far one member is behind this member's stream (group.stats().members). */
+export interface MemberLag {
+  member: string
+  /** Our messages it has acknowledged (cumulative) and those it does not hold yet. */
+  acked: number
+  lag: number
+  /** How long it has held our flow-control window full (0: it does not). */
+  behindMs: number
+  /** Since we last heard from it. */
+  silentMs: number
+}
+
+const FIFO = OrderCode.fifo
+const SEND_ORDER_CODE: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(ORDERS.map((o) => [o, OrderCode[o]])))
+
+/** The order code of send()'s options, checked as strictly as join's. */
+export function sendOrder(options: SendOptions): number {
+  if (typeof options !== 'object' || options === null) throw argType('the options of send()', 'an object', options)
+  for (const key in options) if (key !== 'order') checkKeys('send()', options, SEND_KEYS)
+  const order = options.order
+  if (order === undefined) return FIFO
+  const code = SEND_ORDER_CODE[order as string] // (a number only for an order's own name: not 'record', not 'constructor')
+  return typeof code === 'number' ? code : OrderCode[oneOf('option order of send()', ORDERS, order)]
+}
+
+/** Any other argument checked as send()'s options are. */
+export function checkOptions(what: string, options: unknown, known: readonly string[]): void {
+  if (typeof options !== 'object' || options === null) throw argType(`the options of ${what}`, 'an object', options)
+  checkKeys(what, options, known)
+}
+
+/** send()'s data as bytes (a view, not a copy: send() copies into the ring). */
+export function toBytes(data: unknown): Uint8Array {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8')
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return new Uint8Array(data)
+  throw argType('the data of send()', 'a string, an ArrayBuffer or an ArrayBufferView (Buffer, Uint8Array or any TypedArray, DataView)', data)
+}
