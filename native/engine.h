@@ -148,26 +148,41 @@ class Engine final : public Sink {
   void WatchSockets(bool on);
   double Random();
 
+  // Who may touch what. Two threads: JS's (the addon's calls, and receiving
+  // on Node's loop through ReceiveOnCaller) and the I/O thread (Run). One
+  // mutex, mu_, guards everything that changes while both run; the rest is
+  // set before the thread starts, or atomic, as each field says.
+
+  // Set in the constructor and Start(), read-only once the thread runs.
   EngineConfig config_;
   WakeFn wake_;
   void* wakeCtx_;
   std::shared_ptr<SharedRegion> region_;
-  uint64_t* counters_;
-  RingView outView_, inView_;
-  RingConsumer outbound_;
-  RingProducer inbound_;
-  std::unique_ptr<Core> core_;
-  std::unique_ptr<Sealer> sealer_;
-  Transport transport_;
-  std::mutex mu_;
-  std::thread thread_;
-  std::atomic<bool> running_{false};
-  bool closed_ = false;
+  uint64_t* counters_;          // in region_; written under mu_, read by JS without a lock (gauges)
+  RingView outView_, inView_;   // their head/tail/wake/blocked words are atomics (ring.h)
   int epoll_ = -1, event_ = -1;
-  bool watching_ = true;
-  std::atomic<bool> callerPolls_{false};
-  bool inboundDirty_ = false;
-  bool paused_ = false;
+  Transport transport_;         // its sockets; sending and receiving happen under mu_
+  std::thread thread_;          // JS thread only (Start, Close)
+
+  // Guarded by mu_ (the I/O thread takes it for each round; JS takes it, or
+  // try_locks it on the receive path, for every call).
+  std::mutex mu_;
+  RingConsumer outbound_;       // JS produces into this ring without the lock (SPSC)
+  RingProducer inbound_;        // JS consumes from this ring without the lock (SPSC)
+  std::unique_ptr<Core> core_;  // (the pointer is set before the thread starts)
+  std::unique_ptr<Sealer> sealer_;
+  bool watching_ = true;        // the I/O thread's epoll watches the sockets
+  bool inboundDirty_ = false;   // records committed, not yet published
+  bool paused_ = false;         // a flush: stop taking messages at a boundary
+
+  // Atomics, read by both threads without the lock.
+  std::atomic<bool> running_{false};      // release on start/stop, acquire in Run
+  std::atomic<bool> callerPolls_{false};  // relaxed: a hint; Kick() follows a change
+
+  // JS thread only.
+  bool closed_ = false;
+
+  // Everything below: guarded by mu_.
 
   // Receive batch (recvmmsg). While the inbound ring is full the rest of a
   // batch waits here and the sockets are not read.
