@@ -24,17 +24,17 @@ SharedRegion::~SharedRegion() {
 }
 
 namespace {
-constexpr size_t kMaxInjectDelayed = 64;
 constexpr uint64_t kMaxIdleWaitNs = 100'000'000;
 }  // namespace
 
 Engine::Engine(const EngineConfig& config, WakeFn wake, void* wakeCtx)
-    : config_(config), wake_(wake), wakeCtx_(wakeCtx), rng_(config.inject.seed | 1) {
+    : config_(config), wake_(wake), wakeCtx_(wakeCtx) {
   region_ = std::make_shared<SharedRegion>();
   region_->size = kCountersBytes + RingView::TotalBytes(config_.outboundBytes) + RingView::TotalBytes(config_.inboundBytes);
   void* mem = mmap(nullptr, region_->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   region_->base = mem == MAP_FAILED ? nullptr : static_cast<uint8_t*>(mem);
   counters_ = reinterpret_cast<uint64_t*>(region_->base);
+  injector_ = FaultInjector(config_.inject, counters_);
   outView_ = RingView{region_->base + outboundOffset(), config_.outboundBytes};
   inView_ = RingView{region_->base + inboundOffset(), config_.inboundBytes};
   outbound_ = RingConsumer(outView_);
@@ -364,38 +364,15 @@ bool Engine::ProcessPending(uint64_t now) {
     }
     const Endpoint from{recvFrom_[i].sin_addr.s_addr, recvFrom_[i].sin_port};
     pendingNext_++;
-    if (config_.inject.enabled()) Inject(p, n, from, now);
-    else core_->OnDatagram(p, n, from, now);
+    injector_.Receive(p, n, from, [&](const uint8_t* q, size_t m, const Endpoint& f) { core_->OnDatagram(q, m, f, now); });
   }
   pendingNext_ = pendingCount_ = 0;
   return true;
 }
 
-double Engine::Random() {
-  rng_ ^= rng_ << 13; rng_ ^= rng_ >> 7; rng_ ^= rng_ << 17;
-  return double(rng_ >> 11) / double(1ull << 53);
-}
-
-void Engine::Inject(const uint8_t* p, size_t n, const Endpoint& from, uint64_t now) {
-  if (Random() < config_.inject.loss) { counters_[k_injectedLoss]++; return; }
-  if (delayed_.size() < kMaxInjectDelayed && Random() < config_.inject.reorder) {
-    counters_[k_injectedReorders]++;
-    delayed_.emplace_back(std::vector<uint8_t>(p, p + n), from);
-    return;
-  }
-  core_->OnDatagram(p, n, from, now);
-  if (Random() < config_.inject.duplicate) {
-    counters_[k_injectedDuplicates]++;
-    core_->OnDatagram(p, n, from, now);
-  }
-}
-
-// Delayed datagrams go in after the rest of their batch: they arrive late.
+// Datagrams the injector held back go in after the rest of their batch.
 void Engine::ReleaseDelayed(uint64_t now) {
-  if (delayed_.empty()) return;
-  auto batch = std::move(delayed_);
-  delayed_.clear();
-  for (auto& d : batch) core_->OnDatagram(d.first.data(), d.first.size(), d.second, now);
+  injector_.Release([&](const uint8_t* p, size_t n, const Endpoint& from) { core_->OnDatagram(p, n, from, now); });
 }
 
 void Engine::DrainOutbound(uint64_t now) {

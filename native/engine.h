@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "inject.h"
 #include "records.h"
 #include "reliability.h"
 #include "ring.h"
@@ -50,13 +51,6 @@ static_assert(kRec_pad == kRecordPad, "boundary.h and ring.h name the same paddi
 // CONTROL datagrams waiting for ring space beyond this are dropped (counted).
 constexpr size_t kMaxQueuedControl = 4096;
 constexpr size_t kCountersBytes = 4096;
-
-// Test tool: seeded loss, duplication and reordering of received datagrams.
-struct InjectConfig {
-  double loss = 0, duplicate = 0, reorder = 0;
-  uint64_t seed = 1;
-  bool enabled() const { return loss > 0 || duplicate > 0 || reorder > 0; }
-};
 
 struct EngineConfig {
   CoreConfig core;
@@ -139,14 +133,12 @@ class Engine final : public Sink {
   void ReceiveFrom(int fd, uint64_t now);
   void OpenBatch(int n, uint64_t now);
   bool ProcessPending(uint64_t now);
-  void Inject(const uint8_t* p, size_t n, const Endpoint& from, uint64_t now);
   void ReleaseDelayed(uint64_t now);
   void DrainOutbound(uint64_t now);
   void SendOut();
   void PublishInbound();
   bool FlushControl();
   void WatchSockets(bool on);
-  double Random();
 
   // Who may touch what. Two threads: JS's (the addon's calls, and receiving
   // on Node's loop through ReceiveOnCaller) and the I/O thread (Run). One
@@ -217,8 +209,7 @@ class Engine final : public Sink {
   // before any message.
   std::deque<std::vector<uint8_t>> control_;
 
-  uint64_t rng_;
-  std::vector<std::pair<std::vector<uint8_t>, Endpoint>> delayed_;
+  FaultInjector injector_;  // (tests) between the sockets and the core
 };
 
 uint64_t MonotonicNs();
