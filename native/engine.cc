@@ -47,13 +47,7 @@ Engine::Engine(const EngineConfig& config, WakeFn wake, void* wakeCtx)
     recvIov_[i] = iovec{recvMem_.data() + i * kMaxDatagram, kMaxDatagram};
     sendIov_[i] = iovec{sendMem_.data() + i * slot, 0};
   }
-  if (config_.transport.unicastOnly) {
-    fanoutScratch_.resize(slot);
-    for (const Endpoint& e : config_.transport.peers) {
-      if (std::find(fanout_.begin(), fanout_.end(), e) == fanout_.end()) fanout_.push_back(e);
-    }
-    configuredFanout_ = fanout_.size();
-  }
+  if (config_.transport.unicastOnly) fanoutScratch_.resize(slot);
 }
 
 Engine::~Engine() { Close(); }
@@ -79,19 +73,7 @@ int Engine::Start(std::string* what) {
   }
   ev.data.fd = transport_.unicastFd();
   epoll_ctl(epoll_, EPOLL_CTL_ADD, transport_.unicastFd(), &ev);
-  if (config_.transport.unicastOnly) {
-    // Our own datagrams come back to us as multicast's loop would bring
-    // them, if we deliver our own messages; otherwise we skip ourselves.
-    const Endpoint self = transport_.local();
-    auto it = std::find(fanout_.begin(), fanout_.end(), self);
-    if (it == fanout_.end() && config_.core.receiveOwn) {
-      fanout_.insert(fanout_.begin(), self);
-      configuredFanout_++;
-    } else if (it != fanout_.end() && !config_.core.receiveOwn) {
-      fanout_.erase(it);
-      configuredFanout_--;
-    }
-  }
+  if (config_.transport.unicastOnly) fanout_.Configure(config_.transport.peers, transport_.local(), config_.core.receiveOwn);
   core_ = std::make_unique<Core>(config_.core, this, counters_, MonotonicNs());
   running_.store(true, std::memory_order_release);
   thread_ = std::thread([this] { Run(); });
@@ -410,7 +392,7 @@ void Engine::Send(const uint8_t* p, size_t n, const Endpoint* to) {
     if (n == 0) { counters_[k_sendErrors]++; return; }
     p = fanoutScratch_.data();
   }
-  for (const Endpoint& e : fanout_) SendTo(p, n, e);
+  for (const Endpoint& e : fanout_.targets()) SendTo(p, n, e);
 }
 
 // Queues one datagram (sealed here unless it already is) for sendmmsg.
@@ -479,13 +461,7 @@ bool Engine::Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, 
 }
 
 void Engine::PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) {
-  if (config_.transport.unicastOnly && core_) {
-    const Endpoint e = core_->EndpointOf(peer);
-    if (e.port != 0 && fanout_.size() < configuredFanout_ + kMaxMembers &&
-        std::find(fanout_.begin(), fanout_.end(), e) == fanout_.end()) {
-      fanout_.push_back(e);
-    }
-  }
+  if (config_.transport.unicastOnly && core_) fanout_.Learn(core_->EndpointOf(peer));
   std::vector<uint8_t> rec(2 + PeerUpRecordBytes(nameLen));
   St16(rec.data(), kRec_peerUp);
   EncodePeerUp(rec.data() + 2, peer, id, name, nameLen);
@@ -494,11 +470,7 @@ void Engine::PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen
 }
 
 void Engine::PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) {
-  if (config_.transport.unicastOnly && core_ && why != PeerDownReason::kSilent) {
-    const Endpoint e = core_->EndpointOf(peer);
-    auto it = std::find(fanout_.begin() + configuredFanout_, fanout_.end(), e);
-    if (it != fanout_.end()) fanout_.erase(it);
-  }
+  if (config_.transport.unicastOnly && core_ && why != PeerDownReason::kSilent) fanout_.Forget(core_->EndpointOf(peer));
   std::vector<uint8_t> rec(2 + kRecPeerDownBytes);
   St16(rec.data(), kRec_peerDown);
   EncodePeerDown(rec.data() + 2, peer, id, uint32_t(why));

@@ -197,11 +197,8 @@ class Engine final : public Sink {
   sockaddr_in sendTo_[kBatch];
   int sendCount_ = 0;
 
-  // Unicast-only groups: where a datagram for the group goes. The configured
-  // peers first (they stay), then members learned from their datagrams (a
-  // joiner no list named), dropped again when they leave or are forgotten.
-  std::vector<Endpoint> fanout_;
-  size_t configuredFanout_ = 0;
+  // Unicast-only groups: where a datagram for the group goes (transport.h).
+  Fanout fanout_;
   std::vector<uint8_t> fanoutScratch_;
   void SendTo(const uint8_t* p, size_t n, const Endpoint& to);
 

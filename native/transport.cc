@@ -1,6 +1,7 @@
 #include "transport.h"
 
 #include <arpa/inet.h>
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <unistd.h>
@@ -77,6 +78,29 @@ void Transport::Close() {
   if (mcast_ >= 0) close(mcast_);
   if (ucast_ >= 0) close(ucast_);
   mcast_ = ucast_ = -1;
+}
+
+void Fanout::Configure(const std::vector<Endpoint>& peers, const Endpoint& self, bool receiveOwn) {
+  targets_.clear();
+  for (const Endpoint& e : peers) {
+    if (std::find(targets_.begin(), targets_.end(), e) == targets_.end()) targets_.push_back(e);
+  }
+  auto it = std::find(targets_.begin(), targets_.end(), self);
+  if (it == targets_.end() && receiveOwn) targets_.insert(targets_.begin(), self);
+  else if (it != targets_.end() && !receiveOwn) targets_.erase(it);
+  configured_ = targets_.size();
+}
+
+void Fanout::Learn(const Endpoint& e) {
+  if (e.port != 0 && targets_.size() < configured_ + kMaxMembers &&
+      std::find(targets_.begin(), targets_.end(), e) == targets_.end()) {
+    targets_.push_back(e);
+  }
+}
+
+void Fanout::Forget(const Endpoint& e) {
+  auto it = std::find(targets_.begin() + ptrdiff_t(configured_), targets_.end(), e);
+  if (it != targets_.end()) targets_.erase(it);
 }
 
 }  // namespace troupe

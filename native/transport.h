@@ -31,6 +31,23 @@ struct TransportConfig {
   std::vector<Endpoint> peers;  // unicastOnly: every member's address (ours may be among them)
 };
 
+// Unicast-only groups: where a datagram for the group goes. The configured
+// peers first (they stay), then members learned from their datagrams (a
+// joiner no list named; at most kMaxMembers of them), dropped again when they
+// leave or are forgotten. Ourselves too, as multicast's loop would bring our
+// own datagrams back, when we deliver our own messages.
+class Fanout {
+ public:
+  void Configure(const std::vector<Endpoint>& peers, const Endpoint& self, bool receiveOwn);
+  void Learn(const Endpoint& e);   // a member heard from (port 0: none known)
+  void Forget(const Endpoint& e);  // a learned member left or was forgotten
+  const std::vector<Endpoint>& targets() const { return targets_; }
+
+ private:
+  std::vector<Endpoint> targets_;
+  size_t configured_ = 0;  // targets_[0, configured_) stay
+};
+
 class Transport {
  public:
   ~Transport() { Close(); }
