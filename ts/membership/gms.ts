@@ -101,13 +101,11 @@ export class Gms {
   private readonly leavesWaiting = new Set<string>()
   private readonly evictsWaiting = new Set<string>() // slow receivers to remove (slowReceiver 'evict')
   private lastEvictSent = -Infinity
-  private readonly joinersHeard = new Map<string, number>() // other joiners (bootstrap), last heard
   private readonly suspectReports = new Map<string, { first: number; last: number }>() // suspected by others
   private readonly mergeWith = new Map<string, { view: WireView; at: number }>() // other sides we lead a merge with (by their coordinator)
   private readonly absorbed = new Set<string>() // `founder:id` of views merged into our line
-  private announceHeardAt = -Infinity
-  private readonly started: number
-  private lastJoinSent = -Infinity
+  // The role before the first view (then null): asks to join, or starts the group.
+  private joining: Joining | null
   private lastAnnounce = -Infinity
   private lastSuspectSent = -Infinity
   private isBlocked = false
@@ -115,7 +113,7 @@ export class Gms {
   private gone = false
 
   constructor(private readonly host: GmsHost, private readonly config: GmsConfig) {
-    this.started = host.now()
+    this.joining = new Joining(host, config)
   }
 
   get me(): string {
@@ -155,7 +153,7 @@ export class Gms {
     switch (c.kind) {
       case 'announce': return this.onAnnounce(from, c.view)
       case 'join':
-        if (!this.view) this.joinersHeard.set(c.member, this.host.now())
+        if (!this.view) this.joining?.heardJoiner(c.member)
         else if (c.member === from && !this.view.members.includes(c.member)) {
           const holder = this.nameHolder(c.member)
           if (holder !== null) {
@@ -216,7 +214,7 @@ export class Gms {
   tick(): void {
     if (this.gone) return
     const now = this.host.now()
-    if (!this.view) return this.tickJoining(now)
+    if (!this.view) return this.tickJoining()
     this.tickMember(now)
     if (this.gone) return
     // An attempt we run goes on until a higher ballot preempts it, even if an
@@ -226,30 +224,16 @@ export class Gms {
 
   // ------------------------------------------------------------ joining
 
-  private tickJoining(now: number): void {
-    if (this.leaving) return
+  private tickJoining(): void {
+    if (this.leaving || !this.joining) return
     if (this.flush) {
       // Proposed into a view: answer again if the coordinator asks (onPrepare),
       // unless that flush died with its coordinator.
-      if (now - this.flush.since < 2 * this.config.suspectTimeout) return
+      if (this.host.now() - this.flush.since < 2 * this.config.suspectTimeout) return
       this.flush = null
     }
-    if (now - this.lastJoinSent >= this.config.retry) {
-      this.lastJoinSent = now
-      this.host.send({ kind: 'join', member: this.me }, null)
-    }
-    // Nobody answered: the lowest joiner heard starts the group. Not while
-    // we hear anyone who is not a joiner: a group is there (its coordinator
-    // may have just died; the next one will answer).
-    if (now - this.started < this.config.discovery || now - this.announceHeardAt < this.config.discovery) return
-    for (const other of this.host.heard()) {
-      if (other === this.me) continue
-      const at = this.joinersHeard.get(other)
-      if (at === undefined || now - at >= this.config.discovery || other < this.me) return
-    }
-    for (const [other, at] of this.joinersHeard) {
-      if (now - at < this.config.discovery && other < this.me) return
-    }
+    if (!this.joining.tick()) return
+    // Nobody answered: we start the group, in a view of our own.
     const view = { id: this.seen + 1, members: [this.me], founder: this.me }
     this.acceptInstall({ kind: 'install', ballot: { n: 0, coord: this.me }, view, starts: {}, sides: [], provider: '', merged: [] })
   }
@@ -449,6 +433,7 @@ export class Gms {
     const view: View = Object.freeze({ id: i.view.id, members: Object.freeze([...i.view.members]), coordinator: i.view.members[0]! })
     if (this.coordinator && !this.coordinator.made(i)) this.coordinator = null // its flush was of an older view
     this.view = view
+    this.joining = null // a member now
     this.lastInstall = i
     this.flush = null
     this.excludedNow = new Set()
@@ -469,7 +454,7 @@ export class Gms {
   }
 
   private onAnnounce(from: string, v: WireView): void {
-    this.announceHeardAt = this.host.now()
+    this.joining?.heardAnnounce()
     this.seen = Math.max(this.seen, v.id)
     if (!this.view) return
     const mine = this.view
@@ -856,5 +841,52 @@ class CoordinatorFlush {
     this.phase = 'install'
     this.lastSent = -Infinity
     this.tick(this.host.now())
+  }
+}
+
+/**
+ * The joiner's role, until its first view: it asks to join every retry
+ * interval; if nobody answers for the discovery time, and no lower joiner is
+ * heard, it starts the group itself (tick() says so). Never while anyone but
+ * joiners is heard: a group is there (its coordinator may have just died; the
+ * next one will answer).
+ */
+class Joining {
+  private readonly started: number
+  private lastJoinSent = -Infinity
+  private announceHeardAt = -Infinity
+  private readonly joinersHeard = new Map<string, number>() // other joiners (bootstrap), last heard
+
+  constructor(private readonly host: GmsHost, private readonly config: GmsConfig) {
+    this.started = host.now()
+  }
+
+  heardJoiner(member: string): void {
+    this.joinersHeard.set(member, this.host.now())
+  }
+
+  /** A group's coordinator announced its view: a group is there. */
+  heardAnnounce(): void {
+    this.announceHeardAt = this.host.now()
+  }
+
+  /** Asks to join (again); true when this member should start the group itself. */
+  tick(): boolean {
+    const now = this.host.now()
+    const me = this.host.me
+    if (now - this.lastJoinSent >= this.config.retry) {
+      this.lastJoinSent = now
+      this.host.send({ kind: 'join', member: me }, null)
+    }
+    if (now - this.started < this.config.discovery || now - this.announceHeardAt < this.config.discovery) return false
+    for (const other of this.host.heard()) {
+      if (other === me) continue
+      const at = this.joinersHeard.get(other)
+      if (at === undefined || now - at >= this.config.discovery || other < me) return false
+    }
+    for (const [other, at] of this.joinersHeard) {
+      if (now - at < this.config.discovery && other < me) return false
+    }
+    return true
   }
 }
