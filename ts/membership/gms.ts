@@ -77,12 +77,20 @@ export function nameOf(member: string): string {
 
 const ZERO: Ballot = { n: 0, coord: '' }
 
-interface MemberFlush {
-  ballot: Ballot
-  members: readonly string[]
-  report: Control | null
-  cutApplied: boolean
-  since: number
+/**
+ * A member's side of one flush attempt (one ballot), phase by phase:
+ *   asked     PREPARE came; no REPORT yet (a fragmented message of ours is
+ *             still going out, or a joiner does not hear every member yet)
+ *   reported  REPORT sent; waiting for the CUT (a PREPARE again resends it,
+ *             or, if it said it did not hear everyone, asks anew: 'asked')
+ *   atCut     the CUT is applied: delivering up to it; DONE once reached
+ *             (doneBallot), then INSTALL, or RELEASE for a barrier
+ */
+class ParticipantFlush {
+  phase: 'asked' | 'reported' | 'atCut' = 'asked'
+  report: Extract<Control, { kind: 'report' }> | null = null
+
+  constructor(readonly ballot: Ballot, readonly members: readonly string[], readonly since: number) {}
 }
 
 export class Gms {
@@ -91,7 +99,7 @@ export class Gms {
   private seen = 0 // highest view id seen anywhere
   private promised: Ballot = ZERO
   private doneBallot: Ballot = ZERO
-  private flush: MemberFlush | null = null
+  private flush: ParticipantFlush | null = null // the member's role in a flush, while one runs
   private coordinator: CoordinatorFlush | null = null
   // Members the flush attempt under way leaves out (they no longer hold back
   // our stability). Not sticky: an attempt that never installs may be
@@ -255,7 +263,7 @@ export class Gms {
     const f = this.flush
     if (f) {
       if (!f.report) this.tryReport(f)
-      if (f.cutApplied && this.view && this.host.cutReached() && compareBallots(this.doneBallot, f.ballot) !== 0) {
+      if (f.phase === 'atCut' && this.view && this.host.cutReached() && compareBallots(this.doneBallot, f.ballot) !== 0) {
         this.doneBallot = f.ballot
         this.host.send({ kind: 'done', ballot: f.ballot }, f.ballot.coord)
       }
@@ -311,16 +319,20 @@ export class Gms {
     this.promised = p.ballot
     const f = this.flush
     if (f && compareBallots(f.ballot, p.ballot) === 0) {
-      if (f.report && f.report.kind === 'report' && !f.report.ready) f.report = null // ask again whom we hear
+      if (f.report && !f.report.ready) {
+        // Ask again whom we hear.
+        f.report = null
+        if (f.phase === 'reported') f.phase = 'asked'
+      }
       if (f.report) this.host.send(f.report, p.ballot.coord)
       else this.tryReport(f)
       return
     }
-    this.flush = { ballot: p.ballot, members: p.members, report: null, cutApplied: false, since: this.host.now() }
+    this.flush = new ParticipantFlush(p.ballot, p.members, this.host.now())
     this.tryReport(this.flush)
   }
 
-  private tryReport(f: MemberFlush): void {
+  private tryReport(f: ParticipantFlush): void {
     let sent = 0
     let held: Record<string, Holding> = {}
     if (this.view) {
@@ -335,6 +347,7 @@ export class Gms {
       kind: 'report', ballot: f.ballot, view: this.view?.id ?? 0, founder: this.view ? this.founder : '',
       members: this.view?.members ?? [], seen: this.seen, sent, held, ready, last: this.lastInstall,
     }
+    if (f.phase === 'asked') f.phase = 'reported'
     this.host.send(f.report, f.ballot.coord)
   }
 
@@ -344,8 +357,8 @@ export class Gms {
     // Everyone who reaches this cut has seen the next view's id: a later
     // attempt (if this coordinator dies before everyone installs) picks a higher one.
     this.seen = Math.max(this.seen, c.view)
-    if (!f.cutApplied) {
-      f.cutApplied = true
+    if (f.phase !== 'atCut') {
+      f.phase = 'atCut'
       if (this.view) this.host.applyCut(c.cut, c.view === this.view.id)
     }
     if (!this.view || this.host.cutReached()) {
