@@ -119,6 +119,18 @@ class Stream implements Lane {
   }
 }
 
+/**
+ * Where the member's delivery is, between views:
+ *   open        delivering as messages come (the common case)
+ *   frozen      a flush paused us, or we are on a minority side: nothing new
+ *               is delivered until the cut is known (or the side heals)
+ *   cut         the flush's cut is applied: deliver exactly up to it
+ *   barrierCut  the same for a barrier (a flush that keeps the view): at the
+ *               cut, its sync messages, then 'open' again (RELEASE)
+ * An install or a RELEASE opens it again ('frozen' on a minority side).
+ */
+type DeliveryPhase = 'open' | 'frozen' | 'cut' | 'barrierCut'
+
 export class Member {
   readonly id: string
   readonly hex: string
@@ -130,11 +142,9 @@ export class Member {
   private readonly reassembly: Reassembly
   private readonly holdBack: HoldBack
   private view: View | null = null
-  private viewId = 0
-  private frozen = false
-  private blockedNow = false
-  private cutApplied = false
-  private barrierCut = false // the cut applied is a barrier's, not yet released
+  private viewId = 0 // view?.id ?? 0, set with it in install(): the per-message check reads a number, not an object
+  private phase: DeliveryPhase = 'open'
+  private blockedNow = false // a minority side (Gms says): 'frozen' outside flushes too
   private lastFetch = -Infinity
   private futureBytes = 0
   private stateIn: StateTaker | null = null // a joiner pulling the state
@@ -173,10 +183,15 @@ export class Member {
       },
       lanes: () => this.viewLanes,
       coordinating: () => this.view !== null && this.view.coordinator === this.id,
-      frozen: () => this.frozen,
+      frozen: () => this.phase !== 'open',
       wantBarrier: () => this.gms.requestBarrier(),
     }, config)
     this.gms = new Gms(this.host(), config)
+  }
+
+  /** A flush's cut is applied (a view change's or a barrier's). */
+  private get atCut(): boolean {
+    return this.phase === 'cut' || this.phase === 'barrierCut'
   }
 
   get currentView(): View | null {
@@ -249,7 +264,7 @@ export class Member {
       return
     }
     // The common case, kept cheap: in order, in our view, nothing held.
-    if (seq === s.next && s.inView && view <= this.viewId && !this.frozen && this.stateIn === null && s.held.size === 0 && s.early.size === 0) {
+    if (seq === s.next && s.inView && view <= this.viewId && this.phase === 'open' && this.stateIn === null && s.held.size === 0 && s.early.size === 0) {
       s.next++
       this.emit(s, seq, order, frag, data)
       return
@@ -283,7 +298,7 @@ export class Member {
     this.nowMs = nowMs
     if (this.view && this.view.coordinator === this.id && !this.gms.flushing && this.holdBack.syncWaiting()) this.gms.ensureBarrier()
     this.gms.tick()
-    if (this.cutApplied && this.view) this.fetchMissing()
+    if (this.atCut && this.view) this.fetchMissing()
     if (this.stateIn) this.askState(true)
     this.stateOut.expire()
     this.pump()
@@ -318,7 +333,7 @@ export class Member {
       return
     }
     // Sent in a view we have not installed (yet): never delivered before it.
-    if (r.view > this.view!.id || ((this.frozen || this.stateIn) && !(this.cutApplied && s.withinCut(r.seq) && !this.stateIn))) {
+    if (r.view > this.view!.id || ((this.phase !== 'open' || this.stateIn) && !(this.atCut && s.withinCut(r.seq) && !this.stateIn))) {
       this.hold(s, r)
       return
     }
@@ -354,8 +369,8 @@ export class Member {
   /** Delivers held messages of `s` that may go now. */
   private release(s: Stream): void {
     if (!s.inView || this.stateIn) return
-    const cutOnly = this.frozen
-    if (cutOnly && !this.cutApplied) return
+    const cutOnly = this.phase !== 'open'
+    if (this.phase === 'frozen') return
     const viewId = this.view!.id
     for (;;) {
       const r = s.held.get(s.next)
@@ -410,9 +425,7 @@ export class Member {
    */
   private releaseBarrier(): void {
     this.holdBack.deliverBarrier(this.streamsById())
-    this.frozen = this.blockedNow
-    this.cutApplied = false
-    this.barrierCut = false
+    this.phase = this.blockedNow ? 'frozen' : 'open'
     for (const s of this.byId.values()) {
       s.target = null
       s.extras = null
@@ -429,7 +442,7 @@ export class Member {
    */
   private settleBarrier(): void {
     // (Called at every look at the cut: the common case, no barrier pending, costs no sort.)
-    if (!this.cutApplied || !this.viewLanes.some((s) => s.barrier !== null)) return
+    if (!this.atCut || !this.viewLanes.some((s) => s.barrier !== null)) return
     const streams = this.streamsById()
     for (const s of streams) {
       const b = s.barrier
@@ -471,7 +484,7 @@ export class Member {
   // ------------------------------------------------------------ the flush (host side)
 
   private freeze(): Record<string, Holding> {
-    this.frozen = true
+    if (this.phase === 'open') this.phase = 'frozen'
     const held: Record<string, Holding> = {}
     for (const m of this.view!.members) {
       const s = this.byId.get(m)
@@ -493,7 +506,7 @@ export class Member {
 
   private applyCut(cut: Readonly<Record<string, CutEntry>>, barrier: boolean): void {
     const streams = this.view!.members.map((m) => this.byId.get(m)).filter((s): s is Stream => s !== undefined)
-    if (this.barrierCut && !streams.some((s) => s.barrier !== null)) {
+    if (this.phase === 'barrierCut' && !streams.some((s) => s.barrier !== null)) {
       // The cut we hold is a barrier's whose RELEASE never came (its
       // coordinator died or was cut off after sending it to some). Had
       // anyone got it, it delivered the barrier at that cut and sent on, and
@@ -513,8 +526,7 @@ export class Member {
         }
       }
     }
-    this.cutApplied = true
-    this.barrierCut = barrier
+    this.phase = barrier ? 'barrierCut' : 'cut'
     for (const s of streams) {
       const t = cut[s.id] ?? null
       s.target = t
@@ -603,9 +615,7 @@ export class Member {
     this.updateLanes()
     this.view = view
     this.viewId = view.id
-    this.frozen = this.blockedNow
-    this.cutApplied = false
-    this.barrierCut = false
+    this.phase = this.blockedNow ? 'frozen' : 'open'
     this.futureBytes = 0
     this.events.view(view, previous)
     if (i.sides.length > 1) this.events.merge(view, i.sides.map((side) => [...side]))
@@ -701,10 +711,10 @@ export class Member {
     if (this.inLocal) return
     this.inLocal = true
     try {
-      if (this.view && this.view.coordinator === this.id && !this.frozen) this.sendOrders()
+      if (this.view && this.view.coordinator === this.id && this.phase === 'open') this.sendOrders()
       for (let rounds = 0; rounds < 64; rounds++) {
         for (let c = this.local.shift(); c; c = this.local.shift()) this.handle(c[0], c[1])
-        if (this.cutApplied && this.view && this.gms.flushing) this.gms.tick()
+        if (this.atCut && this.view && this.gms.flushing) this.gms.tick()
         if (this.local.length === 0) break
       }
     } finally {
@@ -746,9 +756,10 @@ export class Member {
       heard: () => [...this.byId.values()].filter((s) => !s.suspected).map((s) => s.id),
       blocked: (blocked, reason) => {
         this.blockedNow = blocked
-        if (blocked) this.frozen = true
-        else if (!this.gms.flushing) {
-          this.frozen = false
+        if (blocked) {
+          if (this.phase === 'open') this.phase = 'frozen'
+        } else if (!this.gms.flushing) {
+          this.phase = 'open'
           this.releaseAll()
         }
         this.events.blocked(blocked, reason)
