@@ -144,7 +144,6 @@ export class Member {
   private view: View | null = null
   private viewId = 0 // view?.id ?? 0, set with it in install(): the per-message check reads a number, not an object
   private phase: DeliveryPhase = 'open'
-  private blockedNow = false // a minority side (Gms says): 'frozen' outside flushes too
   private lastFetch = -Infinity
   private futureBytes = 0
   private stateIn: StateTaker | null = null // a joiner pulling the state
@@ -425,7 +424,7 @@ export class Member {
    */
   private releaseBarrier(): void {
     this.holdBack.deliverBarrier(this.streamsById())
-    this.phase = this.blockedNow ? 'frozen' : 'open'
+    this.phase = this.gms.blocked ? 'frozen' : 'open' // (a minority side stays frozen)
     for (const s of this.byId.values()) {
       s.target = null
       s.extras = null
@@ -615,7 +614,7 @@ export class Member {
     this.updateLanes()
     this.view = view
     this.viewId = view.id
-    this.phase = this.blockedNow ? 'frozen' : 'open'
+    this.phase = this.gms.blocked ? 'frozen' : 'open' // (a minority side stays frozen)
     this.futureBytes = 0
     this.events.view(view, previous)
     if (i.sides.length > 1) this.events.merge(view, i.sides.map((side) => [...side]))
@@ -755,7 +754,6 @@ export class Member {
       },
       heard: () => [...this.byId.values()].filter((s) => !s.suspected).map((s) => s.id),
       blocked: (blocked, reason) => {
-        this.blockedNow = blocked
         if (blocked) {
           if (this.phase === 'open') this.phase = 'frozen'
         } else if (!this.gms.flushing) {

@@ -63,7 +63,7 @@ export async function runMember(args: MemberArgs): Promise<void> {
   const joinStart = performance.now()
   const group = await Group.join(args.group, options)
   group.on('view', (v) => void toParent({ t: 'view', id: v.id, members: [...v.members], atMs: wallNow() }).catch(() => {}))
-  const receiver = new Receiver(config.senders, config.size, config.consume)
+  const receiver = new Receiver(config.senders, config.consume)
   const pinger = new Pinger(group, config.size)
   const ponger = new Ponger(group, config.size, config.order) // answers the PINGs addressed to us (byte 1)
   let pingsSeen = 0

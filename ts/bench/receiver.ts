@@ -54,7 +54,7 @@ export class Receiver {
 
   private readonly scheduleUnstamp: (f: () => void) => void
 
-  constructor(private readonly senders: number, private readonly size: number, consume: BenchConfig['consume']) {
+  constructor(private readonly senders: number, consume: BenchConfig['consume']) {
     this.scheduleUnstamp = consume === 'iterator' ? setImmediate : queueMicrotask
     this.delivered = new Float64Array(senders)
     this.announced = new Float64Array(senders).fill(-1)
