@@ -10,7 +10,7 @@ import { checkOptions, DEFAULT_HIGH_WATER_MARK, LEAVE_KEYS, MESSAGES_KEYS, sendO
 import { OrderCode, RecordType } from './boundary.js'
 import { addon, counterIndex, type NativeEngine } from './engine.js'
 import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
-import { Inbox, type InboxHost } from './inbox.js'
+import { Inboxes } from './inbox.js'
 import { Member, type CorePort } from './member.js'
 import type { Message, View } from './message.js'
 import { Delivery } from './node/delivery.js'
@@ -188,10 +188,7 @@ export class Group extends EventEmitter<GroupEvents> {
     if (typeof highWaterMark !== 'number' || !Number.isInteger(highWaterMark)) throw argType('option highWaterMark of messages()', 'an integer', highWaterMark)
     if (highWaterMark < 1 || highWaterMark > 1 << 24) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option highWaterMark of messages() must be between 1 and ${1 << 24} messages, got ${highWaterMark}`)
     const signal = checkSignal('option signal of messages()', options?.signal)
-    const inbox = new Inbox(this.inboxHost, highWaterMark, signal)
-    if (this.isClosed) inbox.finish()
-    else if (signal?.aborted) inbox.finish(null, true)
-    else this.inboxes.add(inbox)
+    const inbox = this.inboxes.add(highWaterMark, signal, this.isClosed)
     return inbox
   }
 
@@ -208,23 +205,8 @@ export class Group extends EventEmitter<GroupEvents> {
   readonly closed: Promise<void>
   private onClosed!: () => void
 
-  private readonly inboxes = new Set<Inbox>()
+  private readonly inboxes = new Inboxes(() => this.onWake(this.session))
   private heldBatch: HeldBatch | null = null // the rest of a batch, while an iterator is full
-  private fullInboxes = 0
-  private receiveHeld = false // an inbox is full: the inbound ring is not taken from
-  private readonly inboxHost: InboxHost = {
-    full: (_inbox, full) => {
-      this.fullInboxes += full ? 1 : -1
-      const held = this.fullInboxes > 0
-      if (held === this.receiveHeld) return
-      this.receiveHeld = held
-      // Caught up: take what waits in the ring (on a fresh turn of the loop, not inside the consumer's next()).
-      if (!held) setImmediate(() => this.onWake(this.session))
-    },
-    ended: (inbox) => {
-      this.inboxes.delete(inbox)
-    },
-  }
 
   /**
    * Closed groups: seal with `key` from now on, and still accept the old key
@@ -414,7 +396,7 @@ export class Group extends EventEmitter<GroupEvents> {
       onControl: (hex, payload) => member.onControl(hex, payload),
       onSlow: (hex, lag) => this.onSlow(hex, lag),
       get stopped() {
-        return group.receiveHeld // an iterator is full: the rest of the batch waits
+        return group.inboxes.held // an iterator is full: the rest of the batch waits
       },
     }
   }
@@ -462,7 +444,7 @@ export class Group extends EventEmitter<GroupEvents> {
   /** A message for the application: to the 'message' listeners and every iterator. */
   private hand(msg: Message): void {
     this.emit('message', msg)
-    for (const inbox of this.inboxes) inbox.push(msg)
+    this.inboxes.push(msg)
   }
 
   private tick(): void {
@@ -477,7 +459,7 @@ export class Group extends EventEmitter<GroupEvents> {
     clearInterval(this.ticker)
     if (this.session !== SESSION_CLOSED) this.engine.close()
     this.session = SESSION_CLOSED
-    for (const inbox of [...this.inboxes]) inbox.finish(error)
+    this.inboxes.finishAll(error)
     this.delivery.failBarriers(new TroupeError('ERR_TROUPE_CLOSED', `sync(): the group '${this.name}' was left before the barrier was delivered`))
     this.onClosed()
   }
@@ -531,14 +513,14 @@ export class Group extends EventEmitter<GroupEvents> {
   private onWake(session: number): void {
     if (this.isClosed || session !== this.session) return
     // An iterator is full: take nothing (and leave the wake flag set, so the
-    // engine does not wake us again) until it has caught up (inboxHost.full).
-    if (this.receiveHeld) return
+    // engine does not wake us again) until it has caught up (Inboxes).
+    if (this.inboxes.held) return
     this.member.setNow(performance.now())
     this.inbound.armWake()
     // First the rest of a batch left when an iterator filled up.
     let batch: HeldBatch | null = this.heldBatch
     this.heldBatch = null
-    for (batch ??= this.inbound.take(); batch !== null; batch = this.receiveHeld ? null : this.inbound.take()) {
+    for (batch ??= this.inbound.take(); batch !== null; batch = this.inboxes.held ? null : this.inbound.take()) {
       if (this.inbound.takeBlocked()) this.engine.kick()
       const at = readRecords(batch.bytes, batch.view, batch.at ?? 0, this.records)
       if (this.isClosed || session !== this.session) return

@@ -108,3 +108,50 @@ export class Inbox implements AsyncIterableIterator<Message> {
     return this
   }
 }
+
+/**
+ * A group's iterators: each message goes to all of them; while any is full
+ * the group holds its receiving (`held`), and `resume` runs once all have
+ * caught up.
+ */
+export class Inboxes {
+  private readonly all = new Set<Inbox>()
+  private full = 0
+  /** An iterator is full: take nothing more from the inbound ring. */
+  held = false
+
+  constructor(private readonly resume: () => void) {}
+
+  private readonly host: InboxHost = {
+    full: (_inbox, full) => {
+      this.full += full ? 1 : -1
+      const held = this.full > 0
+      if (held === this.held) return
+      this.held = held
+      // Caught up: take what waits in the ring (on a fresh turn of the loop, not inside the consumer's next()).
+      if (!held) setImmediate(this.resume)
+    },
+    ended: (inbox) => {
+      this.all.delete(inbox)
+    },
+  }
+
+  /** A new iterator; one of a closed group (or with its signal aborted) ends at once. */
+  add(highWaterMark: number, signal: AbortSignal | undefined, closed: boolean): Inbox {
+    const inbox = new Inbox(this.host, highWaterMark, signal)
+    if (closed) inbox.finish()
+    else if (signal?.aborted) inbox.finish(null, true)
+    else this.all.add(inbox)
+    return inbox
+  }
+
+  push(msg: Message): void {
+    for (const inbox of this.all) inbox.push(msg)
+  }
+
+  /** The group closed: every iteration ends (after what it holds), with `error` if there is one. */
+  finishAll(error: Error | null): void {
+    for (const inbox of [...this.all]) inbox.finish(error)
+  }
+}
+
