@@ -14,12 +14,11 @@
 import { FragCode, OrderCode } from './boundary.js'
 import { Reassembly } from './fragments.js'
 import { StateGiver, StateTaker, type StateHost } from './node/state.js'
+import { Stream, type Rec } from './node/stream.js'
 import { Gms, type GmsConfig, type GmsHost } from './membership/gms.js'
 import { decodeControl, encodeControl, type Control, type CutEntry, type Holding, type Install } from './membership/messages.js'
 import type { Message, View } from './message.js'
 import { HoldBack } from './order/holdback.js'
-import type { Lane } from './order/policy.js'
-import { Queue } from './order/queue.js'
 
 /** What a member needs of its reliability core. Member ids in calls are 16 hex digits. */
 export interface CorePort {
@@ -74,50 +73,6 @@ export interface MemberConfig extends GmsConfig {
 const UNORDERED = OrderCode.unordered
 const WHOLE = FragCode.whole
 const ORDER_RECORD = OrderCode.record
-
-interface Rec {
-  seq: number
-  view: number // the view its sender sent it in
-  order: number
-  frag: number
-  data: Uint8Array
-}
-
-class Stream implements Lane {
-  inView = false
-  readonly waiting = new Queue<Message>() // messages waiting for their order (order/holdback.ts)
-  stableSeq = 0 // every member holds this sender's stream up to here
-  totalDone = 0
-  suspected = false
-  next = 1 // next seq to deliver in order
-  readonly early = new Set<number>() // unordered seqs delivered ahead of `next`
-  readonly held = new Map<number, Rec>()
-  heldBytes = 0
-  target: CutEntry | null = null
-  extras: Set<number> | null = null
-  // A barrier's cut whose RELEASE never came, while a later flush goes on:
-  // nothing beyond it is delivered before the barrier is (Member.applyCut).
-  barrier: CutEntry | null = null
-  barrierExtras: Set<number> | null = null
-  watchedNext = 0 // fetchMissing: `next` when last looked at, and since when
-  watchedSince = 0
-  constructor(readonly id: string, readonly hex: string, public peer: number) {}
-  has(seq: number): boolean {
-    return seq < this.next || this.early.has(seq) || this.held.has(seq)
-  }
-  /** May this seq be delivered under the cut? */
-  withinCut(seq: number): boolean {
-    if (this.target === null || !(seq <= this.target.upTo || this.extras!.has(seq))) return false
-    return this.barrier === null || seq <= this.barrier.upTo || this.barrierExtras!.has(seq)
-  }
-  /** Does the cut `t` hold a message of ours beyond the barrier's cut? */
-  beyondBarrier(t: CutEntry): boolean {
-    const b = this.barrier!
-    if (t.extras.some(([q]) => q > b.upTo && !this.barrierExtras!.has(q))) return true
-    for (let q = b.upTo + 1; q <= t.upTo; q++) if (!this.barrierExtras!.has(q)) return true
-    return false
-  }
-}
 
 /**
  * Where the member's delivery is, between views:
@@ -565,18 +520,8 @@ export class Member {
       // directly only if that stalls (what the core freed while we were
       // left out of its stability, its member runtime still keeps).
       const senderRepairs = !s.suspected && this.nowMs - s.watchedSince < 3 * this.config.retry
-      const byHolder = new Map<string, number[]>()
-      const want = (holder: string, seq: number) => {
-        if (holder === this.id || (holder === s.id && senderRepairs)) return
-        let ranges = byHolder.get(holder)
-        if (!ranges) byHolder.set(holder, (ranges = []))
-        if (ranges.length && ranges[ranges.length - 1]! + 1 === seq) ranges[ranges.length - 1] = seq
-        else if (ranges.length < 2 * 1024) ranges.push(seq, seq)
-      }
-      for (let q = s.next; q <= t.upTo; q++) if (!s.held.has(q)) want(t.holder, q)
-      for (const [q, holder] of t.extras) if (!s.has(q)) want(holder, q)
       // The holder's core sends what it kept of the stream; it arrives as the sender's own datagrams would.
-      for (const [holder, ranges] of byHolder) this.port.fetch(s.hex, holder.slice(-16), ranges)
+      for (const [holder, ranges] of s.missing(t, this.id, senderRepairs)) this.port.fetch(s.hex, holder.slice(-16), ranges)
     }
   }
 
