@@ -15,6 +15,7 @@
         "native/reliability_stability.cc",
         "native/transport.cc",
         "native/engine.cc",
+        "native/engine_sink.cc",
         "native/seal.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
