@@ -11,13 +11,12 @@
 
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { Histogram } from './histogram.js'
 import type { BenchConfig } from './options.js'
 import { formatTable, type BenchResult, type ViewChangeTimes } from './report.js'
+import { summarize } from './summary.js'
 import { loneSenderSkipsOwn } from './protocol.js'
 import type { FinalReport, MemberArgs, PingReport, ReceiverReport, SenderReport, ToMember, ToParent } from './protocol.js'
 
@@ -33,7 +32,7 @@ const OUTPUT_TAIL = 64 * 1024
 /** The ping phase may take 30 s plus this much per ping before the run fails. */
 const PING_BUDGET_MS = 50
 
-interface Member {
+export interface Member {
   index: number
   child: ChildProcess
   pid: number
@@ -89,13 +88,13 @@ export async function runBench(config: BenchConfig): Promise<number> {
 class Run {
   readonly group = `bench-${randomBytes(4).toString('hex')}`
   readonly seed: number | undefined
-  private readonly members: Member[] = []
+  readonly members: Member[] = []
   private failure: BenchFailure | null = null
   private readonly waiters = new Set<() => void>()
-  private pinger = 0
-  private ponger = 1
+  pinger = 0
+  ponger = 1
 
-  constructor(private readonly config: BenchConfig) {
+  constructor(readonly config: BenchConfig) {
     const injecting = Boolean(config.loss || config.duplicate || config.reorder)
     this.seed = injecting ? (config.seed ?? randomInt(0, 2 ** 32)) : config.seed
   }
@@ -158,7 +157,7 @@ class Run {
     // Members leave and exit; one that hangs in leave() is killed on the way out.
     await this.until(() => this.members.every((m) => m.exited), 6_000, () => '').catch(() => {})
     const late = this.members.filter((m) => !m.exited)
-    return this.summarize(viewChange, [
+    return summarize(this, viewChange, [
       ...(this.failure ? [`after the run: ${this.failure.message}`] : []),
       ...(late.length ? [`members ${late.map((m) => m.index).join(', ')} had not exited 6 s after the run (leave() hung?); killed`] : []),
     ])
@@ -340,139 +339,9 @@ class Run {
   private log(line: string): void {
     if (!this.config.json) process.stderr.write(`troupe bench: ${line}\n`)
   }
-
-  private summarize(viewChange: ViewChangeTimes | null, problems: string[]): BenchResult {
-    const c = this.config
-    const us = (ns: number): number => Math.round(ns / 1000)
-    const senders = this.members.slice(0, c.senders).map((m) => {
-      const s = m.sent!
-      return {
-        index: m.index,
-        sent: s.sent,
-        seconds: round(s.seconds, 3),
-        msgsPerSec: Math.round(s.sent / s.seconds),
-        drainWaits: s.drainWaits,
-        cpuPercent: Math.round(s.cpuPercent),
-      }
-    })
-    const sentBy = senders.map((s) => s.sent)
-    const sum = (key: string, ms: Member[] = this.members): number => ms.reduce((a, m) => a + (m.result?.counters[key] ?? 0), 0)
-
-    const allLatency = new Histogram()
-    const receivers = this.members.filter((m) => m.delivered).map((m) => {
-      const r = m.delivered!
-      const lat = Histogram.from(r.latency)
-      allLatency.add(r.latency)
-      let lost = 0
-      let duplicates = 0
-      let outOfOrder = 0
-      r.perSender.forEach((p, s) => {
-        lost += Math.max(0, sentBy[s]! - p.delivered)
-        duplicates += p.duplicates
-        outOfOrder += p.outOfOrder
-        if (p.announced !== -1 && p.announced !== sentBy[s]) {
-          problems.push(`member ${m.index} got END from sender ${s} announcing ${p.announced} messages; it sent ${sentBy[s]}`)
-        }
-        if (p.delivered > sentBy[s]!) problems.push(`member ${m.index} delivered ${p.delivered} distinct messages of sender ${s}, which sent ${sentBy[s]}`)
-      })
-      if (!r.complete) problems.push(`member ${m.index} had not delivered everything ${c.drainTimeout} s after the senders stopped`)
-      if (r.foreign > 0) problems.push(`member ${m.index} delivered ${r.foreign} messages with a sender index that is not a sender's`)
-      const msgsPerSec = r.seconds > 0 ? r.messages / r.seconds : 0
-      return {
-        index: m.index,
-        role: (m.index < c.senders ? 'sender+receiver' : 'receiver') as 'receiver' | 'sender+receiver',
-        messages: r.messages,
-        seconds: round(r.seconds, 3),
-        msgsPerSec: Math.round(msgsPerSec),
-        mbPerSec: round((msgsPerSec * c.size) / 1e6, 2),
-        latencyP50Us: us(lat.quantile(0.5)),
-        latencyP99Us: us(lat.quantile(0.99)),
-        latencyP999Us: us(lat.quantile(0.999)),
-        latencyMaxUs: us(lat.max),
-        lost,
-        duplicates,
-        outOfOrder,
-        complete: r.complete,
-        naksSent: m.result?.counters['naksSent'] ?? 0,
-        repaired: m.result?.counters['repaired'] ?? 0,
-        cpuPercent: Math.round(r.cpuPercent),
-      }
-    })
-
-    // Total order: every receiver delivered the same messages in one order.
-    if (c.order === 'total' || c.order === 'safe') {
-      const hashes = new Set(this.members.filter((m) => m.delivered?.complete).map((m) => m.delivered!.orderHash))
-      if (hashes.size > 1) problems.push(`members delivered the total-order messages in ${hashes.size} different orders`)
-    }
-    const lost = receivers.reduce((a, r) => a + r.lost, 0)
-    const duplicates = receivers.reduce((a, r) => a + r.duplicates, 0)
-    const outOfOrder = receivers.reduce((a, r) => a + r.outOfOrder, 0)
-    if (lost > 0) problems.push(`${lost} messages were sent but never delivered (summed over receivers)`)
-    if (duplicates > 0) problems.push(`${duplicates} messages were delivered twice`)
-    if (outOfOrder > 0 && c.order !== 'unordered') problems.push(`${outOfOrder} deliveries broke ${c.order} order (seq not previous + 1)`)
-
-    const ping = this.members[this.pinger]!.pinged
-    const rtt = ping ? Histogram.from(ping.rtt) : new Histogram()
-    if (ping && ping.timeouts > 0) {
-      const seen = this.members.map((m) => `${m.index}: ${m.result?.pingsSeen ?? '?'}/${m.result?.pongsSeen ?? '?'}`).join(', ')
-      problems.push(
-        `${ping.timeouts} of ${ping.count} pings got no answer within 1 s` + (ping.gaveUp ? `; gave up after several in a row (of ${c.pings})` : '') +
-          `; PINGs/PONGs delivered per member by the end: ${seen}`,
-      )
-    }
-    const rates = receivers.map((r) => r.msgsPerSec)
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-
-    return {
-      benchmark: 'troupe bench',
-      version: pkg.version,
-      date: new Date().toISOString(),
-      host: { cpus: os.cpus().length, loadavg: os.loadavg().map((x) => round(x, 2)), node: process.version, platform: `${os.platform()} ${os.release()}` },
-      // The key itself is not printed: only that the group was closed.
-      config: { ...c, key: c.key ? 'sealed' : undefined, group: this.group, receivers: receivers.length, seed: this.seed },
-      ok: problems.length === 0,
-      problems,
-      minMsgsPerSec: rates.length ? Math.min(...rates) : 0,
-      meanMsgsPerSec: rates.length ? Math.round(rates.reduce((a, b) => a + b, 0) / rates.length) : 0,
-      minMBPerSec: receivers.length ? Math.min(...receivers.map((r) => r.mbPerSec)) : 0,
-      sent: sentBy.reduce((a, b) => a + b, 0),
-      lost,
-      duplicates,
-      outOfOrder,
-      latencyP50Us: us(allLatency.quantile(0.5)),
-      latencyP99Us: us(allLatency.quantile(0.99)),
-      latencyP999Us: us(allLatency.quantile(0.999)),
-      latencyMaxUs: us(allLatency.max),
-      viewChange,
-      rttP50Us: us(rtt.quantile(0.5)),
-      rttP99Us: us(rtt.quantile(0.99)),
-      rttMaxUs: us(rtt.max),
-      pings: ping?.count ?? 0,
-      pingPair: [this.pinger, this.ponger],
-      pingTimeouts: ping?.timeouts ?? 0,
-      naks: sum('naksSent'),
-      nakedSeqs: sum('nakedSeqs'),
-      retransmits: sum('retransmits'),
-      repaired: sum('repaired'),
-      unrecoverable: sum('unrecoverable'),
-      injectedLoss: sum('injectedLoss'),
-      senders,
-      receivers,
-      members: this.members.map((m) => ({
-        index: m.index,
-        id: m.joined?.me ?? '',
-        pid: m.pid,
-        joinMs: Math.round(m.joined?.joinMs ?? 0),
-        pingsSeen: m.result?.pingsSeen ?? 0,
-        pongsSeen: m.result?.pongsSeen ?? 0,
-        counters: m.result?.counters ?? {},
-      })),
-    }
-  }
 }
 
 function cliPath(): string {
   return fileURLToPath(new URL('../cli.js', import.meta.url))
 }
 
-const round = (x: number, digits: number): number => Number(x.toFixed(digits))
