@@ -7,8 +7,9 @@
 // then a member that takes part in each flush through a ParticipantFlush;
 // whichever member is the acting coordinator (the oldest member it does not
 // suspect) also runs a CoordinatorFlush (coordinator.ts) when the view must
-// change. What stays in Gms is what the roles share: the view, the ballots,
-// what waits for the next change (joins, leaves, evictions, merges).
+// change, and in 'merge' mode leads merges with other sides (merges.ts).
+// What stays in Gms is what the roles share: the view, the ballots, what
+// waits for the next change (joins, leaves, evictions).
 //
 // One flush, by the acting coordinator C (ballot b orders attempts):
 //
@@ -27,6 +28,7 @@
 import { compareBallots, type Ballot, type Control, type CutEntry, type Holding, type Install, type WireView } from './messages.js'
 import type { View } from '../message.js'
 import { CoordinatorFlush } from './coordinator.js'
+import { Merges } from './merges.js'
 
 export interface GmsConfig {
   /** Silence after which the reliability core suspects a member (ms). */
@@ -114,8 +116,7 @@ export class Gms {
   private readonly evictsWaiting = new Set<string>() // slow receivers to remove (slowReceiver 'evict')
   private lastEvictSent = -Infinity
   private readonly suspectReports = new Map<string, { first: number; last: number }>() // suspected by others
-  private readonly mergeWith = new Map<string, { view: WireView; at: number }>() // other sides we lead a merge with (by their coordinator)
-  private readonly absorbed = new Set<string>() // `founder:id` of views merged into our line
+  private readonly merges: Merges // ('merge' mode) the other sides we lead a merge with
   // The role before the first view (then null): asks to join, or starts the group.
   private joining: Joining | null
   private lastAnnounce = -Infinity
@@ -126,6 +127,7 @@ export class Gms {
 
   constructor(private readonly host: GmsHost, private readonly config: GmsConfig) {
     this.joining = new Joining(host, config)
+    this.merges = new Merges(config)
   }
 
   get me(): string {
@@ -465,8 +467,7 @@ export class Gms {
     for (const m of [...this.joinsWaiting.keys()]) if (i.view.members.includes(m)) this.joinsWaiting.delete(m)
     for (const m of [...this.leavesWaiting]) if (!i.view.members.includes(m)) this.leavesWaiting.delete(m)
     for (const m of [...this.evictsWaiting]) if (!i.view.members.includes(m)) this.evictsWaiting.delete(m)
-    for (const c of [...this.mergeWith.keys()]) if (i.view.members.includes(c)) this.mergeWith.delete(c)
-    for (const r of i.merged) this.absorbed.add(`${r.founder}:${r.id}`)
+    this.merges.installed(i.view.members, i.merged)
     this.host.install(i, view)
     if (this.isBlocked) {
       this.isBlocked = false
@@ -502,9 +503,9 @@ export class Gms {
     const theirs: [number, number, string] = [0, v.members.length, from]
     const ours: [number, number, string] = [0, mine.members.length, mine.coordinator]
     if (this.config.partitions === 'merge') {
-      if (this.absorbed.has(`${v.founder}:${v.id}`)) return // a late announce of a side already merged into ours
+      if (this.merges.absorbedAlready(v)) return // a late announce of a side already merged into ours
       if (compareKeys(ours, theirs) <= 0) return // they lead
-      this.mergeWith.set(from, { view: v, at: this.host.now() })
+      this.merges.lead(from, v, this.host.now())
       // A merge under way that names an older view of that side cannot finish: start it again.
       if (this.coordinator?.mergesStale(v)) this.restart()
       return
@@ -577,8 +578,7 @@ export class Gms {
     // A flush left unfinished (ours, restarted, or one whose coordinator is gone) must still end in a view.
     const stalled = f !== null
     // Other sides we lead a merge with ('merge' mode), still announcing, whose coordinator we hear.
-    for (const [c, m] of this.mergeWith) if (now - m.at > 10 * this.config.retry) this.mergeWith.delete(c)
-    const merging = [...this.mergeWith.entries()].filter(([c]) => this.host.hears(c)).map(([, m]) => m.view)
+    const merging = this.merges.toMerge(now, (c) => this.host.hears(c))
     const barrier = this.barrierRequests > this.barriersDone
     if (!excluded.length && !joiners.length && !stalled && !merging.length && !barrier) return null
     return { excluded, joiners, merging }
@@ -615,18 +615,12 @@ export class Gms {
 
   /** Is member `m` of our view now in another side's view (it went on apart: 'merge' mode)? */
   movedAway(m: string): boolean {
-    const now = this.host.now()
-    for (const x of this.mergeWith.values()) if (now - x.at <= 10 * this.config.retry && x.view.members.includes(m)) return true
-    return false
+    return this.merges.movedAway(m, this.host.now())
   }
 
   /** Is `v` still announced by a side we lead a merge with? */
   mergeFresh(v: WireView): boolean {
-    const now = this.host.now()
-    for (const m of this.mergeWith.values()) {
-      if (m.view.id === v.id && m.view.founder === v.founder && now - m.at <= 10 * this.config.retry) return true
-    }
-    return false
+    return this.merges.stillAnnounced(v, this.host.now())
   }
 
   /** Called by the CoordinatorFlush: the attempt ends; the next one starts from what is known then (suspected members are left out by wantedChange). */
