@@ -128,7 +128,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   limits.Set("maxName", Napi::Number::New(env, kMaxName));
   limits.Set("dataHeaderBytes", Napi::Number::New(env, kDataHeaderBytes));
   limits.Set("messageHeaderBytes", Napi::Number::New(env, kMsgHeaderBytes));
-  limits.Set("messagePrefix", Napi::Number::New(env, kRecMessageFixed));
   limits.Set("sealOverhead", Napi::Number::New(env, kSealOverhead));
   limits.Set("keyBytes", Napi::Number::New(env, kKeyBytes));
   exports.Set("limits", limits);

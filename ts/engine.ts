@@ -157,7 +157,6 @@ interface Addon {
     maxName: number
     dataHeaderBytes: number
     messageHeaderBytes: number
-    messagePrefix: number
     sealOverhead: number
     keyBytes: number
   }

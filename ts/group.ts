@@ -15,7 +15,7 @@ import { Member, type CorePort } from './member.js'
 import type { Message, View } from './message.js'
 import { Delivery } from './node/delivery.js'
 import { Outbox, type OutboxPort } from './node/outbox.js'
-import { readRecords, type RecordSink } from './node/records.js'
+import { readRecords, type RecordShell } from './node/records.js'
 import { openEngine } from './live.js'
 import { KEY_BYTES, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
 import type { RingConsumer, RingProducer } from './ring.js'
@@ -78,11 +78,9 @@ export class Group extends EventEmitter<GroupEvents> {
   private inbound!: RingConsumer
   private counters!: BigUint64Array
   private member!: Member
-  private records!: RecordSink // the inbound records' reader hands them here
   private selfId = ''
   private session = 0 // the live incarnation's number (SESSION_CLOSED between two)
   private incarnations = 0
-  private readonly peers: string[] = []
   private readonly outbox: Outbox
   private readonly delivery: Delivery
   private flushQueued = false
@@ -188,8 +186,7 @@ export class Group extends EventEmitter<GroupEvents> {
     if (typeof highWaterMark !== 'number' || !Number.isInteger(highWaterMark)) throw argType('option highWaterMark of messages()', 'an integer', highWaterMark)
     if (highWaterMark < 1 || highWaterMark > 1 << 24) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option highWaterMark of messages() must be between 1 and ${1 << 24} messages, got ${highWaterMark}`)
     const signal = checkSignal('option signal of messages()', options?.signal)
-    const inbox = this.inboxes.add(highWaterMark, signal, this.isClosed)
-    return inbox
+    return this.inboxes.add(highWaterMark, signal, this.isClosed)
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
@@ -207,6 +204,11 @@ export class Group extends EventEmitter<GroupEvents> {
 
   private readonly inboxes = new Inboxes(() => this.onWake(this.session))
   private heldBatch: HeldBatch | null = null // the rest of a batch, while an iterator is full
+  // The shell's part in reading the inbound records: 'slow', and a full iterator stops the batch.
+  private readonly shell: RecordShell = {
+    onSlow: (hex, lag) => this.onSlow(hex, lag),
+    stopped: () => this.inboxes.held,
+  }
 
   /**
    * Closed groups: seal with `key` from now on, and still accept the old key
@@ -338,7 +340,6 @@ export class Group extends EventEmitter<GroupEvents> {
     this.counters = live.counters
     this.outbox.config.maxPayload = live.maxPayload
     this.selfId = `${options.name}#${live.self}`
-    this.peers.length = 0
     const port: CorePort = {
       control: (payload, to) => engine.control(payload, to),
       pause: () => engine.pause(),
@@ -386,19 +387,6 @@ export class Group extends EventEmitter<GroupEvents> {
       getState: options.getState,
       setState: options.setState,
     }, performance.now())
-    const member = this.member
-    const group = this
-    this.records = {
-      onMessage: (peer, seq, view, order, frag, data) => member.onMessage(peer, seq, view, order, frag, data),
-      onPeerUp: (peer, hex, name) => member.onPeerUp(peer, hex, name),
-      onPeerDown: (peer, hex, reason) => member.onPeerDown(peer, hex, reason),
-      onStable: (peer, seq) => member.onStable(peer, seq),
-      onControl: (hex, payload) => member.onControl(hex, payload),
-      onSlow: (hex, lag) => this.onSlow(hex, lag),
-      get stopped() {
-        return group.inboxes.held // an iterator is full: the rest of the batch waits
-      },
-    }
   }
 
   /**
@@ -503,13 +491,14 @@ export class Group extends EventEmitter<GroupEvents> {
 
   // ------------------------------------------------------------ receiving
 
-  /** One call per batch of inbound records (the engine coalesces wake-ups). */
+  /** A member held our flow-control window full for slowReceiverTimeout. */
   private onSlow(hex: string, lag: number): void {
     const evicting = this.options.slowReceiver === 'evict'
     if (evicting) this.member.evict(hex)
     this.emit('slow', { member: this.member.idOf(hex) ?? hex, lag, evicting })
   }
 
+  /** One call per batch of inbound records (the engine coalesces wake-ups). */
   private onWake(session: number): void {
     if (this.isClosed || session !== this.session) return
     // An iterator is full: take nothing (and leave the wake flag set, so the
@@ -522,7 +511,7 @@ export class Group extends EventEmitter<GroupEvents> {
     this.heldBatch = null
     for (batch ??= this.inbound.take(); batch !== null; batch = this.inboxes.held ? null : this.inbound.take()) {
       if (this.inbound.takeBlocked()) this.engine.kick()
-      const at = readRecords(batch.bytes, batch.view, batch.at ?? 0, this.records)
+      const at = readRecords(batch.bytes, batch.view, batch.at ?? 0, this.member, this.shell)
       if (this.isClosed || session !== this.session) return
       if (at < batch.bytes.length) this.heldBatch = { bytes: batch.bytes, view: batch.view, at }
     }

@@ -6,17 +6,24 @@ import { addon } from '../engine.js'
 
 export type PeerDownReason = 'left' | 'silent' | 'forgotten'
 
-/** Who the records are for: the member (and the shell, for 'slow'). */
-export interface RecordSink {
+/** Who most records are for: the member (member.ts's Member is one). */
+export interface RecordTarget {
   onMessage(peer: number, seq: number, view: number, order: number, frag: number, data: Uint8Array): void
   onPeerUp(peer: number, hex: string, name: string): void
   onPeerDown(peer: number, hex: string, reason: PeerDownReason): void
   onStable(peer: number, seq: number): void
   onControl(hex: string, payload: Uint8Array): void
-  onSlow(hex: string, lag: number): void
-  /** True: stop before the next record (an iterator is full); read() returns where. */
-  readonly stopped: boolean
 }
+
+/** What the shell around the member takes part in: 'slow' records, and when to stop. */
+export interface RecordShell {
+  onSlow(hex: string, lag: number): void
+  /** True: stop before the next record (an iterator is full); readRecords() returns where. */
+  stopped(): boolean
+}
+
+/** A shell with no 'slow' policy and nothing that stops the reading (the simulator). */
+export const PLAIN_SHELL: RecordShell = Object.freeze({ onSlow: () => {}, stopped: () => false })
 
 const REC_MESSAGE = RecordType.message
 const REC_PEER_UP = RecordType.peerUp
@@ -48,36 +55,37 @@ const REASONS: Record<number, PeerDownReason> = Object.fromEntries(
 )
 
 /**
- * Hands the records of `bytes` from `at` to `sink`, in order; returns where
- * it stopped (the end, or earlier when the sink said stop). Views into
- * `bytes` (message data, control payloads) stay valid as long as it does.
+ * Hands the records of `bytes` from `at` to `member` (and 'slow' to
+ * `shell`), in order; returns where it stopped (the end, or earlier when the
+ * shell said stop). Views into `bytes` (message data, control payloads) stay
+ * valid as long as it does.
  */
-export function readRecords(bytes: Uint8Array, view: DataView, at: number, sink: RecordSink): number {
+export function readRecords(bytes: Uint8Array, view: DataView, at: number, member: RecordTarget, shell: RecordShell): number {
   const end = bytes.length
   const buffer = bytes.buffer
   const base = bytes.byteOffset
-  while (at < end && !sink.stopped) {
+  while (at < end && !shell.stopped()) {
     const length = view.getUint32(at, true)
     const type = view.getUint16(at + 4, true)
     const flags = view.getUint16(at + 6, true)
     const body = at + HEADER
     at += (length + 7) & ~7
     if (type === REC_MESSAGE) {
-      sink.onMessage(view.getUint32(body + MESSAGE_PEER, true), u64(view, body + MESSAGE_SEQ), view.getUint32(body + MESSAGE_VIEW, true), flags & 0xf, flags >> 4,
+      member.onMessage(view.getUint32(body + MESSAGE_PEER, true), u64(view, body + MESSAGE_SEQ), view.getUint32(body + MESSAGE_VIEW, true), flags & 0xf, flags >> 4,
         new Uint8Array(buffer, base + body + MESSAGE_DATA, length - HEADER - MESSAGE_DATA))
     } else if (type === REC_PEER_UP) {
       const nameLength = view.getUint32(body + PEER_UP_NAME_LENGTH, true)
       const name = Buffer.from(buffer, base + body + PEER_UP_NAME, nameLength).toString('utf8')
-      sink.onPeerUp(view.getUint32(body + PEER_UP_PEER, true), hex64(view, body + PEER_UP_ID), name)
+      member.onPeerUp(view.getUint32(body + PEER_UP_PEER, true), hex64(view, body + PEER_UP_ID), name)
     } else if (type === REC_PEER_DOWN) {
       const reason = REASONS[view.getUint32(body + PEER_DOWN_REASON, true)] ?? 'forgotten'
-      sink.onPeerDown(view.getUint32(body + PEER_DOWN_PEER, true), hex64(view, body + PEER_DOWN_ID), reason)
+      member.onPeerDown(view.getUint32(body + PEER_DOWN_PEER, true), hex64(view, body + PEER_DOWN_ID), reason)
     } else if (type === REC_STABLE) {
-      sink.onStable(view.getUint32(body + STABLE_PEER, true), u64(view, body + STABLE_SEQ))
+      member.onStable(view.getUint32(body + STABLE_PEER, true), u64(view, body + STABLE_SEQ))
     } else if (type === REC_SLOW) {
-      sink.onSlow(hex64(view, body + SLOW_ID), u64(view, body + SLOW_LAG))
+      shell.onSlow(hex64(view, body + SLOW_ID), u64(view, body + SLOW_LAG))
     } else if (type === REC_CONTROL) {
-      sink.onControl(hex64(view, body + CONTROL_SENDER), new Uint8Array(buffer, base + body + CONTROL_PAYLOAD, length - HEADER - CONTROL_PAYLOAD))
+      member.onControl(hex64(view, body + CONTROL_SENDER), new Uint8Array(buffer, base + body + CONTROL_PAYLOAD, length - HEADER - CONTROL_PAYLOAD))
     }
   }
   return at
@@ -92,9 +100,7 @@ export function decodeRecords(bytes: Uint8Array): DecodedRecord[] {
     onPeerDown: (peer, id, reason) => out.push({ type: 'peerDown', peer, id, reason }),
     onStable: (peer, seq) => out.push({ type: 'stable', peer, seq }),
     onControl: (sender, data) => out.push({ type: 'control', sender, data }),
-    onSlow: (id, lag) => out.push({ type: 'slow', id, lag }),
-    stopped: false,
-  })
+  }, { onSlow: (id, lag) => out.push({ type: 'slow', id, lag }), stopped: () => false })
   return out
 }
 

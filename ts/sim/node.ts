@@ -10,7 +10,7 @@ import { Member, type CorePort, type MemberConfig } from '../member.js'
 import type { Message, View } from '../message.js'
 import { Delivery } from '../node/delivery.js'
 import { FETCH_ROOM, Outbox, type OutboxPort } from '../node/outbox.js'
-import { readRecords, type RecordSink } from '../node/records.js'
+import { PLAIN_SHELL, readRecords } from '../node/records.js'
 import type { Incarnation, World } from './world.js'
 
 /** Nanoseconds in a millisecond (the simulator's clock counts ns). */
@@ -31,16 +31,6 @@ export class SimNode {
   // over meanwhile waits here.
   private stalledUntilNs = 0
   private held: ReturnType<NativeManualCore['take']>[] = []
-  // The member's side of the core's records (a simulated member has no 'slow' policy, nor iterators).
-  private readonly records: RecordSink = {
-    onMessage: (peer, seq, view, order, frag, data) => this.member.onMessage(peer, seq, view, order, frag, data),
-    onPeerUp: (peer, hex, name) => this.member.onPeerUp(peer, hex, name),
-    onPeerDown: (peer, hex, reason) => this.member.onPeerDown(peer, hex, reason),
-    onStable: (peer, seq) => this.member.onStable(peer, seq),
-    onControl: (hex, payload) => this.member.onControl(hex, payload),
-    onSlow: () => {},
-    stopped: false,
-  }
   private draining = false
   private again = false
   private timerAt = Infinity
@@ -319,7 +309,7 @@ export class SimNode {
         // What waited through a stall first, take by take, in the order it came;
         // each take's records in the order the core wrote them (as Group reads its ring).
         for (const out of this.held.length === 0 ? [taken] : [...this.held.splice(0), taken]) {
-          readRecords(out.records, new DataView(out.records.buffer, out.records.byteOffset, out.records.byteLength), 0, this.records)
+          readRecords(out.records, new DataView(out.records.buffer, out.records.byteOffset, out.records.byteLength), 0, this.member, PLAIN_SHELL) // (no 'slow' policy, no iterators)
         }
         m.settle()
         if (!this.alive) {
