@@ -6,13 +6,29 @@
 //   joiner ── stateRequest(view, offset, length) ──► giver
 //          ◄── stateChunk(view, offset, total, bytes) ×n ──
 //   at most STATE_WINDOW chunks asked for and not yet here; late ones asked again
-import type { Control } from '../membership/messages.js'
+import type { Control, Install } from '../membership/messages.js'
+import type { View } from '../message.js'
 
 const STATE_WINDOW = 64 // state chunks asked for and not yet here, at most
 const STATE_KEEP_MS = 60_000 // how long a giver keeps a state for joiners that may ask
 
 type StateRequest = Extract<Control, { kind: 'stateRequest' }>
 type StateChunk = Extract<Control, { kind: 'stateChunk' }>
+
+/**
+ * Who gives the state to a view's joiners: the install's named provider and,
+ * should it die before the joiners have it all, the next old members, a
+ * majority of the old members in all: while the group can go on (a majority
+ * of the view lives), one of them does. Each takes the state exactly at the
+ * view boundary (nothing of the new view is delivered yet). (With two, a
+ * joiner whose two givers died had to start over, and could take the view's
+ * majority with it.) None when the group keeps no state.
+ */
+export function stateGivers(i: Install, view: View): string[] {
+  if (i.provider === '') return []
+  const old = view.members.filter((m) => m in i.starts)
+  return [i.provider, ...old.filter((m) => m !== i.provider).slice(0, Math.floor(old.length / 2))]
+}
 
 /** What state transfer needs from the member. */
 export interface StateHost {

@@ -1,0 +1,265 @@
+// The member's receive path at the level of seqs, sans-IO: each sender's
+// stream, and whether a message the core handed over may go on now (in
+// order, in our view, not beyond a flush's cut) or waits (held out of order,
+// for a view we have not installed, for the cut, for the group's state).
+// What goes on is reassembled and handed to the hold-back of the order
+// policies (order/holdback.ts). member.ts owns it and moves its phase.
+import { FragCode, OrderCode } from '../boundary.js'
+import { Reassembly } from '../fragments.js'
+import type { Install } from '../membership/messages.js'
+import type { View } from '../message.js'
+import type { HoldBack } from '../order/holdback.js'
+import { StreamTable, type Rec, type Stream } from './stream.js'
+
+const UNORDERED = OrderCode.unordered
+const WHOLE = FragCode.whole
+const ORDER_RECORD = OrderCode.record
+
+/**
+ * Where delivery is, between views:
+ *   open        delivering as messages come (the common case)
+ *   frozen      a flush paused us, or we are on a minority side: nothing new
+ *               is delivered until the cut is known (or the side heals)
+ *   cut         the flush's cut is applied: deliver exactly up to it
+ *   barrierCut  the same for a barrier (a flush that keeps the view): at the
+ *               cut, its sync messages, then 'open' again (RELEASE)
+ * An install or a RELEASE opens it again ('frozen' on a minority side).
+ */
+export type DeliveryPhase = 'open' | 'frozen' | 'cut' | 'barrierCut'
+
+/** What the receive path needs of the core. */
+export interface ReceiverPort {
+  exclude(hex: string, excluded: boolean): void
+  forget(hex: string): void
+  advance(hex: string, seq: number): void
+}
+
+/** What the receive path asks of the rest of the member. */
+export interface ReceiverHost {
+  /** Before our first view: is a flush (our admission) under way? */
+  flushing(): boolean
+  /** Is this member proposed into the next view? */
+  proposed(id: string): boolean
+  /** Too much arrived before our first view: start over. */
+  overflow(reason: string): void
+}
+
+export interface ReceiverConfig {
+  id: string
+  receiveOwn: boolean
+  /** Bytes a joiner buffers before its first view. */
+  futureBytes: number
+  maxMessageSize: number
+}
+
+export class Receiver {
+  readonly table = new StreamTable()
+  readonly reassembly: Reassembly
+  readonly hex: string
+  phase: DeliveryPhase = 'open'
+  /** Pulling the group's state as a joiner: nothing is delivered before it is in. */
+  awaitingState = false
+  /** Messages dropped by the view rules (from non-members, or a joiner's overflow). */
+  dropped = 0
+  private view: View | null = null
+  private viewId = 0 // view?.id ?? 0, set with it: the per-message check reads a number, not an object
+  private futureBytes = 0
+
+  constructor(
+    private readonly port: ReceiverPort,
+    private readonly host: ReceiverHost,
+    private readonly holdBack: HoldBack,
+    private readonly config: ReceiverConfig,
+  ) {
+    this.hex = config.id.slice(-16)
+    this.reassembly = new Reassembly(config.maxMessageSize)
+  }
+
+  /** A flush's cut is applied (a view change's or a barrier's). */
+  get atCut(): boolean {
+    return this.phase === 'cut' || this.phase === 'barrierCut'
+  }
+
+  /** Is our own stream one whose deliveries we skip (no receiveOwn)? */
+  skips(s: Stream): boolean {
+    return s.hex === this.hex && !this.config.receiveOwn
+  }
+
+  onPeerUp(peer: number, hex: string, name: string): void {
+    const s = this.table.up(peer, hex, name)
+    // Only members of our view hold back our stability; anyone else (a
+    // joiner, an old incarnation) waits until a view has it.
+    if (!s.inView && hex !== this.hex) this.port.exclude(hex, true)
+  }
+
+  onMessage(peer: number, seq: number, view: number, order: number, frag: number, data: Uint8Array): void {
+    const s = this.table.at(peer)
+    if (s === undefined) {
+      this.dropped++
+      return
+    }
+    if (!this.config.receiveOwn && s.hex === this.hex) {
+      // Our own messages do not come back, but for those whose order places
+      // them among everyone's (total, safe, sync) and the ORDER records we
+      // send as the sequencer: the core hands them over as they go out (in
+      // order, once, stamped with their view). They take their place here as
+      // at the others; the shell does not deliver them.
+      if (!this.view || view !== this.viewId) this.dropped++
+      else if (order !== ORDER_RECORD) this.emit(s, seq, order, frag, data)
+      else if (!(this.view.coordinator === this.config.id && this.holdBack.onRecord(data))) this.dropped++
+      return
+    }
+    // The common case, kept cheap: in order, in our view, nothing held.
+    if (seq === s.next && s.inView && view <= this.viewId && this.phase === 'open' && !this.awaitingState && s.held.size === 0 && s.early.size === 0) {
+      s.next++
+      this.emit(s, seq, order, frag, data)
+      return
+    }
+    this.accept(s, { seq, view, order, frag, data })
+  }
+
+  /** Every member holds `peer`'s stream up to `seq`: safe messages up to there may go. */
+  onStable(peer: number, seq: number): void {
+    const s = this.table.at(peer)
+    if (s) this.holdBack.onStable(s, seq)
+  }
+
+  private accept(s: Stream, r: Rec): void {
+    if (s.has(r.seq)) return
+    if (!s.inView) {
+      // A member proposed into the next view (or, while we join, anyone):
+      // its messages wait for the install.
+      if (this.view === null ? this.host.flushing() : this.host.proposed(s.id)) this.hold(s, r)
+      else this.dropped++
+      return
+    }
+    // Sent in a view we have not installed (yet): never delivered before it.
+    if (r.view > this.viewId || ((this.phase !== 'open' || this.awaitingState) && !(this.atCut && s.withinCut(r.seq) && !this.awaitingState))) {
+      this.hold(s, r)
+      return
+    }
+    this.deliverInView(s, r)
+  }
+
+  private hold(s: Stream, r: Rec): void {
+    if (this.view === null) {
+      this.futureBytes += r.data.length + 16
+      if (this.futureBytes > this.config.futureBytes) {
+        this.dropped++
+        return this.host.overflow('too much arrived before our first view')
+      }
+    }
+    s.held.set(r.seq, r)
+    s.heldBytes += r.data.length + 16
+  }
+
+  private deliverInView(s: Stream, r: Rec): void {
+    if (r.seq === s.next) {
+      this.emit(s, r.seq, r.order, r.frag, r.data)
+      s.next++
+      if (s.early.size) while (s.early.delete(s.next)) s.next++
+      if (s.held.size) this.release(s)
+    } else if (r.order === UNORDERED && r.frag === WHOLE) {
+      this.emit(s, r.seq, r.order, r.frag, r.data)
+      s.early.add(r.seq)
+    } else {
+      this.hold(s, r)
+    }
+  }
+
+  /** Delivers held messages of `s` that may go now. */
+  release(s: Stream): void {
+    if (!s.inView || this.awaitingState || this.phase === 'frozen') return
+    const cutOnly = this.phase !== 'open'
+    const viewId = this.viewId
+    for (;;) {
+      const r = s.held.get(s.next)
+      if (r === undefined || r.view > viewId || (cutOnly && !s.withinCut(r.seq))) break
+      this.unhold(s, r)
+      this.emit(s, r.seq, r.order, r.frag, r.data)
+      s.next++
+      if (s.early.size) while (s.early.delete(s.next)) s.next++
+    }
+    // Unordered messages that may go ahead of the gap.
+    if (s.held.size === 0) return
+    for (const r of [...s.held.values()]) {
+      if (r.order === UNORDERED && r.frag === WHOLE && r.seq > s.next && r.view <= viewId && (!cutOnly || s.withinCut(r.seq))) {
+        this.unhold(s, r)
+        this.emit(s, r.seq, r.order, r.frag, r.data)
+        s.early.add(r.seq)
+      }
+    }
+  }
+
+  releaseAll(): void {
+    for (const s of this.table.byId.values()) if (s.inView && s.held.size) this.release(s)
+  }
+
+  private unhold(s: Stream, r: Rec): void {
+    s.held.delete(r.seq)
+    s.heldBytes -= r.data.length + 16
+  }
+
+  private emit(s: Stream, seq: number, order: number, frag: number, data: Uint8Array): void {
+    let first = seq
+    if (frag !== WHOLE) {
+      const whole = this.reassembly.add(s.peer, seq, frag, data)
+      if (whole === null) return
+      data = whole.data
+      first = whole.seq
+    }
+    if (order === ORDER_RECORD) {
+      // Only the sequencer (the view's coordinator) places total messages.
+      if (!(this.view && s.id === this.view.coordinator && this.holdBack.onRecord(data))) this.dropped++
+      return
+    }
+    if (!this.holdBack.onMessage(s, order, first, seq, data)) this.dropped++ // malformed, or an order this version does not deliver
+  }
+
+  /** Forgets a stream: its sender is gone from the view, or was never one of ours. */
+  drop(s: Stream): void {
+    this.port.forget(s.hex)
+    this.reassembly.forget(s.peer)
+    this.table.remove(s)
+  }
+
+  /**
+   * The streams as of a new view: a member's stream starts where the install
+   * says (older seqs were another view's), streams of members gone end at
+   * the cut, and what non-members sent is dropped. Delivery opens again
+   * (frozen on a minority side) and held messages of the view go on.
+   */
+  install(i: Install, view: View, frozen: boolean): void {
+    const first = this.view === null
+    for (const s of [...this.table.byId.values()]) {
+      if (view.members.includes(s.id)) {
+        const start = i.starts[s.id] ?? 1
+        if (first || !s.inView) {
+          // A stream new to us in this view: it starts at `start`; older seqs were another view's.
+          s.next = start
+          s.totalDone = Math.max(s.totalDone, start - 1) // placements of older messages are not ours to wait for
+          for (const q of s.held.keys()) if (q < start) this.unhold(s, s.held.get(q)!)
+        } else if (s.next < start) {
+          s.next = start // nothing of it was delivered in the old view beyond the cut
+        }
+        for (const q of s.early) if (q < s.next) s.early.delete(q)
+        if (!s.inView && s.hex !== this.hex) this.port.exclude(s.hex, false)
+        // Older seqs belong to older views: the core need not wait for them.
+        if (s.hex !== this.hex) this.port.advance(s.hex, s.next)
+        s.inView = true
+        s.setTarget(null)
+        s.keepBarrier(false) // (settled: the cut was reached)
+      } else if (s.inView) {
+        this.drop(s) // gone from the view: its stream ends at the cut
+      } else {
+        s.held.clear() // not (yet) a member: nothing it sent belongs to this view
+        s.heldBytes = 0
+      }
+    }
+    this.table.updateLanes()
+    this.view = view
+    this.viewId = view.id
+    this.phase = frozen ? 'frozen' : 'open'
+    this.futureBytes = 0
+  }
+}
