@@ -247,7 +247,7 @@ test('state transfer – a joiner whose givers stop answering turns to the next,
   const giver = (who) => ({
     name: who, suspectTimeout: 300,
     getState: () => {
-      if (armed && givings[who]++ === 0) setImmediate(() => groups[who].member.stateOut.clear())
+      if (armed && givings[who]++ === 0) setImmediate(() => groups[who].live.member.stateOut.clear())
       return state
     },
     setState: () => {},

@@ -271,7 +271,7 @@ async function mergeScenario(transport, testbed) {
   // (a) The split, right after a barrier. The window that matters: a barrier's
   // RELEASE reached h4, which delivered the barrier and sent on, but not h3,
   // which still holds the barrier's cut when its side's flush comes
-  // (Member.applyCut). Losing half the CONTROL datagrams it receives, h3 often
+  // (FlushCut.apply, node/cut.ts). Losing half the CONTROL datagrams it receives, h3 often
   // waits for a RELEASE to be sent again (after retry: 50 ms here) while h4
   // goes on. (Before that was fixed, about 1 run of this scenario in 3 broke
   // the sync cut and the total order between h3 and h4.)

@@ -1,37 +1,24 @@
-// Group: join / send / leave / events, over one live member: the native
-// engine (engine.ts, through the rings in ring.ts) below, the member runtime
-// (member.ts: agreed views, the flush, state transfer, order policies) above.
-// The send path (node/outbox.ts) writes into the outbound ring; everything
-// received goes through the member, then node/delivery.ts, to the application.
+// Group: join / send / leave / events, and the lifecycle of a member: one
+// live incarnation at a time (live.ts: the native engine and the sans-IO
+// member over it), a new one when the group excluded the last, closed for
+// good by leave(). The send path (node/outbox.ts) outlives incarnations;
+// what the member delivers goes through node/delivery.ts to the 'message'
+// listeners and the iterators (inbox.ts).
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
 import { checkOptions, DEFAULT_HIGH_WATER_MARK, LEAVE_KEYS, MESSAGES_KEYS, sendOrder, SYNC_KEYS, toBytes, type Data, type GroupEvents, type GroupStats, type LeaveOptions, type MessagesOptions, type SendOptions, type SyncOptions } from './api.js'
-import { OrderCode, RecordType } from './boundary.js'
-import { addon, counterIndex, type NativeEngine } from './engine.js'
+import { OrderCode } from './boundary.js'
+import { addon, counterIndex } from './engine.js'
 import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
 import { Inboxes } from './inbox.js'
-import { Member, type CorePort } from './member.js'
+import { LiveMember, retryOf } from './live.js'
 import type { Message, View } from './message.js'
 import { Delivery } from './node/delivery.js'
 import { Outbox, type OutboxPort } from './node/outbox.js'
-import { readRecords, type RecordShell } from './node/records.js'
-import { openEngine } from './live.js'
 import { KEY_BYTES, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
-import type { RingConsumer, RingProducer } from './ring.js'
 
-const SESSION_CLOSED = -1
 const FIFO = OrderCode.fifo
-const REC_MESSAGE = RecordType.message
-const SEQUENCER_POLL_US = 50 // how long the sequencer keeps reading after a receive, while it places total messages
-const SEQUENCER_POLL_FOR_MS = 100 // ... placed that recently
-
-/** Inbound records taken from the ring and not yet all handed to the member. */
-interface HeldBatch {
-  bytes: Uint8Array
-  view: DataView
-  at?: number
-}
 
 export class Group extends EventEmitter<GroupEvents> {
   /**
@@ -73,17 +60,9 @@ export class Group extends EventEmitter<GroupEvents> {
 
   readonly name: string
   private readonly options: ResolvedOptions
-  private engine!: NativeEngine
-  private outbound!: RingProducer
-  private inbound!: RingConsumer
-  private counters!: BigUint64Array
-  private member!: Member
-  private selfId = ''
-  private session = 0 // the live incarnation's number (SESSION_CLOSED between two)
-  private incarnations = 0
+  private live!: LiveMember // the incarnation now (closed with the group)
   private readonly outbox: Outbox
   private readonly delivery: Delivery
-  private flushQueued = false
   private isClosed = false
   private rejoins = 0
   private readonly ticker: NodeJS.Timeout
@@ -91,7 +70,6 @@ export class Group extends EventEmitter<GroupEvents> {
   private onJoined: (() => void) | null = null
   private refuseJoin: ((err: Error) => void) | null = null
   private onLeft: (() => void) | null = null
-  private readonly flushFn = () => this.flush()
   private early: Message[] | null = []
 
   private constructor(name: string, options: ResolvedOptions) {
@@ -104,7 +82,7 @@ export class Group extends EventEmitter<GroupEvents> {
       this.refuseJoin = reject
     })
     this.closed = new Promise((resolve) => (this.onClosed = resolve))
-    this.outbox = new Outbox(this.outboxPort(), { maxPayload: 0, maxPending: options.maxPending, orderedLimit: 2 * options.window }, () => this.member.causalHeader())
+    this.outbox = new Outbox(this.outboxPort(), { maxPayload: 0, maxPending: options.maxPending, orderedLimit: 2 * options.window }, () => this.live.member.causalHeader())
     this.delivery = new Delivery(this.outbox, options, (bytes) => crypto.getRandomValues(bytes))
     this.open()
     // The membership's retries and timeouts. Heartbeats do not depend on it
@@ -117,12 +95,12 @@ export class Group extends EventEmitter<GroupEvents> {
 
   /** This member's id: its name and a random incarnation, `name#0123456789abcdef`. Changes if the member has to rejoin. */
   get me(): string {
-    return this.selfId
+    return this.live.id
   }
 
   /** The current view. */
   get view(): View {
-    return this.member.currentView ?? { id: 0, members: [], coordinator: '' }
+    return this.live.member.currentView ?? { id: 0, members: [], coordinator: '' }
   }
 
   /**
@@ -202,13 +180,7 @@ export class Group extends EventEmitter<GroupEvents> {
   readonly closed: Promise<void>
   private onClosed!: () => void
 
-  private readonly inboxes = new Inboxes(() => this.onWake(this.session))
-  private heldBatch: HeldBatch | null = null // the rest of a batch, while an iterator is full
-  // The shell's part in reading the inbound records: 'slow', and a full iterator stops the batch.
-  private readonly shell: RecordShell = {
-    onSlow: (hex, lag) => this.onSlow(hex, lag),
-    stopped: () => this.inboxes.held,
-  }
+  private readonly inboxes = new Inboxes(() => this.live.onWake())
 
   /**
    * Closed groups: seal with `key` from now on, and still accept the old key
@@ -225,14 +197,15 @@ export class Group extends EventEmitter<GroupEvents> {
     if (typeof graceMs !== 'number') throw argType('option graceMs of rotateKey()', 'a number', graceMs)
     if (!(graceMs >= 0 && graceMs <= 86_400_000)) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option graceMs of rotateKey() must be between 0 and 86400000 ms, got ${graceMs}`)
     this.key = Uint8Array.from(key)
-    if (!this.isClosed) this.engine.rekey(this.key, graceMs)
+    if (!this.isClosed) this.live.engine.rekey(this.key, graceMs)
   }
   private key: Uint8Array | null = null
 
   /** Counters and queue sizes, for monitoring and tests. */
   stats(): GroupStats {
+    const { member, counters: words, engine } = this.live
     const counters: Record<string, number> = {}
-    for (const [name, i] of Object.entries(counterIndex)) counters[name] = Number(this.counters[i])
+    for (const [name, i] of Object.entries(counterIndex)) counters[name] = Number(words[i])
     return {
       me: this.me,
       view: this.view,
@@ -240,14 +213,14 @@ export class Group extends EventEmitter<GroupEvents> {
       pendingBytes: this.outbox.pendingBytes,
       pendingMessages: this.outbox.pendingMessages,
       orderedBytes: this.outbox.orderedBytes,
-      heldBack: this.member.heldBack,
-      reassemblyBytes: this.member.reassemblyBytes,
-      reassemblyDropped: this.member.reassemblyDropped,
-      controlRejected: this.member.controlRejected,
-      viewDropped: this.member.messagesDropped,
+      heldBack: member.heldBack,
+      reassemblyBytes: member.reassemblyBytes,
+      reassemblyDropped: member.reassemblyDropped,
+      controlRejected: member.controlRejected,
+      viewDropped: member.messagesDropped,
       rejoins: this.rejoins,
-      members: this.isClosed ? [] : this.engine.lags().map((l) => ({
-        member: this.member.idOf(l.id) ?? l.id,
+      members: this.isClosed ? [] : engine.lags().map((l) => ({
+        member: member.idOf(l.id) ?? l.id,
         acked: l.acked,
         lag: l.lag,
         behindMs: l.behindMs,
@@ -306,8 +279,8 @@ export class Group extends EventEmitter<GroupEvents> {
         this.once('drain', done)
       })
     }
-    this.flush()
-    if (this.member.joined && this.view.members.length > 1) {
+    this.live.flush()
+    if (this.live.member.joined && this.view.members.length > 1) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, deadline - performance.now()) + 2 * this.options.suspectTimeout)
         timer.unref()
@@ -315,7 +288,7 @@ export class Group extends EventEmitter<GroupEvents> {
           clearTimeout(timer)
           resolve()
         }
-        this.member.leave()
+        this.live.member.leave()
       })
     }
     this.shutdown()
@@ -325,37 +298,9 @@ export class Group extends EventEmitter<GroupEvents> {
 
   /** Opens a new incarnation: engine, rings and member runtime. */
   private open(): void {
-    const options = this.options
-    const session = ++this.incarnations
-    this.session = session
-    this.heldBatch = null // (the old incarnation's)
-    this.sequencerPolls = false // (a new engine polls as the options say)
-    this.placements = 0
-    this.outbox.restart()
-    const live = openEngine(this.name, options, this.key, () => this.onWake(session))
-    const engine = live.engine
-    this.engine = engine
-    this.outbound = live.outbound
-    this.inbound = live.inbound
-    this.counters = live.counters
-    this.outbox.config.maxPayload = live.maxPayload
-    this.selfId = `${options.name}#${live.self}`
-    const port: CorePort = {
-      control: (payload, to) => engine.control(payload, to),
-      pause: () => engine.pause(),
-      resume: () => engine.resume(),
-      exclude: (hex, excluded) => engine.exclude(hex, excluded),
-      forget: (hex) => engine.forget(hex),
-      setView: (view) => engine.setView(view),
-      advance: (hex, seq) => engine.advance(hex, seq),
-      fetch: (sender, holder, ranges) => engine.fetch(sender, holder, ranges),
-      sendOrder: (record) => {
-        if (!this.isClosed) this.outbox.sendRecord(record)
-      },
-    }
-    this.member = new Member(port, {
+    const live: LiveMember = new LiveMember(this.name, this.options, this.key, this.outbox, {
       deliver: (delivered: Message) => {
-        const msg = this.delivery.take(delivered, this.selfId)
+        const msg = this.delivery.take(delivered, live.id)
         if (msg === null) return
         if (this.early) this.early.push(msg)
         else this.hand(msg)
@@ -370,23 +315,13 @@ export class Group extends EventEmitter<GroupEvents> {
       },
       blocked: (blocked: boolean, reason: string) => this.emit('blocked', { blocked, reason }),
       merge: (view: View, sides: string[][]) => this.emit('merge', { view, sides }),
-      excluded: (reason: string) => queueMicrotask(() => this.rejoin(session, reason)),
+      excluded: (reason: string) => queueMicrotask(() => this.rejoin(live, reason)),
       left: () => this.onLeft?.(),
       refused: (holder: string) => this.nameRefused(holder),
-    }, {
-      id: this.selfId,
-      suspectTimeout: options.suspectTimeout,
-      retry: retryOf(options),
-      discovery: options.discovery,
-      partitions: options.partitions,
-      maxControl: options.datagramSize - (this.key ? addon.limits.sealOverhead : 0) - addon.limits.dataHeaderBytes + 16,
-      futureBytes: Math.max(64 << 20, 4 * options.window),
-      maxMessageSize: options.maxMessageSize,
-      maxRecord: this.outbox.config.maxPayload,
-      receiveOwn: options.receiveOwn,
-      getState: options.getState,
-      setState: options.setState,
-    }, performance.now())
+      slow: (e) => this.emit('slow', e),
+      stopped: () => this.inboxes.held,
+    })
+    this.live = live
   }
 
   /**
@@ -407,10 +342,9 @@ export class Group extends EventEmitter<GroupEvents> {
   private lastRefusal = -Infinity
 
   /** Excluded from the view: close this incarnation and join again as a new one. */
-  private rejoin(session: number, reason: string): void {
-    if (this.isClosed || session !== this.session) return
-    this.session = SESSION_CLOSED
-    this.engine.close()
+  private rejoin(from: LiveMember, reason: string): void {
+    if (this.isClosed || from !== this.live) return
+    from.close()
     this.rejoins++
     try {
       this.open()
@@ -436,8 +370,7 @@ export class Group extends EventEmitter<GroupEvents> {
   }
 
   private tick(): void {
-    if (this.isClosed) return
-    this.member.tick(performance.now())
+    if (!this.isClosed) this.live.tick()
   }
 
   /** Closes the member for good: after leave(), a failed join, or `error` (which ends the iterators with it). */
@@ -445,100 +378,23 @@ export class Group extends EventEmitter<GroupEvents> {
     if (this.isClosed) return
     this.isClosed = true
     clearInterval(this.ticker)
-    if (this.session !== SESSION_CLOSED) this.engine.close()
-    this.session = SESSION_CLOSED
+    this.live?.close() // (none when the first open() threw)
     this.inboxes.finishAll(error)
     this.delivery.failBarriers(new TroupeError('ERR_TROUPE_CLOSED', `sync(): the group '${this.name}' was left before the barrier was delivered`))
     this.onClosed()
   }
 
-  // ------------------------------------------------------------ sending
-
-  /** How the outbox writes into this incarnation's outbound ring. */
+  /** How the outbox writes into the live incarnation's outbound ring. */
   private outboxPort(): OutboxPort {
     return {
-      write: (data, start, end, order, frag) => {
-        const flags = order | (frag << 4)
-        if (!this.outbound.write(REC_MESSAGE, flags, data, start, end)) {
-          // Ring full: hand what is there to the engine right now, then retry once.
-          this.flush()
-          if (!this.outbound.write(REC_MESSAGE, flags, data, start, end)) return false
-        }
-        this.scheduleFlush()
-        return true
-      },
-      // (The engine wakes us when it frees space; onWake pumps.)
-      waitForSpace: (bytes) => this.outbound.waitForSpace(bytes),
+      write: (data, start, end, order, frag) => this.live.write(data, start, end, order, frag),
+      waitForSpace: (bytes) => this.live.waitForSpace(bytes),
       later: (pump) => queueMicrotask(() => {
         if (!this.isClosed) pump()
       }),
       drained: () => this.emit('drain'),
     }
   }
-
-  private scheduleFlush(): void {
-    if (this.flushQueued) return
-    this.flushQueued = true
-    queueMicrotask(this.flushFn)
-  }
-
-  private flush(): void {
-    this.flushQueued = false
-    if (this.isClosed) return
-    this.outbound.publish()
-    this.engine.flush()
-  }
-
-  // ------------------------------------------------------------ receiving
-
-  /** A member held our flow-control window full for slowReceiverTimeout. */
-  private onSlow(hex: string, lag: number): void {
-    const evicting = this.options.slowReceiver === 'evict'
-    if (evicting) this.member.evict(hex)
-    this.emit('slow', { member: this.member.idOf(hex) ?? hex, lag, evicting })
-  }
-
-  /** One call per batch of inbound records (the engine coalesces wake-ups). */
-  private onWake(session: number): void {
-    if (this.isClosed || session !== this.session) return
-    // An iterator is full: take nothing (and leave the wake flag set, so the
-    // engine does not wake us again) until it has caught up (Inboxes).
-    if (this.inboxes.held) return
-    this.member.setNow(performance.now())
-    this.inbound.armWake()
-    // First the rest of a batch left when an iterator filled up.
-    let batch: HeldBatch | null = this.heldBatch
-    this.heldBatch = null
-    for (batch ??= this.inbound.take(); batch !== null; batch = this.inboxes.held ? null : this.inbound.take()) {
-      if (this.inbound.takeBlocked()) this.engine.kick()
-      const at = readRecords(batch.bytes, batch.view, batch.at ?? 0, this.member, this.shell)
-      if (this.isClosed || session !== this.session) return
-      if (at < batch.bytes.length) this.heldBatch = { bytes: batch.bytes, view: batch.view, at }
-    }
-    if (this.inbound.takeBlocked()) this.engine.kick()
-    this.member.settle()
-    if (this.outbox.waiting) this.outbox.pump()
-    // The sequencer's hop is every total message's: while it places them, it
-    // stays awake a little after each receive, so the next one finds it so.
-    const now = performance.now()
-    if (this.member.placements !== this.placements) {
-      this.placements = this.member.placements
-      this.lastPlacedAt = now
-    }
-    const sequencing = this.lastPlacedAt > now - SEQUENCER_POLL_FOR_MS
-    if (sequencing !== this.sequencerPolls) {
-      this.sequencerPolls = sequencing
-      this.engine.setBusyPoll(1000 * Math.max(this.options.busyPoll, sequencing ? SEQUENCER_POLL_US : 0))
-    }
-  }
-  private sequencerPolls = false
-  private placements = 0 // the member's, when last looked at
-  private lastPlacedAt = -Infinity
-}
-
-/** The membership protocol's retry interval (ms): a twentieth of the suspicion timeout, 5 to 100 ms. */
-function retryOf(options: ResolvedOptions): number {
-  return Math.max(5, Math.min(100, options.suspectTimeout / 20))
 }
 
 /** What each counter in stats().counters means. */

@@ -1,15 +1,184 @@
-// The live shell's I/O: a native Engine for one incarnation of a member,
-// opened from the resolved options, with its two rings and its counters.
-// Group (group.ts) drives it; everything above it is sans-IO (member.ts, node/).
+// The live shell's I/O: one incarnation of a member, a native Engine opened
+// from the resolved options with its two rings and its counters, and the
+// sans-IO Member over it: the records taken from the inbound ring once per
+// wake-up and read into the member, the outbox's records written into the
+// outbound ring and flushed once per turn, the member's clock. Group
+// (group.ts) opens one per incarnation and keeps the public API.
+import { performance } from 'node:perf_hooks'
+
+import { RecordType } from './boundary.js'
 import { addon, type NativeEngine } from './engine.js'
-import { FETCH_ROOM } from './node/outbox.js'
+import { Member, type CorePort, type MemberEvents } from './member.js'
+import { FETCH_ROOM, type Outbox } from './node/outbox.js'
+import { readRecords, type RecordShell } from './node/records.js'
 import { ipv4ToInt, type ResolvedOptions } from './options.js'
 import { RingConsumer, RingProducer } from './ring.js'
 
 const OUTBOUND_BYTES = 4 << 20
 const INBOUND_BYTES = 8 << 20
+const REC_MESSAGE = RecordType.message
+const SEQUENCER_POLL_US = 50 // how long the sequencer keeps reading after a receive, while it places total messages
+const SEQUENCER_POLL_FOR_MS = 100 // ... placed that recently
 
-export interface LiveEngine {
+/** What an incarnation needs of its Group. */
+export interface LiveHost extends MemberEvents {
+  /** A member held our flow-control window full for slowReceiverTimeout. */
+  slow(e: { member: string; lag: number; evicting: boolean }): void
+  /** An iterator is full: stop reading records (mid-batch) until it has caught up. */
+  stopped(): boolean
+}
+
+/** Inbound records taken from the ring and not yet all handed to the member. */
+interface HeldBatch {
+  bytes: Uint8Array
+  view: DataView
+  at?: number
+}
+
+/** One incarnation of a live member: its engine and the Member over it. Closed for good by close(). */
+export class LiveMember {
+  readonly engine: NativeEngine
+  readonly member: Member
+  readonly counters: BigUint64Array
+  /** This incarnation's id: name#16 hex digits. */
+  readonly id: string
+  private readonly outbound: RingProducer
+  private readonly inbound: RingConsumer
+  private closed = false
+  private flushQueued = false
+  private readonly flushFn = () => this.flush()
+  private heldBatch: HeldBatch | null = null // the rest of a batch, while an iterator is full
+  private readonly shell: RecordShell
+  private sequencerPolls = false
+  private placements = 0 // the member's, when last looked at
+  private lastPlacedAt = -Infinity
+
+  constructor(group: string, private readonly options: ResolvedOptions, key: Uint8Array | null, private readonly outbox: Outbox, host: LiveHost) {
+    outbox.restart() // (what the last incarnation queued)
+    const live = openEngine(group, options, key, () => this.onWake())
+    const engine = (this.engine = live.engine)
+    this.outbound = live.outbound
+    this.inbound = live.inbound
+    this.counters = live.counters
+    this.id = `${options.name}#${live.self}`
+    outbox.config.maxPayload = live.maxPayload
+    const port: CorePort = {
+      control: (payload, to) => engine.control(payload, to),
+      pause: () => engine.pause(),
+      resume: () => engine.resume(),
+      exclude: (hex, excluded) => engine.exclude(hex, excluded),
+      forget: (hex) => engine.forget(hex),
+      setView: (view) => engine.setView(view),
+      advance: (hex, seq) => engine.advance(hex, seq),
+      fetch: (sender, holder, ranges) => engine.fetch(sender, holder, ranges),
+      sendOrder: (record) => {
+        if (!this.closed) outbox.sendRecord(record)
+      },
+    }
+    this.member = new Member(port, host, {
+      id: this.id,
+      suspectTimeout: options.suspectTimeout,
+      retry: retryOf(options),
+      discovery: options.discovery,
+      partitions: options.partitions,
+      maxControl: options.datagramSize - (key ? addon.limits.sealOverhead : 0) - addon.limits.dataHeaderBytes + 16,
+      futureBytes: Math.max(64 << 20, 4 * options.window),
+      maxMessageSize: options.maxMessageSize,
+      maxRecord: live.maxPayload,
+      receiveOwn: options.receiveOwn,
+      getState: options.getState,
+      setState: options.setState,
+    }, performance.now())
+    this.shell = {
+      onSlow: (hex, lag) => {
+        const evicting = options.slowReceiver === 'evict'
+        if (evicting) this.member.evict(hex)
+        host.slow({ member: this.member.idOf(hex) ?? hex, lag, evicting })
+      },
+      stopped: () => host.stopped(),
+    }
+  }
+
+  /** The outbox's port: one record into the outbound ring (false: no room, even after a flush). */
+  write(data: Uint8Array, start: number, end: number, order: number, frag: number): boolean {
+    const flags = order | (frag << 4)
+    if (!this.outbound.write(REC_MESSAGE, flags, data, start, end)) {
+      // Ring full: hand what is there to the engine right now, then retry once.
+      this.flush()
+      if (!this.outbound.write(REC_MESSAGE, flags, data, start, end)) return false
+    }
+    if (!this.flushQueued) {
+      this.flushQueued = true
+      queueMicrotask(this.flushFn)
+    }
+    return true
+  }
+
+  /** Asks the engine to wake us when the outbound ring has room for `bytes` (true: it has room already). */
+  waitForSpace(bytes: number): boolean {
+    return this.outbound.waitForSpace(bytes)
+  }
+
+  /** Publishes what was written and has the engine send it. */
+  flush(): void {
+    this.flushQueued = false
+    if (this.closed) return
+    this.outbound.publish()
+    this.engine.flush()
+  }
+
+  tick(): void {
+    if (!this.closed) this.member.tick(performance.now())
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.engine.close()
+  }
+
+  /** One call per batch of inbound records (the engine coalesces wake-ups), and when a full iterator caught up. */
+  onWake(): void {
+    if (this.closed) return
+    const shell = this.shell
+    // An iterator is full: take nothing (and leave the wake flag set, so the
+    // engine does not wake us again) until it has caught up (Inboxes).
+    if (shell.stopped()) return
+    this.member.setNow(performance.now())
+    this.inbound.armWake()
+    // First the rest of a batch left when an iterator filled up.
+    let batch: HeldBatch | null = this.heldBatch
+    this.heldBatch = null
+    for (batch ??= this.inbound.take(); batch !== null; batch = shell.stopped() ? null : this.inbound.take()) {
+      if (this.inbound.takeBlocked()) this.engine.kick()
+      const at = readRecords(batch.bytes, batch.view, batch.at ?? 0, this.member, shell)
+      if (this.closed) return
+      if (at < batch.bytes.length) this.heldBatch = { bytes: batch.bytes, view: batch.view, at }
+    }
+    if (this.inbound.takeBlocked()) this.engine.kick()
+    this.member.settle()
+    if (this.outbox.waiting) this.outbox.pump()
+    // The sequencer's hop is every total message's: while it places them, it
+    // stays awake a little after each receive, so the next one finds it so.
+    const now = performance.now()
+    if (this.member.placements !== this.placements) {
+      this.placements = this.member.placements
+      this.lastPlacedAt = now
+    }
+    const sequencing = this.lastPlacedAt > now - SEQUENCER_POLL_FOR_MS
+    if (sequencing !== this.sequencerPolls) {
+      this.sequencerPolls = sequencing
+      this.engine.setBusyPoll(1000 * Math.max(this.options.busyPoll, sequencing ? SEQUENCER_POLL_US : 0))
+    }
+  }
+}
+
+/** The membership protocol's retry interval (ms): a twentieth of the suspicion timeout, 5 to 100 ms. */
+export function retryOf(options: ResolvedOptions): number {
+  return Math.max(5, Math.min(100, options.suspectTimeout / 20))
+}
+
+interface LiveEngine {
   engine: NativeEngine
   outbound: RingProducer
   inbound: RingConsumer
@@ -21,7 +190,7 @@ export interface LiveEngine {
 }
 
 /** Opens the sockets and the I/O thread of a new incarnation; `onWake` runs once per batch of inbound records. */
-export function openEngine(group: string, options: ResolvedOptions, key: Uint8Array | null, onWake: () => void): LiveEngine {
+function openEngine(group: string, options: ResolvedOptions, key: Uint8Array | null, onWake: () => void): LiveEngine {
   const inject = options.inject
   // The inbound ring must hold several of the largest datagrams.
   const inboundBytes = Math.max(INBOUND_BYTES, nextPowerOfTwo(options.datagramSize * 8))

@@ -57,7 +57,7 @@ let me = null // the incarnation the log speaks for
 let viewId = 0
 let stateEntry = null
 /** The line of views the member is in (view ids count within a line; a side of a 'merge' partition starts its own). */
-const founder = () => group.member.gms.founder
+const founder = () => group.live.member.gms.founder
 const getState = () => {
   const state = new Uint8Array(4 + bigState)
   new DataView(state.buffer).setUint32(0, sum, true)

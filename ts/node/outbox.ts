@@ -36,7 +36,7 @@ export interface OutboxConfig {
 
 /**
  * Bytes a message record leaves free of a datagram's payload, so that a
- * fragment also fits a FETCHED control datagram (member.ts relays it there).
+ * fragment also fits a FETCHED control datagram (the holder relays it there).
  */
 export const FETCH_ROOM = 128
 

@@ -32,7 +32,7 @@ export class Stream implements Lane {
   target: CutEntry | null = null
   extras: Set<number> | null = null
   // A barrier's cut whose RELEASE never came, while a later flush goes on:
-  // nothing beyond it is delivered before the barrier is (Member.applyCut).
+  // nothing beyond it is delivered before the barrier is (FlushCut.apply, node/cut.ts).
   barrier: CutEntry | null = null
   barrierExtras: Set<number> | null = null
   watchedNext = 0 // fetchMissing: `next` when last looked at, and since when

@@ -4,7 +4,7 @@
 // delivers lane heads as the order policies allow. One policy per order
 // (policy.ts); this module only asks them.
 //
-//   arrival (member.ts emit) → policy.unwrap, policy.onMessage:
+//   arrival (node/receiver.ts emit) → policy.unwrap, policy.onMessage:
 //     now / inOrder → delivered (inOrder: unless its lane has messages waiting)
 //     waits         → its lane; drain(): the next placed total/safe head
 //                     (total.ts), then causal heads whose dependencies are
