@@ -3,7 +3,7 @@
 // time (tick). Output: control messages and calls on the host (the member
 // runtime, ts/member.ts), which owns the message streams.
 //
-// Roles are state objects: a member is Joining (below) until its first view,
+// Roles are state objects: a member is Joining (joining.ts) until its first view,
 // then a member that takes part in each flush through a ParticipantFlush;
 // whichever member is the acting coordinator (the oldest member it does not
 // suspect) also runs a CoordinatorFlush (coordinator.ts) when the view must
@@ -28,6 +28,7 @@
 import { compareBallots, type Ballot, type Control, type CutEntry, type Holding, type Install, type WireView } from './messages.js'
 import type { View } from '../message.js'
 import { CoordinatorFlush } from './coordinator.js'
+import { Joining } from './joining.js'
 import { Merges } from './merges.js'
 
 export interface GmsConfig {
@@ -664,51 +665,4 @@ function compareKeys(a: [number, number, string], b: [number, number, string]): 
   if (a[0] !== b[0]) return a[0] - b[0]
   if (a[1] !== b[1]) return a[1] - b[1]
   return a[2] < b[2] ? 1 : a[2] > b[2] ? -1 : 0 // the lower coordinator id wins a tie
-}
-
-/**
- * The joiner's role, until its first view: it asks to join every retry
- * interval; if nobody answers for the discovery time, and no lower joiner is
- * heard, it starts the group itself (tick() says so). Never while anyone but
- * joiners is heard: a group is there (its coordinator may have just died; the
- * next one will answer).
- */
-class Joining {
-  private readonly started: number
-  private lastJoinSent = -Infinity
-  private announceHeardAt = -Infinity
-  private readonly joinersHeard = new Map<string, number>() // other joiners (bootstrap), last heard
-
-  constructor(private readonly host: GmsHost, private readonly config: GmsConfig) {
-    this.started = host.now()
-  }
-
-  heardJoiner(member: string): void {
-    this.joinersHeard.set(member, this.host.now())
-  }
-
-  /** A group's coordinator announced its view: a group is there. */
-  heardAnnounce(): void {
-    this.announceHeardAt = this.host.now()
-  }
-
-  /** Asks to join (again); true when this member should start the group itself. */
-  tick(): boolean {
-    const now = this.host.now()
-    const me = this.host.me
-    if (now - this.lastJoinSent >= this.config.retry) {
-      this.lastJoinSent = now
-      this.host.send({ kind: 'join', member: me }, null)
-    }
-    if (now - this.started < this.config.discovery || now - this.announceHeardAt < this.config.discovery) return false
-    for (const other of this.host.heard()) {
-      if (other === me) continue
-      const at = this.joinersHeard.get(other)
-      if (at === undefined || now - at >= this.config.discovery || other < me) return false
-    }
-    for (const [other, at] of this.joinersHeard) {
-      if (now - at < this.config.discovery && other < me) return false
-    }
-    return true
-  }
 }
