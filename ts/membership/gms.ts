@@ -4,11 +4,11 @@
 // runtime, ts/member.ts), which owns the message streams.
 //
 // Roles are state objects: a member is Joining (joining.ts) until its first view,
-// then a member that takes part in each flush through a ParticipantFlush;
-// whichever member is the acting coordinator (the oldest member it does not
-// suspect) also runs a CoordinatorFlush (coordinator.ts) when the view must
-// change, and in 'merge' mode leads merges with other sides (merges.ts).
-// What stays in Gms is what the roles share: the view, the ballots, what
+// then a Participant (participant.ts) in each flush, with the ballots it
+// promised; whichever member is the acting coordinator (the oldest member it
+// does not suspect) also runs a CoordinatorFlush (coordinator.ts) when the
+// view must change, and in 'merge' mode leads merges with other sides
+// (merges.ts). What stays in Gms is what the roles share: the view, what
 // waits for the next change (joins, leaves, evictions).
 //
 // One flush, by the acting coordinator C (ballot b orders attempts):
@@ -25,11 +25,12 @@
 // mid-flush, the next oldest member starts a higher ballot; a member that has
 // installed C's last view brings it along in its REPORT (catch-up), so view
 // ids never name two different member lists.
-import { compareBallots, type Ballot, type Control, type CutEntry, type Holding, type Install, type WireView } from './messages.js'
+import { compareBallots, type Control, type CutEntry, type Holding, type Install, type WireView } from './messages.js'
 import type { View } from '../message.js'
 import { CoordinatorFlush } from './coordinator.js'
 import { Joining } from './joining.js'
 import { Merges } from './merges.js'
+import { Participant, type ParticipantGms } from './participant.js'
 
 export interface GmsConfig {
   /** Silence after which the reliability core suspects a member (ms). */
@@ -82,36 +83,12 @@ export function nameOf(member: string): string {
   return member.slice(0, member.lastIndexOf('#'))
 }
 
-const ZERO: Ballot = { n: 0, coord: '' }
-
-/**
- * A member's side of one flush attempt (one ballot), phase by phase:
- *   asked     PREPARE came; no REPORT yet (a fragmented message of ours is
- *             still going out, or a joiner does not hear every member yet)
- *   reported  REPORT sent; waiting for the CUT (a PREPARE again resends it,
- *             or, if it said it did not hear everyone, asks anew: 'asked')
- *   atCut     the CUT is applied: delivering up to it; DONE once reached
- *             (doneBallot), then INSTALL, or RELEASE for a barrier
- */
-class ParticipantFlush {
-  phase: 'asked' | 'reported' | 'atCut' = 'asked'
-  report: Extract<Control, { kind: 'report' }> | null = null
-
-  constructor(readonly ballot: Ballot, readonly members: readonly string[], readonly since: number) {}
-}
-
-export class Gms {
+export class Gms implements ParticipantGms {
   view: View | null = null
   private lastInstall: Install | null = null
   private seen = 0 // highest view id seen anywhere
-  private promised: Ballot = ZERO
-  private doneBallot: Ballot = ZERO
-  private flush: ParticipantFlush | null = null // the member's role in a flush, while one runs
+  private readonly participant: Participant // the member's side of every flush
   private coordinator: CoordinatorFlush | null = null
-  // Members the flush attempt under way leaves out (they no longer hold back
-  // our stability). Not sticky: an attempt that never installs may be
-  // followed by one that keeps them, if they are heard again.
-  private excludedNow = new Set<string>()
   private readonly joinsWaiting = new Map<string, number>() // joiner -> first heard (ms)
   private readonly leavesWaiting = new Set<string>()
   private readonly evictsWaiting = new Set<string>() // slow receivers to remove (slowReceiver 'evict')
@@ -128,6 +105,7 @@ export class Gms {
 
   constructor(private readonly host: GmsHost, private readonly config: GmsConfig) {
     this.joining = new Joining(host, config)
+    this.participant = new Participant(host, this)
     this.merges = new Merges(config)
   }
 
@@ -142,11 +120,12 @@ export class Gms {
     return this.isBlocked
   }
   get flushing(): boolean {
-    return this.flush !== null
+    return this.participant.flush !== null
   }
   /** Is `member` in the view the current flush proposes? */
   proposed(member: string): boolean {
-    return this.flush !== null && this.flush.members.includes(member)
+    const f = this.participant.flush
+    return f !== null && f.members.includes(member)
   }
 
   /** Starts a graceful leave: we stay until a view without us is installed. */
@@ -208,10 +187,10 @@ export class Gms {
           else this.suspectReports.set(m, { first: this.host.now(), last: this.host.now() })
         }
         return
-      case 'prepare': return this.onPrepare(c)
-      case 'cut': return this.onCut(c)
+      case 'prepare': return this.participant.onPrepare(c)
+      case 'cut': return this.participant.onCut(c)
       case 'install': return this.onInstall(c)
-      case 'release': return this.onRelease(c)
+      case 'release': return this.participant.onRelease(c)
       case 'report': case 'done': case 'installed':
         this.coordinator?.onReply(from, c)
         return
@@ -221,7 +200,7 @@ export class Gms {
         return
       case 'nack':
         // Our attempt lost to a higher ballot we had not seen: try again above it.
-        if (this.coordinator && compareBallots(c.ballot, this.promised) > 0) {
+        if (this.coordinator && compareBallots(c.ballot, this.participant.promised) > 0) {
           this.coordinatorBallot = Math.max(this.coordinatorBallot, c.ballot.n)
           this.restart()
         }
@@ -245,11 +224,12 @@ export class Gms {
 
   private tickJoining(): void {
     if (this.leaving || !this.joining) return
-    if (this.flush) {
+    const f = this.participant.flush
+    if (f) {
       // Proposed into a view: answer again if the coordinator asks (onPrepare),
       // unless that flush died with its coordinator.
-      if (this.host.now() - this.flush.since < 2 * this.config.suspectTimeout) return
-      this.flush = null
+      if (this.host.now() - f.since < 2 * this.config.suspectTimeout) return
+      this.participant.flush = null
     }
     if (!this.joining.tick()) return
     // Nobody answered: we start the group, in a view of our own.
@@ -271,14 +251,7 @@ export class Gms {
 
   private tickMember(now: number): void {
     // A flush we take part in: pause, report, reach the cut.
-    const f = this.flush
-    if (f) {
-      if (!f.report) this.tryReport(f)
-      if (f.phase === 'atCut' && this.view && this.host.cutReached() && compareBallots(this.doneBallot, f.ballot) !== 0) {
-        this.doneBallot = f.ballot
-        this.host.send({ kind: 'done', ballot: f.ballot }, f.ballot.coord)
-      }
-    }
+    this.participant.tick()
     // Tell the coordinator whom we suspect (it decides).
     const suspects = this.view!.members.filter((m) => m !== this.me && this.host.suspected(m))
     const acting = this.actingCoordinator()
@@ -308,76 +281,6 @@ export class Gms {
     this.host.blocked(blocked, blocked ? `hears ${heard} of ${this.view.members.length} members of view ${this.view.id}: not a majority` : 'a majority is back')
   }
 
-  private onPrepare(p: Extract<Control, { kind: 'prepare' }>): void {
-    if (this.view) {
-      const founder = this.founder
-      const merged = p.merging.some((r) => r.id === this.view!.id && r.founder === founder)
-      if (!merged && p.from.founder !== founder) return // another group's flush
-      if (!merged && p.from.id < this.view.id) {
-        // A flush of a view we have left behind: show its coordinator where the group is.
-        if (this.lastInstall && this.view.members.includes(p.ballot.coord)) this.host.send(this.lastInstall, p.ballot.coord)
-        return
-      }
-    } else if (!p.members.includes(this.me)) {
-      return
-    }
-    if (compareBallots(p.ballot, this.promised) < 0) {
-      this.host.send({ kind: 'nack', ballot: this.promised }, p.ballot.coord)
-      return
-    }
-    this.setExcluded(p.excluded.filter((m) => m !== this.me))
-    if (this.coordinator && p.ballot.coord !== this.me) this.coordinator = null // a higher ballot: yield
-    this.promised = p.ballot
-    const f = this.flush
-    if (f && compareBallots(f.ballot, p.ballot) === 0) {
-      if (f.report && !f.report.ready) {
-        // Ask again whom we hear.
-        f.report = null
-        if (f.phase === 'reported') f.phase = 'asked'
-      }
-      if (f.report) this.host.send(f.report, p.ballot.coord)
-      else this.tryReport(f)
-      return
-    }
-    this.flush = new ParticipantFlush(p.ballot, p.members, this.host.now())
-    this.tryReport(this.flush)
-  }
-
-  private tryReport(f: ParticipantFlush): void {
-    let sent = 0
-    let held: Record<string, Holding> = {}
-    if (this.view) {
-      const paused = this.host.pause()
-      if (paused === null) return // a fragmented message is still going out: next tick
-      sent = paused
-      held = this.host.freeze()
-    }
-    const ready = f.members.every((m) => m === this.me || this.host.hears(m))
-    if (!this.view && !ready) return // a joiner answers once it hears everyone
-    f.report = {
-      kind: 'report', ballot: f.ballot, view: this.view?.id ?? 0, founder: this.view ? this.founder : '',
-      members: this.view?.members ?? [], seen: this.seen, sent, held, ready, last: this.lastInstall,
-    }
-    if (f.phase === 'asked') f.phase = 'reported'
-    this.host.send(f.report, f.ballot.coord)
-  }
-
-  private onCut(c: Extract<Control, { kind: 'cut' }>): void {
-    const f = this.flush
-    if (!f || compareBallots(f.ballot, c.ballot) !== 0 || !f.report) return
-    // Everyone who reaches this cut has seen the next view's id: a later
-    // attempt (if this coordinator dies before everyone installs) picks a higher one.
-    this.seen = Math.max(this.seen, c.view)
-    if (f.phase !== 'atCut') {
-      f.phase = 'atCut'
-      if (this.view) this.host.applyCut(c.cut, c.view === this.view.id)
-    }
-    if (!this.view || this.host.cutReached()) {
-      this.doneBallot = c.ballot
-      this.host.send({ kind: 'done', ballot: c.ballot }, c.ballot.coord)
-    }
-  }
-
   private onInstall(i: Install): void {
     const current = this.view?.id ?? 0
     const mine = this.view
@@ -392,7 +295,8 @@ export class Gms {
     }
     // Only the flush we completed may install: we reached its cut (or, a
     // joiner, we reported to it).
-    const ours = compareBallots(this.doneBallot, i.ballot) === 0 || (!this.view && this.flush !== null && compareBallots(this.flush.ballot, i.ballot) === 0)
+    const f = this.participant.flush
+    const ours = compareBallots(this.participant.doneBallot, i.ballot) === 0 || (!this.view && f !== null && compareBallots(f.ballot, i.ballot) === 0)
     if (!ours) return
     this.acceptInstall(i)
     // A joiner answers once it has the state (the coordinator resends the
@@ -407,14 +311,6 @@ export class Gms {
     if (i && !this.gone && this.view?.id === i.view.id) this.host.send({ kind: 'installed', ballot: i.ballot }, i.ballot.coord)
   }
 
-  /** The members the current attempt leaves out; the core stops waiting for their acks (and waits again if they are back). */
-  private setExcluded(members: readonly string[]): void {
-    const next = new Set(members)
-    for (const m of next) if (!this.excludedNow.has(m)) this.host.exclude(m, true)
-    for (const m of this.excludedNow) if (!next.has(m) && this.view?.members.includes(m)) this.host.exclude(m, false)
-    this.excludedNow = next
-  }
-
   /** A sync message wants a barrier: the coordinator runs one (a flush that keeps the view). */
   requestBarrier(): void {
     this.barrierRequests++ // the next tick starts it (not from inside a delivery)
@@ -425,18 +321,6 @@ export class Gms {
   }
   private barrierRequests = 0
   barriersDone = 0
-  private lastRelease: Ballot = ZERO
-
-  private onRelease(c: Extract<Control, { kind: 'release' }>): void {
-    const f = this.flush
-    if (f && compareBallots(f.ballot, c.ballot) === 0 && compareBallots(this.doneBallot, c.ballot) === 0) {
-      this.flush = null
-      this.lastRelease = c.ballot
-      this.setExcluded([])
-      this.host.release()
-    }
-    if (compareBallots(this.lastRelease, c.ballot) === 0) this.host.send({ kind: 'installed', ballot: c.ballot }, c.ballot.coord)
-  }
 
   private acceptInstall(i: Install): void {
     this.seen = Math.max(this.seen, i.view.id)
@@ -449,7 +333,7 @@ export class Gms {
       }
       if (this.leaving) return this.finish(() => this.host.left())
       if (!this.view) {
-        this.flush = null // a joiner left out of this one: keep asking
+        this.participant.flush = null // a joiner left out of this one: keep asking
         return
       }
       return this.finish(() => this.host.excluded(`view ${i.view.id} does not have us`))
@@ -459,8 +343,7 @@ export class Gms {
     this.view = view
     this.joining = null // a member now
     this.lastInstall = i
-    this.flush = null
-    this.excludedNow = new Set()
+    this.participant.installed()
     for (const m of i.view.members) {
       this.joinsWaiting.delete(m)
       this.suspectReports.delete(m)
@@ -520,7 +403,7 @@ export class Gms {
   private finish(then: () => void): void {
     this.gone = true
     this.coordinator = null
-    this.flush = null
+    this.participant.flush = null
     then()
   }
 
@@ -572,7 +455,7 @@ export class Gms {
       names.add(nameOf(m))
       return true
     })
-    const f = this.flush
+    const f = this.participant.flush
     // Someone else's flush is under way: let it finish, unless it has stalled
     // for long (its coordinator gave it up without being suspected).
     if (f && f.ballot.coord !== this.me && !this.host.suspected(f.ballot.coord) && now - f.since < 2 * this.config.suspectTimeout) return null
@@ -594,7 +477,7 @@ export class Gms {
       const present = view.members.filter((m) => !excluded.includes(m) || (this.leavesWaiting.has(m) && !this.host.suspected(m)) || (m === this.me && this.leaving)).length
       if (present * 2 <= view.members.length) return this.checkMajority()
     }
-    const ballot = { n: Math.max(this.promised.n, this.coordinatorBallot) + 1, coord: this.me }
+    const ballot = { n: Math.max(this.participant.promised.n, this.coordinatorBallot) + 1, coord: this.me }
     this.coordinatorBallot = ballot.n
     const own = new Set(view.members)
     const others = merging.flatMap((v) => v.members).filter((m) => !own.has(m) && !this.host.suspected(m))
@@ -604,10 +487,10 @@ export class Gms {
       if (this.leaving) this.finish(() => this.host.left())
       return
     }
-    this.setExcluded(excluded.filter((m) => m !== this.me))
+    this.participant.setExcluded(excluded.filter((m) => m !== this.me))
     // Nothing changes but a sync wants its barrier: a flush that keeps the view.
     // (Any other change makes a new view, whose end is a barrier too.)
-    const barrier = !excluded.length && !joiners.filter((m) => !own.has(m)).length && !merging.length && this.flush === null
+    const barrier = !excluded.length && !joiners.filter((m) => !own.has(m)).length && !merging.length && this.participant.flush === null
     this.coordinator = new CoordinatorFlush(this, this.host, this.config, ballot, view, members, excluded, joiners.filter((m) => !own.has(m)), merging, barrier)
     this.barrierAsked = this.barrierRequests
     this.coordinator.tick(this.host.now())
@@ -632,7 +515,7 @@ export class Gms {
   /** A report told the coordinator of an install it missed: catch up (as if it had come to us). */
   catchUp(i: Install): boolean {
     if (i.view.id <= (this.view?.id ?? 0)) return false
-    if (compareBallots(this.doneBallot, i.ballot) !== 0) return false
+    if (compareBallots(this.participant.doneBallot, i.ballot) !== 0) return false
     this.acceptInstall(i)
     return true
   }
@@ -648,6 +531,14 @@ export class Gms {
   }
   get highestSeen(): number {
     return this.seen
+  }
+  /** A CUT named view `id` (participant.ts). */
+  sawView(id: number): void {
+    this.seen = Math.max(this.seen, id)
+  }
+  /** Another coordinator's higher ballot came (participant.ts): an attempt of ours gives way. */
+  preempted(): void {
+    this.coordinator = null
   }
   finished(): void {
     this.coordinator = null
