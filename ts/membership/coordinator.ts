@@ -1,4 +1,4 @@
-// The acting coordinator's role in one flush (gms.ts runs it): PREPARE to
+// The acting coordinator's role in one flush (change.ts runs it): PREPARE to
 // the next view's members and the leavers, their REPORTs, the CUT, their
 // DONEs, then the INSTALL (or, for a barrier, the RELEASE) until every member
 // has it. Its phase is explicit: prepare, cut, install.

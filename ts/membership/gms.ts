@@ -3,13 +3,15 @@
 // time (tick). Output: control messages and calls on the host (the member
 // runtime, ts/member.ts), which owns the message streams.
 //
-// Roles are state objects: a member is Joining (joining.ts) until its first view,
-// then a Participant (participant.ts) in each flush, with the ballots it
-// promised; whichever member is the acting coordinator (the oldest member it
-// does not suspect) also runs a CoordinatorFlush (coordinator.ts) when the
-// view must change, and in 'merge' mode leads merges with other sides
-// (merges.ts). What stays in Gms is what the roles share: the view, what
-// waits for the next change (joins, leaves, evictions).
+// Roles are state objects; Gms holds what they share (the view, the last
+// install, the highest view id seen, whether we leave or are gone) and routes
+// the CONTROL messages and ticks to them:
+//   Joining (joining.ts)          until the first view: asks to join, or starts the group
+//   Participant (participant.ts)  a member's side of each flush
+//   Changes (change.ts)           what waits for the next view; the acting coordinator
+//                                 (the oldest member it does not suspect) chooses it
+//                                 and runs a CoordinatorFlush (coordinator.ts)
+//   Merges (merges.ts)            ('merge' mode) the other sides we lead a merge with
 //
 // One flush, by the acting coordinator C (ballot b orders attempts):
 //
@@ -27,7 +29,7 @@
 // ids never name two different member lists.
 import { compareBallots, type Control, type CutEntry, type Holding, type Install, type WireView } from './messages.js'
 import type { View } from '../message.js'
-import { CoordinatorFlush } from './coordinator.js'
+import { Changes } from './change.js'
 import { Joining } from './joining.js'
 import { Merges } from './merges.js'
 import { Participant, type ParticipantGms } from './participant.js'
@@ -78,35 +80,25 @@ export interface GmsHost {
   refused(holder: string): void
 }
 
-/** The name part of a member id (name#incarnation). */
-export function nameOf(member: string): string {
-  return member.slice(0, member.lastIndexOf('#'))
-}
-
 export class Gms implements ParticipantGms {
   view: View | null = null
   private lastInstall: Install | null = null
   private seen = 0 // highest view id seen anywhere
   private readonly participant: Participant // the member's side of every flush
-  private coordinator: CoordinatorFlush | null = null
-  private readonly joinsWaiting = new Map<string, number>() // joiner -> first heard (ms)
-  private readonly leavesWaiting = new Set<string>()
-  private readonly evictsWaiting = new Set<string>() // slow receivers to remove (slowReceiver 'evict')
-  private lastEvictSent = -Infinity
-  private readonly suspectReports = new Map<string, { first: number; last: number }>() // suspected by others
+  private readonly changes: Changes // what waits for the next view; the acting coordinator's choice of it and its flush
   private readonly merges: Merges // ('merge' mode) the other sides we lead a merge with
   // The role before the first view (then null): asks to join, or starts the group.
   private joining: Joining | null
-  private lastAnnounce = -Infinity
-  private lastSuspectSent = -Infinity
   private isBlocked = false
   private leaving = false
   private gone = false
+  private leftAfterInstall = false // a leaving coordinator: once every member has the view without us
 
   constructor(private readonly host: GmsHost, private readonly config: GmsConfig) {
     this.joining = new Joining(host, config)
     this.participant = new Participant(host, this)
     this.merges = new Merges(config)
+    this.changes = new Changes(this, host, config, this.merges, this.participant)
   }
 
   get me(): string {
@@ -132,15 +124,15 @@ export class Gms implements ParticipantGms {
   leave(): void {
     if (this.gone) return
     this.leaving = true
-    if (!this.view) return this.finish(() => this.host.left())
-    this.leavesWaiting.add(this.me)
+    if (!this.view) return this.leaveDone()
+    this.changes.leaves.add(this.me)
     this.tick()
   }
 
   /** A slow receiver to remove from the view: the acting coordinator is asked until a view without it is installed. */
   evict(member: string): void {
     if (!this.view?.members.includes(member) || member === this.me) return
-    this.evictsWaiting.add(member)
+    this.changes.evicts.add(member)
     this.tick()
   }
 
@@ -153,15 +145,15 @@ export class Gms implements ParticipantGms {
       case 'join':
         if (!this.view) this.joining?.heardJoiner(c.member)
         else if (c.member === from && !this.view.members.includes(c.member)) {
-          const holder = this.nameHolder(c.member)
+          const holder = this.changes.nameHolder(c.member)
           if (holder !== null) {
             // Names are unique among live members. (A restarted process gets
             // in once its old incarnation is suspected: it keeps asking.)
             if (this.actingCoordinator() === this.me) this.host.send({ kind: 'refuse', member: c.member, holder }, from)
             return
           }
-          if (!this.joinsWaiting.has(c.member)) {
-            this.joinsWaiting.set(c.member, this.host.now())
+          if (!this.changes.joins.has(c.member)) {
+            this.changes.joins.set(c.member, this.host.now())
             this.tick() // a coordinator starts the view change now, not at its next tick
           }
         }
@@ -170,41 +162,29 @@ export class Gms implements ParticipantGms {
         if (!this.view && c.member === this.me && !this.leaving) this.host.refused(c.holder)
         return
       case 'leave':
-        if (c.member === from && this.view?.members.includes(from) && !this.leavesWaiting.has(from)) {
-          this.leavesWaiting.add(from)
+        if (c.member === from && this.view?.members.includes(from) && !this.changes.leaves.has(from)) {
+          this.changes.leaves.add(from)
           this.tick()
         }
         return
       case 'evict':
         if (!this.view?.members.includes(from)) return
-        for (const m of c.members) if (this.view.members.includes(m) && m !== this.me) this.evictsWaiting.add(m)
+        for (const m of c.members) if (this.view.members.includes(m) && m !== this.me) this.changes.evicts.add(m)
         this.tick()
         return
-      case 'suspect':
-        for (const m of c.members) {
-          const r = this.suspectReports.get(m)
-          if (r) r.last = this.host.now()
-          else this.suspectReports.set(m, { first: this.host.now(), last: this.host.now() })
-        }
-        return
+      case 'suspect': return this.changes.suspectsReported(c.members, this.host.now())
       case 'prepare': return this.participant.onPrepare(c)
       case 'cut': return this.participant.onCut(c)
       case 'install': return this.onInstall(c)
       case 'release': return this.participant.onRelease(c)
       case 'report': case 'done': case 'installed':
-        this.coordinator?.onReply(from, c)
+        this.changes.flush?.onReply(from, c)
         return
       case 'behind':
         // A member missed the install of our view: send it again.
         if (this.view && c.view < this.view.id && this.lastInstall && this.view.members.includes(from)) this.host.send(this.lastInstall, from)
         return
-      case 'nack':
-        // Our attempt lost to a higher ballot we had not seen: try again above it.
-        if (this.coordinator && compareBallots(c.ballot, this.participant.promised) > 0) {
-          this.coordinatorBallot = Math.max(this.coordinatorBallot, c.ballot.n)
-          this.restart()
-        }
-        return
+      case 'nack': return this.changes.nacked(c.ballot)
     }
   }
 
@@ -217,7 +197,7 @@ export class Gms implements ParticipantGms {
     if (this.gone) return
     // An attempt we run goes on until a higher ballot preempts it, even if an
     // older member is heard again meanwhile (it waits for our attempt).
-    if (this.coordinator || this.actingCoordinator() === this.me) this.tickCoordinator(now)
+    if (this.changes.flush || this.actingCoordinator() === this.me) this.changes.tick(now)
   }
 
   // ------------------------------------------------------------ joining
@@ -244,7 +224,7 @@ export class Gms implements ParticipantGms {
     for (const m of this.view.members) {
       if (m === this.me) return m
       // (A member being evicted may be the coordinator: the next one acts.)
-      if (!this.host.suspected(m) && !this.evictsWaiting.has(m)) return m
+      if (!this.host.suspected(m) && !this.changes.evicts.has(m)) return m
     }
     return null
   }
@@ -252,27 +232,14 @@ export class Gms implements ParticipantGms {
   private tickMember(now: number): void {
     // A flush we take part in: pause, report, reach the cut.
     this.participant.tick()
-    // Tell the coordinator whom we suspect (it decides).
-    const suspects = this.view!.members.filter((m) => m !== this.me && this.host.suspected(m))
+    // Tell the acting coordinator what we know must change (it decides).
     const acting = this.actingCoordinator()
-    if (suspects.length && acting && acting !== this.me && now - this.lastSuspectSent >= this.config.retry) {
-      this.lastSuspectSent = now
-      this.host.send({ kind: 'suspect', members: suspects }, acting)
-    }
-    const evicts = [...this.evictsWaiting].filter((m) => this.view!.members.includes(m))
-    if (evicts.length && acting && acting !== this.me && now - this.lastEvictSent >= this.config.retry) {
-      this.lastEvictSent = now
-      this.host.send({ kind: 'evict', members: evicts }, acting)
-    }
-    if (this.leaving && acting && acting !== this.me && now - this.lastSuspectSent >= this.config.retry) {
-      this.lastSuspectSent = now
-      this.host.send({ kind: 'leave', member: this.me }, acting)
-    }
+    if (acting && acting !== this.me) this.changes.tell(acting, now)
     this.checkMajority()
   }
 
   /** Primary-partition rule: a side that does not hear a majority of the view is blocked. */
-  private checkMajority(): void {
+  checkMajority(): void {
     if (this.config.partitions !== 'primary' || !this.view) return
     const heard = this.view.members.filter((m) => m === this.me || !this.host.suspected(m)).length
     const blocked = heard * 2 <= this.view.members.length
@@ -313,25 +280,23 @@ export class Gms implements ParticipantGms {
 
   /** A sync message wants a barrier: the coordinator runs one (a flush that keeps the view). */
   requestBarrier(): void {
-    this.barrierRequests++ // the next tick starts it (not from inside a delivery)
+    this.changes.requestBarrier()
   }
   /** A sync message waits and no barrier is asked for (it came while another member coordinated): ask. */
   ensureBarrier(): void {
-    if (this.barrierRequests <= this.barriersDone) this.barrierRequests = this.barriersDone + 1
+    this.changes.ensureBarrier()
   }
-  private barrierRequests = 0
-  barriersDone = 0
 
   private acceptInstall(i: Install): void {
     this.seen = Math.max(this.seen, i.view.id)
     if (!i.view.members.includes(this.me)) {
       // A leaving coordinator first sees its install through (it resends
       // until every member has it); then it is gone.
-      if (this.leaving && this.coordinator?.made(i)) {
+      if (this.leaving && this.changes.flush?.made(i)) {
         this.leftAfterInstall = true
         return
       }
-      if (this.leaving) return this.finish(() => this.host.left())
+      if (this.leaving) return this.leaveDone()
       if (!this.view) {
         this.participant.flush = null // a joiner left out of this one: keep asking
         return
@@ -339,18 +304,11 @@ export class Gms implements ParticipantGms {
       return this.finish(() => this.host.excluded(`view ${i.view.id} does not have us`))
     }
     const view: View = Object.freeze({ id: i.view.id, members: Object.freeze([...i.view.members]), coordinator: i.view.members[0]! })
-    if (this.coordinator && !this.coordinator.made(i)) this.coordinator = null // its flush was of an older view
     this.view = view
     this.joining = null // a member now
     this.lastInstall = i
     this.participant.installed()
-    for (const m of i.view.members) {
-      this.joinsWaiting.delete(m)
-      this.suspectReports.delete(m)
-    }
-    for (const m of [...this.joinsWaiting.keys()]) if (i.view.members.includes(m)) this.joinsWaiting.delete(m)
-    for (const m of [...this.leavesWaiting]) if (!i.view.members.includes(m)) this.leavesWaiting.delete(m)
-    for (const m of [...this.evictsWaiting]) if (!i.view.members.includes(m)) this.evictsWaiting.delete(m)
+    this.changes.installed(i)
     this.merges.installed(i.view.members, i.merged)
     this.host.install(i, view)
     if (this.isBlocked) {
@@ -391,7 +349,7 @@ export class Gms implements ParticipantGms {
       if (compareKeys(ours, theirs) <= 0) return // they lead
       this.merges.lead(from, v, this.host.now())
       // A merge under way that names an older view of that side cannot finish: start it again.
-      if (this.coordinator?.mergesStale(v)) this.restart()
+      if (this.changes.flush?.mergesStale(v)) this.changes.restart()
       return
     }
     // Primary: the side that is behind starts over and joins the other.
@@ -402,100 +360,17 @@ export class Gms implements ParticipantGms {
 
   private finish(then: () => void): void {
     this.gone = true
-    this.coordinator = null
+    this.changes.flush = null
     this.participant.flush = null
     then()
   }
 
-  // ------------------------------------------------------------ coordinator
+  // ------------------------------------------------------------ for the roles
 
-  private tickCoordinator(now: number): void {
-    if (now - this.lastAnnounce >= this.config.retry * 5) {
-      this.lastAnnounce = now
-      this.host.send({ kind: 'announce', view: { id: this.view!.id, members: this.view!.members, founder: this.founder }, partitions: this.config.partitions === 'merge' }, null)
-    }
-    if (this.coordinator) {
-      this.coordinator.tick(now)
-      return
-    }
-    const change = this.wantedChange(now)
-    if (change) this.startFlush(change.excluded, change.joiners, change.merging)
+  /** Our leave is complete (a view without us is in, or none is left to make): we are gone. */
+  leaveDone(): void {
+    this.finish(() => this.host.left())
   }
-
-  /** The live member of our view that has `joiner`'s name, if any (one suspected, leaving or evicted does not count). */
-  private nameHolder(joiner: string): string | null {
-    const name = nameOf(joiner)
-    for (const m of this.view!.members) {
-      if (m === joiner || nameOf(m) !== name) continue
-      if (this.host.suspected(m) || this.leavesWaiting.has(m) || this.evictsWaiting.has(m) || this.movedAway(m)) continue
-      return m
-    }
-    return null
-  }
-
-  /** What must change in the view now, if anything. */
-  private wantedChange(now: number): { excluded: string[]; joiners: string[]; merging: WireView[] } | null {
-    const view = this.view!
-    const excluded = view.members.filter((m) => {
-      if (m === this.me) return this.leaving
-      // (A member that went on in another side's view comes back with that side, merged.)
-      if (this.leavesWaiting.has(m) || this.evictsWaiting.has(m) || this.host.suspected(m) || this.movedAway(m)) return true
-      // Suspected by another member for long, though we hear it: one of them must go; the reported one does.
-      const r = this.suspectReports.get(m)
-      if (r && now - r.last > 3 * this.config.retry) this.suspectReports.delete(m) // no longer reported
-      else if (r && now - r.first > 2 * this.config.suspectTimeout) return true
-      return false
-    })
-    // Joiners the reliability core hears (so that streams start right), one
-    // per name, and none whose name a member keeps.
-    const names = new Set(view.members.filter((m) => !excluded.includes(m)).map(nameOf))
-    const joiners = [...this.joinsWaiting.keys()].filter((m) => {
-      if (!this.host.hears(m)) return false
-      if (names.has(nameOf(m))) return false
-      names.add(nameOf(m))
-      return true
-    })
-    const f = this.participant.flush
-    // Someone else's flush is under way: let it finish, unless it has stalled
-    // for long (its coordinator gave it up without being suspected).
-    if (f && f.ballot.coord !== this.me && !this.host.suspected(f.ballot.coord) && now - f.since < 2 * this.config.suspectTimeout) return null
-    // A flush left unfinished (ours, restarted, or one whose coordinator is gone) must still end in a view.
-    const stalled = f !== null
-    // Other sides we lead a merge with ('merge' mode), still announcing, whose coordinator we hear.
-    const merging = this.merges.toMerge(now, (c) => this.host.hears(c))
-    const barrier = this.barrierRequests > this.barriersDone
-    if (!excluded.length && !joiners.length && !stalled && !merging.length && !barrier) return null
-    return { excluded, joiners, merging }
-  }
-
-  private startFlush(excluded: string[], joiners: string[], merging: WireView[]): void {
-    const view = this.view!
-    if (this.config.partitions === 'primary') {
-      // Leavers take part in the flush, so they count as present; not one
-      // that is gone already (it may have handed over in another side's
-      // flush: counted on both sides, it made two majorities, seed 2780).
-      const present = view.members.filter((m) => !excluded.includes(m) || (this.leavesWaiting.has(m) && !this.host.suspected(m)) || (m === this.me && this.leaving)).length
-      if (present * 2 <= view.members.length) return this.checkMajority()
-    }
-    const ballot = { n: Math.max(this.participant.promised.n, this.coordinatorBallot) + 1, coord: this.me }
-    this.coordinatorBallot = ballot.n
-    const own = new Set(view.members)
-    const others = merging.flatMap((v) => v.members).filter((m) => !own.has(m) && !this.host.suspected(m))
-    const members = [...new Set([...view.members.filter((m) => !excluded.includes(m)), ...others, ...joiners])]
-    if (members.length === 0) {
-      // Nobody would be left (we leave, everyone else is gone): no view to make.
-      if (this.leaving) this.finish(() => this.host.left())
-      return
-    }
-    this.participant.setExcluded(excluded.filter((m) => m !== this.me))
-    // Nothing changes but a sync wants its barrier: a flush that keeps the view.
-    // (Any other change makes a new view, whose end is a barrier too.)
-    const barrier = !excluded.length && !joiners.filter((m) => !own.has(m)).length && !merging.length && this.participant.flush === null
-    this.coordinator = new CoordinatorFlush(this, this.host, this.config, ballot, view, members, excluded, joiners.filter((m) => !own.has(m)), merging, barrier)
-    this.barrierAsked = this.barrierRequests
-    this.coordinator.tick(this.host.now())
-  }
-  private coordinatorBallot = 0
 
   /** Is member `m` of our view now in another side's view (it went on apart: 'merge' mode)? */
   movedAway(m: string): boolean {
@@ -509,8 +384,7 @@ export class Gms implements ParticipantGms {
 
   /** Called by the CoordinatorFlush: the attempt ends; the next one starts from what is known then (suspected members are left out by wantedChange). */
   restart(dropJoiners: readonly string[] = []): void {
-    for (const m of dropJoiners) this.joinsWaiting.delete(m)
-    this.coordinator = null
+    this.changes.restart(dropJoiners)
   }
   /** A report told the coordinator of an install it missed: catch up (as if it had come to us). */
   catchUp(i: Install): boolean {
@@ -527,7 +401,7 @@ export class Gms implements ParticipantGms {
     return this.lastInstall
   }
   isLeaving(m: string): boolean {
-    return m === this.me ? this.leaving : this.leavesWaiting.has(m)
+    return m === this.me ? this.leaving : this.changes.leaves.has(m)
   }
   get highestSeen(): number {
     return this.seen
@@ -538,15 +412,12 @@ export class Gms implements ParticipantGms {
   }
   /** Another coordinator's higher ballot came (participant.ts): an attempt of ours gives way. */
   preempted(): void {
-    this.coordinator = null
+    this.changes.flush = null
   }
   finished(): void {
-    this.coordinator = null
-    this.barriersDone = Math.max(this.barriersDone, this.barrierAsked) // every sync seen by then is delivered
-    if (this.leftAfterInstall) this.finish(() => this.host.left())
+    this.changes.finished()
+    if (this.leftAfterInstall) this.leaveDone()
   }
-  private barrierAsked = 0
-  private leftAfterInstall = false
   deliverLocally(c: Control): void {
     this.onControl(this.me, c)
   }

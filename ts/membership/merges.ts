@@ -2,7 +2,7 @@
 // member's side leads a merge with (their coordinators announced views our
 // side is larger than, or equal and with a higher coordinator id), while
 // they keep announcing, and the views already merged into our line (a late
-// announce of one is not a new side). gms.ts asks it what a flush must merge;
+// announce of one is not a new side). change.ts asks it what a flush must merge;
 // coordinator.ts asks whether those sides are still as they were.
 import type { ViewRef, WireView } from './messages.js'
 
