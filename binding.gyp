@@ -13,7 +13,9 @@
         "native/reliability_send.cc",
         "native/reliability_receive.cc",
         "native/reliability_stability.cc",
-        "native/transport.cc",
+        "native/transport_udp.cc",
+        "native/transport_multicast.cc",
+        "native/transport_unicast.cc",
         "native/engine.cc",
         "native/engine_sink.cc",
         "native/seal.cc"

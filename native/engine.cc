@@ -39,15 +39,6 @@ Engine::Engine(const EngineConfig& config, WakeFn wake, void* wakeCtx)
   inView_ = RingView{region_->base + inboundOffset(), config_.inboundBytes};
   outbound_ = RingConsumer(outView_);
   inbound_ = RingProducer(inView_);
-
-  const size_t slot = std::max<size_t>(config_.core.datagramSize, kStatusFixedBytes + kMaxName + kMaxMembers * 16) + kSealOverhead;
-  sendMem_.resize(slot * kBatch);
-  recvMem_.resize(kMaxDatagram * kBatch);
-  for (int i = 0; i < kBatch; i++) {
-    recvIov_[i] = iovec{recvMem_.data() + i * kMaxDatagram, kMaxDatagram};
-    sendIov_[i] = iovec{sendMem_.data() + i * slot, 0};
-  }
-  if (config_.transport.unicastOnly) fanoutScratch_.resize(slot);
 }
 
 Engine::~Engine() { Close(); }
@@ -58,7 +49,12 @@ int Engine::Start(std::string* what) {
     sealer_ = std::make_unique<Sealer>(config_.key, config_.core.self);
     if (!sealer_->ok()) { *what = "AES-256-GCM (OpenSSL)"; return ENOSYS; }
   }
-  int err = transport_.Open(config_.transport, what);
+  // The largest datagram the core sends (a STATUS may be larger than
+  // datagramSize), sealed.
+  const size_t maxDatagram = std::max<size_t>(config_.core.datagramSize, kStatusFixedBytes + kMaxName + kMaxMembers * 16) + kSealOverhead;
+  config_.transport.receiveOwn = config_.core.receiveOwn;
+  transport_ = MakeTransport(config_.transport, sealer_.get(), counters_, maxDatagram);
+  int err = transport_->Open(config_.transport, what);
   if (err) return err;
   epoll_ = epoll_create1(EPOLL_CLOEXEC);
   event_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -67,13 +63,11 @@ int Engine::Start(std::string* what) {
   ev.events = EPOLLIN;
   ev.data.fd = event_;
   epoll_ctl(epoll_, EPOLL_CTL_ADD, event_, &ev);
-  if (transport_.multicastFd() >= 0) {
-    ev.data.fd = transport_.multicastFd();
-    epoll_ctl(epoll_, EPOLL_CTL_ADD, transport_.multicastFd(), &ev);
+  for (int fd : transport_->sockets()) {
+    if (fd < 0) continue;
+    ev.data.fd = fd;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
   }
-  ev.data.fd = transport_.unicastFd();
-  epoll_ctl(epoll_, EPOLL_CTL_ADD, transport_.unicastFd(), &ev);
-  if (config_.transport.unicastOnly) fanout_.Configure(config_.transport.peers, transport_.local(), config_.core.receiveOwn);
   core_ = std::make_unique<Core>(config_.core, this, counters_, MonotonicNs());
   running_.store(true, std::memory_order_release);
   thread_ = std::thread([this] { Run(); });
@@ -92,7 +86,7 @@ void Engine::Flush() {
   if (mu_.try_lock()) {
     const uint64_t now = MonotonicNs();
     DrainOutbound(now);
-    SendOut();
+    transport_->Flush();
     PublishInbound();
     mu_.unlock();
   } else {
@@ -107,10 +101,9 @@ bool Engine::ReceiveOnCaller() {
   const uint64_t deadline = core_->NextDeadline();
   bool room = core_->Pump(now) && ProcessPending(now);
   if (room) {
-    ReceiveFrom(transport_.multicastFd(), now);
-    ReceiveFrom(transport_.unicastFd(), now);
+    for (int fd : transport_->sockets()) ReceiveFrom(fd, now);
     ReleaseDelayed(now);
-    room = pendingCount_ == 0;
+    room = !BatchPending();
   }
   WatchSockets(room);
   DrainOutbound(now);
@@ -118,7 +111,7 @@ bool Engine::ReceiveOnCaller() {
   // send it here, or wake the I/O thread if it sleeps past the new deadline.
   if (MonotonicNs() >= core_->NextDeadline()) core_->OnTimer(MonotonicNs());
   const bool sooner = core_->NextDeadline() < deadline;
-  SendOut();
+  transport_->Flush();
   PublishInbound();
   mu_.unlock();
   if (sooner) Kick();
@@ -134,13 +127,13 @@ void Engine::Close() {
       const uint64_t now = MonotonicNs();
       DrainOutbound(now);
       core_->Leave(now);
-      SendOut();
+      transport_->Flush();
     }
     running_.store(false, std::memory_order_release);
     Kick();
     thread_.join();
   }
-  transport_.Close();
+  if (transport_) transport_->Close();
   if (epoll_ >= 0) close(epoll_);
   if (event_ >= 0) close(event_);
   epoll_ = event_ = -1;
@@ -150,7 +143,7 @@ bool Engine::Control(const uint8_t* p, size_t n, uint64_t to) {
   if (!core_ || closed_) return false;
   std::lock_guard<std::mutex> lock(mu_);
   const bool ok = core_->SendControl(p, n, to, MonotonicNs());
-  SendOut();
+  transport_->Flush();
   return ok;
 }
 
@@ -159,7 +152,7 @@ int64_t Engine::Pause() {
   std::lock_guard<std::mutex> lock(mu_);
   paused_ = true;
   DrainOutbound(MonotonicNs());
-  SendOut();
+  transport_->Flush();
   PublishInbound();
   return core_->InMessage() ? -1 : int64_t(core_->HighestSent());
 }
@@ -190,7 +183,7 @@ void Engine::Fetch(uint64_t sender, uint64_t holder, const uint64_t* ranges, siz
   if (!core_ || closed_) return;
   std::lock_guard<std::mutex> lock(mu_);
   core_->Fetch(sender, holder, ranges, count);
-  SendOut();
+  transport_->Flush();
 }
 
 bool Engine::Rekey(const uint8_t key[kKeyBytes], uint64_t graceNs) {
@@ -210,7 +203,7 @@ void Engine::SetView(uint32_t view) {
   if (!core_ || closed_) return;
   std::lock_guard<std::mutex> lock(mu_);
   core_->SetView(view, MonotonicNs());
-  SendOut();
+  transport_->Flush();
 }
 
 void Engine::Forget(uint64_t id) {
@@ -250,14 +243,13 @@ void Engine::Run() {
     }
     room = room && ProcessPending(now);
     if (room) {
-      ReceiveFrom(transport_.multicastFd(), now);
-      ReceiveFrom(transport_.unicastFd(), now);
+      for (int fd : transport_->sockets()) ReceiveFrom(fd, now);
       ReleaseDelayed(now);
     }
-    WatchSockets(room && pendingCount_ == 0);
+    WatchSockets(room && !BatchPending());
     DrainOutbound(now);
     if (MonotonicNs() >= core_->NextDeadline()) core_->OnTimer(MonotonicNs());
-    SendOut();
+    transport_->Flush();
     PublishInbound();
   }
 }
@@ -268,56 +260,26 @@ void Engine::WatchSockets(bool on) {
   if (callerPolls_.load(std::memory_order_relaxed)) on = false;
   if (on == watching_) return;
   watching_ = on;
-  if (!on && pendingCount_ > 0) counters_[k_ringFullStalls]++;
+  if (!on && BatchPending()) counters_[k_ringFullStalls]++;
   if (on) inView_.blocked().store(0, std::memory_order_relaxed);
   epoll_event ev{};
   ev.events = on ? uint32_t(EPOLLIN) : 0u;
-  if (transport_.multicastFd() >= 0) {
-    ev.data.fd = transport_.multicastFd();
-    epoll_ctl(epoll_, EPOLL_CTL_MOD, transport_.multicastFd(), &ev);
+  for (int fd : transport_->sockets()) {
+    if (fd < 0) continue;
+    ev.data.fd = fd;
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &ev);
   }
-  ev.data.fd = transport_.unicastFd();
-  epoll_ctl(epoll_, EPOLL_CTL_MOD, transport_.unicastFd(), &ev);
 }
 
 void Engine::ReceiveFrom(int fd, uint64_t now) {
   if (fd < 0) return;
   // Bounded per wake-up so that timers and sends are never starved.
-  for (int round = 0; round < 8 && pendingCount_ == 0; round++) {
-    for (int i = 0; i < kBatch; i++) {
-      recvMsgs_[i].msg_hdr = msghdr{};
-      recvMsgs_[i].msg_hdr.msg_iov = &recvIov_[i];
-      recvMsgs_[i].msg_hdr.msg_iovlen = 1;
-      recvMsgs_[i].msg_hdr.msg_name = &recvFrom_[i];
-      recvMsgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-    }
-    const int n = recvmmsg(fd, recvMsgs_, kBatch, MSG_DONTWAIT, nullptr);
+  for (int round = 0; round < 8 && !BatchPending(); round++) {
+    const int n = transport_->Receive(fd, now, &received_);
     if (n <= 0) return;
-    OpenBatch(n, now);
     pendingNext_ = 0;
-    pendingCount_ = n;
-    counters_[k_datagramsReceived] += n;
     if (!ProcessPending(now)) return;
-    if (n < kBatch) return;
-  }
-}
-
-void Engine::OpenBatch(int n, uint64_t now) {
-  for (int i = 0; i < n; i++) {
-    uint8_t* p = static_cast<uint8_t*>(recvIov_[i].iov_base);
-    const size_t len = recvMsgs_[i].msg_len;
-    counters_[k_bytesReceived] += len;
-    if (!sealer_) {
-      recvPlain_[i] = p;
-      recvPlainLen_[i] = len;
-      continue;
-    }
-    size_t plain = 0;
-    const SealReject r = sealer_->Open(p, len, now, &plain);
-    if (r == SealReject::kAuth) counters_[k_rejectSeal]++;
-    if (r == SealReject::kReplay) counters_[k_rejectReplay]++;
-    recvPlain_[i] = p + kSealHeaderBytes;
-    recvPlainLen_[i] = r == SealReject::kNone ? plain : 0;
+    if (n < Transport::kBatch) return;
   }
 }
 
@@ -325,13 +287,10 @@ void Engine::OpenBatch(int n, uint64_t now) {
 // surely has room for what each can deliver. Returns false when it stopped
 // for lack of room.
 bool Engine::ProcessPending(uint64_t now) {
-  while (pendingNext_ < pendingCount_) {
-    const int i = pendingNext_;
-    const uint8_t* p = recvPlain_[i];
-    const size_t n = recvPlainLen_[i];
-    if (n == 0 && sealer_) { pendingNext_++; continue; }  // dropped by the sealer
-    if (n >= kDataHeaderBytes && p[3] == kData) {
-      const size_t bound = Core::DeliveryBound(n, Ld16(p + 32));
+  while (BatchPending()) {
+    const Received& d = received_.at[pendingNext_];
+    if (d.size >= kDataHeaderBytes && d.data[3] == kData) {
+      const size_t bound = Core::DeliveryBound(d.size, Ld16(d.data + 32));
       if (!control_.empty() || inbound_.Free() < bound + 64) {
         // Ask JS to kick us when it frees space, then look once more: JS may
         // have drained everything between our check and the flag (both
@@ -344,11 +303,10 @@ bool Engine::ProcessPending(uint64_t now) {
         }
       }
     }
-    const Endpoint from{recvFrom_[i].sin_addr.s_addr, recvFrom_[i].sin_port};
     pendingNext_++;
-    injector_.Receive(p, n, from, [&](const uint8_t* q, size_t m, const Endpoint& f) { core_->OnDatagram(q, m, f, now); });
+    injector_.Receive(d.data, d.size, d.from, [&](const uint8_t* q, size_t m, const Endpoint& f) { core_->OnDatagram(q, m, f, now); });
   }
-  pendingNext_ = pendingCount_ = 0;
+  pendingNext_ = received_.count = 0;
   return true;
 }
 

@@ -1,7 +1,7 @@
 // The threaded shell around the reliability core: one I/O thread per group
-// member (epoll over the two sockets and an eventfd), the rings shared with
-// JS, the counters, and the test-only fault injector. Knows nothing of N-API:
-// the addon gives it a wake-up callback.
+// member (epoll over the transport's sockets and an eventfd), the rings
+// shared with JS, the counters. Knows nothing of N-API (the addon gives it a
+// wake-up callback), nor which transport it has (transport.h).
 //
 // Shared memory (one region, handed to JS as an ArrayBuffer):
 //
@@ -26,8 +26,6 @@
 // of the membership protocol (Control, Pause, Resume, Exclude, Forget) take
 // the lock and wait for it: the I/O thread holds it for one short batch.
 #pragma once
-
-#include <sys/socket.h>
 
 #include <atomic>
 #include <cstdint>
@@ -114,9 +112,9 @@ class Engine final : public Sink {
   uint32_t outboundOffset() const { return kCountersBytes; }
   uint32_t inboundOffset() const { return uint32_t(kCountersBytes + RingView::TotalBytes(config_.outboundBytes)); }
   uint64_t self() const { return config_.core.self; }
-  Endpoint local() const { return transport_.local(); }
-  int multicastFd() const { return transport_.multicastFd(); }
-  int unicastFd() const { return transport_.unicastFd(); }
+  // After Start(): our address, and the sockets Node's loop polls too.
+  Endpoint local() const { return transport_->local(); }
+  std::array<int, Transport::kSockets> sockets() const { return transport_->sockets(); }
   uint32_t maxPayload() const { return core_->MaxPayload(); }
 
   // Sink
@@ -131,11 +129,10 @@ class Engine final : public Sink {
  private:
   void Run();
   void ReceiveFrom(int fd, uint64_t now);
-  void OpenBatch(int n, uint64_t now);
   bool ProcessPending(uint64_t now);
   void ReleaseDelayed(uint64_t now);
+  bool BatchPending() const { return pendingNext_ < received_.count; }
   void DrainOutbound(uint64_t now);
-  void SendOut();
   void PublishInbound();
   bool FlushControl();
   void WatchSockets(bool on);
@@ -153,7 +150,10 @@ class Engine final : public Sink {
   uint64_t* counters_;          // in region_; written under mu_, read by JS without a lock (gauges)
   RingView outView_, inView_;   // their head/tail/wake/blocked words are atomics (ring.h)
   int epoll_ = -1, event_ = -1;
-  Transport transport_;         // its sockets; sending and receiving happen under mu_
+  // Chosen in Start() from config_. Its sockets stay fixed until Close() and
+  // are read by both threads; everything else, sending and receiving,
+  // happens under mu_.
+  std::unique_ptr<Transport> transport_;
   std::thread thread_;          // JS thread only (Start, Close)
 
   // Guarded by mu_ (the I/O thread takes it for each round; JS takes it, or
@@ -162,7 +162,7 @@ class Engine final : public Sink {
   RingConsumer outbound_;       // JS produces into this ring without the lock (SPSC)
   RingProducer inbound_;        // JS consumes from this ring without the lock (SPSC)
   std::unique_ptr<Core> core_;  // (the pointer is set before the thread starts)
-  std::unique_ptr<Sealer> sealer_;
+  std::unique_ptr<Sealer> sealer_;  // (likewise); the transport seals and opens with it
   bool watching_ = true;        // the I/O thread's epoll watches the sockets
   bool inboundDirty_ = false;   // records committed, not yet published
   bool paused_ = false;         // a flush: stop taking messages at a boundary
@@ -176,37 +176,16 @@ class Engine final : public Sink {
 
   // Everything below: guarded by mu_.
 
-  // Receive batch (recvmmsg). While the inbound ring is full the rest of a
-  // batch waits here and the sockets are not read.
-  static constexpr int kBatch = 64;
-  std::vector<uint8_t> recvMem_;
-  mmsghdr recvMsgs_[kBatch];
-  iovec recvIov_[kBatch];
-  sockaddr_in recvFrom_[kBatch];
-  // Where each received datagram's plain bytes are (opened in place when
-  // sealed); length 0 for one the sealer dropped.
-  const uint8_t* recvPlain_[kBatch];
-  size_t recvPlainLen_[kBatch];
-  int pendingNext_ = 0, pendingCount_ = 0;
-
-  // Send batch (sendmmsg): the core's datagrams are copied here.
-  size_t sendSlot_ = 0;
-  std::vector<uint8_t> sendMem_;
-  mmsghdr sendMsgs_[kBatch];
-  iovec sendIov_[kBatch];
-  sockaddr_in sendTo_[kBatch];
-  int sendCount_ = 0;
-
-  // Unicast-only groups: where a datagram for the group goes (transport.h).
-  Fanout fanout_;
-  std::vector<uint8_t> fanoutScratch_;
-  void SendTo(const uint8_t* p, size_t n, const Endpoint& to);
+  // The transport's last batch. While the inbound ring is full the rest of
+  // it waits here and the sockets are not read.
+  Transport::Batch received_;
+  int pendingNext_ = 0;
 
   // Peer events and CONTROL datagrams that found the ring full; they go out
   // before any message.
   std::deque<std::vector<uint8_t>> control_;
 
-  FaultInjector injector_;  // (tests) between the sockets and the core
+  FaultInjector injector_;  // (tests) between the transport and the core
 };
 
 uint64_t MonotonicNs();

@@ -1,77 +1,14 @@
-// The engine as the core's Sink (engine.h): what the core sends goes into
-// the sendmmsg batch (sealed, fanned out when unicast-only); what it delivers
-// and reports goes into the inbound ring as records (records.h), and JS is
-// woken once per batch. Everything here runs under the engine's mutex.
-#include "engine.h"
-#include <arpa/inet.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
-#include <algorithm>
-#include <cerrno>
+// The engine as the core's Sink (engine.h): what the core sends goes to the
+// transport (transport.h), which batches it; what it delivers and reports
+// goes into the inbound ring as records (records.h), and JS is woken once
+// per batch. Everything here runs under the engine's mutex.
 #include <cstring>
+
+#include "engine.h"
 
 namespace troupe {
 
-// ---------------------------------------------------------------- Sink
-
-void Engine::Send(const uint8_t* p, size_t n, const Endpoint* to) {
-  if (to || !config_.transport.unicastOnly) {
-    SendTo(p, n, to ? *to : transport_.group());
-    return;
-  }
-  // No multicast: the same datagram to every member. Sealed once (one
-  // counter), then copied.
-  if (sealer_) {
-    n = sealer_->Seal(p, n, fanoutScratch_.data());
-    if (n == 0) { counters_[k_sendErrors]++; return; }
-    p = fanoutScratch_.data();
-  }
-  for (const Endpoint& e : fanout_.targets()) SendTo(p, n, e);
-}
-
-// Queues one datagram (sealed here unless it already is) for sendmmsg.
-void Engine::SendTo(const uint8_t* p, size_t n, const Endpoint& to) {
-  if (sendCount_ == kBatch) SendOut();
-  const int i = sendCount_++;
-  if (sealer_ && p != fanoutScratch_.data()) {
-    n = sealer_->Seal(p, n, static_cast<uint8_t*>(sendIov_[i].iov_base));
-    if (n == 0) { sendCount_--; counters_[k_sendErrors]++; return; }
-  } else {
-    std::memcpy(sendIov_[i].iov_base, p, n);
-  }
-  sendIov_[i].iov_len = n;
-  sockaddr_in& a = sendTo_[i];
-  a = sockaddr_in{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = to.ip;
-  a.sin_port = to.port;
-  sendMsgs_[i].msg_hdr = msghdr{};
-  sendMsgs_[i].msg_hdr.msg_iov = &sendIov_[i];
-  sendMsgs_[i].msg_hdr.msg_iovlen = 1;
-  sendMsgs_[i].msg_hdr.msg_name = &a;
-  sendMsgs_[i].msg_hdr.msg_namelen = sizeof a;
-}
-
-void Engine::SendOut() {
-  int done = 0;
-  while (done < sendCount_) {
-    const int n = sendmmsg(transport_.unicastFd(), sendMsgs_ + done, sendCount_ - done, MSG_DONTWAIT);
-    if (n <= 0) {
-      if (n < 0 && errno == EINTR) continue;
-      // The kernel would not take it (buffer full, no route): the datagram is
-      // in the retransmit log and a NAK or the next STATUS repairs it.
-      counters_[k_sendErrors] += sendCount_ - done;
-      break;
-    }
-    for (int i = done; i < done + n; i++) counters_[k_bytesSent] += sendMsgs_[i].msg_len;
-    counters_[k_datagramsSent] += n;
-    done += n;
-  }
-  sendCount_ = 0;
-}
+void Engine::Send(const uint8_t* p, size_t n, const Endpoint* to) { transport_->Send(p, n, to); }
 
 bool Engine::FlushControl() {
   while (!control_.empty()) {
@@ -98,7 +35,7 @@ bool Engine::Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, 
 }
 
 void Engine::PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) {
-  if (config_.transport.unicastOnly && core_) fanout_.Learn(core_->EndpointOf(peer));
+  if (core_) transport_->Learn(core_->EndpointOf(peer));
   std::vector<uint8_t> rec(2 + PeerUpRecordBytes(nameLen));
   St16(rec.data(), kRec_peerUp);
   EncodePeerUp(rec.data() + 2, peer, id, name, nameLen);
@@ -107,7 +44,8 @@ void Engine::PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen
 }
 
 void Engine::PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) {
-  if (config_.transport.unicastOnly && core_ && why != PeerDownReason::kSilent) fanout_.Forget(core_->EndpointOf(peer));
+  // A silent member stays a target: it may be heard from again.
+  if (core_ && why != PeerDownReason::kSilent) transport_->Forget(core_->EndpointOf(peer));
   std::vector<uint8_t> rec(2 + kRecPeerDownBytes);
   St16(rec.data(), kRec_peerDown);
   EncodePeerDown(rec.data() + 2, peer, id, uint32_t(why));

@@ -1,24 +1,27 @@
-// UDP sockets for one group member: a multicast socket that receives the
-// group's traffic and a unicast socket that sends everything (so that every
-// datagram's source address is where NAKs and retransmissions go) and
-// receives what is meant for this member alone.
+// How a member's datagrams reach the others, and theirs reach it: the
+// interface the engine sends and receives through, whatever the network.
 //
-// Unicast-only groups (networks without multicast): no multicast socket; the
-// unicast socket is bound to the configured interface and port, which is the
-// address the other members list in their `peers`, and a datagram for the
-// group is sent to each peer in turn (Engine::Send).
+//   MulticastTransport   a datagram for the group goes once, to the group's
+//                        address (transport_multicast.cc)
+//   UnicastTransport     networks without multicast: it goes to every member
+//                        in turn (transport_unicast.cc)
+//
+// The engine picks one in Start() and otherwise does not know which it has.
+// Every call but sockets() and local() is made under the engine's mutex.
 #pragma once
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-
+#include <array>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "reliability.h"
 
 namespace troupe {
+
+class Sealer;
 
 struct TransportConfig {
   uint32_t groupIp = 0;      // network byte order, 224.0.0.0/4
@@ -29,41 +32,63 @@ struct TransportConfig {
   int sendBuffer = 4 << 20;
   bool unicastOnly = false;     // no multicast: fan out to `peers`
   std::vector<Endpoint> peers;  // unicastOnly: every member's address (ours may be among them)
+  // unicastOnly: the group's datagrams go to ourselves too, as multicast's
+  // loop would bring them back (the engine copies the core's receiveOwn).
+  bool receiveOwn = false;
 };
 
-// Unicast-only groups: where a datagram for the group goes. The configured
-// peers first (they stay), then members learned from their datagrams (a
-// joiner no list named; at most kMaxMembers of them), dropped again when they
-// leave or are forgotten. Ourselves too, as multicast's loop would bring our
-// own datagrams back, when we deliver our own messages.
-class Fanout {
- public:
-  void Configure(const std::vector<Endpoint>& peers, const Endpoint& self, bool receiveOwn);
-  void Learn(const Endpoint& e);   // a member heard from (port 0: none known)
-  void Forget(const Endpoint& e);  // a learned member left or was forgotten
-  const std::vector<Endpoint>& targets() const { return targets_; }
-
- private:
-  std::vector<Endpoint> targets_;
-  size_t configured_ = 0;  // targets_[0, configured_) stay
+// One received datagram: its plain bytes (opened in place in a closed group).
+struct Received {
+  const uint8_t* data;
+  size_t size;
+  Endpoint from;
 };
 
 class Transport {
  public:
-  ~Transport() { Close(); }
-  // Returns 0, or an errno with `what` naming the step that failed.
-  int Open(const TransportConfig& c, std::string* what);
-  void Close();
-  int multicastFd() const { return mcast_; }  // -1 when unicast-only
-  int unicastFd() const { return ucast_; }
-  Endpoint local() const { return local_; }
-  Endpoint group() const { return group_; }  // unicast-only: {0, 0}
+  static constexpr int kBatch = 64;   // datagrams per sendmmsg and per recvmmsg
+  static constexpr int kSockets = 2;  // sockets to poll, at most
 
- private:
-  int mcast_ = -1;
-  int ucast_ = -1;
-  Endpoint local_;
-  Endpoint group_;
+  // What one Receive hands over.
+  struct Batch {
+    Received at[kBatch];
+    int count = 0;
+  };
+
+  virtual ~Transport() = default;
+
+  // Returns 0, or an errno with `what` naming the step that failed.
+  virtual int Open(const TransportConfig& c, std::string* what) = 0;
+  virtual void Close() = 0;
+  // The sockets to read, in this order, -1 for none: the group's (none when
+  // unicast-only), then ours. Fixed from Open() to Close(); the addon polls
+  // them on Node's loop too.
+  virtual std::array<int, kSockets> sockets() const = 0;
+  // Our unicast address: where the others send NAKs and retransmissions.
+  virtual Endpoint local() const = 0;
+
+  // Queues one datagram, for the group (to == nullptr) or for one member.
+  // The bytes are copied (sealed in a closed group); a full batch goes out.
+  virtual void Send(const uint8_t* p, size_t n, const Endpoint* to) = 0;
+  // Hands what is queued to the kernel.
+  virtual void Flush() = 0;
+
+  // Reads one batch from `socket` (one of sockets()) into `out`. Returns how
+  // many datagrams the socket gave (0: none waiting), which may be more than
+  // out->count: what does not open is dropped, counted. The bytes stay valid
+  // until the next Receive.
+  virtual int Receive(int socket, uint64_t nowNs, Batch* out) = 0;
+
+  // A member heard from, or one that left or was forgotten: the unicast
+  // fan-out sends to it, or stops.
+  virtual void Learn(const Endpoint& member) {}
+  virtual void Forget(const Endpoint& member) {}
 };
+
+// The transport `c` asks for, not yet open. `sealer` (closed groups, may be
+// null) seals what is sent and opens what is received; `counters` are the
+// engine's (stats.h); `maxDatagram` is the largest datagram the core sends,
+// sealed.
+std::unique_ptr<Transport> MakeTransport(const TransportConfig& c, Sealer* sealer, uint64_t* counters, size_t maxDatagram);
 
 }  // namespace troupe

@@ -126,8 +126,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     // Node's loop watches the sockets too (see Engine::ReceiveOnCaller).
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
-    for (int i = 0; i < 2 && loop; i++) {
-      const int fd = i == 0 ? engine_->multicastFd() : engine_->unicastFd();
+    for (int i = 0; i < Transport::kSockets && loop; i++) {
+      const int fd = engine_->sockets()[i];
       if (fd < 0) continue;  // unicast-only: no multicast socket
       polls_[i] = new uv_poll_t;
       polls_[i]->data = this;
@@ -354,7 +354,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   bool inReadable_ = false;
   bool wokenInReadable_ = false;
   uint64_t busyPollNs_ = 0;
-  uv_poll_t* polls_[2] = {nullptr, nullptr};
+  uv_poll_t* polls_[Transport::kSockets] = {};
   bool polling_ = false;
 };
 

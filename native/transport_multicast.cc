@@ -1,0 +1,46 @@
+// Multicast (transport_udp.h): a datagram for the group goes once, to the
+// group's address, from the unicast socket; a second socket receives the
+// group's traffic.
+#include <arpa/inet.h>
+
+#include "transport_udp.h"
+
+namespace troupe {
+
+int MulticastTransport::Open(const TransportConfig& c, std::string* what) {
+  const int one = 1, zero = 0;
+  const unsigned char ttl = static_cast<unsigned char>(c.ttl), loop = 1;
+
+  // Multicast receive socket: bound to the group address so that other
+  // groups on the same port are not delivered here at all.
+  mcast_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (mcast_ < 0) return Fail("socket(multicast)", what);
+  if (setsockopt(mcast_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return Fail("SO_REUSEADDR", what);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(c.port);
+  addr.sin_addr.s_addr = c.groupIp;
+  if (bind(mcast_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return Fail("bind(multicast)", what);
+  ip_mreq mreq{};
+  mreq.imr_multiaddr.s_addr = c.groupIp;
+  mreq.imr_interface.s_addr = c.interfaceIp;
+  if (setsockopt(mcast_, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0) return Fail("IP_ADD_MEMBERSHIP", what);
+  setsockopt(mcast_, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
+  SizeBuffer(mcast_, SO_RCVBUFFORCE, SO_RCVBUF, c.receiveBuffer);
+
+  // The unicast socket sends the group's datagrams too; on any port.
+  if (const int err = OpenUnicast(c, 0, what)) return err;
+  in_addr iface{};
+  iface.s_addr = c.interfaceIp;
+  if (setsockopt(ucast_, IPPROTO_IP, IP_MULTICAST_IF, &iface, sizeof iface) != 0) return Fail("IP_MULTICAST_IF", what);
+  if (setsockopt(ucast_, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop) != 0) return Fail("IP_MULTICAST_LOOP", what);
+  if (setsockopt(ucast_, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl) != 0) return Fail("IP_MULTICAST_TTL", what);
+  group_ = Endpoint{c.groupIp, htons(c.port)};
+  return 0;
+}
+
+void MulticastTransport::Send(const uint8_t* p, size_t n, const Endpoint* to) {
+  Queue(p, n, to ? *to : group_);
+}
+
+}  // namespace troupe

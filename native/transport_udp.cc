@@ -1,0 +1,152 @@
+// What the UDP transports share (transport_udp.h): the unicast socket, the
+// sendmmsg and recvmmsg batches, sealing and opening in a closed group.
+#include "transport_udp.h"
+
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+
+#include "seal.h"
+#include "stats.h"
+
+namespace troupe {
+
+std::unique_ptr<Transport> MakeTransport(const TransportConfig& c, Sealer* sealer, uint64_t* counters, size_t maxDatagram) {
+  if (c.unicastOnly) return std::make_unique<UnicastTransport>(sealer, counters, maxDatagram);
+  return std::make_unique<MulticastTransport>(sealer, counters, maxDatagram);
+}
+
+UdpTransport::UdpTransport(Sealer* sealer, uint64_t* counters, size_t maxDatagram)
+    : sealer_(sealer), counters_(counters) {
+  sendMem_.resize(maxDatagram * kBatch);
+  recvMem_.resize(kMaxDatagram * kBatch);
+  for (int i = 0; i < kBatch; i++) {
+    sendIov_[i] = iovec{sendMem_.data() + i * maxDatagram, 0};
+    recvIov_[i] = iovec{recvMem_.data() + i * kMaxDatagram, kMaxDatagram};
+  }
+}
+
+void UdpTransport::Close() {
+  if (mcast_ >= 0) close(mcast_);
+  if (ucast_ >= 0) close(ucast_);
+  mcast_ = ucast_ = -1;
+}
+
+int UdpTransport::Fail(const char* step, std::string* what) {
+  const int e = errno;
+  *what = step;
+  Close();
+  return e ? e : EINVAL;
+}
+
+// Asks for a buffer size; as root the FORCE variants pass net.core.*mem_max.
+void UdpTransport::SizeBuffer(int fd, int forced, int plain, int bytes) {
+  if (bytes <= 0) return;
+  if (setsockopt(fd, SOL_SOCKET, forced, &bytes, sizeof bytes) != 0) {
+    setsockopt(fd, SOL_SOCKET, plain, &bytes, sizeof bytes);
+  }
+}
+
+int UdpTransport::OpenUnicast(const TransportConfig& c, uint16_t port, std::string* what) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = c.interfaceIp;
+  ucast_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (ucast_ < 0) return Fail("socket(unicast)", what);
+  if (bind(ucast_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    return Fail(port ? "bind(unicast, interface:port)" : "bind(unicast)", what);
+  }
+  SizeBuffer(ucast_, SO_RCVBUFFORCE, SO_RCVBUF, c.receiveBuffer);
+  SizeBuffer(ucast_, SO_SNDBUFFORCE, SO_SNDBUF, c.sendBuffer);
+  socklen_t len = sizeof addr;
+  if (getsockname(ucast_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return Fail("getsockname", what);
+  local_ = Endpoint{addr.sin_addr.s_addr, addr.sin_port};
+  return 0;
+}
+
+// ---------------------------------------------------------------- sending
+
+void UdpTransport::Queue(const uint8_t* p, size_t n, const Endpoint& to) {
+  if (!sealer_) return QueueAsIs(p, n, to);
+  n = sealer_->Seal(p, n, NextSlot());
+  if (n == 0) { counters_[k_sendErrors]++; return; }
+  Commit(n, to);
+}
+
+void UdpTransport::QueueAsIs(const uint8_t* p, size_t n, const Endpoint& to) {
+  std::memcpy(NextSlot(), p, n);
+  Commit(n, to);
+}
+
+uint8_t* UdpTransport::NextSlot() {
+  if (sendCount_ == kBatch) Flush();
+  return static_cast<uint8_t*>(sendIov_[sendCount_].iov_base);
+}
+
+void UdpTransport::Commit(size_t n, const Endpoint& to) {
+  const int i = sendCount_++;
+  sendIov_[i].iov_len = n;
+  sockaddr_in& a = sendTo_[i];
+  a = sockaddr_in{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = to.ip;
+  a.sin_port = to.port;
+  sendMsgs_[i].msg_hdr = msghdr{};
+  sendMsgs_[i].msg_hdr.msg_iov = &sendIov_[i];
+  sendMsgs_[i].msg_hdr.msg_iovlen = 1;
+  sendMsgs_[i].msg_hdr.msg_name = &a;
+  sendMsgs_[i].msg_hdr.msg_namelen = sizeof a;
+}
+
+void UdpTransport::Flush() {
+  int done = 0;
+  while (done < sendCount_) {
+    const int n = sendmmsg(ucast_, sendMsgs_ + done, sendCount_ - done, MSG_DONTWAIT);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      // The kernel would not take it (buffer full, no route): the datagram is
+      // in the retransmit log and a NAK or the next STATUS repairs it.
+      counters_[k_sendErrors] += sendCount_ - done;
+      break;
+    }
+    for (int i = done; i < done + n; i++) counters_[k_bytesSent] += sendMsgs_[i].msg_len;
+    counters_[k_datagramsSent] += n;
+    done += n;
+  }
+  sendCount_ = 0;
+}
+
+// ---------------------------------------------------------------- receiving
+
+int UdpTransport::Receive(int socket, uint64_t nowNs, Batch* out) {
+  out->count = 0;
+  for (int i = 0; i < kBatch; i++) {
+    recvMsgs_[i].msg_hdr = msghdr{};
+    recvMsgs_[i].msg_hdr.msg_iov = &recvIov_[i];
+    recvMsgs_[i].msg_hdr.msg_iovlen = 1;
+    recvMsgs_[i].msg_hdr.msg_name = &recvFrom_[i];
+    recvMsgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+  }
+  const int n = recvmmsg(socket, recvMsgs_, kBatch, MSG_DONTWAIT, nullptr);
+  if (n <= 0) return 0;
+  counters_[k_datagramsReceived] += n;
+  for (int i = 0; i < n; i++) {
+    uint8_t* p = static_cast<uint8_t*>(recvIov_[i].iov_base);
+    const size_t len = recvMsgs_[i].msg_len;
+    const Endpoint from{recvFrom_[i].sin_addr.s_addr, recvFrom_[i].sin_port};
+    counters_[k_bytesReceived] += len;
+    if (!sealer_) {
+      out->at[out->count++] = Received{p, len, from};
+      continue;
+    }
+    size_t plain = 0;
+    const SealReject r = sealer_->Open(p, len, nowNs, &plain);
+    if (r == SealReject::kAuth) counters_[k_rejectSeal]++;
+    if (r == SealReject::kReplay) counters_[k_rejectReplay]++;
+    if (r == SealReject::kNone) out->at[out->count++] = Received{p + kSealHeaderBytes, plain, from};
+  }
+  return n;
+}
+
+}  // namespace troupe

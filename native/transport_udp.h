@@ -1,0 +1,109 @@
+// The two UDP transports (transport.h) and what they share.
+//
+// Both send everything from one unicast socket, so that every datagram's
+// source address is where NAKs and retransmissions go, and receive on it
+// what is meant for this member alone. They differ in where a datagram for
+// the group goes:
+//
+//   multicast   one datagram to the group's address; a second socket, bound
+//               to that address, receives the group's traffic
+//   unicast     no multicast socket; the unicast socket is bound to the
+//               configured interface and port, which is the address the
+//               other members list in their `peers`, and a datagram for the
+//               group goes to each member in turn (Fanout)
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "transport.h"
+
+namespace troupe {
+
+class UdpTransport : public Transport {
+ public:
+  UdpTransport(Sealer* sealer, uint64_t* counters, size_t maxDatagram);
+  ~UdpTransport() override { Close(); }
+
+  void Close() override;
+  std::array<int, kSockets> sockets() const override { return {mcast_, ucast_}; }
+  Endpoint local() const override { return local_; }
+  void Flush() override;
+  int Receive(int socket, uint64_t nowNs, Batch* out) override;
+
+ protected:
+  // Opens the unicast socket on the interface and `port` (0: any).
+  int OpenUnicast(const TransportConfig& c, uint16_t port, std::string* what);
+  // Closes what is open; returns the errno of `step`, named in `what`.
+  int Fail(const char* step, std::string* what);
+  static void SizeBuffer(int fd, int forced, int plain, int bytes);
+  // Queue one datagram for sendmmsg: sealed here in a closed group, or
+  // copied as it is (already sealed, or the group is open).
+  void Queue(const uint8_t* p, size_t n, const Endpoint& to);
+  void QueueAsIs(const uint8_t* p, size_t n, const Endpoint& to);
+
+  Sealer* const sealer_;      // the engine's; null unless the group is closed
+  uint64_t* const counters_;  // the engine's
+  int mcast_ = -1;
+  int ucast_ = -1;
+  Endpoint local_;
+
+ private:
+  uint8_t* NextSlot();
+  void Commit(size_t n, const Endpoint& to);
+
+  // Send batch: each datagram copied (or sealed) into its slot.
+  std::vector<uint8_t> sendMem_;
+  mmsghdr sendMsgs_[kBatch];
+  iovec sendIov_[kBatch];
+  sockaddr_in sendTo_[kBatch];
+  int sendCount_ = 0;
+
+  // Receive batch; a closed group's datagrams are opened in place.
+  std::vector<uint8_t> recvMem_;
+  mmsghdr recvMsgs_[kBatch];
+  iovec recvIov_[kBatch];
+  sockaddr_in recvFrom_[kBatch];
+};
+
+class MulticastTransport final : public UdpTransport {
+ public:
+  using UdpTransport::UdpTransport;
+  int Open(const TransportConfig& c, std::string* what) override;
+  void Send(const uint8_t* p, size_t n, const Endpoint* to) override;
+
+ private:
+  Endpoint group_;
+};
+
+// Where a datagram for the group goes without multicast. The configured
+// peers first (they stay), then members learned from their datagrams (a
+// joiner no list named; at most kMaxMembers of them), dropped again when they
+// leave or are forgotten. Ourselves too, as multicast's loop would bring our
+// own datagrams back, when we deliver our own messages.
+class Fanout {
+ public:
+  void Configure(const std::vector<Endpoint>& peers, const Endpoint& self, bool receiveOwn);
+  void Learn(const Endpoint& e);   // a member heard from (port 0: none known)
+  void Forget(const Endpoint& e);  // a learned member left or was forgotten
+  const std::vector<Endpoint>& targets() const { return targets_; }
+
+ private:
+  std::vector<Endpoint> targets_;
+  size_t configured_ = 0;  // targets_[0, configured_) stay
+};
+
+class UnicastTransport final : public UdpTransport {
+ public:
+  UnicastTransport(Sealer* sealer, uint64_t* counters, size_t maxDatagram);
+  int Open(const TransportConfig& c, std::string* what) override;
+  void Send(const uint8_t* p, size_t n, const Endpoint* to) override;
+  void Learn(const Endpoint& member) override { fanout_.Learn(member); }
+  void Forget(const Endpoint& member) override { fanout_.Forget(member); }
+
+ private:
+  Fanout fanout_;
+  std::vector<uint8_t> sealed_;  // a datagram for the group, sealed once for every member
+};
+
+}  // namespace troupe
