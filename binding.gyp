@@ -16,6 +16,7 @@
         "native/transport_udp.cc",
         "native/transport_multicast.cc",
         "native/transport_unicast.cc",
+        "native/inject.cc",
         "native/engine.cc",
         "native/engine_sink.cc",
         "native/seal.cc"

@@ -34,7 +34,6 @@ Engine::Engine(const EngineConfig& config, WakeFn wake, void* wakeCtx)
   void* mem = mmap(nullptr, region_->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   region_->base = mem == MAP_FAILED ? nullptr : static_cast<uint8_t*>(mem);
   counters_ = reinterpret_cast<uint64_t*>(region_->base);
-  injector_ = FaultInjector(config_.inject, counters_);
   outView_ = RingView{region_->base + outboundOffset(), config_.outboundBytes};
   inView_ = RingView{region_->base + inboundOffset(), config_.inboundBytes};
   outbound_ = RingConsumer(outView_);
@@ -54,6 +53,7 @@ int Engine::Start(std::string* what) {
   const size_t maxDatagram = std::max<size_t>(config_.core.datagramSize, kStatusFixedBytes + kMaxName + kMaxMembers * 16) + kSealOverhead;
   config_.transport.receiveOwn = config_.core.receiveOwn;
   transport_ = MakeTransport(config_.transport, sealer_.get(), counters_, maxDatagram);
+  if (config_.inject.enabled()) transport_ = std::make_unique<FaultInjector>(std::move(transport_), config_.inject, counters_);
   int err = transport_->Open(config_.transport, what);
   if (err) return err;
   epoll_ = epoll_create1(EPOLL_CLOEXEC);
@@ -102,7 +102,7 @@ bool Engine::ReceiveOnCaller() {
   bool room = core_->Pump(now) && ProcessPending(now);
   if (room) {
     for (int fd : transport_->sockets()) ReceiveFrom(fd, now);
-    ReleaseDelayed(now);
+    ReceiveHeld(now);
     room = !BatchPending();
   }
   WatchSockets(room);
@@ -244,7 +244,7 @@ void Engine::Run() {
     room = room && ProcessPending(now);
     if (room) {
       for (int fd : transport_->sockets()) ReceiveFrom(fd, now);
-      ReleaseDelayed(now);
+      ReceiveHeld(now);
     }
     WatchSockets(room && !BatchPending());
     DrainOutbound(now);
@@ -283,6 +283,15 @@ void Engine::ReceiveFrom(int fd, uint64_t now) {
   }
 }
 
+// Datagrams the transport held back (tests: reordered) go in after the rest
+// of their batch.
+void Engine::ReceiveHeld(uint64_t now) {
+  if (BatchPending()) return;
+  transport_->TakeHeld(&received_);
+  pendingNext_ = 0;
+  ProcessPending(now);
+}
+
 // Hands the datagrams of the current batch to the core while the inbound ring
 // surely has room for what each can deliver. Returns false when it stopped
 // for lack of room.
@@ -304,15 +313,10 @@ bool Engine::ProcessPending(uint64_t now) {
       }
     }
     pendingNext_++;
-    injector_.Receive(d.data, d.size, d.from, [&](const uint8_t* q, size_t m, const Endpoint& f) { core_->OnDatagram(q, m, f, now); });
+    core_->OnDatagram(d.data, d.size, d.from, now);
   }
   pendingNext_ = received_.count = 0;
   return true;
-}
-
-// Datagrams the injector held back go in after the rest of their batch.
-void Engine::ReleaseDelayed(uint64_t now) {
-  injector_.Release([&](const uint8_t* p, size_t n, const Endpoint& from) { core_->OnDatagram(p, n, from, now); });
 }
 
 void Engine::DrainOutbound(uint64_t now) {

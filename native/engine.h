@@ -129,8 +129,8 @@ class Engine final : public Sink {
  private:
   void Run();
   void ReceiveFrom(int fd, uint64_t now);
+  void ReceiveHeld(uint64_t now);
   bool ProcessPending(uint64_t now);
-  void ReleaseDelayed(uint64_t now);
   bool BatchPending() const { return pendingNext_ < received_.count; }
   void DrainOutbound(uint64_t now);
   void PublishInbound();
@@ -150,9 +150,9 @@ class Engine final : public Sink {
   uint64_t* counters_;          // in region_; written under mu_, read by JS without a lock (gauges)
   RingView outView_, inView_;   // their head/tail/wake/blocked words are atomics (ring.h)
   int epoll_ = -1, event_ = -1;
-  // Chosen in Start() from config_. Its sockets stay fixed until Close() and
-  // are read by both threads; everything else, sending and receiving,
-  // happens under mu_.
+  // Chosen in Start() from config_ (wrapped in the fault injector when a test
+  // asks). Its sockets stay fixed until Close() and are read by both threads;
+  // everything else, sending and receiving, happens under mu_.
   std::unique_ptr<Transport> transport_;
   std::thread thread_;          // JS thread only (Start, Close)
 
@@ -184,8 +184,6 @@ class Engine final : public Sink {
   // Peer events and CONTROL datagrams that found the ring full; they go out
   // before any message.
   std::deque<std::vector<uint8_t>> control_;
-
-  FaultInjector injector_;  // (tests) between the transport and the core
 };
 
 uint64_t MonotonicNs();

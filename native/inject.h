@@ -1,17 +1,17 @@
 // Test tool: seeded loss, duplication and reordering of received datagrams.
-// It stands between the sockets and the core, a decorator of the receive
-// path: each datagram the engine received is handed to Receive(), which
-// decides its fate (dropped, held back, passed on once or twice), so the
-// engine has no branch of its own for faults. Off unless a test asks.
+// A decorator of the transport (transport.h): it wraps the real one, passes
+// everything through, and decides the fate of each datagram its Receive
+// hands over (dropped, held back, passed on once or twice), so the engine
+// has no branch of its own for faults. Installed only when a test asks.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
-#include "reliability.h"
-#include "stats.h"
+#include "transport.h"
 
 namespace troupe {
 
@@ -21,40 +21,26 @@ struct InjectConfig {
   bool enabled() const { return loss > 0 || duplicate > 0 || reorder > 0; }
 };
 
-class FaultInjector {
+class FaultInjector final : public Transport {
  public:
-  static constexpr size_t kMaxDelayed = 64;  // datagrams held back at once; past it none is
+  static constexpr size_t kMaxHeld = 64;  // datagrams held back at once; past it none is
 
-  FaultInjector() = default;
   // `counters`: the engine's (k_injected*).
-  FaultInjector(const InjectConfig& config, uint64_t* counters)
-      : config_(config), enabled_(config.enabled()), counters_(counters), rng_(config.seed | 1) {}
+  FaultInjector(std::unique_ptr<Transport> inner, const InjectConfig& config, uint64_t* counters)
+      : inner_(std::move(inner)), config_(config), counters_(counters), rng_(config.seed | 1) {}
 
-  // A received datagram: `pass(p, n, from)` gets it, now, or twice, or later (Release), or never.
-  template <class Pass>
-  void Receive(const uint8_t* p, size_t n, const Endpoint& from, Pass&& pass) {
-    if (!enabled_) return pass(p, n, from);
-    if (Random() < config_.loss) { counters_[k_injectedLoss]++; return; }
-    if (delayed_.size() < kMaxDelayed && Random() < config_.reorder) {
-      counters_[k_injectedReorders]++;
-      delayed_.emplace_back(std::vector<uint8_t>(p, p + n), from);
-      return;
-    }
-    pass(p, n, from);
-    if (Random() < config_.duplicate) {
-      counters_[k_injectedDuplicates]++;
-      pass(p, n, from);
-    }
-  }
+  int Open(const TransportConfig& c, std::string* what) override { return inner_->Open(c, what); }
+  void Close() override { inner_->Close(); }
+  std::array<int, kSockets> sockets() const override { return inner_->sockets(); }
+  Endpoint local() const override { return inner_->local(); }
+  void Send(const uint8_t* p, size_t n, const Endpoint* to) override { inner_->Send(p, n, to); }
+  void Flush() override { inner_->Flush(); }
+  void Learn(const Endpoint& member) override { inner_->Learn(member); }
+  void Forget(const Endpoint& member) override { inner_->Forget(member); }
 
-  // The datagrams held back go in after the rest of their batch: they arrive late.
-  template <class Pass>
-  void Release(Pass&& pass) {
-    if (delayed_.empty()) return;
-    auto batch = std::move(delayed_);
-    delayed_.clear();
-    for (auto& d : batch) pass(d.first.data(), d.first.size(), d.second);
-  }
+  int Receive(int socket, uint64_t nowNs, Batch* out) override;
+  // What we held back; the transport we wrap holds nothing.
+  void TakeHeld(Batch* out) override;
 
  private:
   double Random() {
@@ -62,11 +48,14 @@ class FaultInjector {
     return double(rng_ >> 11) / double(1ull << 53);
   }
 
+  std::unique_ptr<Transport> inner_;
   InjectConfig config_;
-  bool enabled_ = false;
-  uint64_t* counters_ = nullptr;
-  uint64_t rng_ = 1;
-  std::vector<std::pair<std::vector<uint8_t>, Endpoint>> delayed_;
+  uint64_t* counters_;
+  uint64_t rng_;
+  Batch arrived_;  // what the wrapped transport received
+  // Copies of the datagrams held back, and of those taken last (the engine
+  // may still be handing them to the core).
+  std::vector<std::pair<std::vector<uint8_t>, Endpoint>> held_, taken_;
 };
 
 }  // namespace troupe

@@ -5,6 +5,8 @@
 //                        address (transport_multicast.cc)
 //   UnicastTransport     networks without multicast: it goes to every member
 //                        in turn (transport_unicast.cc)
+//   FaultInjector        (tests) wraps either, and drops, duplicates and
+//                        reorders what it receives (inject.h)
 //
 // The engine picks one in Start() and otherwise does not know which it has.
 // Every call but sockets() and local() is made under the engine's mutex.
@@ -49,9 +51,10 @@ class Transport {
   static constexpr int kBatch = 64;   // datagrams per sendmmsg and per recvmmsg
   static constexpr int kSockets = 2;  // sockets to poll, at most
 
-  // What one Receive hands over.
+  // What one Receive hands over. Twice a socket batch: the fault injector
+  // may pass every datagram on twice.
   struct Batch {
-    Received at[kBatch];
+    Received at[2 * kBatch];
     int count = 0;
   };
 
@@ -74,10 +77,13 @@ class Transport {
   virtual void Flush() = 0;
 
   // Reads one batch from `socket` (one of sockets()) into `out`. Returns how
-  // many datagrams the socket gave (0: none waiting), which may be more than
-  // out->count: what does not open is dropped, counted. The bytes stay valid
-  // until the next Receive.
+  // many datagrams the socket gave (0: none waiting); out->count may differ
+  // (what does not open is dropped, counted; the fault injector drops and
+  // duplicates). The bytes stay valid until the next Receive or TakeHeld.
   virtual int Receive(int socket, uint64_t nowNs, Batch* out) = 0;
+  // Datagrams an earlier Receive held back (the fault injector reorders so),
+  // taken once the sockets have been read: they arrive late.
+  virtual void TakeHeld(Batch* out) { out->count = 0; }
 
   // A member heard from, or one that left or was forgotten: the unicast
   // fan-out sends to it, or stops.
