@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import * as wire from '../test/helpers/wire.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const G = 0x1234abcd // the group of native/test/fuzz_core.cc
+const G = 0x1234abcd // the group of the core target (kGroup, native/test/fuzz_core_sink.h)
 const bytes = (n, fill) => new Uint8Array(n).fill(fill)
 const MAX = 2n ** 64n - 1n
 

@@ -37,7 +37,7 @@ for t in "${targets[@]}"; do
   case $t in
     wire) sources=(native/test/fuzz_wire.cc native/wire.cc); headers=(native/wire.h native/boundary.h); max_len=4096 ;;
     core) sources=(native/test/fuzz_core.cc native/wire.cc native/reliability.cc native/reliability_send.cc native/reliability_receive.cc native/reliability_stability.cc)
-          headers=(native/wire.h native/boundary.h native/reliability.h native/reliability_state.h native/stats.h); max_len=8192 ;;
+          headers=(native/test/fuzz_core_sink.h native/wire.h native/boundary.h native/reliability.h native/reliability_state.h native/stats.h); max_len=8192 ;;
     # The sealer links the system's OpenSSL 3 (libssl-dev); the addon uses Node's.
     seal) sources=(native/test/fuzz_seal.cc native/seal.cc); headers=(native/seal.h native/wire.h); max_len=2100 ;;
   esac
