@@ -40,7 +40,7 @@ function setup({ flushing = false, proposed = [], futureBytes = 1 << 20 } = {}) 
   r.onPeerUp(0, hexOf(ME), 'me')
   r.onPeerUp(1, hexOf(A), 'a')
   r.onPeerUp(2, hexOf(B), 'b')
-  const msg = (peer, seq, { view = 1, order = FIFO } = {}) => r.onMessage(peer, seq, view, order, 0, new Uint8Array(4))
+  const msg = (peer, seq, { view = 1, order = FIFO } = {}) => r.onMessage(peer, seq, view, order, 0, new Uint8Array(4), 0, 4)
   return { r, cut, out, calls, msg, tick: (ms) => (now += ms) }
 }
 

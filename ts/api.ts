@@ -3,6 +3,7 @@
 // (group.ts) is the API itself; index.ts exports these types.
 import { OrderCode } from './boundary.js'
 import { argType } from './errors.js'
+import type { MessageBatch } from './batch.js'
 import type { Message, View } from './message.js'
 import { checkKeys, oneOf, ORDERS, type Order } from './options.js'
 
@@ -78,6 +79,14 @@ export interface MergeInfo {
 
 export interface GroupEvents {
   message: [msg: Message]
+  /**
+   * The messages of one wake-up, in delivery order (the same ones 'message'
+   * gets). Iterate it inside the callback: each step hands the same cursor,
+   * and its bytes are valid only there (`toMessage()` copies one out). With
+   * only 'batch' listeners (no 'message' listener, no iterator), fifo and
+   * unordered messages reach it without a Message object each.
+   */
+  batch: [batch: MessageBatch]
   view: [view: View]
   drain: []
   error: [err: Error]

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { checkOptions, DEFAULT_HIGH_WATER_MARK, LEAVE_KEYS, MESSAGES_KEYS, sendOrder, SYNC_KEYS, toBytes, type Data, type GroupEvents, type GroupStats, type LeaveOptions, type MessagesOptions, type SendOptions, type SyncOptions } from './api.js'
 import { OrderCode } from './boundary.js'
 import { addon, counterIndex } from './engine.js'
+import { MessageBatch } from './batch.js'
 import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
 import { Inboxes } from './inbox.js'
 import { LiveMember, retryOf } from './live.js'
@@ -71,6 +72,9 @@ export class Group extends EventEmitter<GroupEvents> {
   private refuseJoin: ((err: Error) => void) | null = null
   private onLeft: (() => void) | null = null
   private early: Message[] | null = []
+  /** What 'batch' listeners get once per wake-up; batching: between its beginBatch and endBatch. */
+  private readonly batch = new MessageBatch()
+  private batching = false
 
   private constructor(name: string, options: ResolvedOptions) {
     super()
@@ -320,6 +324,16 @@ export class Group extends EventEmitter<GroupEvents> {
       refused: (holder: string) => this.nameRefused(holder),
       slow: (e) => this.emit('slow', e),
       stopped: () => this.inboxes.held,
+      beginBatch: () => {
+        this.batching = this.listenerCount('batch') > 0
+        // Only 'batch' listeners: the common path's messages skip the Message objects.
+        if (this.batching && this.early === null && this.inboxes.count === 0 && this.listenerCount('message') === 0) live.member.fast = this.batch
+      },
+      endBatch: () => {
+        live.member.fast = null
+        this.batching = false
+        this.emitBatch()
+      },
     })
     this.live = live
   }
@@ -360,13 +374,33 @@ export class Group extends EventEmitter<GroupEvents> {
   private releaseEarly(): void {
     const early = this.early
     this.early = null
-    if (early) for (const msg of early) this.hand(msg)
+    if (!early || this.isClosed) return
+    this.batching = this.listenerCount('batch') > 0
+    for (const msg of early) this.hand(msg)
+    this.batching = false
+    this.emitBatch()
   }
 
-  /** A message for the application: to the 'message' listeners and every iterator. */
+  /** A message for the application: to the 'message' listeners, every iterator, and the batch. */
   private hand(msg: Message): void {
     this.emit('message', msg)
     this.inboxes.push(msg)
+    if (this.batching) this.batch.pushMessage(msg)
+    else if (this.listenerCount('batch') > 0) {
+      // Delivered outside a wake-up or a tick (none today): a batch of one.
+      this.batch.pushMessage(msg)
+      this.emitBatch()
+    }
+  }
+
+  /** The 'batch' listeners get what the batch holds; it is emptied even when one throws. */
+  private emitBatch(): void {
+    if (this.batch.length === 0) return
+    try {
+      this.emit('batch', this.batch)
+    } finally {
+      this.batch.clear()
+    }
   }
 
   private tick(): void {

@@ -145,6 +145,11 @@ export class Inboxes {
     return inbox
   }
 
+  /** Iterators open now. */
+  get count(): number {
+    return this.all.size
+  }
+
   push(msg: Message): void {
     for (const inbox of this.all) inbox.push(msg)
   }

@@ -4,6 +4,7 @@ export type { BlockedInfo, Data, GroupEvents, GroupStats, LeaveOptions, MemberLa
 export { AbortError, ERROR_CODES, TroupeError, TroupeRangeError, TroupeTypeError } from './errors.js'
 export type { ErrorCode } from './errors.js'
 export { Message } from './message.js'
+export type { BatchMessage, MessageBatch } from './batch.js'
 export type { View } from './message.js'
 export { JOIN_OPTIONS, ORDERS } from './options.js'
 export type { InjectOptions, JoinOptions, Order } from './options.js'

@@ -26,6 +26,9 @@ export interface LiveHost extends MemberEvents {
   slow(e: { member: string; lag: number; evicting: boolean }): void
   /** An iterator is full: stop reading records (mid-batch) until it has caught up. */
   stopped(): boolean
+  /** What the member delivers from here to endBatch() is one batch (one wake-up's, or a tick's). */
+  beginBatch(): void
+  endBatch(): void
 }
 
 /** Inbound records taken from the ring and not yet all handed to the member. */
@@ -53,7 +56,7 @@ export class LiveMember {
   private placements = 0 // the member's, when last looked at
   private lastPlacedAt = -Infinity
 
-  constructor(group: string, private readonly options: ResolvedOptions, key: Uint8Array | null, private readonly outbox: Outbox, host: LiveHost) {
+  constructor(group: string, private readonly options: ResolvedOptions, key: Uint8Array | null, private readonly outbox: Outbox, private readonly host: LiveHost) {
     outbox.restart() // (what the last incarnation queued)
     const live = openEngine(group, options, key, () => this.onWake())
     const engine = (this.engine = live.engine)
@@ -128,7 +131,13 @@ export class LiveMember {
   }
 
   tick(): void {
-    if (!this.closed) this.member.tick(performance.now())
+    if (this.closed) return
+    this.host.beginBatch()
+    try {
+      this.member.tick(performance.now())
+    } finally {
+      this.host.endBatch()
+    }
   }
 
   close(): void {
@@ -144,18 +153,46 @@ export class LiveMember {
     // An iterator is full: take nothing (and leave the wake flag set, so the
     // engine does not wake us again) until it has caught up (Inboxes).
     if (shell.stopped()) return
+    this.host.beginBatch()
+    try {
+      this.read()
+    } finally {
+      this.host.endBatch()
+      this.release()
+    }
+  }
+
+  /** What was read in place goes back to the engine (which may wait for the room). */
+  private release(): void {
+    if (this.closed) return
+    this.inbound.release()
+    if (this.inbound.takeBlocked()) this.engine.kick()
+  }
+
+  private read(): void {
+    const shell = this.shell
     this.member.setNow(performance.now())
     this.inbound.armWake()
-    // First the rest of a batch left when an iterator filled up.
-    let batch: HeldBatch | null = this.heldBatch
-    this.heldBatch = null
-    for (batch ??= this.inbound.take(); batch !== null; batch = shell.stopped() ? null : this.inbound.take()) {
+    if (this.member.fast !== null && this.heldBatch === null) {
+      // The records read in place: the batch's bytes are the ring's, handed
+      // back once the 'batch' listeners had them (endBatch: release).
+      const ring = this.inbound
+      for (let span = ring.peek(); span !== null; span = ring.peek()) {
+        readRecords(ring.bytes, ring.dataView, span.start, span.end, this.member, shell)
+        if (this.closed) return
+      }
+    } else {
+      // First the rest of a batch left when an iterator filled up.
+      let batch: HeldBatch | null = this.heldBatch
+      this.heldBatch = null
+      for (batch ??= this.inbound.take(); batch !== null; batch = shell.stopped() ? null : this.inbound.take()) {
+        if (this.inbound.takeBlocked()) this.engine.kick()
+        const at = readRecords(batch.bytes, batch.view, batch.at ?? 0, batch.bytes.length, this.member, shell)
+        if (this.closed) return
+        if (at < batch.bytes.length) this.heldBatch = { bytes: batch.bytes, view: batch.view, at }
+      }
       if (this.inbound.takeBlocked()) this.engine.kick()
-      const at = readRecords(batch.bytes, batch.view, batch.at ?? 0, this.member, shell)
-      if (this.closed) return
-      if (at < batch.bytes.length) this.heldBatch = { bytes: batch.bytes, view: batch.view, at }
     }
-    if (this.inbound.takeBlocked()) this.engine.kick()
     this.member.settle()
     if (this.outbox.waiting) this.outbox.pump()
     // The sequencer's hop is every total message's: while it places them, it

@@ -17,7 +17,7 @@ import { Gms, type GmsConfig, type GmsHost } from './membership/gms.js'
 import { decodeControl, encodeControl, type Control, type Install } from './membership/messages.js'
 import type { Message, View } from './message.js'
 import { FlushCut } from './node/cut.js'
-import { Receiver } from './node/receiver.js'
+import { Receiver, type FastSink } from './node/receiver.js'
 import { StateGiver, StateTaker, stateGivers, type StateHost } from './node/state.js'
 import { HoldBack } from './order/holdback.js'
 
@@ -167,8 +167,16 @@ export class Member {
     this.pump()
   }
 
-  onMessage(peer: number, seq: number, view: number, order: number, frag: number, data: Uint8Array): void {
-    this.receiver.onMessage(peer, seq, view, order, frag, data)
+  onMessage(peer: number, seq: number, view: number, order: number, frag: number, bytes: Uint8Array, start: number, end: number): void {
+    this.receiver.onMessage(peer, seq, view, order, frag, bytes, start, end)
+  }
+
+  /** While set, the common path's messages go to `sink` as bytes (receiver.ts FastSink), not through deliver(). */
+  set fast(sink: FastSink | null) {
+    this.receiver.fast = sink
+  }
+  get fast(): FastSink | null {
+    return this.receiver.fast
   }
 
   /** Every member holds `peer`'s stream up to `seq`: safe messages up to there may go. */
@@ -177,7 +185,8 @@ export class Member {
   }
 
   onControl(hex: string, payload: Uint8Array): void {
-    const c = decodeControl(payload)
+    // (Read in place from the ring while a fast sink is set: what is kept must be a copy.)
+    const c = decodeControl(this.receiver.fast === null ? payload : payload.slice())
     if (c === null) {
       this.controlRejected++
       return

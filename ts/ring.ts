@@ -94,13 +94,18 @@ export interface Batch {
   view: DataView
 }
 
-/** C++ -> JS. */
+/**
+ * C++ -> JS. Either take() a copy of what is published (views into it stay
+ * valid), or peek() at it in place and release() it once read.
+ */
 export class RingConsumer extends RingSide {
   private head: number
+  private peeked: number // ≥ head: read in place, not yet released
+  private readonly span = { start: 0, end: 0 }
 
   constructor(memory: ArrayBuffer, offset: number, capacity: number) {
     super(memory, offset, capacity)
-    this.head = Atomics.load(this.ctl, HEAD) >>> 0
+    this.head = this.peeked = Atomics.load(this.ctl, HEAD) >>> 0
   }
 
   /** Clears the wake flag: a record published after this asks for a new wake-up. */
@@ -114,6 +119,7 @@ export class RingConsumer extends RingSide {
    * when the ring is empty.
    */
   take(): Batch | null {
+    this.release()
     const tail = Atomics.load(this.ctl, TAIL) >>> 0
     const used = (tail - this.head) >>> 0
     if (used === 0) return null
@@ -126,9 +132,42 @@ export class RingConsumer extends RingSide {
       bytes.set(this.data.subarray(start, this.capacity))
       bytes.set(this.data.subarray(0, used - first), first)
     }
-    this.head = tail
+    this.head = this.peeked = tail
     Atomics.store(this.ctl, HEAD, tail | 0)
     return { bytes, view: new DataView(bytes.buffer) }
+  }
+
+  /** The ring's bytes, for reading records in place (peek). */
+  get bytes(): Uint8Array {
+    return this.data
+  }
+  get dataView(): DataView {
+    return this.view
+  }
+
+  /**
+   * The published records not yet peeked, in place: `bytes[start, end)`
+   * (up to the ring's end when they wrap: the rest comes at the next call),
+   * or null. Nothing is handed back to C++ until release(): the records stay
+   * valid until then.
+   */
+  peek(): { start: number; end: number } | null {
+    const tail = Atomics.load(this.ctl, TAIL) >>> 0
+    const used = (tail - this.peeked) >>> 0
+    if (used === 0) return null
+    const start = this.peeked & this.mask
+    const n = Math.min(used, this.capacity - start)
+    this.peeked = (this.peeked + n) >>> 0
+    this.span.start = start
+    this.span.end = start + n
+    return this.span
+  }
+
+  /** Hands everything peeked back to C++. */
+  release(): void {
+    if (this.head === this.peeked) return
+    this.head = this.peeked
+    Atomics.store(this.ctl, HEAD, this.head | 0)
   }
 
   /** True (once) when C++ stopped receiving for lack of space and waits for a kick. */

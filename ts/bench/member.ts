@@ -86,6 +86,16 @@ export async function runMember(args: MemberArgs): Promise<void> {
     void (async () => {
       for await (const msg of group) onMessage(msg)
     })().catch((err: unknown) => fail(err))
+  } else if (config.consume === 'batch') {
+    // DATA read in place from the cursor's bytes; the rest (pings) as Messages.
+    group.on('batch', (batch) => {
+      for (const m of batch) {
+        const type = m.buffer[m.offset]
+        if (type === DATA || type === END) {
+          if (isReceiver) receiver.onBytes(m.buffer, m.offset, m.length)
+        } else onMessage(m.toMessage())
+      }
+    })
   } else group.on('message', onMessage)
   receiver.onComplete = () => void toParent({ t: 'delivered', report: receiver.report(true) })
 

@@ -31,7 +31,7 @@ export interface BenchConfig {
   drainTimeout: number
   transport: 'udp-multicast' | 'udp-unicast'
   /** How receivers take messages: a 'message' handler, or `for await` over group.messages(). */
-  consume: 'handler' | 'iterator'
+  consume: 'handler' | 'iterator' | 'batch'
   /** Closed group: the key as 64 hex digits ('random' on the command line picks one). */
   key: string | undefined
 }
@@ -73,7 +73,7 @@ export const BENCH_OPTIONS: readonly OptionSpec[] = [
   { name: 'duplicate', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is delivered twice' },
   { name: 'reorder', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is held back' },
   { name: 'transport', kind: 'enum', default: 'udp-multicast', values: ['udp-multicast', 'udp-unicast'], help: "'udp-unicast': no multicast, member i listens on the group's port + i and sends to every member" },
-  { name: 'consume', kind: 'enum', default: 'handler', values: ['handler', 'iterator'], help: "how receivers take messages: a 'message' handler, or 'iterator': for await over group.messages() (backpressure at its high-water mark)" },
+  { name: 'consume', kind: 'enum', default: 'handler', values: ['handler', 'iterator', 'batch'], help: "how receivers take messages: a 'message' handler; 'iterator': for await over group.messages() (backpressure at its high-water mark); 'batch': a 'batch' listener reading each message in place (no Message objects)" },
   { name: 'key', kind: 'key', help: "closed group: 'random' (a new key for this run) or 64 hex digits; every datagram is sealed (AES-256-GCM)" },
   { name: 'seed', kind: 'int', min: 0, max: 2 ** 32 - 1, help: 'seed of the injected faults; member i uses seed + i (default: random, printed)' },
   ...PASSED_JOIN_OPTIONS.map((key): OptionSpec => {

@@ -53,11 +53,11 @@ export function writeTime(buf: Uint8Array, ns: bigint): void {
 }
 
 /** The sent-at field as a double: exact to the nanosecond for 104 days of uptime. */
-export function readTime(buf: Uint8Array): number {
-  return readU32(buf, 8) + readU32(buf, 12) * TWO_32
+export function readTime(buf: Uint8Array, at = 0): number {
+  return readU32(buf, at + 8) + readU32(buf, at + 12) * TWO_32
 }
 
-export const readSender = (buf: Uint8Array): number => buf[2]! | (buf[3]! << 8)
+export const readSender = (buf: Uint8Array, at = 0): number => buf[at + 2]! | (buf[at + 3]! << 8)
 
 /** Whether the sender of a one-sender run joins with receiveOwn false (member.ts says why). */
 export function loneSenderSkipsOwn(config: { senders: number; order: string }): boolean {

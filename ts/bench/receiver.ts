@@ -70,6 +70,11 @@ export class Receiver {
   }
 
   onData(d: Uint8Array): void {
+    this.onBytes(d, 0, d.length)
+  }
+
+  /** A message that lies at `buf[at, at + length)` (the 'batch' cursor's bytes: nothing allocated). */
+  onBytes(d: Uint8Array, at: number, length: number): void {
     if (this.stampBudget-- === 0) {
       this.now = Number(process.hrtime.bigint())
       this.stampBudget = DELIVERIES_PER_STAMP - 1
@@ -78,13 +83,13 @@ export class Receiver {
         this.scheduleUnstamp(this.unstamp)
       }
     }
-    const s = d.length < HEADER_BYTES ? this.senders : readSender(d)
+    const s = length < HEADER_BYTES ? this.senders : readSender(d, at)
     if (s >= this.senders) {
       this.foreign++
       return
     }
-    const seq = readU32(d, 4)
-    if (d[0] === END) {
+    const seq = readU32(d, at + 4)
+    if (d[at] === END) {
       if (this.announced[s] === -1) {
         this.announced[s] = seq
         if (++this.ends === this.senders) this.expected = this.announced.reduce((a, b) => a + b, 0)
@@ -105,7 +110,7 @@ export class Receiver {
     this.next[s] = seq + 1
     this.orderHash = (Math.imul(this.orderHash ^ (s * 0x9e3779b1 + seq), 0x01000193) + seq) >>> 0
     this.delivered[s]!++
-    this.latency.record(this.now - readTime(d))
+    this.latency.record(this.now - readTime(d, at))
     if (this.messages++ === 0) this.first = this.now
     this.last = this.now
     if (this.messages >= this.expected) this.check()

@@ -94,7 +94,7 @@ export function formatTable(r: BenchResult): string {
     `troupe bench ${r.version}: ${c.members} members (${c.senders} sending, ${c.receivers} receiving), ` +
       `${c.size} B messages, ${c.order}, ${c.seconds} s, group ${c.group}` +
       (c.key ? ', closed (AES-256-GCM)' : '') +
-      (c.consume === 'iterator' ? ', receivers iterate (for await)' : '') +
+      (c.consume === 'iterator' ? ', receivers iterate (for await)' : c.consume === 'batch' ? ", receivers take 'batch' events" : '') +
       (c.loss || c.duplicate || c.reorder ? `, injected loss ${c.loss ?? 0} dup ${c.duplicate ?? 0} reorder ${c.reorder ?? 0} seed ${c.seed}` : ''),
   )
   out.push('')

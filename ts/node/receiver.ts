@@ -12,6 +12,7 @@ import type { HoldBack } from '../order/holdback.js'
 import { StreamTable, type Rec, type Stream } from './stream.js'
 
 const UNORDERED = OrderCode.unordered
+const FIFO = OrderCode.fifo
 const WHOLE = FragCode.whole
 const ORDER_RECORD = OrderCode.record
 
@@ -44,6 +45,18 @@ export interface ReceiverHost {
   overflow(reason: string): void
 }
 
+/**
+ * Where the common path's messages go when the shell takes them as bytes
+ * (group.ts's 'batch' listeners): fifo or unordered, whole, in order, with
+ * nothing of their sender waiting for its order. `bytes[start, end)` is the
+ * message; the hold-back and Message objects are skipped. While a fast sink
+ * is set, the bytes handed to onMessage are valid only until the batch ends
+ * (the shell reads the ring in place): every other message is copied.
+ */
+export interface FastSink {
+  push(sender: string, seq: number, order: number, bytes: Uint8Array, start: number, end: number): void
+}
+
 export interface ReceiverConfig {
   id: string
   receiveOwn: boolean
@@ -57,6 +70,8 @@ export class Receiver {
   readonly reassembly: Reassembly
   readonly hex: string
   phase: DeliveryPhase = 'open'
+  /** Set by the shell while the common path's messages go to it as bytes. */
+  fast: FastSink | null = null
   /** Pulling the group's state as a joiner: nothing is delivered before it is in. */
   awaitingState = false
   /** Messages dropped by the view rules (from non-members, or a joiner's overflow). */
@@ -92,12 +107,25 @@ export class Receiver {
     if (!s.inView && hex !== this.hex) this.port.exclude(hex, true)
   }
 
-  onMessage(peer: number, seq: number, view: number, order: number, frag: number, data: Uint8Array): void {
+  /** A message record: its bytes are `bytes[start, end)`. */
+  onMessage(peer: number, seq: number, view: number, order: number, frag: number, bytes: Uint8Array, start: number, end: number): void {
     const s = this.table.at(peer)
     if (s === undefined) {
       this.dropped++
       return
     }
+    // The common case, kept cheap: in order, in our view, nothing held.
+    if (seq === s.next && s.inView && view <= this.viewId && this.phase === 'open' && !this.awaitingState && s.held.size === 0 && s.early.size === 0 &&
+        (this.config.receiveOwn || s.hex !== this.hex)) {
+      s.next++
+      const fast = this.fast
+      if (fast === null) this.emit(s, seq, order, frag, bytes.subarray(start, end))
+      else if (frag === WHOLE && (order === FIFO || order === UNORDERED) && s.waiting.length === 0) fast.push(s.id, seq, order, bytes, start, end)
+      else this.emit(s, seq, order, frag, bytes.slice(start, end))
+      return
+    }
+    // (With a fast sink the bytes are the ring's, valid only for this batch: what is kept is copied.)
+    const data = this.fast === null ? bytes.subarray(start, end) : bytes.slice(start, end)
     if (!this.config.receiveOwn && s.hex === this.hex) {
       // Our own messages do not come back, but for those whose order places
       // them among everyone's (total, safe, sync) and the ORDER records we
@@ -107,12 +135,6 @@ export class Receiver {
       if (!this.view || view !== this.viewId) this.dropped++
       else if (order !== ORDER_RECORD) this.emit(s, seq, order, frag, data)
       else if (!(this.view.coordinator === this.config.id && this.holdBack.onRecord(data))) this.dropped++
-      return
-    }
-    // The common case, kept cheap: in order, in our view, nothing held.
-    if (seq === s.next && s.inView && view <= this.viewId && this.phase === 'open' && !this.awaitingState && s.held.size === 0 && s.early.size === 0) {
-      s.next++
-      this.emit(s, seq, order, frag, data)
       return
     }
     this.accept(s, { seq, view, order, frag, data })

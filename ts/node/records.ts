@@ -8,7 +8,8 @@ export type PeerDownReason = 'left' | 'silent' | 'forgotten'
 
 /** Who most records are for: the member (member.ts's Member is one). */
 export interface RecordTarget {
-  onMessage(peer: number, seq: number, view: number, order: number, frag: number, data: Uint8Array): void
+  /** A message: its bytes are `bytes[start, end)` (a view would cost an allocation the common path does without). */
+  onMessage(peer: number, seq: number, view: number, order: number, frag: number, bytes: Uint8Array, start: number, end: number): void
   onPeerUp(peer: number, hex: string, name: string): void
   onPeerDown(peer: number, hex: string, reason: PeerDownReason): void
   onStable(peer: number, seq: number): void
@@ -55,13 +56,12 @@ const REASONS: Record<number, PeerDownReason> = Object.fromEntries(
 )
 
 /**
- * Hands the records of `bytes` from `at` to `member` (and 'slow' to
- * `shell`), in order; returns where it stopped (the end, or earlier when the
+ * Hands the records of `bytes[at, end)` to `member` (and 'slow' to
+ * `shell`), in order; returns where it stopped (`end`, or earlier when the
  * shell said stop). Views into `bytes` (message data, control payloads) stay
  * valid as long as it does.
  */
-export function readRecords(bytes: Uint8Array, view: DataView, at: number, member: RecordTarget, shell: RecordShell): number {
-  const end = bytes.length
+export function readRecords(bytes: Uint8Array, view: DataView, at: number, end: number, member: RecordTarget, shell: RecordShell): number {
   const buffer = bytes.buffer
   const base = bytes.byteOffset
   while (at < end && !shell.stopped()) {
@@ -72,7 +72,7 @@ export function readRecords(bytes: Uint8Array, view: DataView, at: number, membe
     at += (length + 7) & ~7
     if (type === REC_MESSAGE) {
       member.onMessage(view.getUint32(body + MESSAGE_PEER, true), u64(view, body + MESSAGE_SEQ), view.getUint32(body + MESSAGE_VIEW, true), flags & 0xf, flags >> 4,
-        new Uint8Array(buffer, base + body + MESSAGE_DATA, length - HEADER - MESSAGE_DATA))
+        bytes, body + MESSAGE_DATA, body + length - HEADER)
     } else if (type === REC_PEER_UP) {
       const nameLength = view.getUint32(body + PEER_UP_NAME_LENGTH, true)
       const name = Buffer.from(buffer, base + body + PEER_UP_NAME, nameLength).toString('utf8')
@@ -94,8 +94,8 @@ export function readRecords(bytes: Uint8Array, view: DataView, at: number, membe
 /** Every record of `bytes` as plain objects (tests, and anyone who wants them all at once). */
 export function decodeRecords(bytes: Uint8Array): DecodedRecord[] {
   const out: DecodedRecord[] = []
-  readRecords(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, {
-    onMessage: (peer, seq, view, order, frag, data) => out.push({ type: 'message', peer, seq, view, order, frag, data }),
+  readRecords(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.length, {
+    onMessage: (peer, seq, view, order, frag, data, start, end) => out.push({ type: 'message', peer, seq, view, order, frag, data: data.subarray(start, end) }),
     onPeerUp: (peer, id, name) => out.push({ type: 'peerUp', peer, id, name }),
     onPeerDown: (peer, id, reason) => out.push({ type: 'peerDown', peer, id, reason }),
     onStable: (peer, seq) => out.push({ type: 'stable', peer, seq }),

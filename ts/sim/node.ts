@@ -309,7 +309,7 @@ export class SimNode {
         // What waited through a stall first, take by take, in the order it came;
         // each take's records in the order the core wrote them (as Group reads its ring).
         for (const out of this.held.length === 0 ? [taken] : [...this.held.splice(0), taken]) {
-          readRecords(out.records, new DataView(out.records.buffer, out.records.byteOffset, out.records.byteLength), 0, this.member, PLAIN_SHELL) // (no 'slow' policy, no iterators)
+          readRecords(out.records, new DataView(out.records.buffer, out.records.byteOffset, out.records.byteLength), 0, out.records.length, this.member, PLAIN_SHELL) // (no 'slow' policy, no iterators)
         }
         m.settle()
         if (!this.alive) {
