@@ -11,10 +11,12 @@ namespace troupe {
 
 Core::Core(const CoreConfig& config, Sink* sink, uint64_t* counters, uint64_t nowNs)
     : config_(config), sink_(sink), counters_(counters), rng_(config.seed | 1) {
-  logSlots_ = std::max<size_t>(4, (config_.windowBytes + config_.datagramSize - 1) / config_.datagramSize);
+  logCapacity_ = std::max<size_t>(config_.windowBytes, 4 * size_t(config_.datagramSize));
+  // As many entries as datagrams of one message of 64 bytes fill the window.
+  logSlots_ = std::max<size_t>(4, logCapacity_ / (kDataHeaderBytes + kMsgHeaderBytes + 64));
   // new[] without () leaves the pages untouched until used: the window costs
   // memory only as far as it fills.
-  logMem_.reset(new uint8_t[logSlots_ * config_.datagramSize]);
+  logMem_.reset(new uint8_t[logCapacity_]);
   log_.resize(logSlots_);
   scratch_.resize(kMaxDatagram);
   lastTimerNs_ = nowNs;
@@ -78,7 +80,8 @@ Core::Peer* Core::AddPeer(uint64_t id, const char* name, size_t nameLen, const E
 // since the last timer, or no slot is free) and its ack is the one that
 // stability waits for.
 void Core::CheckSlow(uint64_t nowNs) {
-  const bool full = windowHit_ || logCount_ == logSlots_;
+  size_t at;
+  const bool full = windowHit_ || !LogRoom(&at);
   windowHit_ = false;
   for (auto& p : peers_) {
     if (!p || !p->active || p->index == selfIndex_) continue;

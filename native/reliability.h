@@ -150,7 +150,7 @@ class Core {
   // Every other member's lag behind our stream.
   void Lags(std::vector<PeerLag>* out, uint64_t nowNs) const;
 
-  bool WindowOpen() const { return logCount_ < logSlots_ || openCount_ > 0; }
+  bool WindowOpen() const { size_t at; return openCount_ > 0 || LogRoom(&at); }
   uint32_t MaxPayload() const { return config_.datagramSize - kDataHeaderBytes - kMsgHeaderBytes; }
   uint64_t self() const { return config_.self; }
   const CoreConfig& config() const { return config_; }
@@ -161,11 +161,14 @@ class Core {
   struct Slot;
   struct Window;
   struct Peer;
+  // One datagram of our stream in the retransmit log: its bytes are
+  // logMem_[offset, offset + length).
   struct LogEntry {
     uint64_t firstSeq;
     uint32_t count;
     uint32_t length;
     uint64_t lastXmitNs;
+    uint32_t offset;
   };
 
   Peer* FindPeer(uint64_t id);
@@ -187,7 +190,8 @@ class Core {
   void CheckSlow(uint64_t nowNs);
   bool Hand(Peer* p, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n);
   void Retransmit(Peer* asker, uint64_t first, uint64_t last, uint64_t nowNs);
-  uint8_t* LogBuffer(size_t index) { return logMem_.get() + index * config_.datagramSize; }
+  uint8_t* LogData(const LogEntry& e) { return logMem_.get() + e.offset; }
+  bool LogRoom(size_t* at) const;
   uint64_t Jitter(uint64_t base);
   void Count(Counter c, uint64_t n = 1) { counters_[c] += n; }
   void Gauge(Counter c, uint64_t v) { counters_[c] = v; }
@@ -207,7 +211,14 @@ class Core {
   uint64_t nextSeq_ = 1;
   uint64_t highestSent_ = 0;
   uint64_t stable_ = 0;
+  // The retransmit log: the window. Datagrams lie in logMem_ as a ring of
+  // bytes (logCapacity_ of them: windowBytes), each where the one before
+  // ended (or at 0 when a whole datagramSize no longer fits before the end),
+  // so the window counts the bytes sent, not datagrams: a small datagram
+  // (one message sent alone, at a low rate) takes its own size, not
+  // datagramSize. log_ is a ring of their entries, oldest at logHead_.
   std::unique_ptr<uint8_t[]> logMem_;
+  size_t logCapacity_ = 0, logTail_ = 0;      // logTail_: where the newest datagram ends
   std::vector<LogEntry> log_;                 // circular, logSlots_ entries
   size_t logSlots_ = 0, logHead_ = 0, logCount_ = 0;
   uint64_t logBytes_ = 0;

@@ -17,14 +17,15 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
   const size_t need = kMsgHeaderBytes + n;
   if (openCount_ > 0 && (openLength_ + need > config_.datagramSize || openCount_ == 0xffff)) FlushData(nowNs);
   if (openCount_ == 0) {
-    if (logCount_ == logSlots_) { Count(k_windowFull); windowHit_ = true; return SubmitStatus::kWindowFull; }
+    size_t at;
+    if (!LogRoom(&at)) { Count(k_windowFull); windowHit_ = true; return SubmitStatus::kWindowFull; }
     const size_t index = (logHead_ + logCount_) % logSlots_;
-    log_[index] = LogEntry{nextSeq_, 0, uint32_t(kDataHeaderBytes), 0};
+    log_[index] = LogEntry{nextSeq_, 0, uint32_t(kDataHeaderBytes), 0, uint32_t(at)};
     logCount_++;
     openLength_ = kDataHeaderBytes;
   }
   LogEntry& e = log_[(logHead_ + logCount_ - 1) % logSlots_];
-  uint8_t* m = LogBuffer((logHead_ + logCount_ - 1) % logSlots_) + openLength_;
+  uint8_t* m = LogData(e) + openLength_;
   St16(m, uint16_t(n));
   m[2] = order;
   m[3] = frag;
@@ -47,11 +48,31 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
   return SubmitStatus::kOk;
 }
 
+// Where the next datagram may go in the log: a whole datagramSize free
+// after the newest one (or at 0 when that does not fit before the end), and
+// an entry free. False: the window is full.
+bool Core::LogRoom(size_t* at) const {
+  const size_t need = config_.datagramSize;
+  if (logCount_ == 0) { *at = 0; return true; }
+  if (logCount_ == logSlots_) return false;
+  const size_t head = log_[logHead_].offset;
+  if (logTail_ > head) {
+    // Not wrapped: free after the tail, and before the head.
+    if (logTail_ + need <= logCapacity_) { *at = logTail_; return true; }
+    if (need <= head) { *at = 0; return true; }
+    return false;
+  }
+  // Wrapped: free between the tail and the head.
+  if (logTail_ + need <= head) { *at = logTail_; return true; }
+  return false;
+}
+
 void Core::FlushData(uint64_t nowNs) {
   if (openCount_ == 0) return;
   const size_t index = (logHead_ + logCount_ - 1) % logSlots_;
   LogEntry& e = log_[index];
-  uint8_t* dg = LogBuffer(index);
+  uint8_t* dg = LogData(e);
+  logTail_ = (e.offset + e.length + 7) & ~size_t(7);
   EncodeHeader(dg, kData, config_.group, config_.self, view_, e.length);
   St64(dg + 24, e.firstSeq);
   St16(dg + 32, uint16_t(e.count));
@@ -114,7 +135,7 @@ void Core::Retransmit(Peer* asker, uint64_t first, uint64_t last, uint64_t nowNs
     if (e.lastXmitNs && nowNs - e.lastXmitNs < config_.xmitHoldNs) { Count(k_xmitSuppressed); continue; }
     if (!SpendXmit(asker, e.length, nowNs)) return;
     e.lastXmitNs = nowNs;
-    uint8_t* dg = LogBuffer(index);
+    uint8_t* dg = LogData(e);
     St16(dg + 34, kDataRetransmit);
     Count(k_retransmits);
     sink_->Send(dg, e.length, &asker->endpoint);

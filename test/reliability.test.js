@@ -139,6 +139,27 @@ test('reliability – a single lost message on an otherwise idle stream is repai
   assert.equal(net.seqs(1, net.peerOf(1, 0)), [1])
 })
 
+test('reliability – the window counts the bytes sent: datagrams of one small message each fill it by their size, not by datagramSize', () => {
+  // 1024 B datagrams, a 4 KiB window: 4 full datagrams, but ~28 datagrams of one 100 B message (144 B each).
+  const net = new Net(2, { windowBytes: 4 * 1024 })
+  net.introduce()
+  const noAcksFromB = (p) => !(p.type === STATUS && p.from === 1 && p.to === 0)
+  let sent = 0
+  for (let i = 0; i < 100; i++) {
+    if (net.send(0, 1) === 0) break // (each send() flushes: one datagram per message, as a paced sender makes)
+    sent++
+  }
+  net.deliver(noAcksFromB)
+  assert.ok(sent >= 20 && sent <= 29, `one-message datagrams in a 4 KiB window: ${sent}`)
+  const c = net.cores[0].counters()
+  assert.ok(c.windowFull >= 1, 'and then the window is full')
+  assert.ok(c.logBytes <= 4 * 1024, `the log holds no more than the window: ${c.logBytes}`)
+  assert.equal(net.seqs(1, net.peerOf(1, 0)), range(1, sent), 'B has every one of them')
+  net.run(net.now + 30 * MS, 1 * MS)
+  assert.is(net.cores[0].counters().logBytes, 0, 'acked: the log is empty')
+  assert.is(net.send(0, 1), 1, 'and the window open')
+})
+
 test('reliability – alone in a group, our own acks free the log', () => {
   for (const receiveOwn of [true, false]) {
     const net = new Net(1, { windowBytes: 4 * 1024, receiveOwn })
