@@ -8,14 +8,15 @@
 //          ─ping─► member 0: PING(i) → member 1: PONG(i), one at a time ─► 'pinged'
 //          ─finish─► every member: counters ─► 'result', leave, exit 0
 
-import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises'
 import { Group, type JoinOptions, type Message, type Order } from '../index.js'
 import { defaultEndpoint } from '../options.js'
 import type { BenchConfig } from './options.js'
 import { Pinger, Ponger } from './ping.js'
 import { Receiver } from './receiver.js'
-import { DATA, END, loneSenderSkipsOwn, PING, PONG, writeHeader, writeTime, writeU32 } from './protocol.js'
-import type { MemberArgs, SenderReport, ToMember, ToParent } from './protocol.js'
+import { pace, Schedule } from './paced.js'
+import { DATA, END, loneSenderSkipsOwn, PING, PONG, WARM, writeHeader, writeTime, writeU32 } from './protocol.js'
+import type { MemberArgs, RatePhase, SenderReport, ToMember, ToParent } from './protocol.js'
 
 /** Yield to the event loop every this many sends, so that the engine's wake-ups
  *  (drain, deliveries, IPC) run while the sender is busy. */
@@ -63,7 +64,7 @@ export async function runMember(args: MemberArgs): Promise<void> {
   const joinStart = performance.now()
   const group = await Group.join(args.group, options)
   group.on('view', (v) => void toParent({ t: 'view', id: v.id, members: [...v.members], atMs: wallNow() }).catch(() => {}))
-  const receiver = new Receiver(config.senders, config.consume)
+  let receiver = new Receiver(config.senders, config.consume)
   const pinger = new Pinger(group, config.size)
   const ponger = new Ponger(group, config.size, config.order) // answers the PINGs addressed to us (byte 1)
   let pingsSeen = 0
@@ -72,7 +73,7 @@ export async function runMember(args: MemberArgs): Promise<void> {
   // PING and PONG to the round-trip measurement.
   const onMessage = (msg: Message): void => {
     const type = msg.data[0]
-    if (type === DATA || type === END) {
+    if (type === DATA || type === END || type === WARM) {
       if (isReceiver) receiver.onData(msg.data)
     } else if (type === PING) {
       pingsSeen++
@@ -91,7 +92,7 @@ export async function runMember(args: MemberArgs): Promise<void> {
     group.on('batch', (batch) => {
       for (const m of batch) {
         const type = m.buffer[m.offset]
-        if (type === DATA || type === END) {
+        if (type === DATA || type === END || type === WARM) {
           if (isReceiver) receiver.onBytes(m.buffer, m.offset, m.length)
         } else onMessage(m.toMessage())
       }
@@ -107,6 +108,21 @@ export async function runMember(args: MemberArgs): Promise<void> {
           receiver.start()
           if (isSender) await toParent({ t: 'sent', report: await sendData(group, index, config.seconds, config.size, config.order) })
           break
+        case 'rate': {
+          // One rate phase: a fresh receiver (seqs start again), the senders
+          // paced, member `pinger` pinging during the measured part.
+          const phase = m.phase
+          const r = (receiver = new Receiver(config.senders, config.consume, m.t0))
+          r.onComplete = () => void toParent({ t: 'delivered', report: r.report(true), phase })
+          r.start()
+          const work: Promise<void>[] = []
+          if (isSender) work.push(sendAtRate(group, index, config, m).then((report) => toParent({ t: 'sent', report, phase })))
+          if (index === 0 && m.pings > 0) {
+            work.push(pinger.runPaced(m.pings, config.order, m.ponger, m.pingRate, m.t0 + m.warmup * 1e9).then((report) => toParent({ t: 'pinged', report, phase })))
+          }
+          await Promise.all(work)
+          break
+        }
         case 'report':
           if (isReceiver) await toParent({ t: 'delivered', report: receiver.report(false) })
           break
@@ -218,6 +234,49 @@ async function sendData(group: Group, index: number, seconds: number, size: numb
   if (!group.send(end, opts)) await drained(group)
   const wallUs = Number(t1 - t0) / 1000
   return { sent: seq, seconds: wallUs / 1e6, drainWaits, cpuPercent: (100 * (cpu.user + cpu.system)) / wallUs }
+}
+
+/** What the paced sender's naps wait on (nothing ever wakes it: the timeout does). */
+const napCell = new Int32Array(new SharedArrayBuffer(4))
+
+/** One rate phase's sending: DATA (WARM during the warm-up) on the schedule, stamped with intended times; then END. */
+async function sendAtRate(group: Group, index: number, config: BenchConfig, phase: RatePhase): Promise<SenderReport> {
+  const buf = new Uint8Array(config.size)
+  const opts = { order: config.order }
+  const warm = Math.round(phase.rate * phase.warmup)
+  const schedule = new Schedule(phase.t0, phase.rate, warm + Math.round(phase.rate * phase.seconds))
+  let drainWaits = 0
+  const cpu0 = process.cpuUsage()
+  const result = await pace(schedule, {
+    now: () => Number(process.hrtime.bigint()),
+    send: (i, intended) => {
+      writeHeader(buf, i < warm ? WARM : DATA, index)
+      writeU32(buf, 4, i)
+      writeTime(buf, BigInt(intended))
+      if (group.send(buf, opts)) return
+      drainWaits++
+      return drained(group)
+    },
+    yield: () => yieldToLoop(),
+    sleep: (ns) => sleep(ns / 1e6),
+    nap: (ns) => void Atomics.wait(napCell, 0, 0, ns / 1e6),
+  })
+  const t1 = process.hrtime.bigint()
+  const cpu = process.cpuUsage(cpu0)
+  const end = new Uint8Array(config.size)
+  writeHeader(end, END, index)
+  writeU32(end, 4, result.sent)
+  writeTime(end, t1)
+  if (!group.send(end, opts)) await drained(group)
+  const wallUs = (Number(t1) - phase.t0) / 1000
+  return {
+    sent: result.sent,
+    seconds: wallUs / 1e6,
+    drainWaits,
+    cpuPercent: wallUs > 0 ? (100 * (cpu.user + cpu.system)) / wallUs : 0,
+    maxBehindUs: Math.round(result.maxBehindNs / 1000),
+    endBehindUs: Math.round(result.endBehindNs / 1000),
+  }
 }
 
 /** How long a sender waits for 'drain' before it says so on stderr (shown by the parent if the run then fails). */

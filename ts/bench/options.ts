@@ -34,6 +34,16 @@ export interface BenchConfig {
   consume: 'handler' | 'iterator' | 'batch'
   /** Closed group: the key as 64 hex digits ('random' on the command line picks one). */
   key: string | undefined
+  /** Fixed-rate phases, messages/s per sender, one after the other (--rate, --rates); empty: senders saturate. */
+  rates: number[]
+  /** Seconds at the start of each rate phase whose latencies are not recorded. */
+  warmup: number
+  /** Round trips a second during each rate phase (0: none). */
+  pingRate: number
+  /** One CSV line per rate and receiver on stdout instead of the table. */
+  csv: boolean
+  /** Write a self-contained HTML page of the rate phases here. */
+  report: string | undefined
 }
 
 /** A bad command line: the CLI prints the message and exits with status 2. */
@@ -45,7 +55,7 @@ interface OptionSpec {
   /** The long option; the BenchConfig key is its camelCase (under `join` for a passed join option). */
   name: string
   join?: boolean
-  kind: 'int' | 'number' | 'enum' | 'flag' | 'address' | 'key'
+  kind: 'int' | 'number' | 'enum' | 'flag' | 'address' | 'key' | 'rates' | 'path'
   help: string
   unit?: string
   default?: number | string | boolean
@@ -67,7 +77,13 @@ export const BENCH_OPTIONS: readonly OptionSpec[] = [
   // Only the orders the engine delivers today; the others come with the ordering issue.
   { name: 'order', kind: 'enum', default: 'fifo', values: ORDERS.filter((o) => o !== 'sync'), help: 'delivery order the senders ask for' },
   { name: 'pings', kind: 'int', default: 1000, min: 0, max: 1_000_000, help: 'sequential round trips (member 0 -> member 1 -> member 0) after the data phase' },
+  { name: 'rate', kind: 'rates', help: "fixed rate instead of saturating: each sender sends this many messages/s (10k, 1M, 250000), paced by intended send time, and receivers time every message from when it should have been sent" },
+  { name: 'rates', kind: 'rates', help: 'several fixed rates, one phase each, in one run (10k,100k,1M)' },
+  { name: 'warmup', kind: 'number', unit: 's', default: 1, min: 0, max: 600, help: "the first seconds of each rate phase, sent but left out of the latencies" },
+  { name: 'ping-rate', kind: 'int', unit: '1/s', default: 1000, min: 0, max: 100_000, help: 'round trips a second (member 0 -> member 1, one at a time) during each rate phase' },
   { name: 'json', kind: 'flag', default: false, help: 'print one JSON object on stdout instead of the table' },
+  { name: 'csv', kind: 'flag', default: false, help: 'rate phases: print one CSV line per rate and receiver on stdout instead of the table' },
+  { name: 'report', kind: 'path', help: 'rate phases: also write a self-contained HTML page (latency percentiles per rate, throughput over time) to this file' },
   { name: 'no-view-changes', kind: 'flag', default: false, help: 'skip the last phase: how long a join, a leave and a crash (SIGKILL) take to become a view at every member (3+ members)' },
   { name: 'loss', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a member drops a datagram it receives' },
   { name: 'duplicate', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is delivered twice' },
@@ -91,6 +107,17 @@ export const BENCH_OPTIONS: readonly OptionSpec[] = [
   { name: 'join-timeout', kind: 'number', unit: 's', default: 10, min: 0.1, max: 600, help: 'how long members may take to form the full view' },
   { name: 'drain-timeout', kind: 'number', unit: 's', default: 30, min: 0.1, max: 3600, help: 'how long receivers may take, after the senders stop, to deliver everything' },
 ]
+
+/** The highest fixed rate (messages/s per sender). */
+const MAX_RATE = 50_000_000
+
+/** '10k', '1.5M', '250000' as messages/s; null if it is not one. */
+export function parseRate(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(text)
+  if (!m) return null
+  const n = Number(m[1]) * (m[2] === '' ? 1 : m[2]!.toLowerCase() === 'k' ? 1e3 : 1e6)
+  return Number.isInteger(n) ? n : Math.round(n)
+}
 
 function lowerFirst(text: string): string {
   return /^[A-Z](?![A-Z])/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text
@@ -128,8 +155,14 @@ export function parseBenchArgs(args: string[]): BenchConfig | null {
     if (!o.join) config[camel(o.name)] = value
     else if (value !== undefined) join[camel(o.name)] = value
   }
-  const c = config as unknown as BenchConfig
+  const { rate, ...rest } = config as unknown as BenchConfig & { rate: number[] | undefined }
+  const c = rest as BenchConfig
   if (c.senders > c.members) throw new UsageError(`--senders (${c.senders}) cannot exceed --members (${c.members})`)
+  if (rate !== undefined && c.rates !== undefined) throw new UsageError('give --rate or --rates, not both')
+  if (rate !== undefined && rate.length !== 1) throw new UsageError('--rate takes one rate (several: --rates)')
+  c.rates = rate ?? c.rates ?? []
+  if (c.json && c.csv) throw new UsageError('give --json or --csv, not both')
+  if ((c.csv || c.report !== undefined) && c.rates.length === 0) throw new UsageError(`--${c.csv ? 'csv' : 'report'} is for rate phases: give --rate or --rates`)
   return c
 }
 
@@ -145,6 +178,17 @@ function convert(o: OptionSpec, raw: string | boolean): number | string | boolea
       if (text === 'random') return randomBytes(32).toString('hex')
       if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new UsageError(`${flag} must be 'random' or 64 hex digits (a 32-byte key)`)
       return text.toLowerCase()
+    case 'rates': {
+      const rates = text.split(',').map((part) => parseRate(part.trim()))
+      if (rates.some((r) => r === null)) throw new UsageError(`${flag} must be messages/s such as 10k, 250000 or 1M${o.name === 'rates' ? ', separated by commas' : ''} (got '${text}')`)
+      for (const r of rates) {
+        if (r! < 1 || r! > MAX_RATE) throw new UsageError(`${flag} must be between 1 and ${MAX_RATE.toLocaleString('en-US')} messages/s (got '${text}')`)
+      }
+      return rates as unknown as number
+    }
+    case 'path':
+      if (text === '') throw new UsageError(`${flag} must be a file name`)
+      return text
     case 'address':
       if (!/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(text) || text.split('.').some((p) => Number(p) > 255)) {
         throw new UsageError(`${flag} must be an IPv4 address such as 127.0.0.1 (got '${text}')`)
@@ -167,7 +211,7 @@ function convert(o: OptionSpec, raw: string | boolean): number | string | boolea
 
 export function benchHelp(): string {
   const rows: Array<[string, string]> = BENCH_OPTIONS.map((o): [string, string] => {
-    const arg = o.kind === 'flag' ? '' : o.kind === 'enum' ? ` <${o.name}>` : o.kind === 'address' ? ' <ip>' : o.kind === 'key' ? ' <random|hex>' : ' <n>'
+    const arg = o.kind === 'flag' ? '' : o.kind === 'enum' ? ` <${o.name}>` : o.kind === 'address' ? ' <ip>' : o.kind === 'key' ? ' <random|hex>' : o.kind === 'rates' ? (o.name === 'rates' ? ' <r,r,..>' : ' <r>') : o.kind === 'path' ? ' <file>' : ' <n>'
     const bits = [o.help]
     if (o.kind === 'enum') bits.push(`: ${o.values!.join(', ')}`)
     if (o.unit) bits.push(` [${o.unit}]`)
@@ -197,7 +241,10 @@ export function benchHelp(): string {
     'control allows for --seconds; every member that delivers data reports',
     'messages/s, MB/s, one-way latency under load and anything lost, duplicated',
     'or out of order; then member 0 pings member 1 sequentially for the',
-    'unloaded round trip. Exit status: 0 if nothing was lost or misordered,',
+    'unloaded round trip. With --rate or --rates the senders send at fixed rates',
+    'instead, one phase per rate, and receivers report one-way latency',
+    'percentiles (p50 to p99.99, and max) with round trips under that load.',
+    'Exit status: 0 if nothing was lost or misordered,',
     '1 if something was or a member failed, 2 on a bad command line.',
     '',
     'Options:',

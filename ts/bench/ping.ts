@@ -1,4 +1,5 @@
 // The round trip of `troupe bench`: member 0 pings, member 1 pongs, one at a time.
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Group, Order, SendOptions } from '../index.js'
 import { Histogram } from './histogram.js'
 import { drained } from './member.js'
@@ -24,7 +25,21 @@ export class Pinger {
     if (readU32(d, 4) === this.waiting && this.wake) this.wake()
   }
 
-  async run(count: number, order: Order, to: number): Promise<PingReport> {
+  /** `count` pings to member `to`, each sent as soon as the last one's PONG is in. */
+  run(count: number, order: Order, to: number): Promise<PingReport> {
+    return this.pings(count, order, to, 0, 0)
+  }
+
+  /**
+   * `count` pings to member `to` at most `rate` a second, the first at
+   * `startNs` (CLOCK_MONOTONIC): the round trip under a rate phase's load.
+   * A ping whose answer is late delays the next (one at a time).
+   */
+  runPaced(count: number, order: Order, to: number, rate: number, startNs: number): Promise<PingReport> {
+    return this.pings(count, order, to, 1e9 / rate, startNs)
+  }
+
+  private async pings(count: number, order: Order, to: number, everyNs: number, startNs: number): Promise<PingReport> {
     this.buf[1] = to
     const rtt = new Histogram()
     const opts = { order }
@@ -32,6 +47,8 @@ export class Pinger {
     let unansweredInARow = 0
     let i = 0
     for (; i < count && unansweredInARow < PING_GIVE_UP; i++) {
+      const wait = startNs + i * everyNs - Number(process.hrtime.bigint())
+      if (wait > 0) await sleep(wait / 1e6)
       const answered = new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS)
         this.wake = () => {

@@ -10,9 +10,16 @@
 //   +------+------+-------------+-------------+----------------------------+----------
 //
 //   DATA  seq = the sender's count of DATA messages before this one (0, 1, 2, ...)
+//   WARM  a DATA message of a rate phase's warm-up (--warmup): counted and
+//         checked, its latency not recorded
 //   END   seq = how many DATA messages the sender sent; sent after the last one
 //   PING  seq = ping number; sent at = when member 0 sent it
 //   PONG  member 1's answer: the PING's seq and sent-at, copied
+//
+// In a rate phase (--rate, --rates) "sent at" of DATA is the message's
+// intended send time (the schedule's), not when send() ran: a sender that
+// falls behind its schedule adds its delay to the latency it measures
+// (no coordinated omission).
 //
 // "sent at" is process.hrtime.bigint(): CLOCK_MONOTONIC, one clock for every
 // process on the host, so a receiver's clock minus it is the one-way latency.
@@ -25,6 +32,7 @@ export const DATA = 1
 export const END = 2
 export const PING = 3
 export const PONG = 4
+export const WARM = 5
 
 const TWO_32 = 4294967296
 
@@ -83,7 +91,13 @@ export interface SenderReport {
   /** Times send() returned false and the sender waited for 'drain'. */
   drainWaits: number
   cpuPercent: number
+  /** A rate phase: how far (µs) send() ran behind the schedule at worst, and at the end. */
+  maxBehindUs?: number
+  endBehindUs?: number
 }
+
+/** The slice of the throughput series (ms). */
+export const SERIES_MS = 100
 
 export interface PerSender {
   delivered: number
@@ -106,6 +120,8 @@ export interface ReceiverReport {
   foreign: number
   latency: HistogramData
   cpuPercent: number
+  /** A rate phase's throughput over time. */
+  series?: number[]
 }
 
 export interface PingReport {
@@ -131,14 +147,30 @@ export type ToParent =
   /** Every view installed after joining; atMs is wall-clock (performance.timeOrigin + now), comparable across processes. */
   | { t: 'view'; id: number; members: string[]; atMs: number }
   | { t: 'leaving'; atMs: number }
-  | { t: 'sent'; report: SenderReport }
-  | { t: 'delivered'; report: ReceiverReport }
-  | { t: 'pinged'; report: PingReport }
+  | { t: 'sent'; report: SenderReport; phase?: number }
+  | { t: 'delivered'; report: ReceiverReport; phase?: number }
+  | { t: 'pinged'; report: PingReport; phase?: number }
   | { t: 'result'; report: FinalReport }
   | { t: 'failed'; message: string }
 
+/** One rate phase (--rate, --rates): what every member is told. */
+export interface RatePhase {
+  phase: number
+  /** Messages/s per sender. */
+  rate: number
+  /** Sending starts at this CLOCK_MONOTONIC time (ns; one clock for every process on the host). */
+  t0: number
+  warmup: number
+  seconds: number
+  /** Round trips member `pinger` makes to member `ponger` during the measured part (0: none), at pingRate a second. */
+  pings: number
+  pingRate: number
+  ponger: number
+}
+
 export type ToMember =
   | { t: 'go' }
+  | ({ t: 'rate' } & RatePhase)
   /** Report what has been delivered so far, complete or not (the parent's deadline passed). */
   | { t: 'report' }
   /** Ping member `to` (which answers PINGs whose byte 1 names it) `count` times in a row. */

@@ -2,7 +2,7 @@
 // stream, and times one-way latency into a histogram.
 import type { BenchConfig } from './options.js'
 import { Histogram } from './histogram.js'
-import { END, HEADER_BYTES, readSender, readTime, readU32 } from './protocol.js'
+import { END, HEADER_BYTES, readSender, readTime, readU32, SERIES_MS, WARM } from './protocol.js'
 import type { PerSender, ReceiverReport } from './protocol.js'
 
 /** Re-read the clock after this many deliveries within one batch. */
@@ -54,7 +54,16 @@ export class Receiver {
 
   private readonly scheduleUnstamp: (f: () => void) => void
 
-  constructor(private readonly senders: number, consume: BenchConfig['consume']) {
+  /** A rate phase's: messages per SERIES_MS from its t0. */
+  private readonly series: number[] | null
+
+  /**
+   * `t0` (a rate phase's start, CLOCK_MONOTONIC ns): the clock is read for
+   * every message (at fixed rates accuracy is worth the ~70 ns), and
+   * deliveries are counted over time from t0.
+   */
+  constructor(private readonly senders: number, consume: BenchConfig['consume'], private readonly t0: number | null = null) {
+    this.series = t0 === null ? null : []
     this.scheduleUnstamp = consume === 'iterator' ? setImmediate : queueMicrotask
     this.delivered = new Float64Array(senders)
     this.announced = new Float64Array(senders).fill(-1)
@@ -75,7 +84,9 @@ export class Receiver {
 
   /** A message that lies at `buf[at, at + length)` (the 'batch' cursor's bytes: nothing allocated). */
   onBytes(d: Uint8Array, at: number, length: number): void {
-    if (this.stampBudget-- === 0) {
+    if (this.series !== null) {
+      this.now = Number(process.hrtime.bigint())
+    } else if (this.stampBudget-- === 0) {
       this.now = Number(process.hrtime.bigint())
       this.stampBudget = DELIVERIES_PER_STAMP - 1
       if (!this.unstampQueued) {
@@ -110,10 +121,19 @@ export class Receiver {
     this.next[s] = seq + 1
     this.orderHash = (Math.imul(this.orderHash ^ (s * 0x9e3779b1 + seq), 0x01000193) + seq) >>> 0
     this.delivered[s]!++
-    this.latency.record(this.now - readTime(d, at))
+    if (this.series !== null) this.count(this.now)
+    if (d[at] !== WARM) this.latency.record(this.now - readTime(d, at))
     if (this.messages++ === 0) this.first = this.now
     this.last = this.now
     if (this.messages >= this.expected) this.check()
+  }
+
+  /** One more delivery in the series, in the slice of `now`. */
+  private count(now: number): void {
+    const series = this.series!
+    const slice = Math.max(0, Math.floor((now - this.t0!) / (SERIES_MS * 1e6)))
+    while (series.length <= slice) series.push(0)
+    series[slice]!++
   }
 
   private grow(s: number, word: number): Uint32Array {
@@ -152,6 +172,7 @@ export class Receiver {
       foreign: this.foreign,
       latency: this.latency.toData(),
       cpuPercent: wallUs > 0 ? (100 * (cpu.user + cpu.system)) / wallUs : 0,
+      ...(this.series ? { series: this.series } : {}),
     }
   }
 }

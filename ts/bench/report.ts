@@ -1,6 +1,7 @@
 // What `troupe bench` reports: the result (the JSON that --json prints) and
 // the table made from it.
 import type { BenchConfig } from './options.js'
+import { formatRates, type RateResult } from './rates.js'
 
 export interface ViewChangeTimes {
   /** A new member calls Group.join() until every member (it too) has the view with it. */
@@ -73,6 +74,8 @@ export interface BenchResult {
     cpuPercent: number
   }>
   members: Array<{ index: number; id: string; pid: number; joinMs: number; pingsSeen: number; pongsSeen: number; counters: Record<string, number> }>
+  /** The rate phases (--rate, --rates); empty when the senders saturated. */
+  rates: RateResult[]
 }
 
 // ---- the table ---------------------------------------------------------------------
@@ -97,6 +100,24 @@ export function formatTable(r: BenchResult): string {
       (c.consume === 'iterator' ? ', receivers iterate (for await)' : c.consume === 'batch' ? ", receivers take 'batch' events" : '') +
       (c.loss || c.duplicate || c.reorder ? `, injected loss ${c.loss ?? 0} dup ${c.duplicate ?? 0} reorder ${c.reorder ?? 0} seed ${c.seed}` : ''),
   )
+  out.push('')
+  if (r.rates.length > 0) out.push(formatRates(r.rates))
+  else saturated(r, out)
+  out.push(
+    `reliability, all members: ${n(r.naks)} NAKs (${n(r.nakedSeqs)} seqs asked), ${n(r.retransmits)} retransmits, ` +
+      `${n(r.repaired)} repaired, ${n(r.unrecoverable)} unrecoverable` + (r.injectedLoss ? `, ${n(r.injectedLoss)} datagrams dropped by injection` : ''),
+  )
+  out.push(`lost (sent, never delivered): ${n(r.lost)}`)
+  if (r.viewChange) {
+    const v = r.viewChange
+    out.push(`view changes, cause to the last member's install: join ${v.joinMs} ms, leave ${v.leaveMs} ms, crash (SIGKILL) ${v.crashMs} ms (suspectTimeout ${v.suspectTimeoutMs} ms)`)
+  }
+  out.push(r.ok ? `OK: nothing lost, duplicated or misordered${c.order === 'total' || c.order === 'safe' ? '; one total order at every member (same hash chain of the delivery order)' : ''}` : `FAIL: ${r.problems.join('; ')}`)
+  return out.join('\n')
+}
+
+/** The tables of a saturating run: senders, receivers, the unloaded round trip. */
+function saturated(r: BenchResult, out: string[]): void {
   out.push('')
   out.push(
     table(
@@ -130,15 +151,4 @@ export function formatTable(r: BenchResult): string {
           (r.pingTimeouts ? `, ${r.pingTimeouts} timed out` : '')
       : 'round trip: not measured (--pings 0)',
   )
-  out.push(
-    `reliability, all members: ${n(r.naks)} NAKs (${n(r.nakedSeqs)} seqs asked), ${n(r.retransmits)} retransmits, ` +
-      `${n(r.repaired)} repaired, ${n(r.unrecoverable)} unrecoverable` + (r.injectedLoss ? `, ${n(r.injectedLoss)} datagrams dropped by injection` : ''),
-  )
-  out.push(`lost (sent, never delivered): ${n(r.lost)}`)
-  if (r.viewChange) {
-    const v = r.viewChange
-    out.push(`view changes, cause to the last member's install: join ${v.joinMs} ms, leave ${v.leaveMs} ms, crash (SIGKILL) ${v.crashMs} ms (suspectTimeout ${v.suspectTimeoutMs} ms)`)
-  }
-  out.push(r.ok ? `OK: nothing lost, duplicated or misordered${c.order === 'total' || c.order === 'safe' ? '; one total order at every member (same hash chain of the delivery order)' : ''}` : `FAIL: ${r.problems.join('; ')}`)
-  return out.join('\n')
 }

@@ -17,6 +17,10 @@ import { fileURLToPath } from 'node:url'
 import type { BenchConfig } from './options.js'
 import { formatTable, type BenchResult, type ViewChangeTimes } from './report.js'
 import { summarize } from './summary.js'
+import { writeFileSync } from 'node:fs'
+import { htmlReport } from './html.js'
+import { Progress } from './progress.js'
+import { formatCsv } from './rates.js'
 import { loneSenderSkipsOwn } from './protocol.js'
 import type { FinalReport, MemberArgs, PingReport, ReceiverReport, SenderReport, ToMember, ToParent } from './protocol.js'
 
@@ -50,6 +54,14 @@ export interface Member {
   leavingAtMs?: number
   /** Killed on purpose (the crash timing): its death is not a failure. */
   killedOnPurpose?: boolean
+  /** What it reported of each rate phase (--rate, --rates), by phase. */
+  phases: PhaseReports[]
+}
+
+export interface PhaseReports {
+  sent?: SenderReport
+  delivered?: ReceiverReport
+  pinged?: PingReport
 }
 
 /** How long a view change took, from the cause to the last member's install (ms). */
@@ -67,8 +79,13 @@ export async function runBench(config: BenchConfig): Promise<number> {
   try {
     const result = await run.execute()
     if (config.json) process.stdout.write(`${JSON.stringify(result)}\n`)
+    else if (config.csv) process.stdout.write(`${formatCsv(result.rates)}\n`)
     else process.stdout.write(`${formatTable(result)}\n`)
-    if (config.json) for (const p of result.problems) process.stderr.write(`troupe bench: ${p}\n`)
+    if (config.json || config.csv) for (const p of result.problems) process.stderr.write(`troupe bench: ${p}\n`)
+    if (config.report !== undefined) {
+      writeFileSync(config.report, htmlReport(result))
+      if (!config.json && !config.csv) process.stderr.write(`troupe bench: report written to ${config.report}\n`)
+    }
     return result.ok ? 0 : 1
   } catch (err) {
     if (!(err instanceof BenchFailure)) throw err
@@ -93,8 +110,10 @@ class Run {
   private readonly waiters = new Set<() => void>()
   pinger = 0
   ponger = 1
+  private readonly progress: Progress
 
   constructor(readonly config: BenchConfig) {
+    this.progress = new Progress(!config.json && !config.csv, process.stderr, config.rates, config.warmup + config.seconds)
     const injecting = Boolean(config.loss || config.duplicate || config.reorder)
     this.seed = injecting ? (config.seed ?? randomInt(0, 2 ** 32)) : config.seed
   }
@@ -114,9 +133,16 @@ class Run {
     await this.until(() => this.members.every((m) => m.joined), c.joinTimeout * 1000 + 15_000, () => `members ${this.missing((m) => !m.joined)} to join`)
     this.checkViews()
     const v = this.members[0]!.joined!.view
-    this.log(`view ${v.id} of ${v.members.length} formed ${((performance.now() - started) / 1000).toFixed(1)} s after start; sending for ${c.seconds} s`)
+    this.log(`view ${v.id} of ${v.members.length} formed ${((performance.now() - started) / 1000).toFixed(1)} s after start; ` + (c.rates.length ? `${c.rates.length} rate phases of ${c.warmup} + ${c.seconds} s` : `sending for ${c.seconds} s`))
 
-    // Data: senders send for --seconds, then END; receivers deliver up to every END's count.
+    if (c.rates.length > 0) await this.ratePhases()
+    else await this.saturate()
+    return this.finish()
+  }
+
+  /** Data: senders send for --seconds as fast as they can, then END; receivers deliver up to every END's count. */
+  private async saturate(): Promise<void> {
+    const c = this.config
     this.broadcast({ t: 'go' })
     const senders = this.members.slice(0, c.senders)
     await this.until(
@@ -124,7 +150,7 @@ class Run {
       (c.seconds + c.drainTimeout + 10) * 1000,
       () => `senders ${this.missing((m) => m.index < c.senders && !m.sent)} to finish sending (blocked waiting for 'drain'?)`,
     )
-    const receiving = this.members.filter((m) => m.index >= c.senders || !loneSenderSkipsOwn(c))
+    const receiving = this.receiving()
     try {
       await this.until(() => receiving.every((m) => m.delivered), c.drainTimeout * 1000, () => '')
     } catch (err) {
@@ -150,6 +176,41 @@ class Run {
       await this.until(() => Boolean(pair[0]!.pinged), 30_000 + c.pings * PING_BUDGET_MS, () => `member ${this.pinger} to finish its ${c.pings} pings (a stalled group answers none; ${PING_BUDGET_MS} ms a ping is allowed on average)`)
     }
 
+  }
+
+  /** One phase per rate: senders paced, receivers timing every message, member 0 pinging member 1 meanwhile. */
+  private async ratePhases(): Promise<void> {
+    const c = this.config
+    const receiving = this.receiving()
+    for (let phase = 0; phase < c.rates.length; phase++) {
+      const rate = c.rates[phase]!
+      const pings = Math.floor(c.pingRate * c.seconds)
+      // Every process reads one CLOCK_MONOTONIC: the phase starts 50 ms from now for all of them.
+      const t0 = Number(process.hrtime.bigint()) + 50e6
+      this.progress.phase(phase, rate)
+      this.broadcast({ t: 'rate', phase, rate, t0, warmup: c.warmup, seconds: c.seconds, pings, pingRate: c.pingRate, ponger: 1 })
+      const of = (m: Member): PhaseReports => m.phases[phase] ?? {}
+      const senders = this.members.slice(0, c.senders)
+      await this.until(
+        () => senders.every((m) => of(m).sent),
+        (c.warmup + c.seconds + c.drainTimeout + 10) * 1000,
+        () => `senders ${this.missing((m) => m.index < c.senders && !of(m).sent)} to finish phase ${phase} (${rate} msgs/s)`,
+      )
+      await this.until(() => receiving.every((m) => of(m).delivered), c.drainTimeout * 1000, () => `receivers ${this.missing((m) => receiving.includes(m) && !of(m).delivered)} to deliver phase ${phase}`)
+      if (pings > 0) await this.until(() => Boolean(of(this.members[0]!).pinged), 30_000 + pings * PING_BUDGET_MS, () => `member 0 to finish the pings of phase ${phase}`)
+      this.progress.done(phase, this.members)
+      await sleep(100) // (what is left of the phase's acks and STATUS settles)
+    }
+    this.progress.end()
+  }
+
+  private receiving(): Member[] {
+    const c = this.config
+    return this.members.filter((m) => m.index >= c.senders || !loneSenderSkipsOwn(c))
+  }
+
+  private async finish(): Promise<BenchResult> {
+    const c = this.config
     const viewChange = !c.noViewChanges && c.members >= 3 ? await this.viewChanges() : null
 
     this.broadcast({ t: 'finish' })
@@ -224,7 +285,7 @@ class Run {
       detached: true,
       execArgv: process.execArgv.filter((a) => !a.startsWith('--inspect')),
     })
-    const m: Member = { index, child, pid: child.pid ?? -1, output: '', exited: null, views: [] }
+    const m: Member = { index, child, pid: child.pid ?? -1, output: '', exited: null, views: [], phases: [] }
     this.members.push(m)
     const keep = (chunk: Buffer): void => {
       m.output = (m.output + chunk.toString()).slice(-OUTPUT_TAIL)
@@ -234,9 +295,12 @@ class Run {
     child.on('message', (msg: ToParent) => {
       switch (msg.t) {
         case 'joined': m.joined = msg; break
-        case 'sent': m.sent = msg.report; break
-        case 'delivered': m.delivered = msg.report; break
-        case 'pinged': m.pinged = msg.report; break
+        case 'sent':
+        case 'delivered':
+        case 'pinged':
+          if (msg.phase === undefined) m[msg.t] = msg.report as never
+          else (m.phases[msg.phase] ??= {})[msg.t] = msg.report as never
+          break
         case 'result': m.result = msg.report; break
         case 'view': m.views.push(msg); break
         case 'leaving': m.leavingAtMs = msg.atMs; break
@@ -337,7 +401,7 @@ class Run {
   }
 
   private log(line: string): void {
-    if (!this.config.json) process.stderr.write(`troupe bench: ${line}\n`)
+    if (!this.config.json && !this.config.csv) process.stderr.write(`troupe bench: ${line}\n`)
   }
 }
 

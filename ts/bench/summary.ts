@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import { Histogram } from './histogram.js'
+import { summarizeRates, tally } from './rates.js'
 import type { BenchConfig } from './options.js'
 import type { BenchResult, ViewChangeTimes } from './report.js'
 import type { Member } from './run.js'
@@ -21,7 +22,7 @@ export interface RunState {
 export function summarize(run: RunState, viewChange: ViewChangeTimes | null, problems: string[]): BenchResult {
   const c = run.config
   const us = (ns: number): number => Math.round(ns / 1000)
-  const senders = run.members.slice(0, c.senders).map((m) => {
+  const senders = run.members.slice(0, c.senders).filter((m) => m.sent).map((m) => {
     const s = m.sent!
     return {
       index: m.index,
@@ -40,13 +41,8 @@ export function summarize(run: RunState, viewChange: ViewChangeTimes | null, pro
     const r = m.delivered!
     const lat = Histogram.from(r.latency)
     allLatency.add(r.latency)
-    let lost = 0
-    let duplicates = 0
-    let outOfOrder = 0
+    const { lost, duplicates, outOfOrder } = tally(r, sentBy)
     r.perSender.forEach((p, s) => {
-      lost += Math.max(0, sentBy[s]! - p.delivered)
-      duplicates += p.duplicates
-      outOfOrder += p.outOfOrder
       if (p.announced !== -1 && p.announced !== sentBy[s]) {
         problems.push(`member ${m.index} got END from sender ${s} announcing ${p.announced} messages; it sent ${sentBy[s]}`)
       }
@@ -98,6 +94,7 @@ export function summarize(run: RunState, viewChange: ViewChangeTimes | null, pro
     )
   }
   const rates = receivers.map((r) => r.msgsPerSec)
+  const rateResults = summarizeRates(c, run.members, problems)
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
   return {
@@ -106,7 +103,7 @@ export function summarize(run: RunState, viewChange: ViewChangeTimes | null, pro
     date: new Date().toISOString(),
     host: { cpus: os.cpus().length, loadavg: os.loadavg().map((x) => round(x, 2)), node: process.version, platform: `${os.platform()} ${os.release()}` },
     // The key itself is not printed: only that the group was closed.
-    config: { ...c, key: c.key ? 'sealed' : undefined, group: run.group, receivers: receivers.length, seed: run.seed },
+    config: { ...c, key: c.key ? 'sealed' : undefined, group: run.group, receivers: rateResults[0]?.receivers.length ?? receivers.length, seed: run.seed },
     ok: problems.length === 0,
     problems,
     minMsgsPerSec: rates.length ? Math.min(...rates) : 0,
@@ -135,6 +132,7 @@ export function summarize(run: RunState, viewChange: ViewChangeTimes | null, pro
     injectedLoss: sum('injectedLoss'),
     senders,
     receivers,
+    rates: rateResults,
     members: run.members.map((m) => ({
       index: m.index,
       id: m.joined?.me ?? '',
