@@ -94,14 +94,15 @@ void Engine::Flush() {
   }
 }
 
-bool Engine::ReceiveOnCaller() {
+bool Engine::ReceiveOnCaller(int fd) {
   if (!core_ || closed_) return false;
   if (!mu_.try_lock()) return true;
   const uint64_t now = MonotonicNs();
   const uint64_t deadline = core_->NextDeadline();
   bool room = core_->Pump(now) && ProcessPending(now);
   if (room) {
-    for (int fd : transport_->sockets()) ReceiveFrom(fd, now);
+    if (fd >= 0) ReceiveFrom(fd, now);
+    else for (int s : transport_->sockets()) ReceiveFrom(s, now);
     ReceiveHeld(now);
     room = !BatchPending();
   }

@@ -86,7 +86,10 @@ class Engine final : public Sink {
   // already at it, which saves a thread wake-up on the latency path. Returns
   // false while receiving is paused for a full inbound ring: stop polling
   // until the next Kick().
-  bool ReceiveOnCaller();
+  // `fd`: the socket Node's loop found readable (only it is read: each
+  // socket has its own poll, so a wake-up costs one recvmmsg, not one per
+  // socket); -1: every socket (busy polling).
+  bool ReceiveOnCaller(int fd = -1);
   void SetCallerPolls(bool on) { callerPolls_.store(on, std::memory_order_relaxed); Kick(); }
   // Sends LEAVE, stops the thread, closes the sockets. Idempotent.
   void Close();

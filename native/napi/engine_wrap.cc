@@ -167,7 +167,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   static void OnReadable(uv_poll_t* handle, int status, int events) {
     auto* self = static_cast<EngineWrap*>(handle->data);
     self->inReadable_ = true;
-    const bool more = self->engine_ && self->engine_->ReceiveOnCaller();
+    uv_os_fd_t fd = -1;
+    uv_fileno(reinterpret_cast<uv_handle_t*>(handle), &fd);
+    const bool more = self->engine_ && self->engine_->ReceiveOnCaller(fd);
     self->inReadable_ = false;
     if (!more) self->StopPolling();
     if (self->wokenInReadable_) {
