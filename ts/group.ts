@@ -72,9 +72,10 @@ export class Group extends EventEmitter<GroupEvents> {
   private refuseJoin: ((err: Error) => void) | null = null
   private onLeft: (() => void) | null = null
   private early: Message[] | null = []
-  /** What 'batch' listeners get once per wake-up; batching: between its beginBatch and endBatch. */
+  /** What 'batch' listeners get once per wake-up. */
   private readonly batch = new MessageBatch()
-  private batching = false
+  /** Between beginBatch and endBatch (or in releaseEarly): 'collect' if there are 'batch' listeners, else 'skip'; 'none' outside. */
+  private batching: 'none' | 'skip' | 'collect' = 'none'
 
   private constructor(name: string, options: ResolvedOptions) {
     super()
@@ -325,13 +326,13 @@ export class Group extends EventEmitter<GroupEvents> {
       slow: (e) => this.emit('slow', e),
       stopped: () => this.inboxes.held,
       beginBatch: () => {
-        this.batching = this.listenerCount('batch') > 0
+        this.batching = this.listenerCount('batch') > 0 ? 'collect' : 'skip'
         // Only 'batch' listeners: the common path's messages skip the Message objects.
-        if (this.batching && this.early === null && this.inboxes.count === 0 && this.listenerCount('message') === 0) live.member.fast = this.batch
+        if (this.batching === 'collect' && this.early === null && this.inboxes.count === 0 && this.listenerCount('message') === 0) live.member.fast = this.batch
       },
       endBatch: () => {
         live.member.fast = null
-        this.batching = false
+        this.batching = 'none'
         this.emitBatch()
       },
     })
@@ -375,18 +376,18 @@ export class Group extends EventEmitter<GroupEvents> {
     const early = this.early
     this.early = null
     if (!early || this.isClosed) return
-    this.batching = this.listenerCount('batch') > 0
+    this.batching = this.listenerCount('batch') > 0 ? 'collect' : 'skip'
     for (const msg of early) this.hand(msg)
-    this.batching = false
+    this.batching = 'none'
     this.emitBatch()
   }
 
   /** A message for the application: to the 'message' listeners, every iterator, and the batch. */
   private hand(msg: Message): void {
     this.emit('message', msg)
-    this.inboxes.push(msg)
-    if (this.batching) this.batch.pushMessage(msg)
-    else if (this.listenerCount('batch') > 0) {
+    if (this.inboxes.count > 0) this.inboxes.push(msg)
+    if (this.batching === 'collect') this.batch.pushMessage(msg)
+    else if (this.batching === 'none' && this.listenerCount('batch') > 0) {
       // Delivered outside a wake-up or a tick (none today): a batch of one.
       this.batch.pushMessage(msg)
       this.emitBatch()
