@@ -42,6 +42,8 @@ export interface RateResult {
   /** How far behind its schedule a sender went at worst, and at the end (µs). */
   maxBehindUs: number
   endBehindUs: number
+  /** Times a sender's send() found the window full and it waited for 'drain' (its lateness then is flow control's). */
+  drainWaits: number
   /** The receiver whose p99 is highest, and its percentiles. */
   worst: Percentiles & { index: number }
   receivers: RateReceiver[]
@@ -101,6 +103,7 @@ export function summarizeRates(config: BenchConfig, members: Member[], problems:
       achieved: senders.map((s) => (s && s.seconds > 0 ? Math.round(s.sent / s.seconds) : 0)),
       maxBehindUs: Math.max(0, ...senders.map((s) => s?.maxBehindUs ?? 0)),
       endBehindUs: Math.max(0, ...senders.map((s) => s?.endBehindUs ?? 0)),
+      drainWaits: senders.reduce((a, s) => a + (s?.drainWaits ?? 0), 0),
       worst: { index: worst?.index ?? -1, ...(worst?.latency ?? percentiles(new Histogram())) },
       receivers,
       rtt: { ...percentiles(rtt), timeouts: ping?.timeouts ?? 0 },
@@ -114,9 +117,9 @@ const us = (x: number): string => (x < 100 ? x.toFixed(1) : n(x))
 
 /** One row per rate: the worst receiver's one-way percentiles and the round trips under that load. */
 export function formatRates(rates: RateResult[]): string {
-  const head = ['rate/s', 'achieved', 'behind µs', 'worst', 'p50 µs', 'p90', 'p99', 'p99.9', 'p99.99', 'max', 'rtt p50', 'rtt p99', 'lost']
+  const head = ['rate/s', 'achieved', 'behind µs', 'drain waits', 'worst', 'p50 µs', 'p90', 'p99', 'p99.9', 'p99.99', 'max', 'rtt p50', 'rtt p99', 'lost']
   const rows = rates.map((r) => [
-    n(r.rate), n(Math.min(...r.achieved)), n(r.maxBehindUs), `${r.worst.index}`,
+    n(r.rate), n(Math.min(...r.achieved)), n(r.maxBehindUs), n(r.drainWaits), `${r.worst.index}`,
     us(r.worst.p50), us(r.worst.p90), us(r.worst.p99), us(r.worst.p999), us(r.worst.p9999), us(r.worst.max),
     r.rtt.count ? us(r.rtt.p50) : '-', r.rtt.count ? us(r.rtt.p99) : '-', n(r.receivers.reduce((a, x) => a + x.lost, 0)),
   ])
