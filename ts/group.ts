@@ -14,10 +14,11 @@ import { MessageBatch } from './batch.js'
 import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
 import { Inboxes } from './inbox.js'
 import { LiveMember, retryOf } from './live.js'
-import type { Message, View } from './message.js'
+import { Message, type View } from './message.js'
+import type { FastSink } from './node/receiver.js'
 import { Delivery } from './node/delivery.js'
 import { Outbox, type OutboxPort } from './node/outbox.js'
-import { KEY_BYTES, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
+import { KEY_BYTES, ORDERS, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
 
 const FIFO = OrderCode.fifo
 
@@ -76,6 +77,10 @@ export class Group extends EventEmitter<GroupEvents> {
   private readonly batch = new MessageBatch()
   /** Between beginBatch and endBatch (or in releaseEarly): 'collect' if there are 'batch' listeners, else 'skip'; 'none' outside. */
   private batching: 'none' | 'skip' | 'collect' = 'none'
+  /** The common path's messages, when a Message each is wanted (a 'message' listener, an iterator). */
+  private readonly messageSink: FastSink = {
+    push: (sender, seq, order, bytes, start, end) => this.hand(new Message(sender, bytes.subarray(start, end), ORDERS[order]!, seq)),
+  }
 
   private constructor(name: string, options: ResolvedOptions) {
     super()
@@ -327,11 +332,15 @@ export class Group extends EventEmitter<GroupEvents> {
       stopped: () => this.inboxes.held,
       beginBatch: () => {
         this.batching = this.listenerCount('batch') > 0 ? 'collect' : 'skip'
-        // Only 'batch' listeners: the common path's messages skip the Message objects.
-        if (this.batching === 'collect' && this.early === null && this.inboxes.count === 0 && this.listenerCount('message') === 0) live.member.fast = this.batch
+        if (this.early !== null) return // (held until join() has resolved: through deliver())
+        // Only 'batch' listeners: the common path's messages are bytes read in
+        // place, no Message each. Otherwise a Message straight from the receive
+        // path: fifo and unordered need nothing of the hold-back or delivery.ts.
+        if (this.batching === 'collect' && this.inboxes.count === 0 && this.listenerCount('message') === 0) live.member.takeFast(this.batch, true)
+        else live.member.takeFast(this.messageSink, false)
       },
       endBatch: () => {
-        live.member.fast = null
+        live.member.takeFast(null, false)
         this.batching = 'none'
         this.emitBatch()
       },

@@ -173,7 +173,7 @@ export class LiveMember {
     const shell = this.shell
     this.member.setNow(performance.now())
     this.inbound.armWake()
-    if (this.member.fast !== null && this.heldBatch === null) {
+    if (this.member.transient && this.heldBatch === null) {
       // The records read in place: the batch's bytes are the ring's, handed
       // back once the 'batch' listeners had them (endBatch: release).
       const ring = this.inbound

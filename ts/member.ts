@@ -171,12 +171,18 @@ export class Member {
     this.receiver.onMessage(peer, seq, view, order, frag, bytes, start, end)
   }
 
-  /** While set, the common path's messages go to `sink` as bytes (receiver.ts FastSink), not through deliver(). */
-  set fast(sink: FastSink | null) {
+  /**
+   * While a sink is set, the common path's messages go to it (receiver.ts
+   * FastSink), not through the hold-back and deliver(). `transient`: the
+   * records' bytes are valid only until the batch ends (read in place).
+   */
+  takeFast(sink: FastSink | null, transient: boolean): void {
     this.receiver.fast = sink
+    this.receiver.transient = transient
   }
-  get fast(): FastSink | null {
-    return this.receiver.fast
+  /** Are the records' bytes read in place (valid until the batch ends)? */
+  get transient(): boolean {
+    return this.receiver.transient
   }
 
   /** Every member holds `peer`'s stream up to `seq`: safe messages up to there may go. */
@@ -185,8 +191,8 @@ export class Member {
   }
 
   onControl(hex: string, payload: Uint8Array): void {
-    // (Read in place from the ring while a fast sink is set: what is kept must be a copy.)
-    const c = decodeControl(this.receiver.fast === null ? payload : payload.slice())
+    // (Read in place from the ring: what is kept must be a copy.)
+    const c = decodeControl(this.receiver.transient ? payload.slice() : payload)
     if (c === null) {
       this.controlRejected++
       return

@@ -46,12 +46,10 @@ export interface ReceiverHost {
 }
 
 /**
- * Where the common path's messages go when the shell takes them as bytes
- * (group.ts's 'batch' listeners): fifo or unordered, whole, in order, with
- * nothing of their sender waiting for its order. `bytes[start, end)` is the
- * message; the hold-back and Message objects are skipped. While a fast sink
- * is set, the bytes handed to onMessage are valid only until the batch ends
- * (the shell reads the ring in place): every other message is copied.
+ * Where the common path's messages go when the shell takes them itself
+ * (group.ts): fifo or unordered, whole, in order, with nothing of their
+ * sender waiting for its order. `bytes[start, end)` is the message; the
+ * hold-back, which has nothing to decide for them, is skipped.
  */
 export interface FastSink {
   push(sender: string, seq: number, order: number, bytes: Uint8Array, start: number, end: number): void
@@ -70,8 +68,14 @@ export class Receiver {
   readonly reassembly: Reassembly
   readonly hex: string
   phase: DeliveryPhase = 'open'
-  /** Set by the shell while the common path's messages go to it as bytes. */
+  /** Set by the shell while the common path's messages go straight to it. */
   fast: FastSink | null = null
+  /**
+   * The bytes handed to onMessage are valid only until the batch ends (the
+   * shell reads its ring in place): every message that is kept (held, or
+   * not for the fast sink) is copied.
+   */
+  transient = false
   /** Pulling the group's state as a joiner: nothing is delivered before it is in. */
   awaitingState = false
   /** Messages dropped by the view rules (from non-members, or a joiner's overflow). */
@@ -119,13 +123,11 @@ export class Receiver {
         (this.config.receiveOwn || s.hex !== this.hex)) {
       s.next++
       const fast = this.fast
-      if (fast === null) this.emit(s, seq, order, frag, bytes.subarray(start, end))
-      else if (frag === WHOLE && (order === FIFO || order === UNORDERED) && s.waiting.length === 0) fast.push(s.id, seq, order, bytes, start, end)
-      else this.emit(s, seq, order, frag, bytes.slice(start, end))
+      if (fast !== null && frag === WHOLE && (order === FIFO || order === UNORDERED) && s.waiting.length === 0) fast.push(s.id, seq, order, bytes, start, end)
+      else this.emit(s, seq, order, frag, this.transient ? bytes.slice(start, end) : bytes.subarray(start, end))
       return
     }
-    // (With a fast sink the bytes are the ring's, valid only for this batch: what is kept is copied.)
-    const data = this.fast === null ? bytes.subarray(start, end) : bytes.slice(start, end)
+    const data = this.transient ? bytes.slice(start, end) : bytes.subarray(start, end)
     if (!this.config.receiveOwn && s.hex === this.hex) {
       // Our own messages do not come back, but for those whose order places
       // them among everyone's (total, safe, sync) and the ORDER records we
