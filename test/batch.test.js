@@ -76,7 +76,7 @@ test("batch – a member with only 'batch' listeners gets what 'message' listene
     })
 
     const orders = ['fifo', 'fifo', 'fifo', 'causal', 'total', 'safe', 'unordered']
-    const big = new Uint8Array(30_000).fill(7) // fragmented (over one datagram)
+    const big = new Uint8Array(100_000).fill(7) // fragmented (over one datagram)
     let sent = 0
     for (let i = 0; i < 700; i++) {
       a.send(Uint8Array.of(i & 0xff, i >> 8), { order: orders[i % orders.length] })
@@ -105,7 +105,7 @@ test("batch – a member with only 'batch' listeners gets what 'message' listene
     const ordered = (list) => only(list, ([, o]) => o === 'total' || o === 'safe')
     assert.equal(ordered(viaBatch), ordered(viaMessage), 'one total order')
     assert.equal(new Set(viaBatch), new Set(viaMessage), 'the same messages')
-    assert.ok(only(viaBatch, ([, o, , len]) => o === 'fifo' && len === '30000').length === 7, 'the fragmented messages, whole')
+    assert.ok(only(viaBatch, ([, o, , len]) => o === 'fifo' && len === '100000').length === 7, 'the fragmented messages, whole')
     assert.ok(inPlace.fifo > 0, `fifo messages read in place (${inPlace.fifo} in place, ${inPlace.copied} as Messages)`)
   } finally {
     await leaveAll(all)

@@ -134,7 +134,8 @@ test('closed group – replayed datagrams are dropped and counted; nothing is de
   const key = randomBytes(32)
   const spy = await eavesdropper(name)
   try {
-    await withGroup(name, [['a', { key }], ['b', { key }]], async ([a, b]) => {
+    // 8 KiB datagrams: 1000 messages of 300 B make enough of them to replay.
+    await withGroup(name, [['a', { key, datagramSize: 8192 }], ['b', { key, datagramSize: 8192 }]], async ([a, b]) => {
       await until(() => a.view.members.length === 2 && b.view.members.length === 2, { what: 'one view' })
       // Only what b has surely received once: a datagram sealed before b
       // was there is new to b (within the replay window) and is let in once.

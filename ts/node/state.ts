@@ -5,11 +5,14 @@
 //
 //   joiner ── stateRequest(view, offset, length) ──► giver
 //          ◄── stateChunk(view, offset, total, bytes) ×n ──
-//   at most STATE_WINDOW chunks asked for and not yet here; late ones asked again
+//   at most STATE_WINDOW chunks (and STATE_WINDOW_BYTES) asked for and not yet here; late ones asked again
 import type { Control, Install } from '../membership/messages.js'
 import type { View } from '../message.js'
 
-const STATE_WINDOW = 64 // state chunks asked for and not yet here, at most
+// State chunks asked for and not yet here, at most: 64, and 512 KiB (64
+// chunks of an 8 KiB datagram, 16 of 32 KiB: a burst the kernel's buffers take).
+const STATE_WINDOW = 64
+const STATE_WINDOW_BYTES = 512 * 1024
 const STATE_KEEP_MS = 60_000 // how long a giver keeps a state for joiners that may ask
 
 type StateRequest = Extract<Control, { kind: 'stateRequest' }>
@@ -144,8 +147,9 @@ export class StateTaker {
       }
     }
     // Open the window: the next chunks never asked for.
-    const room = STATE_WINDOW - this.asked.size
-    if (room < STATE_WINDOW / 4 || this.next >= this.total) return null
+    const window = Math.max(4, Math.min(STATE_WINDOW, Math.floor(STATE_WINDOW_BYTES / this.chunk)))
+    const room = window - this.asked.size
+    if (room < window / 4 || this.next >= this.total) return null
     const start = this.next
     let count = 0
     while (count < room && this.next < this.total) {
