@@ -121,9 +121,8 @@ Endpoint Core::EndpointOf(uint32_t index) const {
 
 void Core::RemovePeer(Peer* p, PeerDownReason why) {
   for (Slot& s : p->win.slots) { std::free(s.data); s = Slot{}; }
-  Gauge(k_retainedBytes, counters_[k_retainedBytes] - p->keptBytes);
-  p->kept.clear();
-  p->keptBytes = 0;
+  Gauge(k_retainedBytes, counters_[k_retainedBytes] - p->kept.bytes());
+  p->kept.Clear();
   if (p->win.blocked) heldForSink_--;
   Gauge(k_heldMessages, counters_[k_heldMessages] - p->win.held);
   p->active = false;

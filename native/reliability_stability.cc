@@ -67,15 +67,7 @@ void Core::AdvanceStreamStable(Peer* sender) {
 }
 
 void Core::Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count) {
-  p->kept.push_back(Peer::Kept{first, count, std::vector<uint8_t>(dg, dg + n)});
-  p->keptBytes += n;
-  counters_[k_retainedBytes] += n;
-  while (p->keptBytes > config_.retainBytes && !p->kept.empty()) {
-    const size_t len = p->kept.front().bytes.size();
-    p->keptBytes -= len;
-    counters_[k_retainedBytes] -= len;
-    p->kept.pop_front();
-  }
+  counters_[k_retainedBytes] += p->kept.Add(config_.retainBytes, first, count, dg, n);
 }
 
 // Another member misses seqs of `target` and asks us: send what we kept,
@@ -84,16 +76,16 @@ void Core::Relay(Peer* asker, const NakView& k, uint64_t nowNs) {
   Peer* p = FindPeer(k.target);
   if (!p) return;
   const Endpoint to = asker->endpoint;
-  for (const Peer::Kept& d : p->kept) {
+  for (const KeptRing::Entry& d : p->kept.entries()) {
     const uint64_t last = d.first + d.count - 1;
     for (uint32_t i = 0; i < k.rangeCount; i++) {
       const uint64_t a = Ld64(k.ranges + i * 16), b = Ld64(k.ranges + i * 16 + 8);
       if (d.first > b || last < a) continue;
-      if (!SpendXmit(asker, d.bytes.size(), nowNs)) return;
-      std::memcpy(scratch_.data(), d.bytes.data(), d.bytes.size());
+      if (!SpendXmit(asker, d.length, nowNs)) return;
+      std::memcpy(scratch_.data(), p->kept.Data(d), d.length);
       St16(scratch_.data() + 34, kDataRetransmit | kDataRelayed);
       Count(k_relayed);
-      sink_->Send(scratch_.data(), d.bytes.size(), &to);
+      sink_->Send(scratch_.data(), d.length, &to);
       break;
     }
   }

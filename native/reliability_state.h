@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <deque>
 #include <string>
 #include <unordered_map>
@@ -47,6 +49,52 @@ struct Core::Window {
   bool inWindow(uint64_t seq) const { return seq >= next && seq - next <= mask; }
 };
 
+// The datagrams of one sender's stream that a member keeps for the others
+// (relayed when one misses them: a flush after a crash): a ring of
+// `capacity` bytes, made when first used, each datagram copied where the
+// newest ended (or at 0 when it does not fit before the end); what it would
+// overwrite, the oldest, goes first. One copy a datagram, and no allocation
+// after the first (a vector each cost a malloc, a free and page faults).
+class KeptRing {
+ public:
+  struct Entry { uint64_t first; uint16_t count; uint32_t offset; uint32_t length; };
+
+  // Keeps dg[0, n); returns how the bytes kept changed (n less what was dropped).
+  int64_t Add(size_t capacity, uint64_t first, uint16_t count, const uint8_t* dg, size_t n) {
+    if (n == 0 || n > capacity) return 0;
+    if (!mem_) { mem_.reset(new uint8_t[capacity]); capacity_ = capacity; tail_ = 0; }
+    int64_t change = int64_t(n);
+    size_t at = tail_;
+    if (at + n > capacity_) {
+      // Wrap: what lies between the tail and the end is the oldest; drop it.
+      while (!entries_.empty() && entries_.front().offset >= tail_) change -= Drop();
+      at = 0;
+    }
+    while (!entries_.empty() && Overlaps(entries_.front(), at, n)) change -= Drop();
+    std::memcpy(mem_.get() + at, dg, n);
+    entries_.push_back(Entry{first, count, uint32_t(at), uint32_t(n)});
+    tail_ = at + n;
+    bytes_ += n;
+    return change;
+  }
+  const uint8_t* Data(const Entry& e) const { return mem_.get() + e.offset; }
+  const std::deque<Entry>& entries() const { return entries_; }
+  size_t bytes() const { return bytes_; }
+  void Clear() { entries_.clear(); bytes_ = 0; tail_ = 0; }
+
+ private:
+  static bool Overlaps(const Entry& e, size_t at, size_t n) { return e.offset < at + n && at < size_t(e.offset) + e.length; }
+  size_t Drop() {
+    const size_t n = entries_.front().length;
+    entries_.pop_front();
+    bytes_ -= n;
+    return n;
+  }
+  std::unique_ptr<uint8_t[]> mem_;
+  size_t capacity_ = 0, tail_ = 0, bytes_ = 0;
+  std::deque<Entry> entries_;
+};
+
 struct Core::Peer {
   uint64_t id = 0;
   uint32_t index = 0;
@@ -59,13 +107,11 @@ struct Core::Peer {
   uint64_t ackForUs = 0;  // their cumulative ack of our stream
   uint64_t lowestKept = 1;
   Window win;
-  // Datagrams of its stream kept for other members (retainBytes), oldest first.
   // What this peer acked of each sender's stream (by sender incarnation), from its STATUS.
   std::unordered_map<uint64_t, uint64_t> acks;
   uint64_t streamStable = 0;  // every member holds this peer's stream up to here (reported to the sink)
-  struct Kept { uint64_t first; uint16_t count; std::vector<uint8_t> bytes; };
-  std::deque<Kept> kept;
-  size_t keptBytes = 0;
+  // Datagrams of its stream kept for other members (retainBytes), oldest first.
+  KeptRing kept;
   uint64_t behindSinceNs = 0;  // since when it holds our full window (0: it does not)
   // What we may still send it in answer to its NAKs (bytes; a token bucket).
   double xmitBudget = -1;      // < 0: full, not yet used

@@ -160,6 +160,38 @@ test('reliability – the window counts the bytes sent: datagrams of one small m
   assert.is(net.send(0, 1), 1, 'and the window open')
 })
 
+test("reliability – a member relays another sender's datagrams it kept; a small keep holds the newest only, and every byte of them intact", () => {
+  for (const retainBytes of [1 << 20, 8 * 1024]) {
+    const net = new Net(3, { retainBytes })
+    net.introduce()
+    net.send(0, 300, { size: 100 }) // about 34 datagrams of 9 messages
+    net.deliver((p) => !(p.type === DATA && p.to === 2)) // C misses all of A's
+    const b = net.cores[1]
+    const kept = b.counters().retainedBytes
+    assert.ok(kept > 0 && kept <= retainBytes, `B keeps at most retainBytes: ${kept}`)
+    // C asks B for A's stream (as in a flush after A crashed).
+    b.input(nak(1n, [[1, 300]], { group: defaults.groupHash, sender: 3n }), 3, 3, net.now)
+    const relayed = b.take().sent.filter((s) => s.to !== null && s.to.ip === 3)
+    assert.is(b.counters().relayed, relayed.length)
+    for (const s of relayed) net.cores[2].input(s.data, 2, 2, net.now)
+    net.collect()
+    const got = net.seqs(2, net.peerOf(2, 0))
+    if (retainBytes === 1 << 20) {
+      assert.equal(got, range(1, 300), 'C has all of A from what B kept')
+    } else {
+      // 8 KiB keeps the newest 7-8 datagrams: C holds them (out of order: nothing delivered
+      // before the gap), and a later NAK to A fills the rest.
+      assert.ok(relayed.length >= 6 && relayed.length <= 8, `the newest datagrams only: ${relayed.length}`)
+      const firsts = relayed.map((s) => Number(new DataView(s.data.buffer, s.data.byteOffset).getBigUint64(24, true)))
+      assert.equal(firsts, [...firsts].sort((x, y) => x - y), 'oldest first')
+      assert.ok(firsts.at(-1) > 290 && firsts[0] > 200, `the newest of A's stream: from seq ${firsts[0]}`)
+      assert.equal(got, [], 'nothing before the gap')
+      net.run(net.now + 40 * MS, 0.5 * MS)
+      assert.equal(net.seqs(2, net.peerOf(2, 0)), range(1, 300), 'repaired from A; the relayed ones were whole')
+    }
+  }
+})
+
 test('reliability – alone in a group, our own acks free the log', () => {
   for (const receiveOwn of [true, false]) {
     const net = new Net(1, { windowBytes: 4 * 1024, receiveOwn })
