@@ -2,23 +2,22 @@
 // live incarnation at a time (live.ts: the native engine and the sans-IO
 // member over it), a new one when the group excluded the last, closed for
 // good by leave(). The send path (node/outbox.ts) outlives incarnations;
-// what the member delivers goes through node/delivery.ts to the 'message'
-// listeners and the iterators (inbox.ts).
+// what the member delivers goes through node/delivery.ts to handout.ts: the
+// 'message' and 'batch' listeners and the iterators (inbox.ts).
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
 import { checkOptions, DEFAULT_HIGH_WATER_MARK, LEAVE_KEYS, MESSAGES_KEYS, sendOrder, SYNC_KEYS, toBytes, type Data, type GroupEvents, type GroupStats, type LeaveOptions, type MessagesOptions, type SendOptions, type SyncOptions } from './api.js'
 import { OrderCode } from './boundary.js'
 import { addon, counterIndex } from './engine.js'
-import { MessageBatch } from './batch.js'
 import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
+import { Handout } from './handout.js'
 import { Inboxes } from './inbox.js'
 import { LiveMember, retryOf } from './live.js'
-import { Message, type View } from './message.js'
-import type { FastSink } from './node/receiver.js'
+import type { Message, View } from './message.js'
 import { Delivery } from './node/delivery.js'
 import { Outbox, type OutboxPort } from './node/outbox.js'
-import { KEY_BYTES, ORDERS, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
+import { KEY_BYTES, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
 
 const FIFO = OrderCode.fifo
 
@@ -73,14 +72,7 @@ export class Group extends EventEmitter<GroupEvents> {
   private refuseJoin: ((err: Error) => void) | null = null
   private onLeft: (() => void) | null = null
   private early: Message[] | null = []
-  /** What 'batch' listeners get once per wake-up. */
-  private readonly batch = new MessageBatch()
-  /** Between beginBatch and endBatch (or in releaseEarly): 'collect' if there are 'batch' listeners, else 'skip'; 'none' outside. */
-  private batching: 'none' | 'skip' | 'collect' = 'none'
-  /** The common path's messages, when a Message each is wanted (a 'message' listener, an iterator). */
-  private readonly messageSink: FastSink = {
-    push: (sender, seq, order, bytes, start, end) => this.hand(new Message(sender, bytes.subarray(start, end), ORDERS[order]!, seq)),
-  }
+  private readonly handout: Handout
 
   private constructor(name: string, options: ResolvedOptions) {
     super()
@@ -94,6 +86,7 @@ export class Group extends EventEmitter<GroupEvents> {
     this.closed = new Promise((resolve) => (this.onClosed = resolve))
     this.outbox = new Outbox(this.outboxPort(), { maxPayload: 0, maxPending: options.maxPending, orderedLimit: 2 * options.window }, () => this.live.member.causalHeader())
     this.delivery = new Delivery(this.outbox, options, (bytes) => crypto.getRandomValues(bytes))
+    this.handout = new Handout(this, this.inboxes)
     this.open()
     // The membership's retries and timeouts. Heartbeats do not depend on it
     // (the native I/O thread sends them), so a busy loop delays views, never
@@ -313,7 +306,7 @@ export class Group extends EventEmitter<GroupEvents> {
         const msg = this.delivery.take(delivered, live.id)
         if (msg === null) return
         if (this.early) this.early.push(msg)
-        else this.hand(msg)
+        else this.handout.hand(msg)
       },
       view: (view: View) => this.emit('view', view),
       ready: () => {
@@ -331,18 +324,13 @@ export class Group extends EventEmitter<GroupEvents> {
       slow: (e) => this.emit('slow', e),
       stopped: () => this.inboxes.held,
       beginBatch: () => {
-        this.batching = this.listenerCount('batch') > 0 ? 'collect' : 'skip'
-        if (this.early !== null) return // (held until join() has resolved: through deliver())
-        // Only 'batch' listeners: the common path's messages are bytes read in
-        // place, no Message each. Otherwise a Message straight from the receive
-        // path: fifo and unordered need nothing of the hold-back or delivery.ts.
-        if (this.batching === 'collect' && this.inboxes.count === 0 && this.listenerCount('message') === 0) live.member.takeFast(this.batch, true)
-        else live.member.takeFast(this.messageSink, false)
+        const fast = this.handout.begin()
+        // (Until join() has resolved messages are held: they go through deliver().)
+        if (this.early === null) live.member.takeFast(fast.sink, fast.inPlace)
       },
       endBatch: () => {
         live.member.takeFast(null, false)
-        this.batching = 'none'
-        this.emitBatch()
+        this.handout.end()
       },
     })
     this.live = live
@@ -385,32 +373,9 @@ export class Group extends EventEmitter<GroupEvents> {
     const early = this.early
     this.early = null
     if (!early || this.isClosed) return
-    this.batching = this.listenerCount('batch') > 0 ? 'collect' : 'skip'
-    for (const msg of early) this.hand(msg)
-    this.batching = 'none'
-    this.emitBatch()
-  }
-
-  /** A message for the application: to the 'message' listeners, every iterator, and the batch. */
-  private hand(msg: Message): void {
-    this.emit('message', msg)
-    if (this.inboxes.count > 0) this.inboxes.push(msg)
-    if (this.batching === 'collect') this.batch.pushMessage(msg)
-    else if (this.batching === 'none' && this.listenerCount('batch') > 0) {
-      // Delivered outside a wake-up or a tick (none today): a batch of one.
-      this.batch.pushMessage(msg)
-      this.emitBatch()
-    }
-  }
-
-  /** The 'batch' listeners get what the batch holds; it is emptied even when one throws. */
-  private emitBatch(): void {
-    if (this.batch.length === 0) return
-    try {
-      this.emit('batch', this.batch)
-    } finally {
-      this.batch.clear()
-    }
+    this.handout.begin()
+    for (const msg of early) this.handout.hand(msg)
+    this.handout.end()
   }
 
   private tick(): void {
