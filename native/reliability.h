@@ -233,6 +233,7 @@ class Core {
   uint64_t nextStatusNs_ = 0;
   uint64_t lastTimerNs_ = 0;
   uint64_t acksSinceStatus_ = 0;
+  uint64_t ackedBytesSinceStatus_ = 0;         // DATA bytes taken in since our last STATUS
   uint64_t nextDeadline_ = 0;
   uint64_t heldForSink_ = 0;                  // windows blocked on a full sink
   std::vector<uint8_t> scratch_;              // control datagrams

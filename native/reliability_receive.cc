@@ -143,8 +143,11 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
   NoteHighest(w, first + count - 1, nowNs);
   if (w.held) DrainHeld(peer);
   acksSinceStatus_ += count;
-  if (acksSinceStatus_ >= kEagerStatusAcks && nowNs + config_.statusIntervalNs - nextStatusNs_ >= kEagerStatusGapNs) {
-    // Acks are piling up: tell the senders early so their windows open.
+  ackedBytesSinceStatus_ += n;
+  if ((acksSinceStatus_ >= kEagerStatusAcks || ackedBytesSinceStatus_ >= config_.windowBytes / kEagerStatusWindowShare) &&
+      nowNs + config_.statusIntervalNs - nextStatusNs_ >= kEagerStatusGapNs) {
+    // Acks are piling up (many messages, or a good part of a window of
+    // bytes): tell the senders early so their windows open before they fill.
     nextStatusNs_ = nowNs;
     ScheduleAt(nowNs);
   }

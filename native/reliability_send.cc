@@ -202,6 +202,7 @@ void Core::SendStatus(uint64_t nowNs) {
   sink_->Send(p, len, nullptr);
   Count(k_statusSent);
   acksSinceStatus_ = 0;
+  ackedBytesSinceStatus_ = 0;
 }
 
 }  // namespace troupe

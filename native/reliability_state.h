@@ -18,6 +18,7 @@ namespace troupe {
 enum SlotState : uint8_t { kEmpty = 0, kHeld = 1, kDeliveredEarly = 2 };
 inline constexpr uint64_t kNever = ~uint64_t(0);
 inline constexpr uint64_t kEagerStatusAcks = 4096;  // acks that make STATUS go out early
+inline constexpr uint64_t kEagerStatusWindowShare = 4;  // ... or bytes: window / this (large messages fill it in fewer acks)
 inline constexpr uint64_t kEagerStatusGapNs = 1'000'000;
 inline constexpr uint64_t kSafeStatusGapNs = 200'000;  // at most one early STATUS per this, for safe messages
 

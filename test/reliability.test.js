@@ -192,6 +192,30 @@ test("reliability – a member relays another sender's datagrams it kept; a smal
   }
 })
 
+test('reliability – a receiver that took in a quarter of a window of bytes acks early, not at the next STATUS interval', () => {
+  for (const size of [100, 900]) {
+    // A STATUS every 100 ms; 64 KiB window: a quarter is 16 KiB (~160 messages of 100 B, ~17 of 900 B, one a datagram).
+    const net = new Net(2, { windowBytes: 64 * 1024, statusIntervalNs: 100 * MS })
+    net.introduce()
+    net.run(5 * MS, 0.5 * MS)
+    const count = size === 100 ? 200 : 20
+    assert.is(net.send(0, count, { size }), count)
+    net.deliver()
+    net.run(net.now + 3 * MS, 0.5 * MS)
+    const a = net.cores[0].counters()
+    assert.is(a.stableSeq, count, `${size} B: B acked all ${count} within 3 ms of a 100 ms STATUS interval`)
+    assert.is(a.logBytes, 0, `${size} B: A's log is free`)
+  }
+  // Fewer bytes than that wait for the interval.
+  const net = new Net(2, { windowBytes: 64 * 1024, statusIntervalNs: 100 * MS })
+  net.introduce()
+  net.run(5 * MS, 0.5 * MS)
+  net.send(0, 20, { size: 100 })
+  net.deliver()
+  net.run(net.now + 3 * MS, 0.5 * MS)
+  assert.is(net.cores[0].counters().stableSeq, 0, 'a little data: acked at the next interval')
+})
+
 test('reliability – alone in a group, our own acks free the log', () => {
   for (const receiveOwn of [true, false]) {
     const net = new Net(1, { windowBytes: 4 * 1024, receiveOwn })
