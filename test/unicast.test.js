@@ -34,6 +34,8 @@ test('unicast – 3 members with 5% loss, duplication and reordering: every mess
       port: base + i,
       suspectTimeout: 1000,
       inject: { loss: 0.05, duplicate: 0.02, reorder: 0.05, seed: seed + i },
+      // Ethernet-sized datagrams, as unicast groups between hosts use: enough of them that loss hits data.
+      datagramSize: 1472,
       ...extra,
     })
     g.got = []
