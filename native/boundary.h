@@ -12,9 +12,11 @@
 
 namespace troupe {
 
-// X(name, code). The delivery orders of ts/options.ts ORDERS, in that order,
-// and `record`: the sequencer's ORDER records, numbered in its stream like
-// messages but never delivered to the application.
+// X(name, code). The delivery orders of ts/options.ts ORDERS, in that order;
+// `system`: the messages of the library's own rooms built on the group (bulk
+// transfers, ts/transfer.ts), in their sender's stream order and never
+// delivered to the application; and `record`: the sequencer's ORDER records,
+// numbered in its stream like messages but never delivered to the application.
 #define TROUPE_ORDERS(X) \
   X(unordered, 0)        \
   X(fifo, 1)             \
@@ -22,6 +24,7 @@ namespace troupe {
   X(total, 3)            \
   X(safe, 4)             \
   X(sync, 5)             \
+  X(system, 14)          \
   X(record, 15)
 
 // X(name, code): where a message's piece sits in a fragmented message.

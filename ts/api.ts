@@ -5,6 +5,7 @@ import { OrderCode } from './boundary.js'
 import { argType } from './errors.js'
 import type { MessageBatch } from './batch.js'
 import type { Message, View } from './message.js'
+import type { IncomingTransfer } from './transfer/incoming.js'
 import { checkKeys, oneOf, ORDERS, type Order } from './options.js'
 
 export interface SendOptions {
@@ -61,6 +62,8 @@ export interface GroupStats {
   viewDropped: number
   /** Times this member was excluded and came back as a new incarnation. */
   rejoins: number
+  /** Bulk transfers under way here, as source and as receiver; system-channel messages dropped (malformed). */
+  transfers: { outgoing: number; incoming: number; dropped: number }
   /** Every other member's lag behind this member's stream. */
   members: MemberLag[]
 }
@@ -88,6 +91,8 @@ export interface GroupEvents {
    */
   batch: [batch: MessageBatch]
   view: [view: View]
+  /** A member started a transfer() to this one: read the stream (or pipe it to a file), or destroy() it. */
+  transfer: [transfer: IncomingTransfer]
   drain: []
   error: [err: Error]
   /** A minority side of a partition stops (and later goes on, or rejoins). */

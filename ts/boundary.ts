@@ -8,7 +8,7 @@ import { ORDERS, type Order } from './options.js'
 const b = addon.boundary
 
 /** An order's code in a message header (and a record's flags): `OrderCode.total` is 3. */
-export const OrderCode: Readonly<Record<Order | 'record', number>> = Object.freeze({ ...b.orders }) as Record<Order | 'record', number>
+export const OrderCode: Readonly<Record<Order | 'system' | 'record', number>> = Object.freeze({ ...b.orders }) as Record<Order | 'system' | 'record', number>
 /** Where a message's piece sits in a fragmented message (flags >> 4). */
 export const FragCode: Readonly<{ whole: number; first: number; middle: number; last: number }> = Object.freeze({ ...b.frags }) as never
 

@@ -3,7 +3,8 @@
 // member over it), a new one when the group excluded the last, closed for
 // good by leave(). The send path (node/outbox.ts) outlives incarnations;
 // what the member delivers goes through node/delivery.ts to handout.ts: the
-// 'message' and 'batch' listeners and the iterators (inbox.ts).
+// 'message' and 'batch' listeners and the iterators (inbox.ts). Bulk
+// transfers (transfer/room.ts) ride on the member's system channel.
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
@@ -17,9 +18,12 @@ import { LiveMember, retryOf } from './live.js'
 import type { Message, View } from './message.js'
 import { Delivery } from './node/delivery.js'
 import { Outbox, type OutboxPort } from './node/outbox.js'
-import { KEY_BYTES, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
+import { checkKeys, KEY_BYTES, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
+import type { Transfer, TransferSource } from './transfer/outgoing.js'
+import { Transfers, type TransferOptions } from './transfer/room.js'
 
 const FIFO = OrderCode.fifo
+const SYSTEM = OrderCode.system
 
 export class Group extends EventEmitter<GroupEvents> {
   /**
@@ -73,6 +77,7 @@ export class Group extends EventEmitter<GroupEvents> {
   private onLeft: (() => void) | null = null
   private early: Message[] | null = []
   private readonly handout: Handout
+  private readonly transfers: Transfers
 
   private constructor(name: string, options: ResolvedOptions) {
     super()
@@ -87,6 +92,17 @@ export class Group extends EventEmitter<GroupEvents> {
     this.outbox = new Outbox(this.outboxPort(), { maxPayload: 0, maxPending: options.maxPending, orderedLimit: 2 * options.window }, () => this.live.member.causalHeader())
     this.delivery = new Delivery(this.outbox, options, (bytes) => crypto.getRandomValues(bytes))
     this.handout = new Handout(this, this.inboxes)
+    this.transfers = new Transfers({
+      me: () => this.me,
+      view: () => this.view,
+      send: (message) => this.outbox.send(message, SYSTEM),
+      maxRecord: () => this.outbox.config.maxPayload,
+      incoming: (t) => this.emit('transfer', t),
+      resume: () => {
+        if (!this.isClosed) this.live.onWake()
+      },
+      checkOptions: (options, known) => checkKeys('transfer()', options, known),
+    })
     this.open()
     // The membership's retries and timeouts. Heartbeats do not depend on it
     // (the native I/O thread sends them), so a busy loop delays views, never
@@ -174,6 +190,21 @@ export class Group extends EventEmitter<GroupEvents> {
     return this.messages()
   }
 
+  /**
+   * Moves one object (bytes, a Readable, or a file's path) to `to` (member
+   * ids of the current view; default: everyone else), streamed: neither side
+   * ever holds the whole of it. Each receiver gets a 'transfer' event with a
+   * Readable of the bytes, which ends once the length and CRC-32 matched.
+   * The result resolves when every receiver holds it, or rejects with a
+   * TransferError naming who does not (a receiver that left or crashed: the
+   * others still get all of it). 'progress' on the result and on each
+   * receiver's stream. See transfer/room.ts for what a view change does.
+   */
+  transfer(source: TransferSource, options?: TransferOptions): Transfer {
+    if (this.isClosed) throw new TroupeError('ERR_TROUPE_CLOSED', `transfer(): the group '${this.name}' was left`)
+    return this.transfers.start(source, options)
+  }
+
   /** `await using group = await Group.join(...)`: leaves the group at the end of the scope. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.leave()
@@ -222,6 +253,7 @@ export class Group extends EventEmitter<GroupEvents> {
       controlRejected: member.controlRejected,
       viewDropped: member.messagesDropped,
       rejoins: this.rejoins,
+      transfers: { ...this.transfers.counts, dropped: this.transfers.dropped },
       members: this.isClosed ? [] : engine.lags().map((l) => ({
         member: member.idOf(l.id) ?? l.id,
         acked: l.acked,
@@ -308,7 +340,11 @@ export class Group extends EventEmitter<GroupEvents> {
         if (this.early) this.early.push(msg)
         else this.handout.hand(msg)
       },
-      view: (view: View) => this.emit('view', view),
+      view: (view: View) => {
+        this.transfers.onView(view)
+        this.emit('view', view)
+      },
+      system: (sender, data) => this.transfers.onMessage(sender, data),
       ready: () => {
         if (this.onJoined) {
           this.onJoined()
@@ -322,7 +358,7 @@ export class Group extends EventEmitter<GroupEvents> {
       left: () => this.onLeft?.(),
       refused: (holder: string) => this.nameRefused(holder),
       slow: (e) => this.emit('slow', e),
-      stopped: () => this.inboxes.held,
+      stopped: () => this.inboxes.held || this.transfers.held,
       beginBatch: () => {
         const fast = this.handout.begin()
         // (Until join() has resolved messages are held: they go through deliver().)
@@ -357,6 +393,7 @@ export class Group extends EventEmitter<GroupEvents> {
   private rejoin(from: LiveMember, reason: string): void {
     if (this.isClosed || from !== this.live) return
     from.close()
+    this.transfers.close(new TroupeError('ERR_TROUPE_TRANSFER_ABORTED', `this member was left out of the view (${reason}) and rejoins as a new incarnation: its transfers end`), false)
     this.rejoins++
     try {
       this.open()
@@ -389,6 +426,7 @@ export class Group extends EventEmitter<GroupEvents> {
     clearInterval(this.ticker)
     this.live?.close() // (none when the first open() threw)
     this.inboxes.finishAll(error)
+    this.transfers.close(error ?? new TroupeError('ERR_TROUPE_CLOSED', `the group '${this.name}' was left before the transfer ended`), true)
     this.delivery.failBarriers(new TroupeError('ERR_TROUPE_CLOSED', `sync(): the group '${this.name}' was left before the barrier was delivered`))
     this.onClosed()
   }
@@ -401,7 +439,10 @@ export class Group extends EventEmitter<GroupEvents> {
       later: (pump) => queueMicrotask(() => {
         if (!this.isClosed) pump()
       }),
-      drained: () => this.emit('drain'),
+      drained: () => {
+        this.transfers.drained()
+        this.emit('drain')
+      },
     }
   }
 }

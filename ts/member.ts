@@ -54,6 +54,8 @@ export interface MemberEvents {
   left(): void
   /** Joining: the group does not admit us while `holder`, a live member, has our name (we keep asking). */
   refused?(holder: string): void
+  /** A message of the system channel (transfer/room.ts), whole, in its sender's stream order. */
+  system?(sender: string, data: Uint8Array): void
 }
 
 export interface MemberConfig extends GmsConfig {
@@ -107,6 +109,7 @@ export class Member {
       flushing: () => this.gms.flushing,
       proposed: (id) => this.gms.proposed(id),
       overflow: (reason) => this.events.excluded(reason),
+      system: (sender, data) => this.events.system?.(sender, data),
     }, this.holdBack, config)
     this.flush = new FlushCut(this.receiver, this.holdBack, port, config, () => this.nowMs)
     this.gms = new Gms(this.host(), config)

@@ -15,6 +15,7 @@ const UNORDERED = OrderCode.unordered
 const FIFO = OrderCode.fifo
 const WHOLE = FragCode.whole
 const ORDER_RECORD = OrderCode.record
+const SYSTEM = OrderCode.system
 
 /**
  * Where delivery is, between views:
@@ -43,6 +44,8 @@ export interface ReceiverHost {
   proposed(id: string): boolean
   /** Too much arrived before our first view: start over. */
   overflow(reason: string): void
+  /** A message of the system channel (bulk transfers), whole, in its sender's stream order. */
+  system(sender: string, data: Uint8Array): void
 }
 
 /**
@@ -231,6 +234,11 @@ export class Receiver {
       if (whole === null) return
       data = whole.data
       first = whole.seq
+    }
+    if (order === SYSTEM) {
+      // The library's own rooms: in stream order, not through the hold-back, never to the application.
+      this.host.system(s.id, data)
+      return
     }
     if (order === ORDER_RECORD) {
       // Only the sequencer (the view's coordinator) places total messages.
