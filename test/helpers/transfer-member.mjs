@@ -1,7 +1,7 @@
 // A group member in its own process for transfer tests, driven over IPC.
 // argv: groupName memberName optionsJSON
 //   parent -> child  { cmd: 'transfer', bytes, seed, to?, name? }   send `bytes` of seeded pseudo-random data as a Readable
-//                    { cmd: 'slowRead', ms }     from now on, wait ms after each chunk read (a slow consumer)
+//                    { cmd: 'slowRead', mbps }   from now on, read at most mbps MB/s (a slow consumer)
 //                    { cmd: 'rss' } | { cmd: 'stats' } | { cmd: 'leave' }
 //   child -> parent  { type: 'joined', me } | { type: 'view', members }
 //                    { type: 'incoming', from, name, size }            a transfer began here
@@ -18,7 +18,7 @@ import { Group } from '../../dist/index.js'
 const [groupName, memberName, optionsJson] = process.argv.slice(2)
 const group = await Group.join(groupName, { name: memberName, ...JSON.parse(optionsJson || '{}') })
 const send = (m) => process.send(m)
-let readDelay = 0
+let readRate = 0 // MB/s; 0: as fast as it comes
 const base = process.memoryUsage().rss
 let peak = base
 
@@ -32,7 +32,7 @@ group.on('transfer', async (t) => {
       hash.update(chunk)
       bytes += chunk.length
       peak = Math.max(peak, process.memoryUsage().rss)
-      if (readDelay) await new Promise((r) => setTimeout(r, readDelay)) // a slow consumer, on purpose
+      if (readRate) await new Promise((r) => setTimeout(r, chunk.length / readRate / 1000)) // a slow consumer, on purpose
     }
     send({ type: 'received', from: t.from, name: t.name, bytes, sha256: hash.digest('hex') })
   } catch (err) {
@@ -77,7 +77,7 @@ process.on('message', async (m) => {
     } catch (err) {
       send({ type: 'transferFailed', code: err.code, message: err.message, delivered: err.delivered, missing: err.missing, failed: err.failed, sha256: hash.digest('hex') })
     }
-  } else if (m.cmd === 'slowRead') readDelay = m.ms
+  } else if (m.cmd === 'slowRead') readRate = m.mbps
   else if (m.cmd === 'rss') send({ type: 'rss', peak, base })
   else if (m.cmd === 'stats') send({ type: 'stats', stats: group.stats() })
   else if (m.cmd === 'leave') {
