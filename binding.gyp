@@ -19,7 +19,8 @@
         "native/inject.cc",
         "native/engine.cc",
         "native/engine_sink.cc",
-        "native/seal.cc"
+        "native/seal.cc",
+        "native/checksum.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

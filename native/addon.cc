@@ -3,7 +3,7 @@
 //   ManualCore    the reliability core alone, driven by JS with made-up time
 //                 (tests and the simulator): no thread, no socket (napi/manual_core_wrap.cc)
 //   ManualSealer  the closed groups' sealer alone, for tests (napi/sealer_wrap.cc)
-// and, here, the codec alone (decode), the group hash, the counters' names,
+// and, here, the codec alone (decode), the group hash, CRC-32C (crc32c), the counters' names,
 // the limits, the boundary's codes and layouts (boundary.h) and the core's
 // own defaults. Options are validated in TypeScript first (ts/options.ts);
 // the wrappers check them again (napi/args.h) and answer bad values with a
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "boundary.h"
+#include "checksum.h"
 #include "engine.h"
 #include "napi/args.h"
 #include "reliability.h"
@@ -21,6 +22,24 @@
 
 namespace troupe {
 namespace {
+
+// crc32c(bytes, crc = 0, portable = false) -> the CRC-32C of bytes, continuing from crc
+// (transfer checksums); `portable`: the table version, for tests.
+Napi::Value Crc32cJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    return ThrowError(env, "TypeError", "crc32c(): bytes must be a Uint8Array", "ERR_INVALID_ARG_TYPE");
+  }
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  uint32_t crc = 0;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsNumber()) return ThrowError(env, "TypeError", "crc32c(): crc must be a number", "ERR_INVALID_ARG_TYPE");
+    crc = info[1].As<Napi::Number>().Uint32Value();
+  }
+  const bool portable = info.Length() > 2 && info[2].ToBoolean().Value();
+  const uint32_t r = portable ? Crc32cPortable(crc, bytes.Data(), bytes.ByteLength()) : Crc32c(crc, bytes.Data(), bytes.ByteLength());
+  return Napi::Number::New(env, r);
+}
 
 // decode(datagram, groupHash) -> { ok, reason?, type?, ... }: the codec alone, for tests.
 Napi::Value Decode(const Napi::CallbackInfo& info) {
@@ -115,6 +134,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ManualSealer", InitManualSealer(env));
   exports.Set("decode", Napi::Function::New(env, Decode));
   exports.Set("groupHash", Napi::Function::New(env, GroupHashJs));
+  exports.Set("crc32c", Napi::Function::New(env, Crc32cJs));
   Napi::Array names = Napi::Array::New(env);
   uint32_t i = 0;
 #define TROUPE_COUNTER_NAME(name, doc) { Napi::Object c = Napi::Object::New(env); c.Set("name", #name); c.Set("doc", doc); names.Set(i++, c); }

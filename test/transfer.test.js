@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { randomBytes } from 'node:crypto'
 import { Group, TransferError } from '../dist/index.js'
+import { addon } from '../dist/engine.js'
 import { Transfers } from '../dist/transfer/room.js'
 import { encodeBegin, encodeEnd, HEADER, Kind, writeHeader } from '../dist/transfer/wire.js'
 import { until, uniqueGroup } from './helpers/wait.js'
@@ -200,6 +201,24 @@ test('transfer – the room drops what does not parse and what is not for it, an
   assert.is(sent.length, 1)
   assert.match(new TextDecoder().decode(sent[0].subarray(HEADER)), /"status":"checksum"/)
   assert.ok(started[0].destroyed)
+})
+
+test('transfer – CRC-32C: the RFC 3720 values, the instruction and the table agree on every length, and pieces chain', () => {
+  assert.is(addon.crc32c(new Uint8Array(32)), 0x8a9136aa)
+  assert.is(addon.crc32c(new Uint8Array(32).fill(0xff)), 0x62a8ab43)
+  assert.is(addon.crc32c(Buffer.from('123456789')), 0xe3069283)
+  const seed = Number(process.env.SEED ?? Date.now() % 1e9)
+  let x = seed || 1
+  const random = (n) => Uint8Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) >>> 0) >>> 16) & 0xff)
+  for (const n of [0, 1, 7, 8, 9, 4095, 12287, 12288, 12289, 3 * 12288 + 5, 70001]) {
+    const bytes = random(n)
+    const whole = addon.crc32c(bytes)
+    assert.is(addon.crc32c(bytes, 0, true), whole, `length ${n}: the instruction and the table (SEED=${seed})`)
+    let chained = 0
+    for (let at = 0; at < n; at += 1000) chained = addon.crc32c(bytes.subarray(at, at + 1000), chained)
+    assert.is(chained, whole, `length ${n}: in pieces of 1000 (SEED=${seed})`)
+  }
+  assert.throws(() => addon.crc32c('text'), /bytes must be a Uint8Array/)
 })
 
 test.run()

@@ -54,6 +54,10 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${benchHelp()}\n`)
         return 0
       }
+      if (config.transfer !== undefined) {
+        const { runTransferBench } = await import('./bench/transfer.js')
+        return runTransferBench(config)
+      }
       const { runBench } = await import('./bench/run.js')
       return runBench(config)
     }
@@ -85,6 +89,19 @@ async function main(argv: string[]): Promise<number> {
       }
       await runMember(JSON.parse(rest[0]!)).catch(fail)
       return -1 // keep running: the member exits when the parent says 'finish'
+    }
+    case 'bench-transfer-member': {
+      // Hidden: one member process of `troupe bench --transfer`.
+      if (!process.send || rest.length !== 1) {
+        process.stderr.write('troupe bench-transfer-member is started by `troupe bench --transfer`, not by hand\n')
+        return 2
+      }
+      const { runTransferMember } = await import('./bench/transfer-member.js')
+      await runTransferMember(JSON.parse(rest[0]!)).catch((err: unknown) => {
+        process.send?.({ t: 'failed', message: err instanceof Error ? err.message : String(err) })
+        throw err
+      })
+      return -1 // keep running: the member exits on 'finish'
     }
     default:
       return usage(`unknown command '${command}'`)

@@ -149,6 +149,8 @@ interface Addon {
   ManualSealer: typeof NativeManualSealer
   decode(datagram: Uint8Array, groupHash: number): DecodedDatagram
   groupHash(name: string): number
+  /** CRC-32C of `bytes`, continuing from `crc` (0 to start); `portable`: the table version (tests). */
+  crc32c(bytes: Uint8Array, crc?: number, portable?: boolean): number
   counters: { name: string; doc: string }[]
   limits: {
     maxDatagram: number

@@ -25,7 +25,7 @@ export const ERROR_CODES = {
   ERR_TROUPE_SOCKET: 'A system call on a socket failed (errno and syscall say which).',
   ERR_TROUPE_TRANSFER_INCOMPLETE: 'transfer(): some receivers do not hold the object (the TransferError names who holds it, who left the group first and who failed, and why).',
   ERR_TROUPE_TRANSFER_ABORTED: "A transfer's stream at a receiver: its source aborted it, or left the group before the end.",
-  ERR_TROUPE_TRANSFER_CHECKSUM: "A transfer's stream at a receiver: the bytes received do not match the length and CRC-32 the source sent.",
+  ERR_TROUPE_TRANSFER_CHECKSUM: "A transfer's stream at a receiver: the bytes received do not match the length and CRC-32C the source sent.",
   ABORT_ERR: 'The AbortSignal given to join(), sync(), leave(), messages() or transfer() fired.',
 } as const
 

@@ -194,7 +194,7 @@ export class Group extends EventEmitter<GroupEvents> {
    * Moves one object (bytes, a Readable, or a file's path) to `to` (member
    * ids of the current view; default: everyone else), streamed: neither side
    * ever holds the whole of it. Each receiver gets a 'transfer' event with a
-   * Readable of the bytes, which ends once the length and CRC-32 matched.
+   * Readable of the bytes, which ends once the length and CRC-32C matched.
    * The result resolves when every receiver holds it, or rejects with a
    * TransferError naming who does not (a receiver that left or crashed: the
    * others still get all of it). 'progress' on the result and on each

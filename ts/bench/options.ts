@@ -44,6 +44,8 @@ export interface BenchConfig {
   csv: boolean
   /** Write a self-contained HTML page of the rate phases here. */
   report: string | undefined
+  /** Bytes of one object to move with group.transfer() (and over TCP, to compare) instead of the message phases. */
+  transfer: number | undefined
 }
 
 /** A bad command line: the CLI prints the message and exits with status 2. */
@@ -55,7 +57,7 @@ interface OptionSpec {
   /** The long option; the BenchConfig key is its camelCase (under `join` for a passed join option). */
   name: string
   join?: boolean
-  kind: 'int' | 'number' | 'enum' | 'flag' | 'address' | 'key' | 'rates' | 'path'
+  kind: 'int' | 'number' | 'enum' | 'flag' | 'address' | 'key' | 'rates' | 'path' | 'bytes'
   help: string
   unit?: string
   default?: number | string | boolean
@@ -84,6 +86,7 @@ export const BENCH_OPTIONS: readonly OptionSpec[] = [
   { name: 'json', kind: 'flag', default: false, help: 'print one JSON object on stdout instead of the table' },
   { name: 'csv', kind: 'flag', default: false, help: 'rate phases: print one CSV line per rate and receiver on stdout instead of the table' },
   { name: 'report', kind: 'path', help: 'rate phases: also write a self-contained HTML page (latency percentiles per rate, throughput over time) to this file' },
+  { name: 'transfer', kind: 'bytes', help: 'instead of messages: move one object of this size (1GiB, 256MiB, 100MB) from member 0 to every other member with group.transfer(), then the same bytes over one plain TCP stream per receiver from the same process, and compare time, MB/s and CPU' },
   { name: 'no-view-changes', kind: 'flag', default: false, help: 'skip the last phase: how long a join, a leave and a crash (SIGKILL) take to become a view at every member (3+ members)' },
   { name: 'loss', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a member drops a datagram it receives' },
   { name: 'duplicate', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is delivered twice' },
@@ -117,6 +120,15 @@ export function parseRate(text: string): number | null {
   if (!m) return null
   const n = Number(m[1]) * (m[2] === '' ? 1 : m[2]!.toLowerCase() === 'k' ? 1e3 : 1e6)
   return Number.isInteger(n) ? n : Math.round(n)
+}
+
+const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 }
+
+/** '1GiB', '256MiB', '100MB', '5000000' as bytes; null if it is not one. */
+export function parseBytes(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(text.trim())
+  const unit = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined
+  return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : null
 }
 
 function lowerFirst(text: string): string {
@@ -162,6 +174,7 @@ export function parseBenchArgs(args: string[]): BenchConfig | null {
   if (rate !== undefined && rate.length !== 1) throw new UsageError('--rate takes one rate (several: --rates)')
   c.rates = rate ?? c.rates ?? []
   if (c.json && c.csv) throw new UsageError('give --json or --csv, not both')
+  if (c.transfer !== undefined && (c.rates.length > 0 || c.csv || c.report !== undefined)) throw new UsageError('--transfer is a run of its own: not with --rate, --rates, --csv or --report')
   if ((c.csv || c.report !== undefined) && c.rates.length === 0) throw new UsageError(`--${c.csv ? 'csv' : 'report'} is for rate phases: give --rate or --rates`)
   return c
 }
@@ -185,6 +198,11 @@ function convert(o: OptionSpec, raw: string | boolean): number | string | boolea
         if (r! < 1 || r! > MAX_RATE) throw new UsageError(`${flag} must be between 1 and ${MAX_RATE.toLocaleString('en-US')} messages/s (got '${text}')`)
       }
       return rates as unknown as number
+    }
+    case 'bytes': {
+      const n = parseBytes(text)
+      if (n === null || n < 1 || n > 2 ** 40) throw new UsageError(`${flag} must be a size such as 1GiB, 256MiB, 100MB or 5000000 (bytes; at most 1TiB) (got '${text}')`)
+      return n
     }
     case 'path':
       if (text === '') throw new UsageError(`${flag} must be a file name`)
@@ -211,7 +229,7 @@ function convert(o: OptionSpec, raw: string | boolean): number | string | boolea
 
 export function benchHelp(): string {
   const rows: Array<[string, string]> = BENCH_OPTIONS.map((o): [string, string] => {
-    const arg = o.kind === 'flag' ? '' : o.kind === 'enum' ? ` <${o.name}>` : o.kind === 'address' ? ' <ip>' : o.kind === 'key' ? ' <random|hex>' : o.kind === 'rates' ? (o.name === 'rates' ? ' <r,r,..>' : ' <r>') : o.kind === 'path' ? ' <file>' : ' <n>'
+    const arg = o.kind === 'flag' ? '' : o.kind === 'bytes' ? ' <size>' : o.kind === 'enum' ? ` <${o.name}>` : o.kind === 'address' ? ' <ip>' : o.kind === 'key' ? ' <random|hex>' : o.kind === 'rates' ? (o.name === 'rates' ? ' <r,r,..>' : ' <r>') : o.kind === 'path' ? ' <file>' : ' <n>'
     const bits = [o.help]
     if (o.kind === 'enum') bits.push(`: ${o.values!.join(', ')}`)
     if (o.unit) bits.push(` [${o.unit}]`)
@@ -244,6 +262,8 @@ export function benchHelp(): string {
     'unloaded round trip. With --rate or --rates the senders send at fixed rates',
     'instead, one phase per rate, and receivers report one-way latency',
     'percentiles (p50 to p99.99, and max) with round trips under that load.',
+    'With --transfer SIZE it moves one object from member 0 to the others',
+    'with group.transfer(), then the same bytes over plain TCP, and compares.',
     'Exit status: 0 if nothing was lost or misordered,',
     '1 if something was or a member failed, 2 on a bad command line.',
     '',

@@ -6,8 +6,8 @@
 // flow-control window holds it back. Nothing of the object is kept here
 // beyond that buffer.
 import { Readable } from 'node:stream'
-import { crc32 } from 'node:zlib'
 
+import { addon } from '../engine.js'
 import { TroupeError } from '../errors.js'
 import type { AckStatus, End } from './wire.js'
 
@@ -60,7 +60,7 @@ export class IncomingTransfer extends Readable {
   /** A piece of the object (a view the room does not reuse). */
   accept(data: Uint8Array): void {
     this.received += data.length
-    this.crc = crc32(data, this.crc)
+    this.crc = addon.crc32c(data, this.crc)
     if (this.destroyed) return // (read to the end, then acked 'destroyed')
     if (!this.push(data) && !this.held) {
       this.held = true
@@ -74,7 +74,7 @@ export class IncomingTransfer extends Readable {
     this.release()
     if (this.destroyed) return { status: 'destroyed', detail: 'the receiver destroyed the stream' }
     if (end.bytes !== this.received || end.crc !== this.crc) {
-      const detail = `received ${this.received} bytes, crc32 ${hex(this.crc)}; the source sent ${end.bytes} bytes, crc32 ${hex(end.crc)}`
+      const detail = `received ${this.received} bytes, CRC-32C ${hex(this.crc)}; the source sent ${end.bytes} bytes, CRC-32C ${hex(end.crc)}`
       this.destroy(new TroupeError('ERR_TROUPE_TRANSFER_CHECKSUM', `transfer ${this.from}/${this.id} '${this.name}': ${detail}`))
       return { status: 'checksum', detail }
     }

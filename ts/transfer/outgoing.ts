@@ -1,14 +1,14 @@
 // A transfer as its source runs it: BEGIN (name, receivers, size), the
 // object's bytes in DATA messages of at most one record each (never
-// fragmented), END (length and CRC-32), all in the source's stream on the
+// fragmented), END (length and CRC-32C), all in the source's stream on the
 // system channel; then the receivers' ACKs. It reads the source a block at a
 // time and goes on only when send() has room (the 'drain' convention), so
 // neither the object nor more than a block of it is ever held here.
 import { EventEmitter } from 'node:events'
 import { open, stat } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
-import { crc32 } from 'node:zlib'
 
+import { addon } from '../engine.js'
 import { AbortError, TroupeError } from '../errors.js'
 import type { View } from '../message.js'
 import type { TransferProgress } from './incoming.js'
@@ -36,7 +36,7 @@ export interface TransferResult {
   /** Every receiver, each of which verified the checksum. */
   to: readonly string[]
   bytes: number
-  crc32: number
+  crc32c: number
   ms: number
 }
 
@@ -125,7 +125,7 @@ export class Transfer extends EventEmitter implements PromiseLike<TransferResult
       let fill = 0
       const flush = async () => {
         const piece = message.subarray(HEADER, HEADER + fill)
-        this.crc = crc32(piece, this.crc)
+        this.crc = addon.crc32c(piece, this.crc)
         this.bytes += fill
         const room = this.port.send(message.subarray(0, HEADER + fill))
         fill = 0
@@ -197,7 +197,7 @@ export class Transfer extends EventEmitter implements PromiseLike<TransferResult
     const failed = [...this.acks].filter(([, a]) => a.status !== 'ok').map(([member, a]) => ({ member, status: a.status, detail: a.detail }))
     const missing = [...this.gone]
     if (failed.length === 0 && missing.length === 0) {
-      this.resolve({ id: this.id, name: this.name, to: this.to, bytes: this.bytes, crc32: this.crc, ms: performance.now() - this.started })
+      this.resolve({ id: this.id, name: this.name, to: this.to, bytes: this.bytes, crc32c: this.crc, ms: performance.now() - this.started })
       return
     }
     const says = [

@@ -5,7 +5,7 @@
 // of their own), so the group's guarantees are the transfer's:
 //
 //   - the bytes arrive complete and in order, or the receiver's stream errors;
-//     each receiver checks the length and CRC-32 at the END and says so (ACK);
+//     each receiver checks the length and CRC-32C at the END and says so (ACK);
 //   - virtual synchrony: every member that goes on into a new view has
 //     delivered the same prefix of the source's messages, so when the source
 //     leaves or crashes mid-transfer every surviving receiver's stream errors

@@ -7,7 +7,7 @@
 //   2  u16 reserved    0
 //   4  u32 id          the transfer's number at its source (ACK: at the source it answers)
 //   8  ...             BEGIN: JSON { name, to, size }     DATA: the bytes
-//                      END: f64 bytes, u32 crc32          ABORT: JSON { reason }
+//                      END: f64 bytes, u32 crc32c         ABORT: JSON { reason }
 //                      ACK: JSON { source, status, detail }
 //
 // Whatever does not parse is dropped and counted by the room, never delivered.
