@@ -139,7 +139,8 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
     s.nakAt = 0;
     Hold(w, seq, view, order, frag, data, len);
   }
-  if (fresh && config_.retainBytes) Retain(peer, dg, n, first, count);
+  // Kept for relaying a crashed sender's messages; ours are in the retransmit log already.
+  if (fresh && config_.retainBytes && peer->index != selfIndex_) Retain(peer, dg, n, first, count);
   NoteHighest(w, first + count - 1, nowNs);
   if (w.held) DrainHeld(peer);
   acksSinceStatus_ += count;
@@ -165,7 +166,12 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
 }
 
 // Every in-order delivery goes through here: a safe one asks for an early STATUS.
+// Our own system-channel messages (bulk transfers, back by multicast loop with
+// receiveOwn) come without their bytes: they keep the stream's seqs in step,
+// and no room wants its own messages (a transfer's source skips a copy of
+// everything it sends).
 bool Core::Hand(Peer* p, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
+  if (order == kOrder_system && p->index == selfIndex_) n = 0;
   if (!sink_->Deliver(p->index, seq, view, order, frag, data, n)) return false;
   if (order == kOrder_safe) safeDelivered_ = true;
   return true;
