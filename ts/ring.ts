@@ -124,7 +124,9 @@ export class RingConsumer extends RingSide {
     const used = (tail - this.head) >>> 0
     if (used === 0) return null
     const start = this.head & this.mask
-    const bytes = new Uint8Array(used)
+    // Not zero-filled (every byte is written just below), not pooled (the
+    // buffer holds this batch alone): a plain Uint8Array over it.
+    const bytes = new Uint8Array(Buffer.allocUnsafeSlow(used).buffer, 0, used)
     if (start + used <= this.capacity) {
       bytes.set(this.data.subarray(start, start + used))
     } else {
