@@ -3,7 +3,8 @@
 # of this project's kind has the build tools (g++, make, python3 for node-gyp);
 # the tests also need clang with libFuzzer (the fuzz targets), iproute2 and
 # iptables (the multi-host suite: network namespaces, loss with netfilter).
-# Installs only what is missing.
+# Debian's chromium renders `troupe bench --report`'s page in a test (the test
+# checks the file's data alone where there is none). Installs only what is missing.
 set -euo pipefail
 missing=()
 command -v g++ >/dev/null || missing+=(g++)
@@ -16,6 +17,7 @@ command -v clang++-14 >/dev/null || command -v clang++ >/dev/null || missing+=(c
 [ -f /usr/include/openssl/evp.h ] || missing+=(libssl-dev)
 # libFuzzer's runtime (libclang_rt.fuzzer) ships in libclang-rt-*-dev.
 ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || missing+=(libclang-rt-14-dev)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -5,10 +5,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseBenchArgs, UsageError } from '../dist/bench/options.js'
 import { pace, Schedule } from '../dist/bench/paced.js'
 import { Histogram } from '../dist/bench/histogram.js'
@@ -102,14 +102,17 @@ test('histogram – percentiles within 1% of the exact ones (random samples; the
   assert.is(h.max, values.at(-1), `seed ${seed}: max exact`)
 })
 
-function bench(args) {
+/** Runs a program to its end (killed by execFile at the timeout): its status and output. */
+function run(file, args) {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [cli, 'bench', ...args], { timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err && err.killed) reject(new Error(`troupe bench ${args.join(' ')} timed out\n${stderr}`))
+    execFile(file, args, { timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err && err.killed) reject(new Error(`${file} ${args.join(' ')} timed out\n${stderr}`))
       else resolve({ code: err ? err.code : 0, stdout, stderr })
     })
   })
 }
+
+const bench = (args) => run(process.execPath, [cli, 'bench', ...args])
 
 test('bench --rates – two fixed rates, 3 members: every message delivered, rates achieved, percentiles in order, round trips under load', async () => {
   const rates = [2000, 5000]
@@ -152,6 +155,18 @@ test('bench --csv --report – one CSV line per rate and receiver; a self-contai
     assert.not.match(html, /<script[^>]+src=/, 'no script from elsewhere')
     assert.not.match(html, /<link[^>]+href=/, 'no stylesheet from elsewhere')
     assert.ok(html.includes('3,000 msgs/s per sender: one-way latency distribution') && html.includes('delivered over time'))
+    // In a browser, when Debian's chromium is here (.ci/run installs it): the page draws its four charts.
+    const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p))
+    if (chromium) {
+      const dom = await run(chromium, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--virtual-time-budget=5000', '--dump-dom', pathToFileURL(file).href])
+      assert.is(dom.code, 0, dom.stderr)
+      const body = /<body data-charts="(\d+)" data-inked="([\d,]*)"/.exec(dom.stdout)
+      assert.ok(body, 'the page ran its script to the end')
+      assert.is(Number(body[1]), 4, 'two charts per rate')
+      for (const n of body[2].split(',').map(Number)) assert.ok(n > 1000, `each chart drew (${body[2]} pixels inked)`)
+    } else {
+      console.log('  (no chromium here: the page was checked as data only)')
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

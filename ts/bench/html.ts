@@ -54,11 +54,23 @@ for (const c of charts) {
   new uPlot({
     title: c.title, width: 900, height: 360,
     scales: { x: { time: false }, y: { distr: c.logY ? 3 : 1 } },
-    axes: [{ label: c.xLabel, values: c.nines ? (u, vals) => vals.map(nines) : undefined }, { label: c.yLabel, size: 70 }],
+    axes: [{ label: c.xLabel, values: c.nines ? (u, vals) => vals.map(nines) : undefined, incrs: c.nines ? [1] : undefined }, { label: c.yLabel, size: 70 }],
     series: [{ label: c.xLabel, value: c.nines ? (u, v) => (v == null ? '' : nines(v)) : undefined },
       ...c.series.map((label, i) => ({ label, stroke: colors[i % colors.length], width: 2, points: { show: c.nines } }))],
   }, c.data, div);
 }
+// Once drawn, say so on <body>: how many charts, and how many pixels each one's
+// plot inked (a test renders the page headless and reads these).
+requestAnimationFrame(() => setTimeout(() => {
+  const inked = [...document.querySelectorAll('.chart canvas')].map((canvas) => {
+    const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+    return n;
+  });
+  document.body.dataset.charts = String(inked.length);
+  document.body.dataset.inked = inked.join(',');
+}));
 </script>
 </body></html>
 `
