@@ -89,13 +89,16 @@ function sendTransfer(group: Group, block: Buffer, bytes: number): Promise<Phase
   })
 }
 
-function receiveTransfer(stream: AsyncIterable<Uint8Array>): Promise<PhaseReport> {
-  // The library checks the length and CRC-32C before it ends the stream.
-  return measured('receiver', async () => {
+function receiveTransfer(stream: Readable): Promise<PhaseReport> {
+  // The library checks the length and CRC-32C before it ends the stream. Read
+  // as pipe() and pipeline() read (a 'data' event per chunk): `for await`
+  // would join the chunks buffered at each step into one new Buffer.
+  return measured('receiver', () => new Promise((resolve, reject) => {
     let bytes = 0
-    for await (const chunk of stream) bytes += chunk.length
-    return { bytes, crc: 0 }
-  })
+    stream.on('data', (chunk: Uint8Array) => (bytes += chunk.length))
+    stream.once('end', () => resolve({ bytes, crc: 0 }))
+    stream.once('error', reject)
+  }))
 }
 
 /** The same bytes over one TCP stream per receiver, written in step (each waits for 'drain'). */
@@ -123,10 +126,14 @@ function receiveTcp(socket: Socket): Promise<PhaseReport> {
   return measured('receiver', async () => {
     let bytes = 0
     let crc = 0
-    for await (const chunk of socket as AsyncIterable<Buffer>) {
-      crc = addon.crc32c(chunk, crc) // (checked as the library checks a transfer)
-      bytes += chunk.length
-    }
+    await new Promise<void>((resolve, reject) => {
+      socket.on('data', (chunk: Buffer) => {
+        crc = addon.crc32c(chunk, crc) // (checked as the library checks a transfer)
+        bytes += chunk.length
+      })
+      socket.once('end', resolve)
+      socket.once('error', reject)
+    })
     socket.end()
     return { bytes, crc }
   })
