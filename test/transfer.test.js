@@ -101,6 +101,35 @@ test('transfer – a file to one member, written to a file there; a Readable to 
   }
 })
 
+test('transfer – a slow reader at a member that reads its ring in place (only \'batch\' listeners): every byte, and the messages around it', async () => {
+  await withGroup(2, async ([a, b]) => {
+    let batched = 0
+    b.on('batch', (batch) => {
+      for (const m of batch) if (m.length === 3) batched++
+    })
+    const data = randomBytes(24 << 20)
+    const got = new Promise((resolve, reject) => b.once('transfer', async (t) => {
+      const parts = []
+      try {
+        // Slow: a pause after each read, so the stream's buffer fills and the member holds its ring mid-batch.
+        for await (const chunk of t) {
+          parts.push(chunk)
+          await new Promise((r) => setTimeout(r, 50))
+        }
+        resolve(Buffer.concat(parts))
+      } catch (err) {
+        reject(err)
+      }
+    }))
+    for (let i = 0; i < 1000; i++) a.send(new Uint8Array(3))
+    const transfer = a.transfer(data)
+    for (let i = 0; i < 1000; i++) a.send(new Uint8Array(3))
+    await transfer
+    assert.ok((await got).equals(data), 'the same bytes')
+    await until(() => batched === 2000, { timeout: 10000, what: `all 2000 messages in batches (${batched})` })
+  })
+})
+
 test('transfer – wrong arguments are TypeErrors/RangeErrors that name them', async () => {
   await withGroup(2, async ([a, b]) => {
     await throwsWith(() => a.transfer(42), TypeError, /the source of transfer\(\) must be a Uint8Array \(or Buffer\), a Readable stream or a file path/, 'ERR_INVALID_ARG_TYPE')

@@ -176,10 +176,17 @@ export class LiveMember {
     if (this.member.transient && this.heldBatch === null) {
       // The records read in place: the batch's bytes are the ring's, handed
       // back once the 'batch' listeners had them (endBatch: release).
+      // A reader that fills up (a transfer's stream) stops it mid-span: the
+      // rest stays in the ring for the wake-up after it has caught up.
       const ring = this.inbound
-      for (let span = ring.peek(); span !== null; span = ring.peek()) {
-        readRecords(ring.bytes, ring.dataView, span.start, span.end, this.member, shell)
+      for (let span = ring.peek(); span !== null; span = shell.stopped() ? null : ring.peek()) {
+        const end = span.end
+        const at = readRecords(ring.bytes, ring.dataView, span.start, end, this.member, shell)
         if (this.closed) return
+        if (at < end) {
+          ring.unpeek(end - at)
+          break
+        }
       }
     } else {
       // First the rest of a batch left when an iterator filled up.

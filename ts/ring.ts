@@ -165,6 +165,11 @@ export class RingConsumer extends RingSide {
     return this.span
   }
 
+  /** The last `unread` bytes peeked were not read after all: the next peek() (or take()) starts there. */
+  unpeek(unread: number): void {
+    this.peeked = (this.peeked - unread) >>> 0
+  }
+
   /** Hands everything peeked back to C++. */
   release(): void {
     if (this.head === this.peeked) return
