@@ -25,6 +25,8 @@ export class Handout {
   /** In a batch: 'collect' if there are 'batch' listeners, else 'skip'; 'none' outside one. */
   private batching: 'none' | 'skip' | 'collect' = 'none'
   private readonly bytesPath: FastPath = { sink: this.batch, inPlace: true }
+  /** No one takes messages (a member that only receives transfers): read in place, hand nothing. */
+  private readonly nobodyPath: FastPath = { sink: { push: () => {} }, inPlace: true }
   private readonly messagePath: FastPath = {
     sink: { push: (sender, seq, order, bytes, start, end) => this.hand(new Message(sender, bytes.subarray(start, end), ORDERS[order]!, seq)) },
     inPlace: false,
@@ -36,7 +38,8 @@ export class Handout {
   begin(): FastPath {
     const e = this.events
     this.batching = e.listenerCount('batch') > 0 ? 'collect' : 'skip'
-    return this.batching === 'collect' && this.inboxes.count === 0 && e.listenerCount('message') === 0 ? this.bytesPath : this.messagePath
+    if (this.inboxes.count > 0 || e.listenerCount('message') > 0) return this.messagePath
+    return this.batching === 'collect' ? this.bytesPath : this.nobodyPath
   }
 
   /** The batch is over: the 'batch' listeners get it; it is emptied even when one throws. */
