@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { randomBytes } from 'node:crypto'
 import { Group, TransferError } from '../dist/index.js'
+import { defaultEndpoint } from '../dist/options.js'
 import { addon } from '../dist/engine.js'
 import { Transfers } from '../dist/transfer/room.js'
 import { encodeBegin, encodeEnd, HEADER, Kind, writeHeader } from '../dist/transfer/wire.js'
@@ -128,6 +129,29 @@ test('transfer – a slow reader at a member that reads its ring in place (only 
     assert.ok((await got).equals(data), 'the same bytes')
     await until(() => batched === 2000, { timeout: 10000, what: `all 2000 messages in batches (${batched})` })
   })
+})
+
+test('transfer – in a closed group, and over udp-unicast with Ethernet-sized datagrams: the same bytes', async () => {
+  const data = randomBytes(2 << 20 | 777)
+  await withGroup(3, async ([a, b, c]) => {
+    const got = [collect(b), collect(c)]
+    await a.transfer(data)
+    for (const r of await Promise.all(got)) assert.ok(r.bytes.equals(data), 'sealed: the same bytes')
+  }, { key: randomBytes(32) })
+  const name = uniqueGroup('transfer-unicast')
+  const base = defaultEndpoint(name).port
+  const peers = [0, 1].map((i) => `127.0.0.1:${base + i}`)
+  const groups = []
+  try {
+    for (const i of [0, 1]) groups.push(await Group.join(name, { name: `u${i}`, transport: 'udp-unicast', peers, port: base + i, datagramSize: 1472 }))
+    await until(() => groups.every((g) => g.view.members.length === 2), { timeout: 10000, what: 'a view of 2' })
+    const got = collect(groups[1])
+    const result = await groups[0].transfer(data)
+    assert.ok((await got).bytes.equals(data), 'unicast: the same bytes')
+    assert.is(result.bytes, data.length)
+  } finally {
+    await Promise.all(groups.map((g) => g.leave().catch(() => {})))
+  }
 })
 
 test('transfer – wrong arguments are TypeErrors/RangeErrors that name them', async () => {
