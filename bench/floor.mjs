@@ -60,9 +60,8 @@ if (process.argv[2] === '--receiver') {
   await new Promise((r) => socket.bind(0, '127.0.0.1', r))
   socket.setMulticastInterface('127.0.0.1')
   socket.setMulticastLoopback(true)
-  const nap = new Int32Array(new SharedArrayBuffer(4))
   console.log(`plain Node dgram, multicast on loopback, 1 -> ${receivers}, ${SIZE} B, due messages packed up to ${PER_DATAGRAM} a datagram; one-way from intended send time, worst receiver (µs)`)
-  console.log('rate/s      p50      p90      p99    p99.9   p99.99      max')
+  console.log('rate/s      p50      p90      p99    p99.9   p99.99      max  late p99  late max')
   for (const rate of rates) {
     const warm = Math.round(rate * warmup)
     const schedule = new Schedule(Number(process.hrtime.bigint()) + 20e6, rate, warm + Math.round(rate * seconds))
@@ -74,7 +73,7 @@ if (process.argv[2] === '--receiver') {
       batch = Buffer.alloc(SIZE * PER_DATAGRAM) // (send() reads the buffer later: never reuse it)
       filled = 0
     }
-    await pace(schedule, {
+    const paced = await pace(schedule, {
       now: () => Number(process.hrtime.bigint()),
       send: (i, intended) => {
         const at = filled * SIZE
@@ -90,18 +89,15 @@ if (process.argv[2] === '--receiver') {
         flush()
         await sleep(ns / 1e6)
       },
-      nap: (ns) => {
-        flush()
-        Atomics.wait(nap, 0, 0, ns / 1e6)
-      },
-    })
+    }, warm)
     flush()
     await sleep(200)
     const reports = kids.map((k) => new Promise((r) => k.once('message', r)))
     socket.send(Buffer.from([0xff]), PORT, ADDRESS)
     const worst = (await Promise.all(reports)).map((r) => percentiles(Histogram.from(r.latency))).sort((a, b) => b.p99 - a.p99)[0]
     const cell = (x) => String(x).padStart(8)
-    console.log(`${String(rate).padEnd(8)}${[worst.p50, worst.p90, worst.p99, worst.p999, worst.p9999, worst.max].map(cell).join(' ')}`)
+    const late = percentiles(paced.lag)
+    console.log(`${String(rate).padEnd(8)}${[worst.p50, worst.p90, worst.p99, worst.p999, worst.p9999, worst.max].map(cell).join(' ')}  ${cell(late.p99)}  ${cell(late.max)}`)
     await sleep(200)
   }
   socket.close()

@@ -6,6 +6,10 @@
 //   joined ─go─► senders send DATA for --seconds, then END ─► 'sent'
 //                receivers deliver until every END's count is in ─► 'delivered'
 //          ─ping─► member 0: PING(i) → member 1: PONG(i), one at a time ─► 'pinged'
+//   or, per rate phase (--rate, --rates):
+//          ─rate─► a fresh receiver ─► 'ready'
+//          ─start(t0)─► senders paced from t0, member 0 pinging member 1 ─► 'sent', 'pinged'
+//                       receivers deliver up to every END's count ─► 'delivered'
 //          ─finish─► every member: counters ─► 'result', leave, exit 0
 
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises'
@@ -65,6 +69,7 @@ export async function runMember(args: MemberArgs): Promise<void> {
   const group = await Group.join(args.group, options)
   group.on('view', (v) => void toParent({ t: 'view', id: v.id, members: [...v.members], atMs: wallNow() }).catch(() => {}))
   let receiver = new Receiver(config.senders, config.consume)
+  let ratePhase: RatePhase | null = null
   const pinger = new Pinger(group, config.size)
   const ponger = new Ponger(group, config.size, config.order) // answers the PINGs addressed to us (byte 1)
   let pingsSeen = 0
@@ -108,17 +113,26 @@ export async function runMember(args: MemberArgs): Promise<void> {
           receiver.start()
           if (isSender) await toParent({ t: 'sent', report: await sendData(group, index, config.seconds, config.size, config.order) })
           break
-        case 'rate': {
-          // One rate phase: a fresh receiver (seqs start again), the senders
-          // paced, member `pinger` pinging during the measured part.
-          const phase = m.phase
-          const r = (receiver = new Receiver(config.senders, config.consume, m.t0))
-          r.onComplete = () => void toParent({ t: 'delivered', report: r.report(true), phase })
+        case 'rate':
+          // A rate phase is coming: a fresh receiver (seqs start again), in
+          // place before the parent sets the phase's start.
+          ratePhase = m
+          receiver = new Receiver(config.senders, config.consume, true)
+          await toParent({ t: 'ready', phase: m.phase })
+          break
+        case 'start': {
+          // The senders paced, member 0 pinging during the measured part.
+          const p = ratePhase!
+          const r = receiver
+          r.startSeries(m.t0)
+          r.onComplete = () => void toParent({ t: 'delivered', report: r.report(true), phase: p.phase })
           r.start()
           const work: Promise<void>[] = []
-          if (isSender) work.push(sendAtRate(group, index, config, m).then((report) => toParent({ t: 'sent', report, phase })))
-          if (index === 0 && m.pings > 0) {
-            work.push(pinger.runPaced(m.pings, config.order, m.ponger, m.pingRate, m.t0 + m.warmup * 1e9).then((report) => toParent({ t: 'pinged', report, phase })))
+          if (isSender) work.push(sendAtRate(group, index, config, p, m.t0).then((report) => toParent({ t: 'sent', report, phase: p.phase })))
+          if (index === 0 && p.pings > 0) {
+            const from = m.t0 + p.warmup * 1e9
+            const ping = pinger.runPaced(p.pings, config.order, p.ponger, p.pingRate, from, from + p.seconds * 1e9)
+            work.push(ping.then((report) => toParent({ t: 'pinged', report, phase: p.phase })))
           }
           await Promise.all(work)
           break
@@ -236,15 +250,12 @@ async function sendData(group: Group, index: number, seconds: number, size: numb
   return { sent: seq, seconds: wallUs / 1e6, drainWaits, cpuPercent: (100 * (cpu.user + cpu.system)) / wallUs }
 }
 
-/** What the paced sender's naps wait on (nothing ever wakes it: the timeout does). */
-const napCell = new Int32Array(new SharedArrayBuffer(4))
-
 /** One rate phase's sending: DATA (WARM during the warm-up) on the schedule, stamped with intended times; then END. */
-async function sendAtRate(group: Group, index: number, config: BenchConfig, phase: RatePhase): Promise<SenderReport> {
+async function sendAtRate(group: Group, index: number, config: BenchConfig, phase: RatePhase, t0: number): Promise<SenderReport> {
   const buf = new Uint8Array(config.size)
   const opts = { order: config.order }
   const warm = Math.round(phase.rate * phase.warmup)
-  const schedule = new Schedule(phase.t0, phase.rate, warm + Math.round(phase.rate * phase.seconds))
+  const schedule = new Schedule(t0, phase.rate, warm + Math.round(phase.rate * phase.seconds))
   let drainWaits = 0
   const cpu0 = process.cpuUsage()
   const result = await pace(schedule, {
@@ -259,8 +270,7 @@ async function sendAtRate(group: Group, index: number, config: BenchConfig, phas
     },
     yield: () => yieldToLoop(),
     sleep: (ns) => sleep(ns / 1e6),
-    nap: (ns) => void Atomics.wait(napCell, 0, 0, ns / 1e6),
-  })
+  }, warm)
   const t1 = process.hrtime.bigint()
   const cpu = process.cpuUsage(cpu0)
   const end = new Uint8Array(config.size)
@@ -268,7 +278,7 @@ async function sendAtRate(group: Group, index: number, config: BenchConfig, phas
   writeU32(end, 4, result.sent)
   writeTime(end, t1)
   if (!group.send(end, opts)) await drained(group)
-  const wallUs = (Number(t1) - phase.t0) / 1000
+  const wallUs = (Number(t1) - t0) / 1000
   return {
     sent: result.sent,
     seconds: wallUs / 1e6,
@@ -276,6 +286,7 @@ async function sendAtRate(group: Group, index: number, config: BenchConfig, phas
     cpuPercent: wallUs > 0 ? (100 * (cpu.user + cpu.system)) / wallUs : 0,
     maxBehindUs: Math.round(result.maxBehindNs / 1000),
     endBehindUs: Math.round(result.endBehindNs / 1000),
+    lag: result.lag.toData(),
   }
 }
 

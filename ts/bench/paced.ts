@@ -3,11 +3,27 @@
 // time as its "sent at": when the sender falls behind (a full window, a GC
 // pause, a descheduled process), the messages it sends late still say when
 // they should have gone, so the latency a receiver measures includes the
-// sender's delay (no coordinated omission). Everything due is sent in one
-// burst; between bursts the loop yields to the event loop (setImmediate), so
-// the library's wake-ups and flushes run, after napping (Atomics.wait) when
-// the next message is more than 50 µs away, or sleeping (a timer) when it is
-// more than 2 ms away.
+// sender's delay (no coordinated omission).
+//
+// One turn of the loop:
+//   send everything due (the clock read per message)
+//   yield to the event loop (setImmediate): the library flushes what was
+//     just sent (a microtask) and runs its wake-ups (acks, 'drain', the
+//     PONGs member 0 waits for)
+//   if the next message is more than 2 ms away, sleep on a timer until
+//     1.5 ms before it (a timer's grain is 1 ms, and it fires late)
+// and round again: below 2 ms the sender spins through the event loop.
+//
+// Why spin, on a 2-core host shared with the receivers: a blocking nap
+// (Atomics.wait) woke 80-110 µs late at the median on this VM, and kept the
+// event loop, the library's flush and member 0's PONGs waiting while it
+// lasted. Measured at 1k-10k msgs/s, 1 -> 3, two runs each: napping (until
+// a learned margin before the next message) gave a send lateness p50 of
+// 10-79 µs below 5k msgs/s, one-way p50 171-221 µs and a round trip p50 of
+// ~965 µs at 1k; spinning 1-2 µs, 127-141 µs and 172-204 µs. The receivers'
+// CPU was the same, and their one-way p99 within the spread between runs
+// (2-9 ms either way).
+import { Histogram } from './histogram.js'
 
 /** When each message of a phase is due. */
 export class Schedule {
@@ -24,12 +40,6 @@ export class Schedule {
   dueAt(i: number): number {
     return this.t0 + Math.round((i * 1e9) / this.rate)
   }
-
-  /** How many messages are due at `now` (ns). */
-  dueBy(now: number): number {
-    if (now < this.t0) return 0
-    return Math.min(this.total, Math.floor(((now - this.t0) * this.rate) / 1e9) + 1)
-  }
 }
 
 /** What pace() needs of the world: a clock, a send, and ways to wait. */
@@ -38,12 +48,10 @@ export interface Pacer {
   now(): number
   /** Sends message i stamped with its intended time; a promise when it had to wait (the window was full). */
   send(i: number, intendedNs: number): void | Promise<void>
-  /** Lets the event loop run (the library's wake-ups), at once. */
+  /** Lets the event loop run (the library's flush and wake-ups), at once. */
   yield(): Promise<void>
   /** Sleeps about `ns` through the event loop (gaps of milliseconds). */
   sleep(ns: number): Promise<void>
-  /** Blocks the thread for about `ns` without spinning (gaps of tens of µs to 2 ms, below a timer's 1 ms grain). */
-  nap(ns: number): void
 }
 
 export interface PaceResult {
@@ -51,44 +59,39 @@ export interface PaceResult {
   /** How far behind its schedule a message went out, at worst and for the last one (ns). */
   maxBehindNs: number
   endBehindNs: number
+  /** How late each message from `measuredFrom` on went out (ns): the sender's own share of the latency. */
+  lag: Histogram
 }
 
-/** Gaps longer than this are slept through; shorter ones yield and look again. */
+/** Gaps longer than this are slept through on a timer, but for SLEEP_EARLY_NS. */
 const SLEEP_OVER_NS = 2_000_000
-/** Gaps longer than this are napped through (blocking the thread), but for NAP_EARLY_NS. */
-const NAP_OVER_NS = 50_000
-const NAP_EARLY_NS = 20_000
+const SLEEP_EARLY_NS = 1_500_000
 /** At most this many sends between yields, so a sender far behind does not starve the loop. */
 const MAX_BURST = 4096
 
-/** Sends every message of `schedule` when due (or as soon after as it can). */
-export async function pace(schedule: Schedule, p: Pacer): Promise<PaceResult> {
+/** Sends every message of `schedule` when due (or as soon after as it can); `measuredFrom`: the first message whose lateness counts in `lag`. */
+export async function pace(schedule: Schedule, p: Pacer, measuredFrom = 0): Promise<PaceResult> {
+  const lag = new Histogram()
   let i = 0
   let maxBehindNs = 0
   let endBehindNs = 0
   while (i < schedule.total) {
     let now = p.now()
-    const due = schedule.dueBy(now)
-    for (let burst = 0; i < due && burst < MAX_BURST; burst++, i++) {
+    for (let burst = 0; i < schedule.total && burst < MAX_BURST; burst++, i++) {
       const intended = schedule.dueAt(i)
+      if (intended > now) break
       const behind = now - intended
       if (behind > maxBehindNs) maxBehindNs = behind
       endBehindNs = behind
+      if (i >= measuredFrom) lag.record(behind)
       const waited = p.send(i, intended)
-      if (waited !== undefined) {
-        await waited
-        now = p.now()
-      }
+      if (waited !== undefined) await waited
+      now = p.now()
     }
+    await p.yield()
     if (i >= schedule.total) break
     const gap = schedule.dueAt(i) - p.now()
-    if (gap > SLEEP_OVER_NS) await p.sleep(gap - SLEEP_OVER_NS / 2)
-    else {
-      // Short gaps: nap through most of it (a spinning sender would take a
-      // core from the receivers on a small machine), then let the loop run.
-      if (gap > NAP_OVER_NS) p.nap(gap - NAP_EARLY_NS)
-      await p.yield()
-    }
+    if (gap > SLEEP_OVER_NS) await p.sleep(gap - SLEEP_EARLY_NS)
   }
-  return { sent: i, maxBehindNs, endBehindNs }
+  return { sent: i, maxBehindNs, endBehindNs, lag }
 }

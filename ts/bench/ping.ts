@@ -27,19 +27,20 @@ export class Pinger {
 
   /** `count` pings to member `to`, each sent as soon as the last one's PONG is in. */
   run(count: number, order: Order, to: number): Promise<PingReport> {
-    return this.pings(count, order, to, 0, 0)
+    return this.pings(count, order, to, 0, 0, Infinity)
   }
 
   /**
-   * `count` pings to member `to` at most `rate` a second, the first at
-   * `startNs` (CLOCK_MONOTONIC): the round trip under a rate phase's load.
-   * A ping whose answer is late delays the next (one at a time).
+   * Up to `count` pings to member `to` at most `rate` a second, the first at
+   * `startNs` and none from `endNs` on (CLOCK_MONOTONIC): the round trip
+   * under a rate phase's load, and only under it. A ping whose answer is
+   * late delays the next (one at a time).
    */
-  runPaced(count: number, order: Order, to: number, rate: number, startNs: number): Promise<PingReport> {
-    return this.pings(count, order, to, 1e9 / rate, startNs)
+  runPaced(count: number, order: Order, to: number, rate: number, startNs: number, endNs: number): Promise<PingReport> {
+    return this.pings(count, order, to, 1e9 / rate, startNs, endNs)
   }
 
-  private async pings(count: number, order: Order, to: number, everyNs: number, startNs: number): Promise<PingReport> {
+  private async pings(count: number, order: Order, to: number, everyNs: number, startNs: number, endNs: number): Promise<PingReport> {
     this.buf[1] = to
     const rtt = new Histogram()
     const opts = { order }
@@ -49,6 +50,7 @@ export class Pinger {
     for (; i < count && unansweredInARow < PING_GIVE_UP; i++) {
       const wait = startNs + i * everyNs - Number(process.hrtime.bigint())
       if (wait > 0) await sleep(wait / 1e6)
+      if (Number(process.hrtime.bigint()) >= endNs) break
       const answered = new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS)
         this.wake = () => {
@@ -74,7 +76,7 @@ export class Pinger {
       }
       if (!open) await drained(this.group)
     }
-    return { count: i, timeouts, gaveUp: i < count, rtt: rtt.toData() }
+    return { count: i, timeouts, gaveUp: unansweredInARow >= PING_GIVE_UP, rtt: rtt.toData() }
   }
 }
 

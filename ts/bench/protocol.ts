@@ -94,6 +94,8 @@ export interface SenderReport {
   /** A rate phase: how far (µs) send() ran behind the schedule at worst, and at the end. */
   maxBehindUs?: number
   endBehindUs?: number
+  /** A rate phase: how late each message after the warm-up went out (send() − its intended time). */
+  lag?: HistogramData
 }
 
 /** The slice of the throughput series (ms). */
@@ -147,22 +149,28 @@ export type ToParent =
   /** Every view installed after joining; atMs is wall-clock (performance.timeOrigin + now), comparable across processes. */
   | { t: 'view'; id: number; members: string[]; atMs: number }
   | { t: 'leaving'; atMs: number }
+  /** A rate phase's receiver is in place: the parent may set the phase's t0. */
+  | { t: 'ready'; phase: number }
   | { t: 'sent'; report: SenderReport; phase?: number }
   | { t: 'delivered'; report: ReceiverReport; phase?: number }
   | { t: 'pinged'; report: PingReport; phase?: number }
   | { t: 'result'; report: FinalReport }
   | { t: 'failed'; message: string }
 
-/** One rate phase (--rate, --rates): what every member is told. */
+/**
+ * One rate phase (--rate, --rates): what every member is told, in two steps.
+ * 'rate' makes each member a fresh receiver for the phase and it answers
+ * 'ready'; once all have, 'start' gives the time message 0 is due. (With one
+ * step, a receiver whose IPC came late would take the phase's first
+ * messages as the last phase's.)
+ */
 export interface RatePhase {
   phase: number
   /** Messages/s per sender. */
   rate: number
-  /** Sending starts at this CLOCK_MONOTONIC time (ns; one clock for every process on the host). */
-  t0: number
   warmup: number
   seconds: number
-  /** Round trips member `pinger` makes to member `ponger` during the measured part (0: none), at pingRate a second. */
+  /** Round trips member 0 makes to member `ponger` during the measured part (0: none): at most this many, pingRate a second, none after the phase's end. */
   pings: number
   pingRate: number
   ponger: number
@@ -171,6 +179,8 @@ export interface RatePhase {
 export type ToMember =
   | { t: 'go' }
   | ({ t: 'rate' } & RatePhase)
+  /** Sending starts at t0, CLOCK_MONOTONIC ns (one clock for every process on the host). */
+  | { t: 'start'; phase: number; t0: number }
   /** Report what has been delivered so far, complete or not (the parent's deadline passed). */
   | { t: 'report' }
   /** Ping member `to` (which answers PINGs whose byte 1 names it) `count` times in a row. */

@@ -39,9 +39,11 @@ export interface RateResult {
   rate: number
   /** Messages/s each sender achieved (sent over the phase's duration). */
   achieved: number[]
-  /** How far behind its schedule a sender went at worst, and at the end (µs). */
+  /** How far behind its schedule a sender went at worst, warm-up included, and at the end (µs). */
   maxBehindUs: number
   endBehindUs: number
+  /** How late the senders' messages went out after the warm-up (send() − intended time, all senders): their own share of the one-way latency. */
+  sendLag: Percentiles
   /** Times a sender's send() found the window full and it waited for 'drain' (its lateness then is flow control's). */
   drainWaits: number
   /** The receiver whose p99 is highest, and its percentiles. */
@@ -98,11 +100,15 @@ export function summarizeRates(config: BenchConfig, members: Member[], problems:
     const worst = receivers.reduce<RateReceiver | null>((w, r) => (w === null || r.latency.p99 > w.latency.p99 ? r : w), null)
     const ping = members[0]?.phases[k]?.pinged
     const rtt = ping ? Histogram.from(ping.rtt) : new Histogram()
+    if (ping && ping.timeouts > 0) problems.push(`rate ${rate}: ${ping.timeouts} of ${ping.count} pings got no answer within 1 s` + (ping.gaveUp ? '; gave up after several in a row' : ''))
+    const lag = new Histogram()
+    for (const s of senders) if (s?.lag) lag.add(s.lag)
     return {
       rate,
       achieved: senders.map((s) => (s && s.seconds > 0 ? Math.round(s.sent / s.seconds) : 0)),
       maxBehindUs: Math.max(0, ...senders.map((s) => s?.maxBehindUs ?? 0)),
       endBehindUs: Math.max(0, ...senders.map((s) => s?.endBehindUs ?? 0)),
+      sendLag: percentiles(lag),
       drainWaits: senders.reduce((a, s) => a + (s?.drainWaits ?? 0), 0),
       worst: { index: worst?.index ?? -1, ...(worst?.latency ?? percentiles(new Histogram())) },
       receivers,
@@ -117,22 +123,24 @@ const us = (x: number): string => (x < 100 ? x.toFixed(1) : n(x))
 
 /** One row per rate: the worst receiver's one-way percentiles and the round trips under that load. */
 export function formatRates(rates: RateResult[]): string {
-  const head = ['rate/s', 'achieved', 'behind µs', 'drain waits', 'worst', 'p50 µs', 'p90', 'p99', 'p99.9', 'p99.99', 'max', 'rtt p50', 'rtt p99', 'lost']
+  const head = ['rate/s', 'achieved', 'late p99', 'late max', 'drain waits', 'worst', 'p50 µs', 'p90', 'p99', 'p99.9', 'p99.99', 'max', 'rtt p50', 'rtt p99', 'lost', 'dup']
   const rows = rates.map((r) => [
-    n(r.rate), n(Math.min(...r.achieved)), n(r.maxBehindUs), n(r.drainWaits), `${r.worst.index}`,
+    n(r.rate), n(Math.min(...r.achieved)), us(r.sendLag.p99), us(r.sendLag.max), n(r.drainWaits), `${r.worst.index}`,
     us(r.worst.p50), us(r.worst.p90), us(r.worst.p99), us(r.worst.p999), us(r.worst.p9999), us(r.worst.max),
-    r.rtt.count ? us(r.rtt.p50) : '-', r.rtt.count ? us(r.rtt.p99) : '-', n(r.receivers.reduce((a, x) => a + x.lost, 0)),
+    r.rtt.count ? us(r.rtt.p50) : '-', r.rtt.count ? us(r.rtt.p99) : '-',
+    n(r.receivers.reduce((a, x) => a + x.lost, 0)), n(r.receivers.reduce((a, x) => a + x.duplicates, 0)),
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
   const line = (cells: string[]): string => cells.map((c, i) => c.padStart(widths[i]!)).join('  ')
   return [
-    'one-way latency (intended send time -> receiver\'s handler) at the worst receiver; round trips under the same load',
+    'one-way latency (intended send time -> receiver\'s handler) at the worst receiver, µs; the senders\' lateness against',
+    'their schedule (late: send() - intended time, after the warm-up), which that latency includes; round trips under the same load',
     line(head),
     ...rows.map(line),
   ].join('\n')
 }
 
-export const CSV_HEADER = 'rate,achieved,sender_max_behind_us,receiver,delivered,lost,duplicates,out_of_order,p50_us,p90_us,p99_us,p999_us,p9999_us,max_us,rtt_p50_us,rtt_p99_us,rtt_max_us,cpu_percent'
+export const CSV_HEADER = 'rate,achieved,sender_max_behind_us,send_lag_p50_us,send_lag_p99_us,receiver,delivered,lost,duplicates,out_of_order,p50_us,p90_us,p99_us,p999_us,p9999_us,max_us,rtt_p50_us,rtt_p99_us,rtt_p999_us,rtt_max_us,cpu_percent'
 
 /** One line per rate and receiver, after the header. */
 export function formatCsv(rates: RateResult[]): string {
@@ -140,7 +148,7 @@ export function formatCsv(rates: RateResult[]): string {
   for (const r of rates) {
     for (const x of r.receivers) {
       const l = x.latency
-      lines.push([r.rate, Math.min(...r.achieved), r.maxBehindUs, x.index, x.delivered, x.lost, x.duplicates, x.outOfOrder, l.p50, l.p90, l.p99, l.p999, l.p9999, l.max, r.rtt.p50, r.rtt.p99, r.rtt.max, x.cpuPercent].join(','))
+      lines.push([r.rate, Math.min(...r.achieved), r.maxBehindUs, r.sendLag.p50, r.sendLag.p99, x.index, x.delivered, x.lost, x.duplicates, x.outOfOrder, l.p50, l.p90, l.p99, l.p999, l.p9999, l.max, r.rtt.p50, r.rtt.p99, r.rtt.p999, r.rtt.max, x.cpuPercent].join(','))
     }
   }
   return lines.join('\n')

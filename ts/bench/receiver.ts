@@ -56,14 +56,15 @@ export class Receiver {
 
   /** A rate phase's: messages per SERIES_MS from its t0. */
   private readonly series: number[] | null
+  private t0 = 0
 
   /**
-   * `t0` (a rate phase's start, CLOCK_MONOTONIC ns): the clock is read for
-   * every message (at fixed rates accuracy is worth the ~70 ns), and
-   * deliveries are counted over time from t0.
+   * `ratePhase`: the clock is read for every message (at fixed rates
+   * accuracy is worth the ~70 ns), and deliveries are counted over time from
+   * the phase's t0 (startSeries).
    */
-  constructor(private readonly senders: number, consume: BenchConfig['consume'], private readonly t0: number | null = null) {
-    this.series = t0 === null ? null : []
+  constructor(private readonly senders: number, consume: BenchConfig['consume'], ratePhase = false) {
+    this.series = ratePhase ? [] : null
     this.scheduleUnstamp = consume === 'iterator' ? setImmediate : queueMicrotask
     this.delivered = new Float64Array(senders)
     this.announced = new Float64Array(senders).fill(-1)
@@ -71,6 +72,11 @@ export class Receiver {
     this.duplicates = new Float64Array(senders)
     this.outOfOrder = new Float64Array(senders)
     this.seen = Array.from({ length: senders }, () => new Uint32Array(1 << 12))
+  }
+
+  /** The rate phase's t0 (CLOCK_MONOTONIC ns): the series' slices count from it. */
+  startSeries(t0: number): void {
+    this.t0 = t0
   }
 
   start(): void {
@@ -131,7 +137,7 @@ export class Receiver {
   /** One more delivery in the series, in the slice of `now`. */
   private count(now: number): void {
     const series = this.series!
-    const slice = Math.max(0, Math.floor((now - this.t0!) / (SERIES_MS * 1e6)))
+    const slice = Math.max(0, Math.floor((now - this.t0) / (SERIES_MS * 1e6)))
     while (series.length <= slice) series.push(0)
     series[slice]!++
   }

@@ -59,6 +59,7 @@ export interface Member {
 }
 
 export interface PhaseReports {
+  ready?: boolean
   sent?: SenderReport
   delivered?: ReceiverReport
   pinged?: PingReport
@@ -185,11 +186,12 @@ class Run {
     for (let phase = 0; phase < c.rates.length; phase++) {
       const rate = c.rates[phase]!
       const pings = Math.floor(c.pingRate * c.seconds)
-      // Every process reads one CLOCK_MONOTONIC: the phase starts 50 ms from now for all of them.
-      const t0 = Number(process.hrtime.bigint()) + 50e6
-      this.progress.phase(phase, rate)
-      this.broadcast({ t: 'rate', phase, rate, t0, warmup: c.warmup, seconds: c.seconds, pings, pingRate: c.pingRate, ponger: 1 })
       const of = (m: Member): PhaseReports => m.phases[phase] ?? {}
+      this.broadcast({ t: 'rate', phase, rate, warmup: c.warmup, seconds: c.seconds, pings, pingRate: c.pingRate, ponger: 1 })
+      await this.until(() => this.members.every((m) => of(m).ready), 10_000, () => `members ${this.missing((m) => !of(m).ready)} to get ready for phase ${phase}`)
+      // Every process reads one CLOCK_MONOTONIC: the phase starts 20 ms from now for all of them.
+      this.progress.phase(phase, rate)
+      this.broadcast({ t: 'start', phase, t0: Number(process.hrtime.bigint()) + 20e6 })
       const senders = this.members.slice(0, c.senders)
       await this.until(
         () => senders.every((m) => of(m).sent),
@@ -295,6 +297,7 @@ class Run {
     child.on('message', (msg: ToParent) => {
       switch (msg.t) {
         case 'joined': m.joined = msg; break
+        case 'ready': (m.phases[msg.phase] ??= {}).ready = true; break
         case 'sent':
         case 'delivered':
         case 'pinged':
