@@ -8,11 +8,12 @@ import path from 'node:path'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
 // Some suites need Debian packages (clang with libFuzzer for the fuzz targets,
-// iptables for the multi-host suite) and root (network namespaces). As root,
+// iptables for the multi-host suite, chromium for the bench report's page:
+// without it that test checks the data alone) and root (network namespaces). As root,
 // install what is missing first (ci/install-deps.sh, which CI runs too);
 // otherwise those suites fail and say what is missing.
 const has = (check) => spawnSync('sh', ['-c', check]).status === 0
-const missing = ['clang++', 'iptables', 'ip'].filter((c) => !has(`command -v ${c}`))
+const missing = ['clang++', 'iptables', 'ip', 'chromium'].filter((c) => !has(`command -v ${c}`))
 if (!has('ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a')) missing.push('libFuzzer')
 if (missing.length > 0) {
   if (process.getuid?.() === 0) {
