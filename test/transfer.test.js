@@ -221,7 +221,6 @@ test('transfer – the room drops what does not parse and what is not for it, an
     maxRecord: () => 1000,
     incoming: (t) => (started.push(t), true),
     resume: () => {},
-    checkOptions: () => {},
   })
   room.onMessage('src#2', new Uint8Array([1])) // too short
   room.onMessage('src#2', new Uint8Array(HEADER).fill(9)) // not the transfer room

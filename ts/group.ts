@@ -18,7 +18,7 @@ import { LiveMember, retryOf } from './live.js'
 import type { Message, View } from './message.js'
 import { Delivery } from './node/delivery.js'
 import { Outbox, type OutboxPort } from './node/outbox.js'
-import { checkKeys, KEY_BYTES, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
+import { KEY_BYTES, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
 import type { Transfer, TransferSource } from './transfer/outgoing.js'
 import { Transfers, type TransferOptions } from './transfer/room.js'
 
@@ -101,7 +101,6 @@ export class Group extends EventEmitter<GroupEvents> {
       resume: () => {
         if (!this.isClosed) this.live.onWake()
       },
-      checkOptions: (options, known) => checkKeys('transfer()', options, known),
     })
     this.open()
     // The membership's retries and timeouts. Heartbeats do not depend on it

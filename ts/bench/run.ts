@@ -9,11 +9,10 @@
 // which then reports and kills them) and exit by themselves if the IPC
 // channel closes, which covers the parent being SIGKILLed.
 
-import { fork, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
-import os from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
+import { forkMember, killMembersOnExit, OUTPUT_TAIL } from './children.js'
 import type { BenchConfig } from './options.js'
 import { formatTable, type BenchResult, type ViewChangeTimes } from './report.js'
 import { summarize } from './summary.js'
@@ -32,7 +31,6 @@ class BenchFailure extends Error {
   }
 }
 
-const OUTPUT_TAIL = 64 * 1024
 /** The ping phase may take 30 s plus this much per ping before the run fails. */
 const PING_BUDGET_MS = 50
 
@@ -68,15 +66,7 @@ export interface PhaseReports {
 /** How long a view change took, from the cause to the last member's install (ms). */
 export async function runBench(config: BenchConfig): Promise<number> {
   const run = new Run(config)
-  const onSignal = (signal: NodeJS.Signals): void => {
-    run.killAll()
-    process.stderr.write(`troupe bench: ${signal}: stopped, members killed\n`)
-    process.exit(128 + os.constants.signals[signal])
-  }
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
-  for (const s of signals) process.once(s, onSignal)
-  const onExit = (): void => run.killAll()
-  process.on('exit', onExit)
+  const release = killMembersOnExit(() => run.killAll())
   try {
     const result = await run.execute()
     if (config.json) process.stdout.write(`${JSON.stringify(result)}\n`)
@@ -98,8 +88,7 @@ export async function runBench(config: BenchConfig): Promise<number> {
     return 1
   } finally {
     run.killAll()
-    for (const s of signals) process.off(s, onSignal)
-    process.off('exit', onExit)
+    release()
   }
 }
 
@@ -282,18 +271,11 @@ class Run {
       config: this.config,
       ...(extra ? { extra } : {}),
     }
-    const child = fork(cliPath(), ['bench-member', JSON.stringify(args)], {
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      detached: true,
-      execArgv: process.execArgv.filter((a) => !a.startsWith('--inspect')),
+    const child = forkMember('bench-member', args, (text) => {
+      m.output = (m.output + text).slice(-OUTPUT_TAIL)
     })
     const m: Member = { index, child, pid: child.pid ?? -1, output: '', exited: null, views: [], phases: [] }
     this.members.push(m)
-    const keep = (chunk: Buffer): void => {
-      m.output = (m.output + chunk.toString()).slice(-OUTPUT_TAIL)
-    }
-    child.stdout!.on('data', keep)
-    child.stderr!.on('data', keep)
     child.on('message', (msg: ToParent) => {
       switch (msg.t) {
         case 'joined': m.joined = msg; break
@@ -406,9 +388,5 @@ class Run {
   private log(line: string): void {
     if (!this.config.json && !this.config.csv) process.stderr.write(`troupe bench: ${line}\n`)
   }
-}
-
-function cliPath(): string {
-  return fileURLToPath(new URL('../cli.js', import.meta.url))
 }
 

@@ -15,7 +15,6 @@ import { Group, type JoinOptions } from '../index.js'
 export interface TransferMemberArgs {
   group: string
   index: number
-  members: number
   join: JoinOptions
 }
 

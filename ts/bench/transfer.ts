@@ -5,12 +5,11 @@
 // holds it, MB/s per receiver and the CPU each side spent, checksums checked
 // (the library's CRC-32C for the transfer; the same CRC at the TCP receivers).
 //
-// Every member process is killed by pid on every way out (as run.ts does).
-import { fork, type ChildProcess } from 'node:child_process'
+// Every member process is killed by pid on every way out (children.ts).
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import os from 'node:os'
-import { fileURLToPath } from 'node:url'
 
+import { forkMember, killMembersOnExit, OUTPUT_TAIL } from './children.js'
 import type { BenchConfig } from './options.js'
 import type { PhaseReport, TransferMemberArgs, TransferToMember, TransferToParent } from './transfer-member.js'
 
@@ -51,13 +50,7 @@ export async function runTransferBench(config: BenchConfig): Promise<number> {
   const killAll = (): void => {
     for (const c of children) if (c.process.exitCode === null && c.process.pid) try { process.kill(-c.process.pid, 'SIGKILL') } catch {}
   }
-  const onSignal = (signal: NodeJS.Signals): void => {
-    killAll()
-    process.stderr.write(`troupe bench: ${signal}: stopped, members killed\n`)
-    process.exit(128 + os.constants.signals[signal])
-  }
-  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, onSignal)
-  process.on('exit', killAll)
+  const release = killMembersOnExit(killAll)
   const log = (line: string): void => {
     if (!config.json) process.stderr.write(`troupe bench: ${line}\n`)
   }
@@ -78,19 +71,12 @@ export async function runTransferBench(config: BenchConfig): Promise<number> {
 
   try {
     for (let index = 0; index < config.members; index++) {
-      const args: TransferMemberArgs = { group, index, members: config.members, join: config.join }
-      const child = fork(fileURLToPath(new URL('../cli.js', import.meta.url)), ['bench-transfer-member', JSON.stringify(args)], {
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        detached: true,
-        execArgv: process.execArgv.filter((a) => !a.startsWith('--inspect')),
+      const args: TransferMemberArgs = { group, index, join: config.join }
+      const child = forkMember('bench-transfer-member', args, (text) => {
+        c.output = (c.output + text).slice(-OUTPUT_TAIL)
       })
       const c: Child = { index, process: child, output: '', view: 0, reports: { troupe: [], tcp: [] } }
       children.push(c)
-      const keep = (chunk: Buffer): void => {
-        c.output = (c.output + chunk.toString()).slice(-16384)
-      }
-      child.stdout!.on('data', keep)
-      child.stderr!.on('data', keep)
       child.on('message', (m: TransferToParent) => {
         if (m.t === 'ready') c.port = m.port
         else if (m.t === 'view') c.view = m.size
@@ -131,6 +117,7 @@ export async function runTransferBench(config: BenchConfig): Promise<number> {
     // Members leave on 'finish'; whatever is still running a moment later is killed.
     await new Promise((resolve) => setTimeout(resolve, 500))
     killAll()
+    release()
   }
 }
 

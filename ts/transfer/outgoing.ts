@@ -101,9 +101,22 @@ export class Transfer extends EventEmitter implements PromiseLike<TransferResult
 
   private readonly onAbort = () => {
     if (this.settled) return
-    if (!this.ended) this.port.send(encodeAbort(this.id, 'aborted by its source'))
-    this.ended = true
+    this.stopSending('aborted by its source')
     this.fail(new AbortError(`transfer '${this.name}' was aborted`, { cause: this.signal?.reason }))
+  }
+
+  /** Nothing more goes out: ABORT tells the receivers, unless END (or ABORT) did already. */
+  private stopSending(reason: string): void {
+    if (!this.ended) this.port.send(encodeAbort(this.id, reason))
+    this.ended = true
+  }
+
+  /** The outcome is decided (false: it was already). */
+  private settle(): boolean {
+    if (this.settled) return false
+    this.settled = true
+    this.signal?.removeEventListener('abort', this.onAbort)
+    return true
   }
 
   then<A = TransferResult, B = never>(onFulfilled?: ((r: TransferResult) => A | PromiseLike<A>) | null, onRejected?: ((e: any) => B | PromiseLike<B>) | null): Promise<A | B> {
@@ -151,8 +164,7 @@ export class Transfer extends EventEmitter implements PromiseLike<TransferResult
       this.check()
     } catch (err) {
       if (this.settled) return
-      if (!this.ended) this.port.send(encodeAbort(this.id, String((err as Error)?.message ?? err)))
-      this.ended = true
+      this.stopSending(String((err as Error)?.message ?? err))
       this.fail(err as Error)
     }
   }
@@ -174,10 +186,7 @@ export class Transfer extends EventEmitter implements PromiseLike<TransferResult
 
   /** The group closed (or this member rejoined as a new incarnation): it fails at once. */
   fail(error: Error): void {
-    if (this.settled) return
-    this.settled = true
-    this.signal?.removeEventListener('abort', this.onAbort)
-    this.reject(error)
+    if (this.settle()) this.reject(error)
   }
 
   private check(): void {
@@ -186,13 +195,11 @@ export class Transfer extends EventEmitter implements PromiseLike<TransferResult
     if (!this.ended) {
       if (waiting || this.to.length === 0) return
       // Every receiver left before the end: no one to send the rest to.
-      this.port.send(encodeAbort(this.id, 'no receiver left'))
-      this.ended = true
+      this.stopSending('no receiver left')
     } else if (waiting) {
       return
     }
-    this.settled = true
-    this.signal?.removeEventListener('abort', this.onAbort)
+    this.settle()
     const delivered = this.to.filter((m) => this.acks.get(m)?.status === 'ok')
     const failed = [...this.acks].filter(([, a]) => a.status !== 'ok').map(([member, a]) => ({ member, status: a.status, detail: a.detail }))
     const missing = [...this.gone]

@@ -15,6 +15,7 @@
 //     never one of the receivers.
 //
 // Group (group.ts) owns one and feeds it the system channel, views, 'drain'.
+import { checkOptions } from '../api.js'
 import { TroupeError, TroupeRangeError, argType, checkSignal, throwIfAborted } from '../errors.js'
 import type { View } from '../message.js'
 import { IncomingTransfer } from './incoming.js'
@@ -43,7 +44,6 @@ export interface TransfersPort {
   incoming(transfer: IncomingTransfer): boolean
   /** A stream that was full has room again: take records again. */
   resume(): void
-  checkOptions(options: object, known: readonly string[]): void
 }
 
 export class Transfers {
@@ -54,7 +54,7 @@ export class Transfers {
   private readonly full = new Set<IncomingTransfer>()
   private drainWaiters: { resolve: () => void; reject: (e: Error) => void }[] = []
   private closedWith: Error | null = null
-  /** System messages dropped: malformed, or about a transfer this member does not take part in. */
+  /** System messages dropped as malformed (those about transfers this member is not part of are ignored, not counted). */
   dropped = 0
 
   constructor(private readonly port: TransfersPort) {}
@@ -74,8 +74,7 @@ export class Transfers {
     if (!(source instanceof Uint8Array) && typeof source !== 'string' && !isReadable) {
       throw argType('the source of transfer()', 'a Uint8Array (or Buffer), a Readable stream or a file path', source)
     }
-    if (typeof options !== 'object' || options === null) throw argType('the options of transfer()', 'an object', options)
-    this.port.checkOptions(options, OPTION_KEYS)
+    checkOptions('transfer()', options, OPTION_KEYS)
     const signal = checkSignal('option signal of transfer()', options.signal)
     throwIfAborted(signal, 'transfer()')
     if (this.closedWith) throw this.closedWith
