@@ -120,6 +120,7 @@ Napi::Object BoundaryObject(Napi::Env env) {
 #undef TROUPE_FIELD_SET
   Napi::Object boundary = Napi::Object::New(env);
   boundary.Set("orders", orders);
+  boundary.Set("room", Napi::Number::New(env, kOrderRoom));
   boundary.Set("frags", frags);
   boundary.Set("records", records);
   boundary.Set("peerDownReasons", reasons);

@@ -78,6 +78,14 @@ TROUPE_ORDERS(TROUPE_ORDER_CONST)
 #undef TROUPE_ORDER_CONST
 constexpr uint8_t kOrderMax = kOrder_sync;  // the highest code of an order the application asks for
 
+// An application order's code | kOrderRoom (8..13): the message starts with
+// the frame of one of the library's rooms built on the application channel
+// (requests, ts/rpc/). It is numbered, ordered and delivered in its order like
+// any message, then handed to that room instead of the application.
+constexpr uint8_t kOrderRoom = 8;
+// The order that decides how a message is delivered: the code without the room bit.
+constexpr uint8_t BaseOrder(uint8_t code) { return code < kOrder_system ? uint8_t(code & ~kOrderRoom) : code; }
+
 #define TROUPE_FRAG_CONST(name, code) constexpr uint8_t kFrag_##name = code;
 TROUPE_FRAGS(TROUPE_FRAG_CONST)
 #undef TROUPE_FRAG_CONST

@@ -175,7 +175,7 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
 bool Core::Hand(Peer* p, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
   if (order == kOrder_system && p->index == selfIndex_) n = 0;
   if (!sink_->Deliver(p->index, seq, view, order, frag, data, n)) return false;
-  if (order == kOrder_safe) safeDelivered_ = true;
+  if (BaseOrder(order) == kOrder_safe) safeDelivered_ = true;
   return true;
 }
 

@@ -38,7 +38,8 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
   // order places them among everyone's (total, safe, sync) and, as the
   // sequencer, its own ORDER records: it gets each one here, stamped as it
   // goes out, in the order it goes out (JS does not deliver them).
-  if (!config_.receiveOwn && (order == kOrder_record || order == kOrder_total || order == kOrder_safe || order == kOrder_sync)) {
+  const uint8_t base = BaseOrder(order);
+  if (!config_.receiveOwn && (base == kOrder_record || base == kOrder_total || base == kOrder_safe || base == kOrder_sync)) {
     ownRecords_.push_back(OwnRecord{nextSeq_, view_, order, frag, std::vector<uint8_t>(data, data + n)});
     DeliverOwnRecords();
   }

@@ -48,7 +48,7 @@ Reject DecodeData(const uint8_t* p, size_t n, DataView* d) {
   for (uint32_t i = 0; i < d->count; i++) {
     if (end - m < ptrdiff_t(kMsgHeaderBytes)) return Reject::kTruncated;
     const uint16_t len = Ld16(m);
-    if ((m[2] > kOrderMax && m[2] != kOrder_system && m[2] != kOrder_record) || m[3] > kFrag_last) return Reject::kMalformed;  // order, frag
+    if ((BaseOrder(m[2]) > kOrderMax && m[2] != kOrder_system && m[2] != kOrder_record) || m[3] > kFrag_last) return Reject::kMalformed;  // order, frag
     m += kMsgHeaderBytes;
     if (end - m < ptrdiff_t(len)) return Reject::kTruncated;
     m += len;

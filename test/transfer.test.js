@@ -17,18 +17,9 @@ import { Transfers } from '../dist/transfer/room.js'
 import { encodeBegin, encodeEnd, HEADER, Kind, writeHeader } from '../dist/transfer/wire.js'
 import { until, uniqueGroup } from './helpers/wait.js'
 import { throwsWith } from './helpers/assert.js'
+import { withGroup as withGroupOf } from './helpers/groups.js'
 
-async function withGroup(n, body, options = {}) {
-  const name = uniqueGroup('transfer')
-  const groups = []
-  try {
-    for (let i = 0; i < n; i++) groups.push(await Group.join(name, { name: `m${i}`, ...options }))
-    await until(() => groups.every((g) => g.view.members.length === n), { timeout: 10000, what: `a view of ${n}` })
-    await body(groups)
-  } finally {
-    await Promise.all(groups.map((g) => g.leave().catch(() => {})))
-  }
-}
+const withGroup = (n, body, options) => withGroupOf('transfer', n, body, options)
 
 /** Collects each receiver's stream into one Buffer (resolves per receiver with { t, bytes } or { t, error }). */
 function collect(g) {

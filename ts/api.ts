@@ -5,6 +5,7 @@ import { OrderCode } from './boundary.js'
 import { argType } from './errors.js'
 import type { MessageBatch } from './batch.js'
 import type { Message, View } from './message.js'
+import type { Request } from './rpc/request.js'
 import type { IncomingTransfer } from './transfer/incoming.js'
 import { checkKeys, oneOf, ORDERS, type Order } from './options.js'
 
@@ -64,6 +65,8 @@ export interface GroupStats {
   rejoins: number
   /** Bulk transfers under way here, as source and as receiver; system-channel messages dropped (malformed). */
   transfers: { outgoing: number; incoming: number; dropped: number }
+  /** Our requests waiting for answers; requests and replies dropped (malformed). */
+  requests: { waiting: number; dropped: number }
   /** Every other member's lag behind this member's stream. */
   members: MemberLag[]
 }
@@ -93,6 +96,13 @@ export interface GroupEvents {
   view: [view: View]
   /** A member started a transfer() to this one: read the stream (or pipe it to a file), or destroy() it. */
   transfer: [transfer: IncomingTransfer]
+  /**
+   * Another member's request() (in the order it asked for, among the group's
+   * messages): answer with `req.reply(data)`, or return the reply (an async
+   * handler's resolved value is its reply). A handler that throws answers
+   * with the error; a member with no listener answers that it has none.
+   */
+  request: [req: Request]
   drain: []
   error: [err: Error]
   /** A minority side of a partition stops (and later goes on, or rejoins). */
@@ -129,13 +139,13 @@ const FIFO = OrderCode.fifo
 const SEND_ORDER_CODE: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(ORDERS.map((o) => [o, OrderCode[o]])))
 
 /** The order code of send()'s options, checked as strictly as join's. */
-export function sendOrder(options: SendOptions): number {
-  if (typeof options !== 'object' || options === null) throw argType('the options of send()', 'an object', options)
-  for (const key in options) if (key !== 'order') checkKeys('send()', options, SEND_KEYS)
+export function sendOrder(options: SendOptions, what = 'send()'): number {
+  if (typeof options !== 'object' || options === null) throw argType(`the options of ${what}`, 'an object', options)
+  for (const key in options) if (key !== 'order') checkKeys(what, options, SEND_KEYS)
   const order = options.order
   if (order === undefined) return FIFO
   const code = SEND_ORDER_CODE[order as string] // (a number only for an order's own name: not 'record', not 'constructor')
-  return typeof code === 'number' ? code : OrderCode[oneOf('option order of send()', ORDERS, order)]
+  return typeof code === 'number' ? code : OrderCode[oneOf(`option order of ${what}`, ORDERS, order)]
 }
 
 /** Any other argument checked as send()'s options are. */
@@ -145,9 +155,9 @@ export function checkOptions(what: string, options: unknown, known: readonly str
 }
 
 /** send()'s data as bytes (a view, not a copy: send() copies into the ring). */
-export function toBytes(data: unknown): Uint8Array {
+export function toBytes(data: unknown, what = 'the data of send()'): Uint8Array {
   if (typeof data === 'string') return Buffer.from(data, 'utf8')
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
   if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return new Uint8Array(data)
-  throw argType('the data of send()', 'a string, an ArrayBuffer or an ArrayBufferView (Buffer, Uint8Array or any TypedArray, DataView)', data)
+  throw argType(what, 'a string, an ArrayBuffer or an ArrayBufferView (Buffer, Uint8Array or any TypedArray, DataView)', data)
 }

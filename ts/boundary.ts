@@ -9,6 +9,17 @@ const b = addon.boundary
 
 /** An order's code in a message header (and a record's flags): `OrderCode.total` is 3. */
 export const OrderCode: Readonly<Record<Order | 'system' | 'record', number>> = Object.freeze({ ...b.orders }) as Record<Order | 'system' | 'record', number>
+/**
+ * OR'ed into an application order's code (8..13): the message starts with the
+ * frame of one of the library's rooms on the application channel (requests,
+ * rpc/); it is delivered in its order like any, then handed to that room.
+ */
+export const ROOM_BIT: number = b.room
+if (ROOM_BIT !== 8) throw new Error('troupe: the addon has no room bit (boundary.room): a stale build of the addon (npm run build)')
+/** The order that decides how a message is delivered: its code without ROOM_BIT (system and record codes as they are). */
+export function baseOrder(code: number): number {
+  return code < OrderCode.system ? code & ~ROOM_BIT : code
+}
 /** Where a message's piece sits in a fragmented message (flags >> 4). */
 export const FragCode: Readonly<{ whole: number; first: number; middle: number; last: number }> = Object.freeze({ ...b.frags }) as never
 

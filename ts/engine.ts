@@ -167,6 +167,8 @@ interface Addon {
   /** native/boundary.h: read through boundary.ts. */
   boundary: {
     orders: Record<string, number>
+    /** OR'ed into an application order's code: the message belongs to one of the library's rooms (requests). */
+    room: number
     frags: Record<string, number>
     records: Record<string, { type: number; doc: string; fields: Record<string, [offset: number, bytes: number]> }>
     peerDownReasons: Record<string, number>

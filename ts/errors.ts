@@ -26,7 +26,11 @@ export const ERROR_CODES = {
   ERR_TROUPE_TRANSFER_INCOMPLETE: 'transfer(): some receivers do not hold the object (the TransferError names who holds it, who left the group first and who failed, and why).',
   ERR_TROUPE_TRANSFER_ABORTED: "A transfer's stream at a receiver: its source aborted it, or left the group before the end.",
   ERR_TROUPE_TRANSFER_CHECKSUM: "A transfer's stream at a receiver: the bytes received do not match the length and CRC-32C the source sent.",
-  ABORT_ERR: 'The AbortSignal given to join(), sync(), leave(), messages() or transfer() fired.',
+  ERR_TROUPE_REQUEST_TIMEOUT: 'request(): not enough responses within its timeout (the message names who did not answer).',
+  ERR_TROUPE_REQUEST_FAILED: "request(): in `failed` of its result, a member that answered with an error: its 'request' handler threw, or it had none.",
+  ERR_TROUPE_ALREADY_REPLIED: 'reply(): the request was answered already (by reply() or by the handler\'s return value).',
+  ERR_TROUPE_REJOINED: 'This member was left out of the view and rejoined as a new incarnation: the requests it was waiting for end (their replies went to the old one).',
+  ABORT_ERR: 'The AbortSignal given to join(), sync(), leave(), messages(), transfer() or request() fired.',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

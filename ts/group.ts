@@ -4,7 +4,7 @@
 // good by leave(). The send path (node/outbox.ts) outlives incarnations;
 // what the member delivers goes through node/delivery.ts to handout.ts: the
 // 'message' and 'batch' listeners and the iterators (inbox.ts). Bulk
-// transfers (transfer/room.ts) ride on the member's system channel.
+// transfers and requests (rooms.ts) are built on the member as an application could be.
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
@@ -15,12 +15,14 @@ import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRa
 import { Handout } from './handout.js'
 import { Inboxes } from './inbox.js'
 import { LiveMember, retryOf } from './live.js'
-import type { Message, View } from './message.js'
+import { RoomMessage, type Message, type View } from './message.js'
 import { Delivery } from './node/delivery.js'
 import { Outbox, type OutboxPort } from './node/outbox.js'
 import { KEY_BYTES, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
+import { Rooms } from './rooms.js'
+import type { RequestOptions, Responses } from './rpc/request.js'
 import type { Transfer, TransferSource } from './transfer/outgoing.js'
-import { Transfers, type TransferOptions } from './transfer/room.js'
+import type { TransferOptions } from './transfer/room.js'
 
 const FIFO = OrderCode.fifo
 const SYSTEM = OrderCode.system
@@ -77,7 +79,7 @@ export class Group extends EventEmitter<GroupEvents> {
   private onLeft: (() => void) | null = null
   private early: Message[] | null = []
   private readonly handout: Handout
-  private readonly transfers: Transfers
+  private readonly rooms: Rooms
 
   private constructor(name: string, options: ResolvedOptions) {
     super()
@@ -92,14 +94,26 @@ export class Group extends EventEmitter<GroupEvents> {
     this.outbox = new Outbox(this.outboxPort(), { maxPayload: 0, maxPending: options.maxPending, orderedLimit: 2 * options.window }, () => this.live.member.causalHeader())
     this.delivery = new Delivery(this.outbox, options, (bytes) => crypto.getRandomValues(bytes))
     this.handout = new Handout(this, this.inboxes)
-    this.transfers = new Transfers({
-      me: () => this.me,
-      view: () => this.view,
-      send: (message) => this.outbox.send(message, SYSTEM),
-      maxRecord: () => this.outbox.config.maxPayload,
-      incoming: (t) => this.emit('transfer', t),
-      resume: () => {
-        if (!this.isClosed) this.live.onWake()
+    const me = () => this.me
+    const view = () => this.view
+    this.rooms = new Rooms({
+      transfers: {
+        me, view,
+        send: (message) => this.outbox.send(message, SYSTEM),
+        maxRecord: () => this.outbox.config.maxPayload,
+        incoming: (t) => this.emit('transfer', t),
+        resume: () => {
+          if (!this.isClosed) this.live.onWake()
+        },
+      },
+      requests: {
+        me, view,
+        send: (message, code) => this.outbox.send(message, code),
+        reply: (message) => {
+          if (!this.isClosed) this.outbox.send(message, SYSTEM)
+        },
+        handlers: () => this.listeners('request') as never,
+        maxMessageSize: options.maxMessageSize,
       },
     })
     this.open()
@@ -201,7 +215,24 @@ export class Group extends EventEmitter<GroupEvents> {
    */
   transfer(source: TransferSource, options?: TransferOptions): Transfer {
     if (this.isClosed) throw new TroupeError('ERR_TROUPE_CLOSED', `transfer(): the group '${this.name}' was left`)
-    return this.transfers.start(source, options)
+    return this.rooms.transfers.start(source, options)
+  }
+
+  /**
+   * Asks the other members of the current view and resolves with their
+   * answers ('request' listeners), as many as `responses` asks for (default
+   * all). View-aware: a member that leaves or crashes before it answers is
+   * named in `left` of the result at the view without it, and the request
+   * resolves then if no one else is to answer; a handler that failed is in
+   * `failed`. Rejects with ERR_TROUPE_REQUEST_TIMEOUT after `timeout`.
+   */
+  request(data: Data, options?: RequestOptions): Promise<Responses> {
+    if (this.isClosed) return Promise.reject(new TroupeError('ERR_TROUPE_CLOSED', `request(): the group '${this.name}' was left`))
+    try {
+      return this.rooms.requests.ask(data, options)
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   /** `await using group = await Group.join(...)`: leaves the group at the end of the scope. */
@@ -252,7 +283,8 @@ export class Group extends EventEmitter<GroupEvents> {
       controlRejected: member.controlRejected,
       viewDropped: member.messagesDropped,
       rejoins: this.rejoins,
-      transfers: { ...this.transfers.counts, dropped: this.transfers.dropped },
+      transfers: { ...this.rooms.transfers.counts, dropped: this.rooms.transfers.dropped },
+      requests: { waiting: this.rooms.requests.waiting, dropped: this.rooms.requests.dropped },
       members: this.isClosed ? [] : engine.lags().map((l) => ({
         member: member.idOf(l.id) ?? l.id,
         acked: l.acked,
@@ -337,13 +369,13 @@ export class Group extends EventEmitter<GroupEvents> {
         const msg = this.delivery.take(delivered, live.id)
         if (msg === null) return
         if (this.early) this.early.push(msg)
-        else this.handout.hand(msg)
+        else this.hand(msg)
       },
       view: (view: View) => {
-        this.transfers.onView(view)
+        this.rooms.onView(view)
         this.emit('view', view)
       },
-      system: (sender, data) => this.transfers.onMessage(sender, data),
+      system: (sender, data) => this.rooms.onSystem(sender, data),
       ready: () => {
         if (this.onJoined) {
           this.onJoined()
@@ -357,7 +389,7 @@ export class Group extends EventEmitter<GroupEvents> {
       left: () => this.onLeft?.(),
       refused: (holder: string) => this.nameRefused(holder),
       slow: (e) => this.emit('slow', e),
-      stopped: () => this.inboxes.held || this.transfers.held,
+      stopped: () => this.inboxes.held || this.rooms.transfers.held,
       beginBatch: () => {
         const fast = this.handout.begin()
         // (Until join() has resolved messages are held: they go through deliver().)
@@ -392,7 +424,7 @@ export class Group extends EventEmitter<GroupEvents> {
   private rejoin(from: LiveMember, reason: string): void {
     if (this.isClosed || from !== this.live) return
     from.close()
-    this.transfers.close(new TroupeError('ERR_TROUPE_TRANSFER_ABORTED', `this member was left out of the view (${reason}) and rejoins as a new incarnation: its transfers end`), false)
+    this.rooms.rejoining(reason)
     this.rejoins++
     try {
       this.open()
@@ -410,8 +442,14 @@ export class Group extends EventEmitter<GroupEvents> {
     this.early = null
     if (!early || this.isClosed) return
     this.handout.begin()
-    for (const msg of early) this.handout.hand(msg)
+    for (const msg of early) this.hand(msg)
     this.handout.end()
+  }
+
+  /** A delivered message to the application, or to its room. */
+  private hand(msg: Message): void {
+    if (msg instanceof RoomMessage) this.rooms.onMessage(msg)
+    else this.handout.hand(msg)
   }
 
   private tick(): void {
@@ -425,7 +463,7 @@ export class Group extends EventEmitter<GroupEvents> {
     clearInterval(this.ticker)
     this.live?.close() // (none when the first open() threw)
     this.inboxes.finishAll(error)
-    this.transfers.close(error ?? new TroupeError('ERR_TROUPE_CLOSED', `the group '${this.name}' was left before the transfer ended`), true)
+    this.rooms.close(this.name, error)
     this.delivery.failBarriers(new TroupeError('ERR_TROUPE_CLOSED', `sync(): the group '${this.name}' was left before the barrier was delivered`))
     this.onClosed()
   }
@@ -439,7 +477,7 @@ export class Group extends EventEmitter<GroupEvents> {
         if (!this.isClosed) pump()
       }),
       drained: () => {
-        this.transfers.drained()
+        this.rooms.transfers.drained()
         this.emit('drain')
       },
     }

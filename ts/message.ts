@@ -25,6 +25,20 @@ export class Message {
   }
 }
 
+/**
+ * A message of one of the library's rooms on the application channel (its
+ * order code had the room bit, boundary.ts ROOM_BIT): delivered in its order
+ * like any message, then handed to its room (a request), never to 'message'.
+ * Internal: not exported.
+ */
+export class RoomMessage extends Message {}
+
+/** `msg` with `data` in place of its bytes (the same kind of message). */
+export function withData(msg: Message, data: Uint8Array): Message {
+  const Kind = msg instanceof RoomMessage ? RoomMessage : Message
+  return new Kind(msg.sender, data, msg.order, msg.seq)
+}
+
 /** A membership view. Every member sees views in the same order (once views are agreed by the flush). */
 export interface View {
   /** Grows with every change. */

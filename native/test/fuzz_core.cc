@@ -192,7 +192,7 @@ class Harness : public CheckingSink {
     uint32_t count = 0;
     while (at + kMsgHeaderBytes <= d.size() && count < 0xffff) {
       uint8_t* m = d.data() + at;
-      if (m[2] > kOrderMax && m[2] != kOrder_system && m[2] != kOrder_record) m[2] %= kOrderMax + 1;
+      if (BaseOrder(m[2]) > kOrderMax && m[2] != kOrder_system && m[2] != kOrder_record) m[2] %= kOrderMax + 1;
       m[3] &= 3;
       const size_t room = d.size() - at - kMsgHeaderBytes;
       if (Ld16(m) > room) St16(m, uint16_t(room));

@@ -58,7 +58,7 @@ void CheckData(const uint8_t* p, size_t n) {
     Check(Inside(m, kMsgHeaderBytes, p, n));
     const uint16_t len = Ld16(m);
     const uint8_t order = m[2], frag = m[3];
-    Check((order <= kOrderMax || order == kOrder_system || order == kOrder_record) && frag <= kFrag_last);
+    Check((BaseOrder(order) <= kOrderMax || order == kOrder_system || order == kOrder_record) && frag <= kFrag_last);
     Check(Inside(m + kMsgHeaderBytes, len, p, n));
     St16(out.data() + at, len);
     out[at + 2] = order;

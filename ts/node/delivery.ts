@@ -4,7 +4,7 @@
 // total and safe messages give their order credit back to the outbox, and
 // without receiveOwn our own messages stop here (they were delivered only to
 // take their place in the one order).
-import { Message } from '../message.js'
+import { withData, type Message } from '../message.js'
 import { SYNC_BARRIER, type Outbox } from './outbox.js'
 
 interface Waiter {
@@ -58,7 +58,7 @@ export class Delivery {
         if (own) this.barrierDelivered(msg.data)
         return null
       }
-      msg = new Message(msg.sender, msg.data.subarray(1), msg.order, msg.seq)
+      msg = withData(msg, msg.data.subarray(1))
     }
     if (own && !this.config.receiveOwn) return null
     return msg

@@ -10,7 +10,7 @@
 // The shell says how a record is written (port.write: the outbound ring live,
 // ManualCore.submit in the simulator) and when to try again (port.later,
 // port.waitForSpace); the outbox decides what goes and in which order.
-import { FragCode, OrderCode } from '../boundary.js'
+import { baseOrder, FragCode, OrderCode } from '../boundary.js'
 import { TroupeError } from '../errors.js'
 
 /** What the outbox asks of its shell. */
@@ -106,8 +106,9 @@ export class Outbox {
    */
   send(data: Uint8Array, order: number): boolean {
     // Causal messages carry their dependencies in front (order/causal.ts).
-    if (order === CAUSAL) data = prefixed(this.causalHeader(), data)
-    else if (order === SYNC) data = prefixed(SYNC_DATA_PREFIX, data)
+    const base = baseOrder(order) // (a room's message: as its order)
+    if (base === CAUSAL) data = prefixed(this.causalHeader(), data)
+    else if (base === SYNC) data = prefixed(SYNC_DATA_PREFIX, data)
     return this.sendFramed(data, order)
   }
 
@@ -241,11 +242,13 @@ export class Outbox {
    * member's memory with messages waiting for their place). One always may.
    */
   private orderCredit(bytes: number, order: number): boolean {
-    return (order !== TOTAL && order !== SAFE) || this.orderedOut === 0 || this.orderedOut + bytes <= this.config.orderedLimit
+    const base = baseOrder(order)
+    return (base !== TOTAL && base !== SAFE) || this.orderedOut === 0 || this.orderedOut + bytes <= this.config.orderedLimit
   }
 
   private placing(bytes: number, order: number): true {
-    if (order === TOTAL || order === SAFE) this.orderedOut += bytes
+    const base = baseOrder(order)
+    if (base === TOTAL || base === SAFE) this.orderedOut += bytes
     return true
   }
 }

@@ -14,7 +14,8 @@
 // Where every member holds the same messages (a barrier's cut, a view's
 // end) the heads left go in one order computed alike everywhere
 // (deliverBarrier, finish).
-import { Message, type View } from '../message.js'
+import { ROOM_BIT } from '../boundary.js'
+import { Message, RoomMessage, type View } from '../message.js'
 import { ORDERS, type Order } from '../options.js'
 import { CausalOrder } from './causal.js'
 import { FifoOrder } from './fifo.js'
@@ -68,16 +69,16 @@ export class HoldBack {
   }
 
   /**
-   * A message of order `code` (the wire's 0..5) from `lane`'s sender, whole
+   * A message of order `code` (the wire's 0..5, | ROOM_BIT for a room's) from `lane`'s sender, whole
    * (`first`, `last`: the seqs of its first and last fragment). False if it
    * is dropped (an order this version does not know, a malformed header).
    */
   onMessage(lane: Lane, code: number, first: number, last: number, data: Uint8Array): boolean {
-    const policy = this.byCode[code]
+    const policy = this.byCode[code & ~ROOM_BIT]
     if (policy === undefined) return false
     const bytes = policy.unwrap(lane, data)
     if (bytes === null) return false
-    const msg = new Message(lane.id, bytes, policy.order, first)
+    const msg = code & ROOM_BIT ? new RoomMessage(lane.id, bytes, policy.order, first) : new Message(lane.id, bytes, policy.order, first)
     const arrival = policy.onMessage(msg, lane, last)
     if (arrival === Arrival.now || (arrival === Arrival.inOrder && lane.waiting.length === 0)) {
       this.host.deliver(msg)
