@@ -12,8 +12,10 @@ import { checkKeys, oneOf, ORDERS, type Order } from './options.js'
 export interface SendOptions {
   /** The delivery order (default 'fifo'). */
   order?: Order
+  /** Sends it under this subject (`md.EUR.USD`): it goes to the members' matching subscribe() handlers, not to 'message'. */
+  subject?: string
 }
-const SEND_KEYS = ['order'] as const
+const SEND_KEYS = ['order', 'subject'] as const
 
 /** What send() takes: bytes in any ArrayBuffer view or an ArrayBuffer (copied), or a string (sent as UTF-8). */
 export type Data = string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer
@@ -67,6 +69,8 @@ export interface GroupStats {
   transfers: { outgoing: number; incoming: number; dropped: number }
   /** Our requests waiting for answers; requests and replies dropped (malformed). */
   requests: { waiting: number; dropped: number }
+  /** Subscriptions here; messages with a subject none of them matched; malformed ones dropped. */
+  subjects: { subscriptions: number; unmatched: number; dropped: number }
   /** Every other member's lag behind this member's stream. */
   members: MemberLag[]
 }
@@ -141,7 +145,7 @@ const SEND_ORDER_CODE: Readonly<Record<string, number>> = Object.freeze(Object.f
 /** The order code of send()'s options, checked as strictly as join's. */
 export function sendOrder(options: SendOptions, what = 'send()'): number {
   if (typeof options !== 'object' || options === null) throw argType(`the options of ${what}`, 'an object', options)
-  for (const key in options) if (key !== 'order') checkKeys(what, options, SEND_KEYS)
+  for (const key in options) if (key !== 'order' && key !== 'subject') checkKeys(what, options, SEND_KEYS)
   const order = options.order
   if (order === undefined) return FIFO
   const code = SEND_ORDER_CODE[order as string] // (a number only for an order's own name: not 'record', not 'constructor')

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
 import { checkOptions, DEFAULT_HIGH_WATER_MARK, LEAVE_KEYS, MESSAGES_KEYS, sendOrder, SYNC_KEYS, toBytes, type Data, type GroupEvents, type GroupStats, type LeaveOptions, type MessagesOptions, type SendOptions, type SyncOptions } from './api.js'
-import { OrderCode } from './boundary.js'
+import { OrderCode, ROOM_BIT } from './boundary.js'
 import { addon, counterIndex } from './engine.js'
 import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
 import { Handout } from './handout.js'
@@ -21,6 +21,7 @@ import { Outbox, type OutboxPort } from './node/outbox.js'
 import { KEY_BYTES, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
 import { Rooms } from './rooms.js'
 import type { RequestOptions, Responses } from './rpc/request.js'
+import type { SubjectHandler, Subscription } from './subjects.js'
 import type { Transfer, TransferSource } from './transfer/outgoing.js'
 import type { TransferOptions } from './transfer/room.js'
 
@@ -77,7 +78,9 @@ export class Group extends EventEmitter<GroupEvents> {
   private onJoined: (() => void) | null = null
   private refuseJoin: ((err: Error) => void) | null = null
   private onLeft: (() => void) | null = null
-  private early: Message[] | null = []
+  // Until the caller of join() has had its turn: the first view's messages,
+  // and any view or merge after it (so that they keep their place among them).
+  private early: (Message | (() => void))[] | null = []
   private readonly handout: Handout
   private readonly rooms: Rooms
 
@@ -141,15 +144,32 @@ export class Group extends EventEmitter<GroupEvents> {
    * flow-control window is full: the message is queued (not lost) and
    * 'drain' is emitted when sending may go on (the Node Writable convention).
    * During a view change messages wait in the ring and go out in the new view.
+   * With a `subject`, it goes to the matching subscriptions (subscribe()).
    */
   send(data: Data, options?: SendOptions): boolean {
     let bytes = data instanceof Uint8Array ? data : toBytes(data)
-    const order = options === undefined ? FIFO : sendOrder(options)
+    let order = options === undefined ? FIFO : sendOrder(options)
     if (this.isClosed) throw new TroupeError('ERR_TROUPE_CLOSED', `send(): the group '${this.name}' was left`)
+    if (options?.subject !== undefined) {
+      bytes = this.rooms.subjects.frame(options.subject, bytes)
+      order |= ROOM_BIT
+    }
     if (bytes.length > this.options.maxMessageSize) {
-      throw new TroupeRangeError('ERR_TROUPE_MESSAGE_TOO_LARGE', `send(): a message of ${bytes.length} bytes is larger than maxMessageSize (${this.options.maxMessageSize})`)
+      throw new TroupeRangeError('ERR_TROUPE_MESSAGE_TOO_LARGE', `send(): a message of ${bytes.length} bytes (with its subject) is larger than maxMessageSize (${this.options.maxMessageSize})`)
     }
     return this.outbox.send(bytes, order)
+  }
+
+  /**
+   * Calls `handler` with every message sent with a subject that `pattern`
+   * matches, from now on, in delivery order: tokens separated by dots, `*`
+   * one token, `>` (last) one or more (`md.EUR.*`, `md.>`). Subjects
+   * starting with `$` are the library's own: only a pattern naming that first
+   * token matches them.
+   */
+  subscribe(pattern: string, handler: SubjectHandler): Subscription {
+    if (this.isClosed) throw new TroupeError('ERR_TROUPE_CLOSED', `subscribe(): the group '${this.name}' was left`)
+    return this.rooms.subjects.subscribe(pattern, handler)
   }
 
   /**
@@ -285,6 +305,7 @@ export class Group extends EventEmitter<GroupEvents> {
       rejoins: this.rejoins,
       transfers: { ...this.rooms.transfers.counts, dropped: this.rooms.transfers.dropped },
       requests: { waiting: this.rooms.requests.waiting, dropped: this.rooms.requests.dropped },
+      subjects: { subscriptions: this.rooms.subjects.subscriptions, unmatched: this.rooms.subjects.unmatched, dropped: this.rooms.subjects.dropped },
       members: this.isClosed ? [] : engine.lags().map((l) => ({
         member: member.idOf(l.id) ?? l.id,
         acked: l.acked,
@@ -371,10 +392,10 @@ export class Group extends EventEmitter<GroupEvents> {
         if (this.early) this.early.push(msg)
         else this.hand(msg)
       },
-      view: (view: View) => {
+      view: (view: View) => this.inOrder(() => {
         this.rooms.onView(view)
         this.emit('view', view)
-      },
+      }),
       system: (sender, data) => this.rooms.onSystem(sender, data),
       ready: () => {
         if (this.onJoined) {
@@ -384,7 +405,7 @@ export class Group extends EventEmitter<GroupEvents> {
         }
       },
       blocked: (blocked: boolean, reason: string) => this.emit('blocked', { blocked, reason }),
-      merge: (view: View, sides: string[][]) => this.emit('merge', { view, sides }),
+      merge: (view: View, sides: string[][]) => this.inOrder(() => this.emit('merge', { view, sides })),
       excluded: (reason: string) => queueMicrotask(() => this.rejoin(live, reason)),
       left: () => this.onLeft?.(),
       refused: (holder: string) => this.nameRefused(holder),
@@ -442,8 +463,17 @@ export class Group extends EventEmitter<GroupEvents> {
     this.early = null
     if (!early || this.isClosed) return
     this.handout.begin()
-    for (const msg of early) this.hand(msg)
+    for (const x of early) {
+      if (typeof x === 'function') x()
+      else this.hand(x)
+    }
     this.handout.end()
+  }
+
+  /** A view or merge event now, or after the messages held until join() has resolved. */
+  private inOrder(event: () => void): void {
+    if (this.early !== null && this.onJoined === null) this.early.push(event)
+    else event()
   }
 
   /** A delivered message to the application, or to its room. */

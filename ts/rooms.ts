@@ -1,5 +1,5 @@
 // The library's rooms built on a group, as an application could build them:
-// bulk transfers (transfer/) and requests (rpc/). Group (group.ts) owns one
+// bulk transfers (transfer/), requests (rpc/) and subjects (subjects.ts). Group (group.ts) owns one
 // Rooms and hands it what is theirs: messages of the system channel (by the
 // room byte each starts with), room messages of the application channel
 // (RoomMessage), views, 'drain', and the end of an incarnation.
@@ -7,11 +7,13 @@ import type { Message, View } from './message.js'
 import { Requests, type RequestsPort } from './rpc/room.js'
 import { ROOM_REQUESTS } from './rpc/wire.js'
 import { TroupeError } from './errors.js'
+import { ROOM_SUBJECTS, Subjects } from './subjects.js'
 import { Transfers, type TransfersPort } from './transfer/room.js'
 
 export class Rooms {
   readonly transfers: Transfers
   readonly requests: Requests
+  readonly subjects = new Subjects()
 
   constructor(port: { transfers: TransfersPort; requests: RequestsPort }) {
     this.transfers = new Transfers(port.transfers)
@@ -26,7 +28,8 @@ export class Rooms {
 
   /** A room message of the application channel, delivered in its order. */
   onMessage(msg: Message): void {
-    this.requests.onMessage(msg)
+    if (msg.data[0] === ROOM_SUBJECTS) this.subjects.onMessage(msg)
+    else this.requests.onMessage(msg)
   }
 
   onView(view: View): void {

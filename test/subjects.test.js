@@ -1,0 +1,130 @@
+// Subjects in one process: NATS's wildcard rules ('*' one token, '>' the
+// rest), '$' subjects matched only by name, messages with a subject kept
+// from 'message', unsubscribe, orders across subjects, the argument checks,
+// and malformed room messages dropped.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { SubjectMessage } from '../dist/index.js'
+import { matches, Subjects, ROOM_SUBJECTS } from '../dist/subjects.js'
+import { until } from './helpers/wait.js'
+import { throwsWith } from './helpers/assert.js'
+import { withGroup as withGroupOf } from './helpers/groups.js'
+
+const withGroup = (n, body, options) => withGroupOf('subjects', n, body, options)
+const t = (s) => s.split('.')
+
+test('subjects – matching follows the wildcard rules', () => {
+  const cases = [
+    ['md.EUR.USD', 'md.EUR.USD', true],
+    ['md.EUR.*', 'md.EUR.USD', true],
+    ['md.EUR.*', 'md.EUR', false],
+    ['md.EUR.*', 'md.EUR.USD.spot', false],
+    ['md.*.USD', 'md.GBP.USD', true],
+    ['md.>', 'md.EUR.USD', true],
+    ['md.>', 'md.EUR', true],
+    ['md.>', 'md', false],
+    ['>', 'anything.at.all', true],
+    ['*', 'one', true],
+    ['*', 'one.two', false],
+    ['md.EUR.USD', 'md.EUR.GBP', false],
+    ['>', '$blocks.map.x', false],
+    ['*.map.x', '$blocks.map.x', false],
+    ['$blocks.>', '$blocks.map.x', true],
+    ['$blocks.map.*', '$blocks.map.x', true],
+  ]
+  for (const [p, s, want] of cases) assert.is(matches(t(p), t(s)), want, `${p} vs ${s}`)
+})
+
+test('subjects – each subscriber gets what its pattern matches, in order; none of it reaches \'message\'', async () => {
+  await withGroup(2, async ([a, b]) => {
+    const got = { eur: [], all: [], exact: [] }
+    b.subscribe('md.EUR.*', (m) => got.eur.push(`${m.subject}=${m.text()}`))
+    b.subscribe('md.>', (m) => got.all.push(m.subject))
+    b.subscribe('md.GBP.USD', (m) => {
+      assert.instance(m, SubjectMessage)
+      assert.is(m.sender, a.me)
+      got.exact.push(m.text())
+    })
+    let plain = 0
+    b.on('message', () => plain++)
+    for (let i = 0; i < 50; i++) {
+      a.send(`${i}`, { subject: 'md.EUR.USD' })
+      a.send(`${i}`, { subject: 'md.GBP.USD' })
+      a.send(`${i}`, { subject: 'news.EUR' })
+    }
+    a.send('plain')
+    await until(() => plain === 1 && got.exact.length === 50, { what: 'every message at b' })
+    assert.equal(got.eur, Array.from({ length: 50 }, (_, i) => `md.EUR.USD=${i}`))
+    assert.is(got.all.length, 100)
+    assert.equal(got.exact, Array.from({ length: 50 }, (_, i) => `${i}`))
+    assert.is(plain, 1, "only the message without a subject reached 'message'")
+    const stats = b.stats().subjects
+    assert.is(stats.subscriptions, 3)
+    assert.is(stats.unmatched, 50, 'news.EUR matched nothing here')
+  })
+})
+
+test('subjects – unsubscribe stops the handler at once; total order holds across subjects', async () => {
+  await withGroup(3, async ([a, b, c]) => {
+    const logs = new Map([[b, []], [c, []]])
+    for (const [g, log] of logs) g.subscribe('x.*', (m) => log.push(`${m.subject}:${m.text()}`))
+    let seen = 0
+    const sub = b.subscribe('x.a', () => {
+      seen++
+      if (seen === 10) sub.unsubscribe()
+    })
+    for (let i = 0; i < 40; i++) {
+      a.send(`${i}`, { subject: 'x.a', order: 'total' })
+      c.send(`${i}`, { subject: 'x.b', order: 'total' })
+    }
+    await until(() => logs.get(b).length === 80 && logs.get(c).length === 80, { what: 'every message at b and c' })
+    assert.equal(logs.get(b), logs.get(c), 'one order across subjects and senders')
+    assert.is(seen, 10)
+    assert.ok(sub.closed)
+  })
+})
+
+test('subjects – the library\'s $ subjects reach only subscriptions that name them', async () => {
+  await withGroup(2, async ([a, b]) => {
+    const wild = []
+    const named = []
+    b.subscribe('>', (m) => wild.push(m.subject))
+    b.subscribe('$blocks.>', (m) => named.push(m.subject))
+    a.send('1', { subject: '$blocks.map.x' })
+    a.send('2', { subject: 'app.y' })
+    await until(() => wild.length === 1 && named.length === 1, { what: 'both messages' })
+    assert.equal(wild, ['app.y'])
+    assert.equal(named, ['$blocks.map.x'])
+  })
+})
+
+test('subjects – arguments are checked', async () => {
+  await withGroup(1, async ([a]) => {
+    await throwsWith(() => a.send('x', { subject: 'md.*' }), RangeError, /no wildcards/, 'ERR_INVALID_ARG_VALUE')
+    await throwsWith(() => a.send('x', { subject: 'md..x' }), RangeError, /empty token/, 'ERR_INVALID_ARG_VALUE')
+    await throwsWith(() => a.send('x', { subject: 'md x' }), RangeError, /whitespace/, 'ERR_INVALID_ARG_VALUE')
+    await throwsWith(() => a.send('x', { subject: 'x'.repeat(256) }), RangeError, /1 to 255 bytes/, 'ERR_INVALID_ARG_VALUE')
+    await throwsWith(() => a.send('x', { subject: 7 }), TypeError, /option subject of send\(\)/, 'ERR_INVALID_ARG_TYPE')
+    await throwsWith(() => a.send('x', { subjet: 'a' }), TypeError, /subject/, 'ERR_TROUPE_UNKNOWN_OPTION')
+    await throwsWith(() => a.subscribe('md.>.x', () => {}), RangeError, /'>' must be the last token/, 'ERR_INVALID_ARG_VALUE')
+    await throwsWith(() => a.subscribe('md.a*', () => {}), RangeError, /whole tokens only/, 'ERR_INVALID_ARG_VALUE')
+    await throwsWith(() => a.subscribe('md.x'), TypeError, /handler of subscribe\(\)/, 'ERR_INVALID_ARG_TYPE')
+  })
+})
+
+test('subjects – malformed room messages are dropped and counted, never handed', () => {
+  const room = new Subjects()
+  let handed = 0
+  room.subscribe('>', () => handed++)
+  const msg = (bytes) => ({ sender: 's', data: new Uint8Array(bytes), order: 'fifo', seq: 1 })
+  room.onMessage(msg([ROOM_SUBJECTS, 9, 0x61])) // shorter than its subject
+  room.onMessage(msg([ROOM_SUBJECTS, 0])) // empty subject
+  room.onMessage(msg([ROOM_SUBJECTS, 2, 0xff, 0xfe])) // not UTF-8
+  room.onMessage(msg([ROOM_SUBJECTS, 3, 0x61, 0x2e, 0x2e])) // 'a..' : an empty token
+  assert.is(room.dropped, 4)
+  assert.is(handed, 0)
+  room.onMessage({ sender: 's', data: room.frame('a.b', new Uint8Array([1])), order: 'fifo', seq: 2 })
+  assert.is(handed, 1)
+})
+
+test.run()

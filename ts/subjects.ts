@@ -1,0 +1,178 @@
+// Subjects: many streams of messages in one group (one membership, one set
+// of sockets), named like NATS subjects: tokens separated by dots,
+// `md.EUR.USD`. A subscription's pattern may use `*` for exactly one token and
+// `>` (last) for one or more tokens: `md.EUR.*`, `md.>`. Subjects whose first
+// token starts with `$` are the library's own (the building blocks,
+// blocks/): only a pattern whose first token is literally the same matches
+// them, never `*` or `>`.
+//
+// A message with a subject is a room message of the application channel
+// (boundary.ts ROOM_BIT) in the order asked, so orders and virtual synchrony
+// hold across subjects as for the whole group; it starts with
+//
+//   0  u8  room        3: subjects
+//   1  u8  n           the subject's length in bytes (UTF-8, 1..255)
+//   2  ...             the subject, then the application's bytes
+//
+// and is handed to the matching subscriptions only (never to 'message',
+// 'batch' or the iterators). One room per group (group.ts, through rooms.ts).
+import { argType, TroupeRangeError } from './errors.js'
+import { Message } from './message.js'
+import type { Order } from './options.js'
+
+export const ROOM_SUBJECTS = 3
+const MAX_SUBJECT = 255
+const CACHE = 4096 // subjects kept encoded (senders) and matched (receivers); cleared when full
+
+/** A message sent with a subject, as a subscription's handler gets it. */
+export class SubjectMessage extends Message {
+  constructor(sender: string, data: Uint8Array, order: Order, seq: number, readonly subject: string) {
+    super(sender, data, order, seq)
+  }
+}
+
+export type SubjectHandler = (msg: SubjectMessage) => void
+
+/** What subscribe() returns. */
+export class Subscription {
+  /** Messages handed to this subscription. */
+  received = 0
+  private active = true
+
+  constructor(readonly pattern: string, readonly handler: SubjectHandler, private readonly remove: (s: Subscription) => void) {}
+
+  get closed(): boolean {
+    return !this.active
+  }
+
+  /** No more messages reach the handler (at once, even for messages of the batch being handed). */
+  unsubscribe(): void {
+    if (!this.active) return
+    this.active = false
+    this.remove(this)
+  }
+}
+
+const encoder = new TextEncoder()
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** The tokens of a subject or pattern, or a reason it is not one. */
+function tokensOf(s: string, what: string, wildcards: boolean): string[] {
+  if (typeof s !== 'string') throw argType(what, 'a string', s)
+  const bytes = encoder.encode(s).length
+  if (bytes < 1 || bytes > MAX_SUBJECT) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `${what} must be 1 to ${MAX_SUBJECT} bytes of UTF-8, got ${bytes}`)
+  if (/\s/.test(s)) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `${what} must not contain whitespace, got ${JSON.stringify(s)}`)
+  const tokens = s.split('.')
+  tokens.forEach((t, i) => {
+    if (t === '') throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `${what} has an empty token (${JSON.stringify(s)}): tokens are separated by single dots`)
+    const wild = t === '*' || t === '>'
+    if (!wild && (t.includes('*') || t.includes('>'))) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `${what}: '*' and '>' are whole tokens only, got ${JSON.stringify(t)}`)
+    if (wild && !wildcards) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `${what} names one subject: no wildcards ('*', '>') in a message's subject, got ${JSON.stringify(s)}`)
+    if (t === '>' && i !== tokens.length - 1) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `${what}: '>' must be the last token, got ${JSON.stringify(s)}`)
+  })
+  return tokens
+}
+
+/** Does `pattern` (its tokens) match `subject` (its tokens)? */
+export function matches(pattern: readonly string[], subject: readonly string[]): boolean {
+  if (subject[0]!.startsWith('$') && pattern[0] !== subject[0]) return false // the library's own: named only
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i]
+    if (p === '>') return subject.length > i
+    if (i >= subject.length || (p !== '*' && p !== subject[i])) return false
+  }
+  return pattern.length === subject.length
+}
+
+export class Subjects {
+  private readonly subs: { tokens: string[]; sub: Subscription }[] = []
+  private readonly headers = new Map<string, Uint8Array>() // subject → room header (sender side)
+  private readonly matched = new Map<string, Subscription[]>() // subject → its subscriptions (receiver side)
+  /** Messages with a subject no subscription here matched; malformed ones (dropped). */
+  unmatched = 0
+  dropped = 0
+
+  get subscriptions(): number {
+    return this.subs.length
+  }
+
+  subscribe(pattern: string, handler: SubjectHandler): Subscription {
+    const tokens = tokensOf(pattern, 'the pattern of subscribe()', true)
+    if (typeof handler !== 'function') throw argType('the handler of subscribe()', 'a function', handler)
+    const sub = new Subscription(pattern, handler, (s) => {
+      const i = this.subs.findIndex((x) => x.sub === s)
+      if (i >= 0) this.subs.splice(i, 1)
+      this.matched.clear()
+    })
+    this.subs.push({ tokens, sub })
+    this.matched.clear()
+    return sub
+  }
+
+  /** `data` framed with `subject` (checked), for the application channel with ROOM_BIT. */
+  frame(subject: unknown, data: Uint8Array): Uint8Array {
+    let header = this.headers.get(subject as string)
+    if (header === undefined) {
+      tokensOf(subject as string, 'option subject of send()', false)
+      const name = encoder.encode(subject as string)
+      header = new Uint8Array(2 + name.length)
+      header[0] = ROOM_SUBJECTS
+      header[1] = name.length
+      header.set(name, 2)
+      if (this.headers.size >= CACHE) this.headers.clear()
+      this.headers.set(subject as string, header)
+    }
+    const out = new Uint8Array(header.length + data.length)
+    out.set(header)
+    out.set(data, header.length)
+    return out
+  }
+
+  /** A room message of this room, delivered in its order: to every matching subscription. */
+  onMessage(msg: Message): void {
+    const data = msg.data
+    const n = data[1] ?? 0
+    if (data.length < 2 + n || n === 0) {
+      this.dropped++
+      return
+    }
+    let subject: string
+    try {
+      subject = utf8.decode(data.subarray(2, 2 + n))
+    } catch {
+      this.dropped++
+      return
+    }
+    const subs = this.matching(subject)
+    if (subs === null) {
+      this.dropped++
+      return
+    }
+    if (subs.length === 0) {
+      this.unmatched++
+      return
+    }
+    const m = new SubjectMessage(msg.sender, data.subarray(2 + n), msg.order, msg.seq, subject)
+    for (const sub of subs) {
+      if (sub.closed) continue
+      sub.received++
+      sub.handler(m)
+    }
+  }
+
+  /** The subscriptions `subject` matches (cached); null if it is not a subject. */
+  private matching(subject: string): Subscription[] | null {
+    const known = this.matched.get(subject)
+    if (known !== undefined) return known
+    let tokens: string[]
+    try {
+      tokens = tokensOf(subject, 'subject', false)
+    } catch {
+      return null
+    }
+    const subs = this.subs.filter((s) => matches(s.tokens, tokens)).map((s) => s.sub)
+    if (this.matched.size >= CACHE) this.matched.clear()
+    this.matched.set(subject, subs)
+    return subs
+  }
+}
