@@ -155,7 +155,7 @@ export class Group extends EventEmitter<GroupEvents> {
       order |= ROOM_BIT
     }
     if (bytes.length > this.options.maxMessageSize) {
-      throw new TroupeRangeError('ERR_TROUPE_MESSAGE_TOO_LARGE', `send(): a message of ${bytes.length} bytes (with its subject) is larger than maxMessageSize (${this.options.maxMessageSize})`)
+      throw new TroupeRangeError('ERR_TROUPE_MESSAGE_TOO_LARGE', `send(): a message of ${bytes.length} bytes${order & ROOM_BIT ? ' (with its subject)' : ''} is larger than maxMessageSize (${this.options.maxMessageSize})`)
     }
     return this.outbox.send(bytes, order)
   }
