@@ -28,7 +28,7 @@ writeFileSync(path.join(work, 'tsconfig.json'), JSON.stringify({
     outDir: path.join(root, 'dist', 'cjs'),
     sourceMap: false,
   },
-  files: ['ts/index.ts'],
+  files: ['ts/index.ts', 'ts/blocks/index.ts'],
   include: [],
 }, null, 2))
 run(work)

@@ -30,7 +30,8 @@ export const ERROR_CODES = {
   ERR_TROUPE_REQUEST_FAILED: "request(): in `failed` of its result, a member that answered with an error: its 'request' handler threw, or it had none.",
   ERR_TROUPE_ALREADY_REPLIED: 'reply(): the request was answered already (by reply() or by the handler\'s return value).',
   ERR_TROUPE_REJOINED: 'This member was left out of the view and rejoined as a new incarnation: the requests it was waiting for end (their replies went to the old one).',
-  ABORT_ERR: 'The AbortSignal given to join(), sync(), leave(), messages(), transfer() or request() fired.',
+  ERR_TROUPE_LOCK_TIMEOUT: 'LockService lock(): the lock was not granted within its timeout (the request left the queue).',
+  ABORT_ERR: 'The AbortSignal given to join(), sync(), leave(), messages(), transfer(), request() or lock() fired.',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES
