@@ -1,5 +1,7 @@
 // The application layer between processes on loopback: a request to every
-// member when one of them is SIGKILLed before it answers.
+// member when one of them is SIGKILLed before it answers; a lock whose holder
+// is SIGKILLed; a ReplicatedMap and a Counter under load through a crash and
+// a joiner.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { fileURLToPath } from 'node:url'
@@ -28,6 +30,62 @@ test("app processes – request 'all' to 3 members, one SIGKILLed before it answ
     assert.equal(got.failed, [])
     // Detection takes suspectTimeout and a flush; the timeout was 60 s.
     assert.ok(got.ms < 10 * suspectTimeout, `resolved after ${got.ms.toFixed(0)} ms`)
+  }, script)
+})
+
+const state = async (m, lock) => {
+  m.command({ cmd: 'state', lock })
+  return m.next((x) => x.type === 'state', 10000, 'its state')
+}
+
+test('app processes – a lock held by a SIGKILLed member is granted to the next waiter, exactly once, everywhere', async () => {
+  await withMembers(uniqueGroup('lock-kill'), ['h', 'w1', 'w2', 'obs'].map((n) => [n, { suspectTimeout: 1000 }]), async (members) => {
+    const [h, w1, w2, obs] = members
+    await allInView(members, 4)
+    h.command({ cmd: 'lock', lock: 'L' })
+    await h.next((m) => m.type === 'granted', 10000, 'h to hold L')
+    w1.command({ cmd: 'lock', lock: 'L' })
+    for (;;) { // w2 asks only once w1 is in the queue: the order of the waiters is known
+      const { queue } = await state(obs, 'L')
+      if (queue.length === 2) break
+    }
+    w2.command({ cmd: 'lock', lock: 'L' })
+    for (;;) {
+      const { queue } = await state(obs, 'L')
+      if (queue.length === 3) break
+    }
+    h.signal('SIGKILL')
+    await w1.next((m) => m.type === 'granted', 15000, 'w1 to get L after h died')
+    const survivors = [w1, w2, obs]
+    const seen = await Promise.all(survivors.map((m) => state(m, 'L')))
+    for (const s of seen) {
+      assert.equal(s.queue, [w1.me, w2.me], 'w1 holds it, w2 waits: alike everywhere')
+      assert.equal(s.grants.filter((g) => g.startsWith('L ')), [`L ${h.me}`, `L ${w1.me}`], 'granted to w1 exactly once')
+    }
+    assert.not.ok(w2.messages.some((m) => m.type === 'granted'), 'w2 is not granted while w1 holds it')
+    w1.command({ cmd: 'unlock', lock: 'L' })
+    await w2.next((m) => m.type === 'granted', 10000, 'w2 to get L after w1 unlocked')
+  }, script)
+})
+
+test('app processes – a ReplicatedMap and a Counter under load end equal at every member after a SIGKILL and a joiner', async () => {
+  await withMembers(uniqueGroup('blocks-crash'), ['a', 'b', 'c', 'd'].map((n) => [n, { suspectTimeout: 1000 }]), async (members, add) => {
+    const [a, b, c, d] = members
+    await allInView(members, 4)
+    for (const m of members) m.command({ cmd: 'work', count: 300 })
+    while ((await state(c)).counter < 200); // d dies mid-work, with its operations in flight
+    d.signal('SIGKILL')
+    const e = add('e', { suspectTimeout: 1000 })
+    await e.next((m) => m.type === 'joined', 20000, 'e to join')
+    e.command({ cmd: 'work', count: 100 })
+    for (const m of [a, b, c, e]) await m.next((x) => x.type === 'worked', 60000, 'its work')
+    const end = await Promise.all([a, b, c, e].map((m) => state(m)))
+    for (const s of end.slice(1)) {
+      assert.equal(s.map, end[0].map, 'the same map everywhere')
+      assert.is(s.counter, end[0].counter, 'the same counter everywhere')
+    }
+    assert.ok(end[0].counter >= 3 * 300 + 100, `every survivor's adds counted (${end[0].counter})`)
+    assert.is(end[0].map['e.0'] !== undefined, true)
   }, script)
 })
 

@@ -1,16 +1,26 @@
-// A member for the application-layer process tests (requests), driven by
-// its parent over IPC. argv: groupName memberName optionsJSON
+// A member for the application-layer process tests (requests, building
+// blocks), driven by its parent over IPC. It joins with a ReplicatedMap, a
+// LockService and a Counter. argv: groupName memberName optionsJSON
 //   parent -> child  { cmd: 'request', data, options }   ask the group; reply { type: 'responses' | 'requestFailed' }
 //                    { cmd: 'hold', text }               hold (never answer) requests whose text is `text`
+//                    { cmd: 'lock', lock } | { cmd: 'unlock', lock }   ({ type: 'granted' | 'unlocked', lock } follow)
+//                    { cmd: 'work', count }              count map sets and counter adds, in turn ({ type: 'worked' })
+//                    { cmd: 'state' }                    { type: 'state', map, counter, grants, queue }
 //   child -> parent  { type: 'joined', me } | { type: 'view', members }
 //                    { type: 'hold', text }                 the hold is in place
 //                    { type: 'holding', text, from }     a held request arrived
 //                    { type: 'responses', responses: [{ member, text }], left, failed: [{ member, code }], ms }
 //                    { type: 'requestFailed', code, message, ms }
-import { Group } from '../../dist/index.js'
+import { Counter, joinWith, LockService, ReplicatedMap } from '../../dist/blocks/index.js'
 
 const [groupName, memberName, optionsJson] = process.argv.slice(2)
-const group = await Group.join(groupName, { name: memberName, ...JSON.parse(optionsJson || '{}') })
+const map = new ReplicatedMap('kv')
+const locks = new LockService('locks')
+const counter = new Counter('n')
+const grants = [] // every 'granted' event here: `${lock} ${member}`
+locks.on('granted', (e) => grants.push(`${e.lock} ${e.member}`))
+const group = await joinWith(groupName, [map, locks, counter], { name: memberName, ...JSON.parse(optionsJson || '{}') })
+const handles = new Map()
 const send = (m) => process.send(m)
 const holding = new Set()
 
@@ -45,6 +55,22 @@ process.on('message', async (m) => {
       send({ type: 'requestFailed', code: e.code, message: e.message, ms: performance.now() - t0 })
     }
   }
+  else if (m.cmd === 'lock') {
+    handles.set(m.lock, await locks.lock(m.lock))
+    send({ type: 'granted', lock: m.lock })
+  }
+  else if (m.cmd === 'unlock') {
+    await handles.get(m.lock).unlock()
+    send({ type: 'unlocked', lock: m.lock })
+  }
+  else if (m.cmd === 'work') {
+    for (let i = 0; i < m.count; i++) {
+      await map.set(`${memberName}.${i % 7}`, i)
+      await counter.add(1)
+    }
+    send({ type: 'worked' })
+  }
+  else if (m.cmd === 'state') send({ type: 'state', map: map.toJSON(), counter: counter.value, grants, queue: m.lock ? locks.queue(m.lock) : [] })
   else if (m.cmd === 'leave') {
     await group.leave()
     process.exit(0)
