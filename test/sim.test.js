@@ -2,6 +2,8 @@
 // and reliability code over a simulated network with loss, duplication,
 // reordering, crashes, restarts, leaves and partitions. After every run the
 // invariant checker reads every incarnation's log (see ts/sim/checker.ts).
+// Every run also drives the building blocks' lock and counter machines
+// (ts/sim/blocks.ts): one state per view, no lock of a member gone.
 //
 // A fixed range of seeds, plus some new ones each run; a failing seed is
 // printed with the command that replays it. Locally: npx troupe sim --seeds 1..1000
@@ -15,20 +17,23 @@ const base = Number(process.env.SIM_BASE ?? 1e6 + (Date.now() % 1e9))
 
 function runMany(seeds) {
   const failures = []
-  let views = 0, delivered = 0, crashes = 0
+  let views = 0, delivered = 0, crashes = 0, applied = 0, grants = 0
   for (const seed of seeds) {
     const r = runSeed(seed)
     views += r.views
     delivered += r.delivered
     crashes += (r.summary.match(/crash /g) ?? []).length
+    applied += r.blocks.applied
+    grants += r.blocks.grants
     if (r.errors.length) failures.push(`seed ${seed}:\n    ${r.errors.join('\n    ')}\n    replay: npx troupe sim --seed ${seed}`)
   }
-  return { failures, views, delivered, crashes }
+  return { failures, views, delivered, crashes, applied, grants }
 }
 
 test(`simulator – ${FIXED} fixed seeds with faults hold every invariant`, () => {
   const r = runMany(Array.from({ length: FIXED }, (_, i) => i + 1))
   assert.ok(r.views > FIXED && r.delivered > FIXED * 1000 && r.crashes > FIXED / 4, `the runs did work (${r.views} views, ${r.delivered} deliveries, ${r.crashes} crashes)`)
+  assert.ok(r.applied > FIXED * 100 && r.grants > FIXED * 10, `the blocks did work (${r.applied} operations applied, ${r.grants} lock grants)`)
   assert.equal(r.failures, [], r.failures.join('\n'))
 })
 

@@ -16,6 +16,9 @@
 //                           without the crashed member within `detectionNs`
 //   one final view          members alive at the end share one view
 //   state                   members of the final view agree on the replicated state
+//   blocks                  members that install a view hold the same lock queues and
+//                           counter there, and no lock of a member not in it
+//                           (the building blocks' machines, sim/blocks.ts)
 const ORDERED = new Set(['fifo', 'causal', 'total', 'safe', 'sync'])
 
 export interface LoggedView {
@@ -34,7 +37,9 @@ export interface Log {
   sent: string[]
   /** Causal messages sent: what they depend on (the last causal message delivered from each sender). */
   causalDeps?: Map<string, string[]>
-  finalState?: number
+  finalState?: number | string
+  /** The building blocks' state as each view was installed (sim/blocks.ts digest). */
+  blockViews?: { view: number; founder: string; digest: string; strangers: string[] }[]
 }
 
 export interface CheckOptions {
@@ -291,6 +296,20 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
       const without = l.views.find((v) => v.atNs > c.atNs && !v.view.members.includes(c.id))
       if (!without || without.atNs > deadline) {
         fail(`${l.id} had no view without ${c.id} within ${((deadline - c.atNs) / 1e6).toFixed(0)} ms of its crash${without ? ` (took ${((without.atNs - c.atNs) / 1e6).toFixed(0)} ms)` : ''}`)
+      }
+    }
+  }
+
+  // The blocks' state at each view: one per view (not where sides merge: each keeps its own).
+  if (o.oneState !== false) {
+    const atView = new Map<string, { id: string; digest: string }>()
+    for (const l of logs) {
+      for (const b of l.blockViews ?? []) {
+        if (b.strangers.length) fail(`view ${b.view}: ${l.id} still has ${b.strangers.join(', ')} in its lock queues, not in the view`)
+        const k = `${b.founder}/${b.view}`
+        const first = atView.get(k)
+        if (!first) atView.set(k, { id: l.id, digest: b.digest })
+        else if (first.digest !== b.digest) fail(`view ${b.view}: ${first.id} holds blocks [${first.digest}], ${l.id} holds [${b.digest}]`)
       }
     }
   }

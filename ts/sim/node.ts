@@ -7,11 +7,13 @@
 import { OrderCode } from '../boundary.js'
 import { addon, type NativeManualCore } from '../engine.js'
 import { Member, type CorePort, type MemberConfig } from '../member.js'
-import { Message, type View } from '../message.js'
+import { Message, RoomMessage, type View } from '../message.js'
 import { Delivery } from '../node/delivery.js'
 import { FETCH_ROOM, Outbox, type OutboxPort } from '../node/outbox.js'
 import { PLAIN_SHELL, readRecords } from '../node/records.js'
 import { ORDERS } from '../options.js'
+import { SimBlocks } from './blocks.js'
+import type { Random } from './random.js'
 import type { Incarnation, World } from './world.js'
 
 /** Nanoseconds in a millisecond (the simulator's clock counts ns). */
@@ -38,6 +40,7 @@ export class SimNode {
   private generation = 0
   private sendCounter = 0
   state = 0 // the replicated counter of the state-transfer check
+  blocks!: SimBlocks // the building blocks' state machines, this incarnation's
 
   constructor(readonly world: World, readonly index: number, readonly name: string) {}
 
@@ -77,8 +80,9 @@ export class SimNode {
     this.hasCore = true
     this.inc = {
       id, name: this.name, node: this.index, startedNs: w.nowNs, endedNs: null, end: 'running',
-      views: [], delivered: [], sent: [], blockedNs: [], merges: [], causalDeps: new Map(), state: { set: null },
+      views: [], delivered: [], sent: [], blockedNs: [], merges: [], causalDeps: new Map(), state: { set: null }, blockViews: [],
     }
+    const blocks = (this.blocks = new SimBlocks(id))
     w.incarnations.push(this.inc)
     const inc = this.inc
     const generation = this.generation
@@ -93,10 +97,11 @@ export class SimNode {
       maxMessageSize: 1 << 20,
       maxRecord: maxPayload(w.config.datagramSize),
       receiveOwn: true,
-      getState: () => encodeCounter(this.state),
+      getState: () => withBlocks(encodeCounter(this.state), blocks.snapshot()),
       setState: (bytes) => {
         inc.state.set = bytes
         this.state = decodeCounter(bytes)
+        blocks.restore(bytes.subarray(4))
       },
     }
     // The same send path and delivery filter as the live Group (node/).
@@ -109,7 +114,8 @@ export class SimNode {
       for (let i = 0; i < bytes.length; i++) bytes[i] = w.random.int(0, 255)
     })
     const handed = (msg: Message): void => {
-      const key = new TextDecoder().decode(msg.data.subarray(0, Math.min(msg.data.length, 64))).split('|')[0]!
+      const key = msg instanceof RoomMessage ? blocks.onMessage(msg) : new TextDecoder().decode(msg.data.subarray(0, Math.min(msg.data.length, 64))).split('|')[0]!
+      if (key === null) throw new Error(`sim: a room message that is no block operation, from ${msg.sender}`)
       inc.delivered.push({ sender: msg.sender, key, order: msg.order, view: this.member.currentView?.id ?? 0 })
       this.state = (this.state + hashKey(key)) >>> 0 // order-free: members that delivered the same set agree
     }
@@ -120,9 +126,16 @@ export class SimNode {
         if (msg !== null) handed(msg)
       },
       view: (view: View) => {
-        if (this.generation === generation) inc.views.push({ view, founder: this.member.gms.founder, atNs: w.nowNs })
+        if (this.generation !== generation) return
+        inc.views.push({ view, founder: this.member.gms.founder, atNs: w.nowNs })
+        blocks.onView(view)
+        // (A joiner's first view: once its state is in, at ready.)
+        if (inc.views.length > 1) inc.blockViews.push({ view: view.id, founder: this.member.gms.founder, digest: blocks.digest(), strangers: blocks.strangers(view) })
       },
-      ready: () => {},
+      ready: () => {
+        const first = inc.views[0]
+        if (this.generation === generation && first) inc.blockViews.push({ view: first.view.id, founder: first.founder, digest: blocks.digest(), strangers: blocks.strangers(first.view) })
+      },
       merge: (_view: View, sides: string[][]) => {
         if (this.generation === generation) inc.merges.push(sides)
       },
@@ -216,6 +229,17 @@ export class SimNode {
       this.inc.causalDeps.set(key, Object.values(deps))
     }
     this.outbox.send(data, order)
+    this.flushCore()
+    return true
+  }
+
+  /** One random operation of the building blocks (a lock, an unlock, an add, a compare-and-set). */
+  blockOp(r: Random): boolean {
+    if (!this.alive || !this.member.joined || this.stalled) return false
+    const op = this.blocks.next(r, () => `${this.inc.id}/${++this.sendCounter}`)
+    if (op === null) return false
+    this.inc.sent.push(op.key)
+    this.outbox.send(op.data, op.code)
     this.flushCore()
     return true
   }
@@ -362,6 +386,13 @@ export class SimNode {
       this.scheduleTick(generation)
     })
   }
+}
+
+function withBlocks(counter: Uint8Array, blocks: Uint8Array): Uint8Array {
+  const out = new Uint8Array(counter.length + blocks.length)
+  out.set(counter)
+  out.set(blocks, counter.length)
+  return out
 }
 
 function encodeCounter(n: number): Uint8Array {

@@ -28,6 +28,8 @@ export interface RunResult {
   views: number
   delivered: number
   datagrams: number
+  /** Building-block operations applied and locks granted, summed over the incarnations alive at the end. */
+  blocks: { applied: number; grants: number }
 }
 
 export function runSeed(seed: number, options: RunOptions = {}): RunResult {
@@ -77,6 +79,19 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
       w.at(w.nowNs + every + r.int(0, 3) * MS, loop)
     }
     w.at(r.int(0, 10) * MS, loop)
+  }
+
+  // The building blocks: members ask for and release locks and change the
+  // counter now and then (drawn apart from the run's own random, as stalls are).
+  const ops = new Random(seed * 104729 + 31)
+  for (const node of w.nodes) {
+    const every = ops.int(5, 25) * MS
+    const loop = () => {
+      if (w.nowNs >= activeNs) return
+      node.blockOp(ops)
+      w.at(w.nowNs + every + ops.int(0, 5) * MS, loop)
+    }
+    w.at(ops.int(0, 20) * MS, loop)
   }
 
   // Faults: crashes (never a majority), restarts, a leave, a partition.
@@ -200,23 +215,29 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
     w.run(endNs)
   } catch (err) {
     w.dispose()
-    return { seed, errors: [(err as Error).message], incarnations: w.incarnations.length, views: 0, delivered: 0, datagrams: w.datagrams, summary: story.join('\n  ') }
+    return { seed, errors: [(err as Error).message], incarnations: w.incarnations.length, views: 0, delivered: 0, datagrams: w.datagrams, blocks: { applied: 0, grants: 0 }, summary: story.join('\n  ') }
   }
 
   const logs: Log[] = w.incarnations.map((inc) => {
     const node = w.nodes[inc.node]!
     const live = inc.end === 'running' && node.inc === inc
-    return { ...inc, ...(live ? { finalState: node.state } : {}) }
+    return { ...inc, ...(live ? { finalState: `${node.state} ${node.blocks.digest()}` } : {}) }
   })
   // In 'merge' mode the sides deliver different messages while apart and keep
   // their own state (reconciling is the application's): no one-state check.
   const errors = checkInvariants(logs, { crashes, detectionNs, excused, endNs, settled: true, oneState: config.partitions === 'primary' })
+  const blocks = { applied: 0, grants: 0 }
+  for (const node of w.nodes) {
+    if (!node.alive) continue
+    blocks.applied += node.blocks.applied
+    blocks.grants += node.blocks.grants
+  }
   w.dispose()
   let delivered = 0
   for (const l of logs) delivered += l.delivered.length
   const views = new Set(logs.flatMap((l) => l.views.map((v) => v.view.id))).size
   return {
-    seed, errors, incarnations: logs.length, views, delivered, datagrams: w.datagrams,
+    seed, errors, incarnations: logs.length, views, delivered, datagrams: w.datagrams, blocks,
     summary: `${n} members, ${config.partitions} partitions, loss ${(loss * 100).toFixed(1)}%\n  ${story.join('\n  ')}`,
   }
 }
@@ -272,7 +293,7 @@ export function runSequencerStall(seed: number, stallMs = 300): StallResult {
   const own = new Set(sender.delivered.filter((d) => d.sender === sender.id).map((d) => d.key))
   const result: StallResult = {
     seed, errors, incarnations: logs.length, views: new Set(logs.flatMap((l) => l.views.map((v) => v.view.id))).size,
-    delivered: logs.reduce((n, l) => n + l.delivered.length, 0), datagrams: w.datagrams, summary: story.join('\n  '),
+    delivered: logs.reduce((n, l) => n + l.delivered.length, 0), datagrams: w.datagrams, blocks: { applied: 0, grants: 0 }, summary: story.join('\n  '),
     creditWaits: m1.outbox.creditWaits, maxOrderedBytes, sent: sender.sent.length, sentDelivered: sender.sent.filter((k) => own.has(k)).length,
   }
   w.dispose()

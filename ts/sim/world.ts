@@ -42,6 +42,7 @@ export interface Incarnation extends Log {
   /** Causal messages sent: the causal messages their sender had delivered (the last of each sender). */
   causalDeps: Map<string, string[]>
   state: { set: Uint8Array | null }
+  blockViews: { view: number; founder: string; digest: string; strangers: string[] }[]
 }
 
 interface Pending {
