@@ -21,6 +21,8 @@
 //   36  u32 reserved
 //   40  count x { u16 len | u8 order | u8 frag | payload[len] }
 //           order: 0 unordered, 1 fifo, 2 causal, 3 total, 4 safe, 5 sync,
+//                  8..13 those orders as a room's message (requests, subjects: order | 8),
+//                  14 the system channel (transfers, replies),
 //                  15 an ORDER record of the total-order sequencer (ts/order/total.ts)
 //           frag:  0 whole, 1 first, 2 middle, 3 last
 //

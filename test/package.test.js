@@ -42,7 +42,7 @@ test.after(() => rmSync(work, { recursive: true, force: true }))
 test('package – npm pack builds the prebuilt addon and dist/, ships no tests, and passes publint and Are the Types Wrong', async () => {
   const src = path.join(work, 'src')
   mkdirSync(src)
-  for (const entry of ['package.json', 'package-lock.json', 'binding.gyp', 'tsconfig.json', 'LICENSE', 'README.md', 'native', 'scripts', 'ts']) {
+  for (const entry of ['package.json', 'package-lock.json', 'binding.gyp', 'tsconfig.json', 'LICENSE', 'README.md', 'native', 'scripts', 'ts', 'blocks']) {
     cpSync(path.join(root, entry), path.join(src, entry), { recursive: true })
   }
   symlinkSync(path.join(root, 'node_modules'), path.join(src, 'node_modules'), 'dir')
@@ -104,6 +104,10 @@ for (const { how, flags } of [
     }
     const types = readFileSync(path.join(app, 'node_modules', 'troupe', 'dist', 'cjs', 'index.d.ts'), 'utf8')
     assert.match(types, /Group/, 'CommonJS types are there')
+    // troupe/blocks, both ways, from the installed package.
+    const blocksEsm = await run(process.execPath, ['--input-type=module', '-e', "import * as b from 'troupe/blocks'; console.log(Object.keys(b).sort().join(','))"], app, { timeout: 60_000 })
+    const blocksCjs = await run(process.execPath, ['-e', "console.log(Object.keys(require('troupe/blocks')).sort().join(','))"], app, { timeout: 60_000 })
+    for (const out of [blocksEsm, blocksCjs]) assert.is(out.stdout.trim(), 'Block,Counter,LockHandle,LockService,ReplicatedMap,joinWith')
     console.log(`    install ${how}: ${seconds.toFixed(1)} s`)
   })
 }
