@@ -54,6 +54,10 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${benchHelp()}\n`)
         return 0
       }
+      if (config.app) {
+        const { runAppBench } = await import('./bench/app.js')
+        return runAppBench(config)
+      }
       if (config.transfer !== undefined) {
         const { runTransferBench } = await import('./bench/transfer.js')
         return runTransferBench(config)
@@ -90,22 +94,26 @@ async function main(argv: string[]): Promise<number> {
       await runMember(JSON.parse(rest[0]!)).catch(fail)
       return -1 // keep running: the member exits when the parent says 'finish'
     }
-    case 'bench-transfer-member': {
-      // Hidden: one member process of `troupe bench --transfer`.
-      if (!process.send || rest.length !== 1) {
-        process.stderr.write('troupe bench-transfer-member is started by `troupe bench --transfer`, not by hand\n')
-        return 2
-      }
-      const { runTransferMember } = await import('./bench/transfer-member.js')
-      await runTransferMember(JSON.parse(rest[0]!)).catch((err: unknown) => {
-        process.send?.({ t: 'failed', message: err instanceof Error ? err.message : String(err) })
-        throw err
-      })
-      return -1 // keep running: the member exits on 'finish'
-    }
+    case 'bench-transfer-member': // Hidden: one member process of `troupe bench --transfer`.
+      return hiddenMember(command, '--transfer', rest, async (args) => (await import('./bench/transfer-member.js')).runTransferMember(args as never))
+    case 'bench-app-member': // Hidden: one member process of `troupe bench --app`.
+      return hiddenMember(command, '--app', rest, async (args) => (await import('./bench/app-member.js')).runAppMember(args as never))
     default:
       return usage(`unknown command '${command}'`)
   }
+}
+
+/** Runs a member process of a bench mode (started by the parent with an IPC channel); it exits on the parent's 'finish'. */
+async function hiddenMember(command: string, mode: string, rest: string[], run: (args: unknown) => Promise<void>): Promise<number> {
+  if (!process.send || rest.length !== 1) {
+    process.stderr.write(`troupe ${command} is started by \`troupe bench ${mode}\`, not by hand\n`)
+    return 2
+  }
+  await run(JSON.parse(rest[0]!)).catch((err: unknown) => {
+    process.send?.({ t: 'failed', message: err instanceof Error ? err.message : String(err) })
+    throw err
+  })
+  return -1 // keep running: the member exits on 'finish'
 }
 
 function usage(message: string, command = 'troupe'): number {

@@ -46,6 +46,8 @@ export interface BenchConfig {
   report: string | undefined
   /** Bytes of one object to move with group.transfer() (and over TCP, to compare) instead of the message phases. */
   transfer: number | undefined
+  /** The application layer instead of the message phases: requests, and messages through subjects (app.ts). */
+  app: boolean
 }
 
 /** A bad command line: the CLI prints the message and exits with status 2. */
@@ -87,6 +89,7 @@ export const BENCH_OPTIONS: readonly OptionSpec[] = [
   { name: 'csv', kind: 'flag', default: false, help: 'rate phases: print one CSV line per rate and receiver on stdout instead of the table' },
   { name: 'report', kind: 'path', help: 'rate phases: also write a self-contained HTML page (latency percentiles per rate, throughput over time) to this file' },
   { name: 'transfer', kind: 'bytes', help: 'instead of messages: move one object of this size (1GiB, 256MiB, 100MB) from member 0 to every other member with group.transfer(), then the same bytes over one plain TCP stream per receiver from the same process, and compare time, MB/s and CPU' },
+  { name: 'app', kind: 'flag', default: false, help: "instead of messages: the application layer. Requests from member 0 to the others ('first' and 'all': requests/s with 64 in flight, latency one at a time), then 100 B messages from member 0 plain, under 100 subjects to receivers subscribed to all ('>'), and to receivers subscribed to one (1%): messages/s and the receivers' CPU" },
   { name: 'no-view-changes', kind: 'flag', default: false, help: 'skip the last phase: how long a join, a leave and a crash (SIGKILL) take to become a view at every member (3+ members)' },
   { name: 'loss', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a member drops a datagram it receives' },
   { name: 'duplicate', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is delivered twice' },
@@ -175,6 +178,7 @@ export function parseBenchArgs(args: string[]): BenchConfig | null {
   c.rates = rate ?? c.rates ?? []
   if (c.json && c.csv) throw new UsageError('give --json or --csv, not both')
   if (c.transfer !== undefined && (c.rates.length > 0 || c.csv || c.report !== undefined)) throw new UsageError('--transfer is a run of its own: not with --rate, --rates, --csv or --report')
+  if (c.app && (c.transfer !== undefined || c.rates.length > 0 || c.csv || c.report !== undefined)) throw new UsageError('--app is a run of its own: not with --transfer, --rate, --rates, --csv or --report')
   if ((c.csv || c.report !== undefined) && c.rates.length === 0) throw new UsageError(`--${c.csv ? 'csv' : 'report'} is for rate phases: give --rate or --rates`)
   return c
 }
@@ -264,6 +268,7 @@ export function benchHelp(): string {
     'percentiles (p50 to p99.99, and max) with round trips under that load.',
     'With --transfer SIZE it moves one object from member 0 to the others',
     'with group.transfer(), then the same bytes over plain TCP, and compares.',
+    'With --app it measures requests and subjects (the application layer).',
     'Exit status: 0 if nothing was lost or misordered,',
     '1 if something was or a member failed, 2 on a bad command line.',
     '',

@@ -6,21 +6,11 @@
 // (the library's CRC-32C for the transfer; the same CRC at the TCP receivers).
 //
 // Every member process is killed by pid on every way out (children.ts).
-import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 
-import { forkMember, killMembersOnExit, OUTPUT_TAIL } from './children.js'
+import { Members, type Member } from './children.js'
 import type { BenchConfig } from './options.js'
 import type { PhaseReport, TransferMemberArgs, TransferToMember, TransferToParent } from './transfer-member.js'
-
-interface Child {
-  index: number
-  process: ChildProcess
-  output: string
-  port?: number
-  view: number
-  reports: { troupe: PhaseReport[]; tcp: PhaseReport[] }
-}
 
 export interface TransferPhase {
   method: 'troupe' | 'tcp'
@@ -46,67 +36,30 @@ const PHASE_TIMEOUT_MS = 600_000
 export async function runTransferBench(config: BenchConfig): Promise<number> {
   const bytes = config.transfer!
   const group = `bench-transfer-${process.pid}-${randomBytes(3).toString('hex')}`
-  const children: Child[] = []
-  const killAll = (): void => {
-    for (const c of children) if (c.process.exitCode === null && c.process.pid) try { process.kill(-c.process.pid, 'SIGKILL') } catch {}
-  }
-  const release = killMembersOnExit(killAll)
+  type Report = Exclude<TransferToParent, { t: 'view' } | { t: 'failed' }>
+  const members = new Members<Report>('bench-transfer-member', config.members, (index): TransferMemberArgs => ({ group, index, join: config.join }), PHASE_TIMEOUT_MS)
   const log = (line: string): void => {
     if (!config.json) process.stderr.write(`troupe bench: ${line}\n`)
   }
-
-  let failure: Error | null = null
-  let wake = (): void => {}
-  const until = async (what: string, done: () => boolean): Promise<void> => {
-    const deadline = Date.now() + PHASE_TIMEOUT_MS
-    while (!done()) {
-      if (failure) throw failure
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-      await new Promise<void>((resolve) => {
-        wake = resolve
-        setTimeout(resolve, 1000).unref() // (and look at the deadline now and then)
-      })
-    }
-  }
-
+  const of = <T extends 'troupe' | 'tcp'>(m: Member<Report>, t: T): PhaseReport[] => m.reports.flatMap((r) => (r.t === t ? [r.report] : []))
+  const port = (m: Member<Report>): number | undefined => m.reports.flatMap((r) => (r.t === 'ready' ? [r.port] : []))[0]
   try {
-    for (let index = 0; index < config.members; index++) {
-      const args: TransferMemberArgs = { group, index, join: config.join }
-      const child = forkMember('bench-transfer-member', args, (text) => {
-        c.output = (c.output + text).slice(-OUTPUT_TAIL)
-      })
-      const c: Child = { index, process: child, output: '', view: 0, reports: { troupe: [], tcp: [] } }
-      children.push(c)
-      child.on('message', (m: TransferToParent) => {
-        if (m.t === 'ready') c.port = m.port
-        else if (m.t === 'view') c.view = m.size
-        else if (m.t === 'troupe' || m.t === 'tcp') c.reports[m.t].push(m.report)
-        else if (m.t === 'failed') failure ??= new Error(`member ${index} failed: ${m.message}`)
-        wake()
-      })
-      child.on('exit', (code, signal) => {
-        if (code !== 0) failure ??= new Error(`member ${index} ${signal ? `was killed by ${signal}` : `exited with status ${code}`}${c.output ? `:\n${c.output.trim()}` : ''}`)
-        wake()
-      })
-    }
-    const send = (c: Child, m: TransferToMember): void => void c.process.send(m)
-    await until(`a view of all ${config.members} members`, () => children.every((c) => c.port !== undefined && c.view === config.members))
-    const [source, ...receivers] = children as [Child, ...Child[]]
+    await members.until(`a view of all ${config.members} members`, () => members.all.every((m) => port(m) !== undefined && m.view === config.members))
+    const [source, ...receivers] = members.all as [Member<Report>, ...Member<Report>[]]
     const size = `${(bytes / 2 ** 20).toFixed(0)} MiB`
     const phases: TransferPhase[] = []
 
     log(`group.transfer(): ${size} from member 0 to ${receivers.length} receivers`)
-    send(source, { cmd: 'troupe', bytes })
-    await until('the transfer', () => source.reports.troupe.length === 1 && receivers.every((c) => c.reports.troupe.length === 1))
-    phases.push(phase('troupe', bytes, source.reports.troupe[0]!, receivers.map((c) => c.reports.troupe[0]!), (r) => r.bytes === bytes))
+    members.send(source, { cmd: 'troupe', bytes } satisfies TransferToMember)
+    await members.until('the transfer', () => of(source, 'troupe').length === 1 && receivers.every((c) => of(c, 'troupe').length === 1))
+    phases.push(phase('troupe', bytes, of(source, 'troupe')[0]!, receivers.map((c) => of(c, 'troupe')[0]!), (r) => r.bytes === bytes))
 
     log(`${receivers.length} TCP streams: ${size} from member 0's process to each receiver's`)
-    send(source, { cmd: 'tcp', bytes, ports: receivers.map((c) => c.port!) })
-    await until('the TCP streams', () => source.reports.tcp.length === 1 && receivers.every((c) => c.reports.tcp.length === 1))
-    const crc = source.reports.tcp[0]!.crc
-    phases.push(phase('tcp', bytes, source.reports.tcp[0]!, receivers.map((c) => c.reports.tcp[0]!), (r) => r.bytes === bytes && r.crc === crc))
+    members.send(source, { cmd: 'tcp', bytes, ports: receivers.map((c) => port(c)!) } satisfies TransferToMember)
+    await members.until('the TCP streams', () => of(source, 'tcp').length === 1 && receivers.every((c) => of(c, 'tcp').length === 1))
+    const crc = of(source, 'tcp')[0]!.crc
+    phases.push(phase('tcp', bytes, of(source, 'tcp')[0]!, receivers.map((c) => of(c, 'tcp')[0]!), (r) => r.bytes === bytes && r.crc === crc))
 
-    for (const c of children) send(c, { cmd: 'finish' })
     const result: TransferBenchResult = { bytes, receivers: receivers.length, phases }
     process.stdout.write(config.json ? `${JSON.stringify(result)}\n` : formatTransfer(result))
     return phases.every((p) => p.verified) ? 0 : 1
@@ -114,10 +67,7 @@ export async function runTransferBench(config: BenchConfig): Promise<number> {
     process.stderr.write(`troupe bench: ${(err as Error).message}\n`)
     return 1
   } finally {
-    // Members leave on 'finish'; whatever is still running a moment later is killed.
-    await new Promise((resolve) => setTimeout(resolve, 500))
-    killAll()
-    release()
+    await members.close() // (members leave on 'finish'; whatever still runs a moment later is killed)
   }
 }
 
