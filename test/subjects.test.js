@@ -84,6 +84,26 @@ test('subjects – unsubscribe stops the handler at once; total order holds acro
   })
 })
 
+test("subjects – with only 'batch' listeners (the ring read in place), a subscriber's msg.data stays valid after its handler", async () => {
+  await withGroup(2, async ([a, b]) => {
+    const kept = []
+    let batched = 0
+    b.on('batch', (batch) => {
+      for (const _ of batch) batched++
+    })
+    b.subscribe('k.*', (m) => kept.push(m))
+    for (let i = 0; i < 2000; i++) {
+      a.send(`plain ${i}`)
+      a.send(`subject ${i}`, { subject: `k.${i % 3}` })
+    }
+    await until(() => kept.length === 2000 && batched === 2000, { timeout: 10000, what: 'every message at b' })
+    kept.forEach((m, i) => {
+      assert.is(m.text(), `subject ${i}`)
+      assert.is(m.subject, `k.${i % 3}`)
+    })
+  })
+})
+
 test('subjects – the library\'s $ subjects reach only subscriptions that name them', async () => {
   await withGroup(2, async ([a, b]) => {
     const wild = []

@@ -147,17 +147,19 @@ export class Group extends EventEmitter<GroupEvents> {
    * With a `subject`, it goes to the matching subscriptions (subscribe()).
    */
   send(data: Data, options?: SendOptions): boolean {
-    let bytes = data instanceof Uint8Array ? data : toBytes(data)
+    const bytes = data instanceof Uint8Array ? data : toBytes(data)
     let order = options === undefined ? FIFO : sendOrder(options)
     if (this.isClosed) throw new TroupeError('ERR_TROUPE_CLOSED', `send(): the group '${this.name}' was left`)
+    let room: Uint8Array | undefined
     if (options?.subject !== undefined) {
-      bytes = this.rooms.subjects.frame(options.subject, bytes)
+      room = this.rooms.subjects.header(options.subject)
       order |= ROOM_BIT
     }
-    if (bytes.length > this.options.maxMessageSize) {
-      throw new TroupeRangeError('ERR_TROUPE_MESSAGE_TOO_LARGE', `send(): a message of ${bytes.length} bytes${order & ROOM_BIT ? ' (with its subject)' : ''} is larger than maxMessageSize (${this.options.maxMessageSize})`)
+    const size = bytes.length + (room?.length ?? 0)
+    if (size > this.options.maxMessageSize) {
+      throw new TroupeRangeError('ERR_TROUPE_MESSAGE_TOO_LARGE', `send(): a message of ${size} bytes${room ? ' (with its subject)' : ''} is larger than maxMessageSize (${this.options.maxMessageSize})`)
     }
-    return this.outbox.send(bytes, order)
+    return this.outbox.send(bytes, order, room)
   }
 
   /**
@@ -421,6 +423,7 @@ export class Group extends EventEmitter<GroupEvents> {
         this.handout.end()
       },
     })
+    live.member.takeRooms(this.rooms.subjects) // (subjects on the common path, while it is taken)
     this.live = live
   }
 
@@ -501,7 +504,7 @@ export class Group extends EventEmitter<GroupEvents> {
   /** How the outbox writes into the live incarnation's outbound ring. */
   private outboxPort(): OutboxPort {
     return {
-      write: (data, start, end, order, frag) => this.live.write(data, start, end, order, frag),
+      write: (data, start, end, order, frag, prefix) => this.live.write(data, start, end, order, frag, prefix),
       waitForSpace: (bytes) => this.live.waitForSpace(bytes),
       later: (pump) => queueMicrotask(() => {
         if (!this.isClosed) pump()

@@ -103,12 +103,12 @@ export class LiveMember {
   }
 
   /** The outbox's port: one record into the outbound ring (false: no room, even after a flush). */
-  write(data: Uint8Array, start: number, end: number, order: number, frag: number): boolean {
+  write(data: Uint8Array, start: number, end: number, order: number, frag: number, prefix?: Uint8Array): boolean {
     const flags = order | (frag << 4)
-    if (!this.outbound.write(REC_MESSAGE, flags, data, start, end)) {
+    if (!this.outbound.write(REC_MESSAGE, flags, data, start, end, prefix)) {
       // Ring full: hand what is there to the engine right now, then retry once.
       this.flush()
-      if (!this.outbound.write(REC_MESSAGE, flags, data, start, end)) return false
+      if (!this.outbound.write(REC_MESSAGE, flags, data, start, end, prefix)) return false
     }
     if (!this.flushQueued) {
       this.flushQueued = true

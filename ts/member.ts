@@ -17,7 +17,7 @@ import { Gms, type GmsConfig, type GmsHost } from './membership/gms.js'
 import { decodeControl, encodeControl, type Control, type Install } from './membership/messages.js'
 import type { Message, View } from './message.js'
 import { FlushCut } from './node/cut.js'
-import { Receiver, type FastSink } from './node/receiver.js'
+import { Receiver, type FastSink, type RoomSink } from './node/receiver.js'
 import { StateGiver, StateTaker, stateGivers, type StateHost } from './node/state.js'
 import { HoldBack } from './order/holdback.js'
 
@@ -182,6 +182,11 @@ export class Member {
   takeFast(sink: FastSink | null, transient: boolean): void {
     this.receiver.fast = sink
     this.receiver.transient = transient
+  }
+
+  /** Fifo and unordered room messages on the common path go to `sink` (subjects), while the fast path is taken. */
+  takeRooms(sink: RoomSink | null): void {
+    this.receiver.subjects = sink
   }
   /** Are the records' bytes read in place (valid until the batch ends)? */
   get transient(): boolean {

@@ -43,11 +43,13 @@ export class RingProducer extends RingSide {
   get maxPayload(): number { return this.capacity / 2 - 8 }
 
   /**
-   * Copies `src[start, end)` into a new record. Returns false when the ring
-   * has no room (nothing is written). Not visible to C++ until publish().
+   * Copies `prefix` (if any) and `src[start, end)` into a new record. Returns
+   * false when the ring has no room (nothing is written). Not visible to C++
+   * until publish().
    */
-  write(type: number, flags: number, src: Uint8Array, start: number, end: number): boolean {
-    const size = end - start
+  write(type: number, flags: number, src: Uint8Array, start: number, end: number, prefix?: Uint8Array): boolean {
+    const before = prefix === undefined ? 0 : prefix.length
+    const size = before + end - start
     const length = 8 + size
     const need = align8(length)
     let offset = this.tail & this.mask
@@ -67,7 +69,8 @@ export class RingProducer extends RingSide {
     v.setUint32(offset, length, true)
     v.setUint16(offset + 4, type, true)
     v.setUint16(offset + 6, flags, true)
-    if (size > 0) this.data.set(start === 0 && end === src.length ? src : src.subarray(start, end), offset + 8)
+    if (before > 0) this.data.set(prefix!, offset + 8)
+    if (end > start) this.data.set(start === 0 && end === src.length ? src : src.subarray(start, end), offset + 8 + before)
     this.tail = (this.tail + need) >>> 0
     return true
   }

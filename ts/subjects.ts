@@ -18,7 +18,8 @@
 // 'batch' or the iterators). One room per group (group.ts, through rooms.ts).
 import { argType, TroupeRangeError } from './errors.js'
 import { Message } from './message.js'
-import type { Order } from './options.js'
+import type { RoomSink } from './node/receiver.js'
+import { ORDERS, type Order } from './options.js'
 
 export const ROOM_SUBJECTS = 3
 const MAX_SUBJECT = 255
@@ -84,10 +85,21 @@ export function matches(pattern: readonly string[], subject: readonly string[]):
   return pattern.length === subject.length
 }
 
-export class Subjects {
+/** A subject as received, once decoded and matched: its bytes, its name, the subscriptions it matches. */
+interface Known {
+  bytes: Uint8Array
+  subject: string
+  subs: Subscription[]
+}
+
+export class Subjects implements RoomSink {
   private readonly subs: { tokens: string[]; sub: Subscription }[] = []
   private readonly headers = new Map<string, Uint8Array>() // subject → room header (sender side)
-  private readonly matched = new Map<string, Subscription[]>() // subject → its subscriptions (receiver side)
+  // Receiver side: subjects seen, by a hash of their bytes, so that a known
+  // subject costs no decoding and no allocation (cleared when a subscription
+  // comes or goes, and when it holds CACHE of them).
+  private readonly known = new Map<number, Known[]>()
+  private knownCount = 0
   /** Messages with a subject no subscription here matched; malformed ones (dropped). */
   unmatched = 0
   dropped = 0
@@ -102,15 +114,15 @@ export class Subjects {
     const sub = new Subscription(pattern, handler, (s) => {
       const i = this.subs.findIndex((x) => x.sub === s)
       if (i >= 0) this.subs.splice(i, 1)
-      this.matched.clear()
+      this.forget()
     })
     this.subs.push({ tokens, sub })
-    this.matched.clear()
+    this.forget()
     return sub
   }
 
-  /** `data` framed with `subject` (checked), for the application channel with ROOM_BIT. */
-  frame(subject: unknown, data: Uint8Array): Uint8Array {
+  /** The room's frame of `subject` (checked; kept for the next send): what goes before the bytes, with ROOM_BIT. */
+  header(subject: unknown): Uint8Array {
     let header = this.headers.get(subject as string)
     if (header === undefined) {
       tokensOf(subject as string, 'option subject of send()', false)
@@ -122,57 +134,87 @@ export class Subjects {
       if (this.headers.size >= CACHE) this.headers.clear()
       this.headers.set(subject as string, header)
     }
+    return header
+  }
+
+  /** `data` framed with `subject`, as one buffer. */
+  frame(subject: unknown, data: Uint8Array): Uint8Array {
+    const header = this.header(subject)
     const out = new Uint8Array(header.length + data.length)
     out.set(header)
     out.set(data, header.length)
     return out
   }
 
-  /** A room message of this room, delivered in its order: to every matching subscription. */
+  /** A room message of this room, delivered in its order (through the hold-back). */
   onMessage(msg: Message): void {
-    const data = msg.data
-    const n = data[1] ?? 0
-    if (data.length < 2 + n || n === 0) {
+    this.take(msg.sender, msg.seq, ORDERS.indexOf(msg.order), msg.data, 0, msg.data.length, false)
+  }
+
+  /**
+   * A message of the common path (node/receiver.ts), or of onMessage:
+   * `bytes[start, end)` is the frame. To every matching subscription; a
+   * subject nothing here matches costs a hash and a lookup. False if it is
+   * not this room's.
+   */
+  take(sender: string, seq: number, order: number, bytes: Uint8Array, start: number, end: number, transient: boolean): boolean {
+    if (bytes[start] !== ROOM_SUBJECTS) return false
+    const n = bytes[start + 1] ?? 0
+    const at = start + 2
+    if (n === 0 || end - at < n) {
       this.dropped++
-      return
+      return true
     }
-    let subject: string
-    try {
-      subject = utf8.decode(data.subarray(2, 2 + n))
-    } catch {
+    const known = this.lookup(bytes, at, n)
+    if (known === null) {
       this.dropped++
-      return
+      return true
     }
-    const subs = this.matching(subject)
-    if (subs === null) {
-      this.dropped++
-      return
-    }
-    if (subs.length === 0) {
+    if (known.subs.length === 0) {
       this.unmatched++
-      return
+      return true
     }
-    const m = new SubjectMessage(msg.sender, data.subarray(2 + n), msg.order, msg.seq, subject)
-    for (const sub of subs) {
+    const data = transient ? bytes.slice(at + n, end) : bytes.subarray(at + n, end)
+    const m = new SubjectMessage(sender, data, ORDERS[order]!, seq, known.subject)
+    for (const sub of known.subs) {
       if (sub.closed) continue
       sub.received++
       sub.handler(m)
     }
+    return true
   }
 
-  /** The subscriptions `subject` matches (cached); null if it is not a subject. */
-  private matching(subject: string): Subscription[] | null {
-    const known = this.matched.get(subject)
-    if (known !== undefined) return known
+  /** The subject at `bytes[at, at + n)`, decoded and matched (cached); null if it is not a subject. */
+  private lookup(bytes: Uint8Array, at: number, n: number): Known | null {
+    let h = 2166136261
+    for (let i = at; i < at + n; i++) h = Math.imul(h ^ bytes[i]!, 16777619)
+    const bucket = this.known.get(h)
+    if (bucket !== undefined) {
+      for (const k of bucket) if (sameBytes(k.bytes, bytes, at, n)) return k
+    }
+    let subject: string
     let tokens: string[]
     try {
+      subject = utf8.decode(bytes.subarray(at, at + n))
       tokens = tokensOf(subject, 'subject', false)
     } catch {
       return null
     }
-    const subs = this.subs.filter((s) => matches(s.tokens, tokens)).map((s) => s.sub)
-    if (this.matched.size >= CACHE) this.matched.clear()
-    this.matched.set(subject, subs)
-    return subs
+    const k: Known = { bytes: bytes.slice(at, at + n), subject, subs: this.subs.filter((s) => matches(s.tokens, tokens)).map((s) => s.sub) }
+    if (this.knownCount >= CACHE) this.forget()
+    this.known.set(h, [...(bucket ?? []), k])
+    this.knownCount++
+    return k
   }
+
+  private forget(): void {
+    this.known.clear()
+    this.knownCount = 0
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array, at: number, n: number): boolean {
+  if (a.length !== n) return false
+  for (let i = 0; i < n; i++) if (a[i] !== b[at + i]) return false
+  return true
 }

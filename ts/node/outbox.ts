@@ -15,8 +15,8 @@ import { TroupeError } from '../errors.js'
 
 /** What the outbox asks of its shell. */
 export interface OutboxPort {
-  /** Appends `data[start, end)` as one message record of our stream; false: no room now (nothing written). */
-  write(data: Uint8Array, start: number, end: number, order: number, frag: number): boolean
+  /** Appends `prefix` (if any) and `data[start, end)` as one message record of our stream; false: no room now (nothing written). */
+  write(data: Uint8Array, start: number, end: number, order: number, frag: number, prefix?: Uint8Array): boolean
   /** There was no room for `bytes`: arrange for pump() once there is. True: there is room already. */
   waitForSpace(bytes: number): boolean
   /** Runs `pump` soon, never inside the caller's send() (a microtask live, an event in the simulator). */
@@ -101,12 +101,20 @@ export class Outbox {
   }
 
   /**
-   * An application message (any order but ORDER records). False: it is
-   * queued (not lost) and port.drained() follows once the queue is empty.
+   * An application message (any order but ORDER records), after `room`
+   * (a room's frame) if given. False: it is queued (not lost) and
+   * port.drained() follows once the queue is empty.
    */
-  send(data: Uint8Array, order: number): boolean {
-    // Causal messages carry their dependencies in front (order/causal.ts).
+  send(data: Uint8Array, order: number, room?: Uint8Array): boolean {
     const base = baseOrder(order) // (a room's message: as its order)
+    // The common case: a room's frame (a subject) and the bytes written
+    // into the record one after the other, not joined first.
+    if (room !== undefined && base !== CAUSAL && base !== SYNC && this.pending.length === 0 && room.length + data.length <= this.config.maxPayload &&
+        this.orderCredit(room.length + data.length, order) && this.port.write(data, 0, data.length, order, FragCode.whole, room)) {
+      return this.placing(room.length + data.length, order)
+    }
+    if (room !== undefined) data = prefixed(room, data)
+    // Causal messages carry their dependencies in front (order/causal.ts).
     if (base === CAUSAL) data = prefixed(this.causalHeader(), data)
     else if (base === SYNC) data = prefixed(SYNC_DATA_PREFIX, data)
     return this.sendFramed(data, order)

@@ -4,7 +4,7 @@
 // for a view we have not installed, for the cut, for the group's state).
 // What goes on is reassembled and handed to the hold-back of the order
 // policies (order/holdback.ts). member.ts owns it and moves its phase.
-import { FragCode, OrderCode } from '../boundary.js'
+import { FragCode, OrderCode, ROOM_BIT } from '../boundary.js'
 import { Reassembly } from '../fragments.js'
 import type { Install } from '../membership/messages.js'
 import type { View } from '../message.js'
@@ -16,6 +16,8 @@ const FIFO = OrderCode.fifo
 const WHOLE = FragCode.whole
 const ORDER_RECORD = OrderCode.record
 const SYSTEM = OrderCode.system
+const ROOM_FIFO = FIFO | ROOM_BIT
+const ROOM_UNORDERED = UNORDERED | ROOM_BIT
 
 /**
  * Where delivery is, between views:
@@ -58,6 +60,17 @@ export interface FastSink {
   push(sender: string, seq: number, order: number, bytes: Uint8Array, start: number, end: number): void
 }
 
+/**
+ * Where fifo and unordered room messages may go on the common path, the
+ * same way (subjects.ts takes those with a subject; false: not one of them,
+ * it goes the usual way): `order` is the application's (0 or 1),
+ * `bytes[start, end)` the room's frame; `transient`: the bytes are the
+ * ring's, valid only during this batch.
+ */
+export interface RoomSink {
+  take(sender: string, seq: number, order: number, bytes: Uint8Array, start: number, end: number, transient: boolean): boolean
+}
+
 export interface ReceiverConfig {
   id: string
   receiveOwn: boolean
@@ -73,6 +86,8 @@ export class Receiver {
   phase: DeliveryPhase = 'open'
   /** Set by the shell while the common path's messages go straight to it. */
   fast: FastSink | null = null
+  /** Set by the shell: room messages on the common path (taken only while `fast` is set). */
+  subjects: RoomSink | null = null
   /**
    * The bytes handed to onMessage are valid only until the batch ends (the
    * shell reads its ring in place): every message that is kept (held, or
@@ -126,8 +141,11 @@ export class Receiver {
         (this.config.receiveOwn || s.hex !== this.hex)) {
       s.next++
       const fast = this.fast
-      if (fast !== null && frag === WHOLE && (order === FIFO || order === UNORDERED) && s.waiting.length === 0) fast.push(s.id, seq, order, bytes, start, end)
-      else this.emit(s, seq, order, frag, this.transient ? bytes.slice(start, end) : bytes.subarray(start, end))
+      if (fast !== null && frag === WHOLE && s.waiting.length === 0) {
+        if (order === FIFO || order === UNORDERED) return fast.push(s.id, seq, order, bytes, start, end)
+        if ((order === ROOM_FIFO || order === ROOM_UNORDERED) && this.subjects !== null && this.subjects.take(s.id, seq, order & ~ROOM_BIT, bytes, start, end, this.transient)) return
+      }
+      this.emit(s, seq, order, frag, this.transient ? bytes.slice(start, end) : bytes.subarray(start, end))
       return
     }
     const data = this.transient ? bytes.slice(start, end) : bytes.subarray(start, end)

@@ -272,9 +272,11 @@ export class SimNode {
    */
   private outboxPort(generation: number): OutboxPort {
     return {
-      write: (data, start, end, order, frag) => {
+      write: (data, start, end, order, frag, prefix) => {
         if (this.paused && !this.core.inMessage()) return false
-        return this.core.submit(data.subarray(start, end), order, frag, this.world.nowNs) === 'ok'
+        let bytes = data.subarray(start, end)
+        if (prefix !== undefined) bytes = Buffer.concat([prefix, bytes])
+        return this.core.submit(bytes, order, frag, this.world.nowNs) === 'ok'
       },
       waitForSpace: () => false, // the core's window opens as acks come in: every tick pumps
       later: (pump) => this.world.at(this.world.nowNs, () => {
