@@ -150,6 +150,28 @@ test("request – 'total' requests from two askers reach every member in one ord
   })
 })
 
+test("request – `to` asks only the members it names (one replica serves it); the others never see it", async () => {
+  await withGroup(4, async ([a, b, c, d]) => {
+    const seen = { b: 0, c: 0, d: 0 }
+    b.on('request', () => (seen.b++, 'b'))
+    c.on('request', () => (seen.c++, 'c'))
+    d.on('request', () => (seen.d++, 'd'))
+    const one = await a.request('x', { to: [c.me] })
+    assert.equal(one.map((r) => r.text()), ['c'])
+    const two = await a.request('y', { to: [b.me, d.me], responses: 'all' })
+    assert.equal(two.map((r) => r.text()).sort(), ['b', 'd'])
+    // A fifo message from a after both requests: once each member has it, it has delivered them too.
+    const marked = new Set()
+    for (const g of [b, c, d]) g.on('message', () => marked.add(g))
+    a.send('after')
+    await until(() => marked.size === 3, { what: 'the marker at every member' })
+    assert.equal(seen, { b: 1, c: 1, d: 1 })
+    await throwsWith(() => a.request('z', { to: [a.me] }), RangeError, /names this member itself/, 'ERR_INVALID_ARG_VALUE')
+    await throwsWith(() => a.request('z', { to: ['nobody#0000000000000000'] }), RangeError, /not in the current view/, 'ERR_INVALID_ARG_VALUE')
+    await throwsWith(() => a.request('z', { to: [] }), TypeError, /option to of request\(\)/, 'ERR_INVALID_ARG_TYPE')
+  })
+})
+
 test('request – replying twice throws; a reply too large is an error at the responder, not a hang at the asker', async () => {
   await withGroup(2, async ([a, b]) => {
     let second

@@ -86,5 +86,7 @@ export interface RequestOptions {
   timeout?: number
   /** Aborting it rejects with an AbortError (replies that come later are dropped). */
   signal?: AbortSignal
+  /** Ask only these members (ids of the current view, not this one): one, for a request served by one replica. Default: every other member. */
+  to?: readonly string[]
 }
-export const REQUEST_KEYS = ['responses', 'order', 'timeout', 'signal'] as const
+export const REQUEST_KEYS = ['responses', 'order', 'timeout', 'signal', 'to'] as const

@@ -76,7 +76,9 @@ export class Requests {
       throw new TroupeRangeError('ERR_TROUPE_MESSAGE_TOO_LARGE', `request(): a request of ${bytes.length} bytes is larger than maxMessageSize (${this.port.maxMessageSize}) less ${HEADER} bytes of header`)
     }
     const me = this.port.me()
-    const asked = new Set(this.port.view().members.filter((m) => m !== me))
+    const view = this.port.view()
+    const targets = options.to === undefined ? null : checkTargets(options.to, me, view)
+    const asked = new Set(targets ?? view.members.filter((m) => m !== me))
     const need = wanted(responses, asked.size)
     const result = Object.assign([] as Response[], { left: [] as string[], failed: [] as { member: string; error: TroupeError }[] })
     if (asked.size === 0) return Promise.resolve(result)
@@ -97,7 +99,7 @@ export class Requests {
       }
       this.pending.set(id, p)
       try {
-        this.port.send(encodeRequest(id, bytes), code | ROOM_BIT)
+        this.port.send(encodeRequest(id, bytes, targets), code | ROOM_BIT)
       } catch (err) {
         this.settle(id, err as Error) // (the send queue is full: ERR_TROUPE_BACKPRESSURE)
       }
@@ -112,7 +114,8 @@ export class Requests {
       return
     }
     const asker = msg.sender
-    if (asker === this.port.me()) return // (our own, with receiveOwn)
+    const me = this.port.me()
+    if (asker === me || (request.targets !== null && !request.targets.includes(me))) return // (our own, with receiveOwn; or not asked)
     const answer = (kind: ReplyKind, body: Uint8Array) => this.port.reply(encodeReply(kind, request.id, asker, body))
     const handlers = this.port.handlers()
     if (handlers.length === 0) return answer(Kind.unhandled, new Uint8Array(0))
@@ -216,6 +219,19 @@ function wanted(responses: unknown, asked: number): number {
     return responses
   }
   throw argType("option responses of request()", "'all', 'first', 'majority' or a number", responses)
+}
+
+/** `to` of request(): distinct members of the view, not this one. */
+function checkTargets(to: unknown, me: string, view: View): string[] {
+  if (!Array.isArray(to) || to.length === 0 || !to.every((m) => typeof m === 'string')) throw argType('option to of request()', 'a non-empty array of member ids', to)
+  const seen = new Set<string>()
+  for (const m of to as string[]) {
+    if (m === me) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option to of request() names this member itself (${m}): it does not answer its own requests`)
+    if (!view.members.includes(m)) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option to of request() names ${m}, which is not in the current view (${view.members.join(', ')})`)
+    if (seen.has(m)) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option to of request() names ${m} twice`)
+    seen.add(m)
+  }
+  return [...seen]
 }
 
 function isThenable(x: unknown): x is PromiseLike<unknown> {

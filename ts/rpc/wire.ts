@@ -3,9 +3,10 @@
 //
 //   0  u8  room        2: requests
 //   1  u8  kind        REQUEST; REPLY, FAILED, UNHANDLED
-//   2  u16 reserved    0
+//   2  u16 targets     REQUEST: 0 (every other member), else how many members it
+//                      names after the header (each u8 n | n bytes of its id); else 0
 //   4  u32 id          the request's number at its asker
-//   8  ...             REQUEST: the application's bytes
+//   8  ...             REQUEST: [the targets,] the application's bytes
 //                      REPLY, FAILED, UNHANDLED: u16 n | the asker's id (n bytes of UTF-8) |
 //                      REPLY: the reply's bytes; FAILED: the error's message (UTF-8)
 //
@@ -33,6 +34,7 @@ export interface Reply {
 }
 
 const encoder = new TextEncoder()
+const utf8 = new TextDecoder()
 
 function header(into: Uint8Array, kind: number, id: number): DataView {
   const v = new DataView(into.buffer, into.byteOffset, into.byteLength)
@@ -43,10 +45,20 @@ function header(into: Uint8Array, kind: number, id: number): DataView {
   return v
 }
 
-export function encodeRequest(id: number, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(HEADER + data.length)
-  header(out, Kind.request, id)
-  out.set(data, HEADER)
+/** A request to `targets` (null: every other member). */
+export function encodeRequest(id: number, data: Uint8Array, targets: readonly string[] | null): Uint8Array {
+  const names = (targets ?? []).map((t) => encoder.encode(t))
+  let at = HEADER
+  for (const n of names) at += 1 + n.length
+  const out = new Uint8Array(at + data.length)
+  header(out, Kind.request, id).setUint16(2, names.length, true)
+  at = HEADER
+  for (const n of names) {
+    out[at] = n.length
+    out.set(n, at + 1)
+    at += 1 + n.length
+  }
+  out.set(data, at)
   return out
 }
 
@@ -59,10 +71,23 @@ export function encodeReply(kind: ReplyKind, id: number, asker: string, body: Ui
   return out
 }
 
-/** A room message as a request: its id and bytes; null if it is not one. */
-export function parseRequest(data: Uint8Array): { id: number; data: Uint8Array } | null {
+/** A room message as a request: its id, the members it names (null: all), its bytes; null if it is not one. */
+export function parseRequest(data: Uint8Array): { id: number; targets: string[] | null; data: Uint8Array } | null {
   if (data.length < HEADER || data[0] !== ROOM_REQUESTS || data[1] !== Kind.request) return null
-  return { id: new DataView(data.buffer, data.byteOffset, HEADER).getUint32(4, true), data: data.subarray(HEADER) }
+  const v = new DataView(data.buffer, data.byteOffset, HEADER)
+  const count = v.getUint16(2, true)
+  let at = HEADER
+  let targets: string[] | null = null
+  if (count > 0) {
+    targets = []
+    for (let i = 0; i < count; i++) {
+      const n = data[at]
+      if (n === undefined || at + 1 + n > data.length) return null
+      targets.push(utf8.decode(data.subarray(at + 1, at + 1 + n)))
+      at += 1 + n
+    }
+  }
+  return { id: v.getUint32(4, true), targets, data: data.subarray(at) }
 }
 
 /**
