@@ -104,6 +104,39 @@ test("subjects – with only 'batch' listeners (the ring read in place), a subsc
   })
 })
 
+test('subjects – a subscription without a handler is an async iterator, with backpressure; break unsubscribes', async () => {
+  await withGroup(2, async ([a, b]) => {
+    const sub = b.subscribe('q.*', { highWaterMark: 16 })
+    const total = 3000
+    const sending = (async () => {
+      for (let i = 0; i < total; i++) {
+        if (!a.send(`${i}`, { subject: `q.${i % 2}` })) await new Promise((r) => a.once('drain', r))
+      }
+    })()
+    let next = 0
+    let maxQueued = 0
+    for await (const m of sub) {
+      assert.is(m.text(), `${next}`, 'in order, none lost')
+      next++
+      maxQueued = Math.max(maxQueued, sub.inbox.length)
+      if (next % 100 === 0) await new Promise((r) => setTimeout(r, 1)) // a slow consumer
+      if (next === total) break
+    }
+    await sending
+    assert.ok(sub.closed, 'break unsubscribed')
+    assert.is(b.stats().subjects.subscriptions, 0)
+    assert.ok(maxQueued <= 16 + 64, `the queue stayed near its high-water mark (${maxQueued})`)
+    // The group's end ends a loop too.
+    const open = b.subscribe('q.>')
+    const ended = (async () => {
+      for await (const _ of open);
+      return 'ended'
+    })()
+    await b.leave()
+    assert.is(await ended, 'ended')
+  })
+})
+
 test('subjects – the library\'s $ subjects reach only subscriptions that name them', async () => {
   await withGroup(2, async ([a, b]) => {
     const wild = []
@@ -128,7 +161,9 @@ test('subjects – arguments are checked', async () => {
     await throwsWith(() => a.send('x', { subjet: 'a' }), TypeError, /subject/, 'ERR_TROUPE_UNKNOWN_OPTION')
     await throwsWith(() => a.subscribe('md.>.x', () => {}), RangeError, /'>' must be the last token/, 'ERR_INVALID_ARG_VALUE')
     await throwsWith(() => a.subscribe('md.a*', () => {}), RangeError, /whole tokens only/, 'ERR_INVALID_ARG_VALUE')
-    await throwsWith(() => a.subscribe('md.x'), TypeError, /handler of subscribe\(\)/, 'ERR_INVALID_ARG_TYPE')
+    await throwsWith(() => a.subscribe('md.x', 42), TypeError, /options of subscribe\(\)/, 'ERR_INVALID_ARG_TYPE')
+    await throwsWith(() => a.subscribe('md.x', { highWaterMark: 0 }), RangeError, /highWaterMark of subscribe\(\)/, 'ERR_OUT_OF_RANGE')
+    await throwsWith(() => a.subscribe('md.x', () => {})[Symbol.asyncIterator](), TypeError, /not iterable/, 'ERR_INVALID_ARG_TYPE')
   })
 })
 

@@ -2,7 +2,7 @@
 // events give) and the checks of the arguments Group's methods take. Group
 // (group.ts) is the API itself; index.ts exports these types.
 import { OrderCode } from './boundary.js'
-import { argType } from './errors.js'
+import { argType, checkSignal, TroupeRangeError } from './errors.js'
 import type { MessageBatch } from './batch.js'
 import type { Message, View } from './message.js'
 import type { Request } from './rpc/request.js'
@@ -28,6 +28,15 @@ export interface MessagesOptions {
 }
 export const MESSAGES_KEYS = ['highWaterMark', 'signal'] as const
 export const DEFAULT_HIGH_WATER_MARK = 1024
+
+/** messages()'s options (and subscribe()'s without a handler), checked: naming the call `what`. */
+export function iterationOptions(what: string, options: MessagesOptions | undefined): { highWaterMark: number; signal: AbortSignal | undefined } {
+  if (options !== undefined) checkOptions(what, options, MESSAGES_KEYS)
+  const highWaterMark = options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
+  if (typeof highWaterMark !== 'number' || !Number.isInteger(highWaterMark)) throw argType(`option highWaterMark of ${what}`, 'an integer', highWaterMark)
+  if (highWaterMark < 1 || highWaterMark > 1 << 24) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option highWaterMark of ${what} must be between 1 and ${1 << 24} messages, got ${highWaterMark}`)
+  return { highWaterMark, signal: checkSignal(`option signal of ${what}`, options?.signal) }
+}
 
 export interface LeaveOptions {
   /** How long to wait for queued messages and the view change (ms). Default 2000. */

@@ -8,12 +8,12 @@
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
-import { checkOptions, DEFAULT_HIGH_WATER_MARK, LEAVE_KEYS, MESSAGES_KEYS, sendOrder, SYNC_KEYS, toBytes, type Data, type GroupEvents, type GroupStats, type LeaveOptions, type MessagesOptions, type SendOptions, type SyncOptions } from './api.js'
+import { checkOptions, iterationOptions, LEAVE_KEYS, sendOrder, SYNC_KEYS, toBytes, type Data, type GroupEvents, type GroupStats, type LeaveOptions, type MessagesOptions, type SendOptions, type SyncOptions } from './api.js'
 import { OrderCode, ROOM_BIT } from './boundary.js'
 import { addon, counterIndex } from './engine.js'
 import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
 import { Handout } from './handout.js'
-import { Inboxes } from './inbox.js'
+import { Inboxes, type Inbox } from './inbox.js'
 import { LiveMember, retryOf } from './live.js'
 import { RoomMessage, type Message, type View } from './message.js'
 import { Delivery } from './node/delivery.js'
@@ -167,11 +167,18 @@ export class Group extends EventEmitter<GroupEvents> {
    * matches, from now on, in delivery order: tokens separated by dots, `*`
    * one token, `>` (last) one or more (`md.EUR.*`, `md.>`). Subjects
    * starting with `$` are the library's own: only a pattern naming that first
-   * token matches them.
+   * token matches them. Without a handler the subscription is an async
+   * iterator (`for await (const msg of group.subscribe('md.>'))`), with the
+   * backpressure of messages() (its options).
    */
-  subscribe(pattern: string, handler: SubjectHandler): Subscription {
+  subscribe(pattern: string, handler?: SubjectHandler | MessagesOptions): Subscription {
     if (this.isClosed) throw new TroupeError('ERR_TROUPE_CLOSED', `subscribe(): the group '${this.name}' was left`)
-    return this.rooms.subjects.subscribe(pattern, handler)
+    if (typeof handler === 'function') return this.rooms.subjects.subscribe(pattern, handler)
+    const { highWaterMark, signal } = iterationOptions('subscribe()', handler)
+    let inbox: Inbox | null = null
+    const sub = this.rooms.subjects.subscribe(pattern, (m) => inbox!.push(m))
+    inbox = sub.inbox = this.inboxes.addFed(highWaterMark, signal, () => sub.unsubscribe())
+    return sub
   }
 
   /**
@@ -213,11 +220,7 @@ export class Group extends EventEmitter<GroupEvents> {
    * a break, when `signal` aborts, or when the group is left.
    */
   messages(options?: MessagesOptions): AsyncIterableIterator<Message> {
-    if (options !== undefined) checkOptions('messages()', options, MESSAGES_KEYS)
-    const highWaterMark = options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
-    if (typeof highWaterMark !== 'number' || !Number.isInteger(highWaterMark)) throw argType('option highWaterMark of messages()', 'an integer', highWaterMark)
-    if (highWaterMark < 1 || highWaterMark > 1 << 24) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option highWaterMark of messages() must be between 1 and ${1 << 24} messages, got ${highWaterMark}`)
-    const signal = checkSignal('option signal of messages()', options?.signal)
+    const { highWaterMark, signal } = iterationOptions('messages()', options)
     return this.inboxes.add(highWaterMark, signal, this.isClosed)
   }
 

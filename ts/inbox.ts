@@ -116,6 +116,7 @@ export class Inbox implements AsyncIterableIterator<Message> {
  */
 export class Inboxes {
   private readonly all = new Set<Inbox>()
+  private readonly fed = new Map<Inbox, () => void>() // fed by their owner (subscriptions): what to do when one ends
   private full = 0
   /** An iterator is full: take nothing more from the inbound ring. */
   held = false
@@ -133,6 +134,9 @@ export class Inboxes {
     },
     ended: (inbox) => {
       this.all.delete(inbox)
+      const onEnd = this.fed.get(inbox)
+      this.fed.delete(inbox)
+      onEnd?.()
     },
   }
 
@@ -145,7 +149,19 @@ export class Inboxes {
     return inbox
   }
 
-  /** Iterators open now. */
+  /**
+   * An iterator its owner feeds (a subscription's messages), not every
+   * message; full, it holds the group's receiving like any. `onEnd` runs
+   * once it ends (break, abort, the group closed).
+   */
+  addFed(highWaterMark: number, signal: AbortSignal | undefined, onEnd: () => void): Inbox {
+    const inbox = new Inbox(this.host, highWaterMark, signal)
+    this.fed.set(inbox, onEnd)
+    if (signal?.aborted) inbox.finish(null, true)
+    return inbox
+  }
+
+  /** Iterators open now that take every message. */
   get count(): number {
     return this.all.size
   }
@@ -156,7 +172,7 @@ export class Inboxes {
 
   /** The group closed: every iteration ends (after what it holds), with `error` if there is one. */
   finishAll(error: Error | null): void {
-    for (const inbox of [...this.all]) inbox.finish(error)
+    for (const inbox of [...this.all, ...this.fed.keys()]) inbox.finish(error)
   }
 }
 

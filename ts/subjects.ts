@@ -16,7 +16,8 @@
 //
 // and is handed to the matching subscriptions only (never to 'message',
 // 'batch' or the iterators). One room per group (group.ts, through rooms.ts).
-import { argType, TroupeRangeError } from './errors.js'
+import { argType, TroupeRangeError, TroupeTypeError } from './errors.js'
+import type { Inbox } from './inbox.js'
 import { Message } from './message.js'
 import type { RoomSink } from './node/receiver.js'
 import { ORDERS, type Order } from './options.js'
@@ -34,11 +35,13 @@ export class SubjectMessage extends Message {
 
 export type SubjectHandler = (msg: SubjectMessage) => void
 
-/** What subscribe() returns. */
-export class Subscription {
+/** What subscribe() returns: with no handler, an async iterator of the messages too. */
+export class Subscription implements AsyncIterable<SubjectMessage> {
   /** Messages handed to this subscription. */
   received = 0
   private active = true
+  /** subscribe() without a handler: the messages wait here for the loop. */
+  inbox: Inbox | null = null
 
   constructor(readonly pattern: string, readonly handler: SubjectHandler, private readonly remove: (s: Subscription) => void) {}
 
@@ -46,11 +49,17 @@ export class Subscription {
     return !this.active
   }
 
-  /** No more messages reach the handler (at once, even for messages of the batch being handed). */
+  /** No more messages reach the handler (at once, even for messages of the batch being handed); a loop over it ends. */
   unsubscribe(): void {
     if (!this.active) return
     this.active = false
     this.remove(this)
+    this.inbox?.finish()
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<SubjectMessage> {
+    if (this.inbox === null) throw new TroupeTypeError('ERR_INVALID_ARG_TYPE', `subscribe('${this.pattern}') was given a handler: it is not iterable (subscribe without one to iterate)`)
+    return this.inbox as AsyncIterator<SubjectMessage>
   }
 }
 
