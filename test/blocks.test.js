@@ -7,6 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Group } from '../dist/index.js'
 import { Counter, joinWith, LockService, ReplicatedMap } from '../dist/blocks/index.js'
+import { MapMachine, unionByLargerSide } from '../dist/blocks/map.js'
 import { until, uniqueGroup } from './helpers/wait.js'
 import { throwsWith } from './helpers/assert.js'
 
@@ -174,6 +175,49 @@ test("blocks – several in one group beside the application's messages and stat
   } finally {
     await Promise.all(groups.map((g) => g.leave().catch(() => {})))
   }
+})
+
+test('blocks – MapMachine reconciles a merge: each side\'s first member sends its map, operations wait, every member ends with one map', () => {
+  // Two sides, {a, b} and {c}, each with its own map, merge. Every member is
+  // fed the same operations in the same order (what total order gives them).
+  const sides = [['a', 'b'], ['c']]
+  const members = { a: new MapMachine(unionByLargerSide), b: new MapMachine(unionByLargerSide), c: new MapMachine(unionByLargerSide) }
+  const settled = []
+  for (const [id, m] of Object.entries(members)) m.settled = (op, sender, result) => settled.push(`${id}: ${op.k} from ${sender} -> ${result}`)
+  let i = 0
+  const feed = (op, sender) => Object.values(members).map((m) => m.apply({ ...op, i: ++i }, sender))
+  const side = (ids, op) => ids.forEach((id) => members[id].apply({ ...op, i: ++i }, ids[0]))
+  side(['a', 'b'], { o: 'set', k: 'x', v: 1 })
+  side(['a', 'b'], { o: 'set', k: 'y', v: 1 })
+  side(['c'], { o: 'set', k: 'x', v: 2 })
+  side(['c'], { o: 'set', k: 'z', v: 2 })
+  const outgoing = Object.fromEntries(Object.entries(members).map(([id, m]) => [id, m.onMerge(sides, id)]))
+  assert.ok(outgoing.a && outgoing.c && outgoing.b === null, 'the first member of each side sends its map')
+  assert.equal(feed({ o: 'set', k: 'w', v: 3 }, 'b'), ['later', 'later', 'later'], 'operations wait while the merge is reconciled')
+  feed(outgoing.c, 'c')
+  assert.ok(members.a.reconciling)
+  feed(outgoing.a, 'a')
+  for (const m of Object.values(members)) {
+    assert.not.ok(m.reconciling)
+    assert.equal(Object.fromEntries(m.entries), { x: 1, y: 1, z: 2, w: 3 }, 'the larger side wins x; every key kept; then what waited')
+  }
+  assert.equal(settled.sort(), ['a: w from b -> undefined', 'b: w from b -> undefined', 'c: w from b -> undefined'])
+})
+
+test('blocks – MapMachine: a side whose every member left is not waited for; a side\'s next member sends when its first left', () => {
+  const sides = [['a', 'b'], ['c'], ['d']]
+  const m = new MapMachine(unionByLargerSide)
+  m.apply({ o: 'set', k: 'k', v: 'mine', i: 1 }, 'a')
+  assert.equal(m.onMerge(sides, 'b'), null, 'b is not the first of its side')
+  const after = m.onView(['b', 'c'], 'b') // a and d left before sending
+  assert.is(after.o, 'side', 'b, now the first of its side here, sends')
+  m.apply({ ...after, i: 2 }, 'b')
+  assert.ok(m.reconciling, 'c has not sent yet')
+  m.apply({ o: 'side', m: after.m, s: 1, e: [['c', 1]], i: 3 }, 'c')
+  assert.not.ok(m.reconciling, "d's side is gone: not waited for")
+  assert.equal(Object.fromEntries(m.entries), { k: 'mine', c: 1 })
+  m.apply({ o: 'side', m: 'another merge', s: 0, e: [['stale', 1]], i: 4 }, 'x')
+  assert.is(m.entries.has('stale'), false, "a side's map of another merge is ignored")
 })
 
 test.run()

@@ -22,12 +22,23 @@ export interface Op {
   [field: string]: unknown
 }
 
+/** An operation a machine asks its member to send (in total order, like the application's). */
+export type Outgoing = Record<string, unknown> & { o: string }
+
 /** A replicated state machine: deterministic, fed the same operations and views in the same order at every member. */
 export interface Machine {
-  /** Applies `op` from `sender`; what it returns settles the sender's promise (an Error rejects it). Null: malformed, dropped. */
-  apply(op: Op, sender: string): { result: unknown } | null
-  /** A new view (or, when the block attaches, the current one): `members` are those in it. */
-  onView(members: readonly string[]): void
+  /**
+   * Applies `op` from `sender`; what it returns settles the sender's promise
+   * (an Error rejects it). Null: malformed, dropped. 'later': it waits (a
+   * merge is being reconciled); `settled` reports it when it is applied.
+   */
+  apply(op: Op, sender: string): { result: unknown } | null | 'later'
+  /** A new view (or, when the block attaches, the current one): `members` are those in it; `me` this member. May ask to send an operation. */
+  onView(members: readonly string[], me: string): Outgoing | null | void
+  /** partitions 'merge': sides that went on apart are one view again (after its onView). May ask to send an operation. */
+  onMerge?(sides: readonly (readonly string[])[], me: string): Outgoing | null
+  /** Where a machine reports an operation it applied later ('later'). */
+  settled?: (op: Op, sender: string, result: unknown) => void
   /** The state as JSON-able data, and back. */
   snapshot(): unknown
   restore(snapshot: unknown): void
@@ -89,10 +100,17 @@ export abstract class Block<Events extends Record<keyof Events, any[]> = Record<
     if (this.attached) throw new TroupeError('ERR_TROUPE_UNSUPPORTED', `${this.kind} '${this.name}' is in a group already: a block belongs to one group`)
     this.attached = group
     group.subscribe(this.subject, (msg) => this.onMessage(msg))
-    group.on('view', (view: View) => this.machine.onView(view.members))
+    group.on('view', (view: View) => this.send(this.machine.onView(view.members, group.me)))
+    group.on('merge', ({ sides }) => this.send(this.machine.onMerge?.(sides, group.me)))
+    this.machine.settled = (op, sender, result) => this.settle(op, sender, result)
     group.on('rejoining', () => this.failAll(new TroupeError('ERR_TROUPE_REJOINED', `${this.kind} '${this.name}': this member was left out of the view and rejoins as a new incarnation; its operations in flight end (the group's state comes back with the rejoin)`)))
     void group.closed.then(() => this.failAll(new TroupeError('ERR_TROUPE_CLOSED', `${this.kind} '${this.name}': the group '${group.name}' was left`)))
-    this.machine.onView(group.view.members)
+    this.send(this.machine.onView(group.view.members, group.me))
+  }
+
+  /** An operation the machine asked for: sent, nobody waits for it. */
+  private send(op: Outgoing | null | void): void {
+    if (op) this.submit(op).catch(() => {}) // (the group closed: it no longer matters)
   }
 
   /** This member's id in the group. */
@@ -144,12 +162,17 @@ export abstract class Block<Events extends Record<keyof Events, any[]> = Record<
       this.dropped++
       return
     }
-    if (msg.sender !== this.attached?.me) return
+    if (applied !== 'later') this.settle(op, msg.sender, applied.result)
+  }
+
+  /** Our operation `op` was applied here with `result`: its promise settles. */
+  private settle(op: Op, sender: string, result: unknown): void {
+    if (sender !== this.attached?.me) return
     const w = this.waiting.get(op.i)
     if (!w) return
     this.waiting.delete(op.i)
-    if (applied.result instanceof Error) w.reject(applied.result)
-    else w.resolve(applied.result)
+    if (result instanceof Error) w.reject(result)
+    else w.resolve(result)
   }
 
   private failAll(error: Error): void {

@@ -10,13 +10,15 @@
 import { OrderCode, ROOM_BIT } from '../boundary.js'
 import { CounterMachine } from '../blocks/counter.js'
 import { LockMachine } from '../blocks/locks.js'
-import type { Op } from '../blocks/block.js'
+import { MapMachine, unionByLargerSide } from '../blocks/map.js'
+import type { Op, Outgoing } from '../blocks/block.js'
 import type { Message, View } from '../message.js'
 import { Subjects } from '../subjects.js'
 import type { Random } from './random.js'
 
 const LOCKS = '$blocks.locks.sim'
 const COUNTER = '$blocks.counter.sim'
+const MAP = '$blocks.map.sim'
 const LOCK_NAMES = ['L0', 'L1']
 const utf8 = new TextDecoder()
 const encoder = new TextEncoder()
@@ -24,6 +26,8 @@ const encoder = new TextEncoder()
 export class SimBlocks {
   readonly locks = new LockMachine()
   readonly counter = new CounterMachine()
+  /** Reconciled when sides merge (partitions 'merge'): the sides' maps become one. */
+  readonly map = new MapMachine<number>(unionByLargerSide)
   private readonly subjects = new Subjects()
   private nextOp = 1
   private readonly waiting = new Set<string>() // locks asked for, not granted yet
@@ -51,7 +55,11 @@ export class SimBlocks {
     const i = this.nextOp++
     let subject = COUNTER
     let op: Record<string, unknown>
-    if (r.chance(0.5)) {
+    if (r.chance(0.3)) {
+      subject = MAP
+      const k = `k${r.int(0, 9)}`
+      op = r.chance(0.8) ? { o: 'set', k, v: r.int(0, 999) } : { o: 'del', k }
+    } else if (r.chance(0.5)) {
       const lock = r.pick(LOCK_NAMES)
       if (this.holding.has(lock)) {
         op = { o: 'unlock', n: lock, r: this.holding.get(lock) }
@@ -63,7 +71,15 @@ export class SimBlocks {
       subject = LOCKS
     } else if (r.chance(0.7)) op = { o: 'add', d: r.int(1, 5) }
     else op = { o: 'cas', e: this.counter.value, u: this.counter.value + 10 }
-    const key = keyOf()
+    return this.message(subject, op, i, keyOf())
+  }
+
+  /** An operation the map asks to send (its side's map at a merge). */
+  mapOp(op: Outgoing | null, keyOf: () => string): { data: Uint8Array; code: number; key: string } | null {
+    return op ? this.message(MAP, op, this.nextOp++, keyOf()) : null
+  }
+
+  private message(subject: string, op: Record<string, unknown>, i: number, key: string): { data: Uint8Array; code: number; key: string } {
     const data = this.subjects.frame(subject, encoder.encode(JSON.stringify({ ...op, i, key })))
     return { data, code: OrderCode.total | ROOM_BIT, key }
   }
@@ -78,14 +94,26 @@ export class SimBlocks {
 
   private apply(subject: string, data: Uint8Array, sender: string): void {
     const op = JSON.parse(utf8.decode(data)) as Op & { key: string }
-    const machine = subject === LOCKS ? this.locks : this.counter
+    const machine = subject === LOCKS ? this.locks : subject === MAP ? this.map : this.counter
     if (machine.apply(op, sender) === null) throw new Error(`sim: a block operation did not apply: ${utf8.decode(data)}`)
     this.applied++
     this.lastKey = op.key
   }
 
-  onView(view: View): void {
+  /** A view; the map may ask to send its side's map (a merge under way). */
+  onView(view: View): Outgoing | null {
     this.locks.onView(view.members)
+    return this.map.onView(view.members, this.me)
+  }
+
+  /** Sides merged; the map may ask to send its side's map. */
+  onMerge(sides: string[][]): Outgoing | null {
+    return this.map.onMerge(sides, this.me)
+  }
+
+  /** The map, in one string (keys sorted), and whether a merge is still being reconciled. */
+  mapDigest(): string {
+    return `${[...this.map.entries].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(',')}${this.map.reconciling ? ' (reconciling)' : ''}`
   }
 
   /** Members in the lock queues that are not in `view` (none, once the view is applied: a lock of a member gone is released). */
@@ -97,16 +125,17 @@ export class SimBlocks {
   /** Lock queues and the counter, in one string (lock names sorted): equal strings, equal state. */
   digest(): string {
     const queues = [...this.locks.queues].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([l, q]) => `${l}:${q.map((e) => `${e.member}/${e.id}`).join(',')}`)
-    return `${queues.join(' ')} | ${this.counter.value}`
+    return `${queues.join(' ')} | ${this.counter.value} | ${this.mapDigest()}`
   }
 
   snapshot(): Uint8Array {
-    return encoder.encode(JSON.stringify({ locks: this.locks.snapshot(), counter: this.counter.snapshot() }))
+    return encoder.encode(JSON.stringify({ locks: this.locks.snapshot(), counter: this.counter.snapshot(), map: this.map.snapshot() }))
   }
 
   restore(bytes: Uint8Array): void {
-    const s = JSON.parse(utf8.decode(bytes)) as { locks: unknown; counter: unknown }
+    const s = JSON.parse(utf8.decode(bytes)) as { locks: unknown; counter: unknown; map: unknown }
     this.locks.restore(s.locks)
     this.counter.restore(s.counter)
+    this.map.restore(s.map)
   }
 }

@@ -18,7 +18,8 @@
 //   state                   members of the final view agree on the replicated state
 //   blocks                  members that install a view hold the same lock queues and
 //                           counter there, and no lock of a member not in it
-//                           (the building blocks' machines, sim/blocks.ts)
+//                           (the building blocks' machines, sim/blocks.ts); and
+//                           one map at the end, sides merged or not
 const ORDERED = new Set(['fifo', 'causal', 'total', 'safe', 'sync'])
 
 export interface LoggedView {
@@ -38,6 +39,8 @@ export interface Log {
   /** Causal messages sent: what they depend on (the last causal message delivered from each sender). */
   causalDeps?: Map<string, string[]>
   finalState?: number | string
+  /** The building blocks' map at the end (reconciled when sides merge, so one in every mode). */
+  finalMap?: string
   /** The building blocks' state as each view was installed (sim/blocks.ts digest). */
   blockViews?: { view: number; founder: string; digest: string; strangers: string[] }[]
 }
@@ -331,6 +334,8 @@ export function checkInvariants(logs: readonly Log[], o: CheckOptions): string[]
     if (new Set(finalSets.values()).size > 1) fail(`members of the final view delivered different sets in it`)
     const states = new Set(alive.filter((l) => l.finalState !== undefined && o.oneState !== false).map((l) => l.finalState))
     if (states.size > 1) fail(`members of the final view disagree on the replicated state: ${[...states].join(', ')}`)
+    const maps = new Set(alive.filter((l) => l.finalMap !== undefined).map((l) => l.finalMap))
+    if (maps.size > 1) fail(`members of the final view hold different maps (merges reconciled?): ${[...maps].join(' / ')}`)
   }
   return errors
 }

@@ -128,7 +128,7 @@ export class SimNode {
       view: (view: View) => {
         if (this.generation !== generation) return
         inc.views.push({ view, founder: this.member.gms.founder, atNs: w.nowNs })
-        blocks.onView(view)
+        this.sendBlockOp(blocks.mapOp(blocks.onView(view), () => `${id}/${++this.sendCounter}`))
         // (A joiner's first view: once its state is in, at ready.)
         if (inc.views.length > 1) inc.blockViews.push({ view: view.id, founder: this.member.gms.founder, digest: blocks.digest(), strangers: blocks.strangers(view) })
       },
@@ -137,7 +137,9 @@ export class SimNode {
         if (this.generation === generation && first) inc.blockViews.push({ view: first.view.id, founder: first.founder, digest: blocks.digest(), strangers: blocks.strangers(first.view) })
       },
       merge: (_view: View, sides: string[][]) => {
-        if (this.generation === generation) inc.merges.push(sides)
+        if (this.generation !== generation) return
+        inc.merges.push(sides)
+        this.sendBlockOp(blocks.mapOp(blocks.onMerge(sides), () => `${id}/${++this.sendCounter}`))
       },
       blocked: (blocked: boolean) => {
         if (blocked) inc.blockedNs.push(w.nowNs)
@@ -236,7 +238,10 @@ export class SimNode {
   /** One random operation of the building blocks (a lock, an unlock, an add, a compare-and-set). */
   blockOp(r: Random): boolean {
     if (!this.alive || !this.member.joined || this.stalled) return false
-    const op = this.blocks.next(r, () => `${this.inc.id}/${++this.sendCounter}`)
+    return this.sendBlockOp(this.blocks.next(r, () => `${this.inc.id}/${++this.sendCounter}`))
+  }
+
+  private sendBlockOp(op: { data: Uint8Array; code: number; key: string } | null): boolean {
     if (op === null) return false
     this.inc.sent.push(op.key)
     this.outbox.send(op.data, op.code)

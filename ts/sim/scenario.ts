@@ -221,7 +221,7 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
   const logs: Log[] = w.incarnations.map((inc) => {
     const node = w.nodes[inc.node]!
     const live = inc.end === 'running' && node.inc === inc
-    return { ...inc, ...(live ? { finalState: `${node.state} ${node.blocks.digest()}` } : {}) }
+    return { ...inc, ...(live ? { finalState: `${node.state} ${node.blocks.digest()}`, finalMap: node.blocks.mapDigest() } : {}) }
   })
   // In 'merge' mode the sides deliver different messages while apart and keep
   // their own state (reconciling is the application's): no one-state check.
