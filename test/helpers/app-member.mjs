@@ -5,7 +5,10 @@
 //                    { cmd: 'hold', text }               hold (never answer) requests whose text is `text`
 //                    { cmd: 'lock', lock } | { cmd: 'unlock', lock }   ({ type: 'granted' | 'unlocked', lock } follow)
 //                    { cmd: 'work', count }              count map sets and counter adds, in turn ({ type: 'worked' })
+//                    { cmd: 'set', key, value }          one map set ({ type: 'set', key })
 //                    { cmd: 'state' }                    { type: 'state', map, counter, grants, queue }
+//   options: Group.join's, and mapMerge (the map's option merge, 'union')
+//   child -> parent  also { type: 'merge', sides }
 //   child -> parent  { type: 'joined', me } | { type: 'view', members }
 //                    { type: 'hold', text }                 the hold is in place
 //                    { type: 'holding', text, from }     a held request arrived
@@ -14,12 +17,13 @@
 import { Counter, joinWith, LockService, ReplicatedMap } from '../../dist/blocks/index.js'
 
 const [groupName, memberName, optionsJson] = process.argv.slice(2)
-const map = new ReplicatedMap('kv')
+const { mapMerge, ...joinOptions } = JSON.parse(optionsJson || '{}')
+const map = new ReplicatedMap('kv', mapMerge ? { merge: mapMerge } : {})
 const locks = new LockService('locks')
 const counter = new Counter('n')
 const grants = [] // every 'granted' event here: `${lock} ${member}`
 locks.on('granted', (e) => grants.push(`${e.lock} ${e.member}`))
-const group = await joinWith(groupName, [map, locks, counter], { name: memberName, ...JSON.parse(optionsJson || '{}') })
+const group = await joinWith(groupName, [map, locks, counter], { name: memberName, ...joinOptions })
 const handles = new Map()
 const send = (m) => process.send(m)
 const holding = new Set()
@@ -32,6 +36,7 @@ group.on('request', (req) => {
   return `${memberName}:${req.text()}`
 })
 group.on('view', (v) => send({ type: 'view', members: v.members }))
+group.on('merge', ({ sides }) => send({ type: 'merge', sides }))
 send({ type: 'joined', me: group.me })
 send({ type: 'view', members: group.view.members })
 
@@ -69,6 +74,10 @@ process.on('message', async (m) => {
       await counter.add(1)
     }
     send({ type: 'worked' })
+  }
+  else if (m.cmd === 'set') {
+    await map.set(m.key, m.value)
+    send({ type: 'set', key: m.key })
   }
   else if (m.cmd === 'state') send({ type: 'state', map: map.toJSON(), counter: counter.value, grants, queue: m.lock ? locks.queue(m.lock) : [] })
   else if (m.cmd === 'leave') {
