@@ -44,7 +44,22 @@ export interface LeaveOptions {
   /** Aborting it closes the member at once (as if it crashed; the others remove it) and rejects leave() with an AbortError. */
   signal?: AbortSignal
 }
-export const LEAVE_KEYS = ['timeout', 'signal'] as const
+const LEAVE_KEYS = ['timeout', 'signal'] as const
+
+/** leave()'s options (or its timeout alone), checked. */
+export function leaveOptions(options: LeaveOptions | number | undefined): { timeoutMs: number; signal: AbortSignal | undefined } {
+  let timeoutMs = 2000
+  let signal: AbortSignal | undefined
+  if (typeof options === 'number') timeoutMs = options
+  else if (options !== undefined) {
+    checkOptions('leave()', options, LEAVE_KEYS)
+    timeoutMs = options.timeout ?? timeoutMs
+    signal = checkSignal('option signal of leave()', options.signal)
+  }
+  if (typeof timeoutMs !== 'number') throw argType('the timeout of leave()', 'a number of ms', timeoutMs)
+  if (!(timeoutMs >= 0 && timeoutMs <= 3_600_000)) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `the timeout of leave() must be between 0 and 3600000 ms, got ${timeoutMs}`)
+  return { timeoutMs, signal }
+}
 
 export interface SyncOptions {
   /** Aborting it rejects sync() with an AbortError (the barrier still takes its place in the group). */

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
-import { checkOptions, iterationOptions, LEAVE_KEYS, sendOrder, SYNC_KEYS, toBytes, type Data, type GroupEvents, type GroupStats, type LeaveOptions, type MessagesOptions, type SendOptions, type SyncOptions } from './api.js'
+import { checkOptions, iterationOptions, leaveOptions, sendOrder, SYNC_KEYS, toBytes, type Data, type GroupEvents, type GroupStats, type LeaveOptions, type MessagesOptions, type SendOptions, type SyncOptions } from './api.js'
 import { OrderCode, ROOM_BIT } from './boundary.js'
 import { addon, counterIndex } from './engine.js'
 import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
@@ -328,16 +328,7 @@ export class Group extends EventEmitter<GroupEvents> {
    * first), and closes the sockets.
    */
   async leave(options?: LeaveOptions | number): Promise<void> {
-    let timeoutMs = 2000
-    let signal: AbortSignal | undefined
-    if (typeof options === 'number') timeoutMs = options
-    else if (options !== undefined) {
-      checkOptions('leave()', options, LEAVE_KEYS)
-      timeoutMs = options.timeout ?? timeoutMs
-      signal = checkSignal('option signal of leave()', options.signal)
-    }
-    if (typeof timeoutMs !== 'number') throw argType('the timeout of leave()', 'a number of ms', timeoutMs)
-    if (!(timeoutMs >= 0 && timeoutMs <= 3_600_000)) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `the timeout of leave() must be between 0 and 3600000 ms, got ${timeoutMs}`)
+    const { timeoutMs, signal } = leaveOptions(options)
     if (this.isClosed) return
     if (signal?.aborted) {
       this.shutdown()
