@@ -15,7 +15,7 @@ test('bench --app – requests and subject phases run; receivers get exactly the
   })
   assert.is(code, 0, stderr)
   const r = JSON.parse(stdout)
-  assert.equal(r.requests.map((q) => q.responses), ['first', 'all'])
+  assert.equal(r.requests.map((q) => `${q.responses} ${q.replies}`), ['first direct', 'all direct', 'first multicast', 'all multicast'])
   for (const q of r.requests) assert.ok(q.sequential > 0 && q.p50 > 0 && q.p99 >= q.p50 && q.perSecond > 0, JSON.stringify(q))
   assert.equal(r.streams.map((s) => s.mode), ['plain', 'all', 'one'])
   for (const s of r.streams) {

@@ -6,10 +6,13 @@
 // and the room dropping what does not parse.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { randomBytes } from 'node:crypto'
 import { Group, Response } from '../dist/index.js'
+import { defaultEndpoint } from '../dist/options.js'
+import { Direct } from '../dist/node/direct.js'
 import { Requests } from '../dist/rpc/room.js'
 import { encodeReply, encodeRequest, Kind, ROOM_REQUESTS } from '../dist/rpc/wire.js'
-import { until } from './helpers/wait.js'
+import { until, uniqueGroup } from './helpers/wait.js'
 import { throwsWith } from './helpers/assert.js'
 import { withGroup as withGroupOf } from './helpers/groups.js'
 
@@ -36,6 +39,18 @@ test("request – 'all' gets every other member's answer: a returned value, an a
     assert.equal(responses.failed, [])
     assert.is(messages, 0, "a request never reaches 'message'")
     assert.is(a.stats().requests.waiting, 0)
+    for (const g of [b, c, d]) assert.is(g.stats().requests.overheard, 0, 'each reply went to the asker alone')
+    // replies: 'multicast': on each responder's stream, which every member receives.
+    const viaAll = await a.request('ping', { replies: 'multicast' })
+    assert.equal(byMember(viaAll), { [b.me]: 'b:ping', [c.me]: 'c:ping', [d.me]: 'd:ping' })
+    await until(() => [b, c, d].every((g) => g.stats().requests.overheard === 2), { what: 'each member to receive the two other replies' })
+    // A reply too large for one datagram goes on the system channel: the others receive it too.
+    b.removeAllListeners('request')
+    b.on('request', () => new Uint8Array(100_000).fill(7))
+    const big = await a.request('big', { to: [b.me] })
+    assert.is(big[0].data.length, 100_000)
+    assert.ok(big[0].data.every((x) => x === 7))
+    await until(() => c.stats().requests.overheard === 3 && d.stats().requests.overheard === 3, { what: 'the others to receive the large reply' })
   })
 })
 
@@ -204,10 +219,79 @@ test('request – arguments are checked and the errors name the option', async (
     await throwsWith(() => a.request('x', { order: 'bogus' }), RangeError, /option order of request\(\)/, 'ERR_INVALID_ARG_VALUE')
     await throwsWith(() => a.request('x', { respones: 'all' }), TypeError, /responses/, 'ERR_TROUPE_UNKNOWN_OPTION')
     await throwsWith(() => a.request('x', { signal: {} }), TypeError, /option signal of request\(\)/, 'ERR_INVALID_ARG_TYPE')
+    await throwsWith(() => a.request('x', { replies: 'unicast' }), RangeError, /option replies of request\(\)/, 'ERR_INVALID_ARG_VALUE')
     // Alone in the view: no one to ask.
     const alone = await a.request('anyone?')
     assert.is(alone.length, 0)
   })
+})
+
+test('request – in a closed group, and over udp-unicast: replies reach the asker alone', async () => {
+  await withGroup(3, async ([a, b, c]) => {
+    for (const g of [b, c]) g.on('request', (req) => `sealed ${req.text()}`)
+    const got = await a.request('x')
+    assert.equal(got.map((r) => r.text()), ['sealed x', 'sealed x'])
+  }, { key: randomBytes(32) })
+  const name = uniqueGroup('request-unicast')
+  const base = defaultEndpoint(name).port
+  const peers = [0, 1, 2].map((i) => `127.0.0.1:${base + i}`)
+  const groups = []
+  try {
+    for (const i of [0, 1, 2]) groups.push(await Group.join(name, { name: `u${i}`, transport: 'udp-unicast', peers, port: base + i, datagramSize: 1472 }))
+    await until(() => groups.every((g) => g.view.members.length === 3), { timeout: 10000, what: 'a view of 3' })
+    for (const g of groups.slice(1)) g.on('request', () => g.me)
+    const got = await groups[0].request('who')
+    assert.equal(got.map((r) => r.text()).sort(), [groups[1].me, groups[2].me].sort())
+    for (const g of groups.slice(1)) assert.is(g.stats().requests.overheard, 0)
+  } finally {
+    await Promise.all(groups.map((g) => g.leave().catch(() => {})))
+  }
+})
+
+test('request – direct messages: in order and exactly once over a link that loses, reorders and duplicates', () => {
+  // Two Direct channels wired through a seeded lossy link; time moves by hand.
+  const seed = Number(process.env.SEED ?? Date.now() % 1e9)
+  let x = seed >>> 0 || 1
+  const rand = () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32)
+  let now = 0
+  const inFlight = []
+  const got = []
+  const flushes = [] // (the end of a turn: when the test says)
+  const make = (me) => new Direct({
+    send: (c, to) => {
+      if (rand() < 0.2) return // lost
+      inFlight.push({ c, to, from: me })
+      if (rand() < 0.1) inFlight.push({ c, to, from: me }) // duplicated
+    },
+    deliver: (from, bytes) => got.push(bytes[0] + 256 * bytes[1]),
+    now: () => now,
+    later: (flush) => flushes.push(flush),
+    retry: 10,
+    maxControl: 200, // a few messages to a datagram
+  })
+  const ends = { a: make('a'), b: make('b') }
+  for (let i = 0; i < 1000; i++) ends.a.send('b', new Uint8Array([i & 255, i >> 8]))
+  for (const flush of flushes.splice(0)) flush()
+  for (let step = 0; step < 10_000 && !(got.length === 1000 && ends.a.idle); step++) {
+    // Deliver what is in flight in a shuffled order, then let time pass.
+    for (let k = inFlight.length - 1; k > 0; k--) {
+      const j = Math.floor(rand() * (k + 1))
+      ;[inFlight[k], inFlight[j]] = [inFlight[j], inFlight[k]]
+    }
+    for (const { c, to, from } of inFlight.splice(0)) {
+      if (c.kind === 'direct') ends[to].onDirect(from, c.parts)
+      else ends[to].onAck(from, c.seq)
+    }
+    for (const flush of flushes.splice(0)) flush()
+    now += 5
+    ends.a.tick()
+  }
+  assert.equal(got, Array.from({ length: 1000 }, (_, i) => i), `in order, exactly once (SEED=${seed})`)
+  assert.ok(ends.a.idle, `everything acknowledged (SEED=${seed})`)
+  assert.ok(ends.a.resent > 0 && ends.b.dropped > 0, 'the link did lose and duplicate')
+  ends.a.send('b', new Uint8Array([1, 0]))
+  ends.a.onView(['a'])
+  assert.ok(ends.a.idle, 'a peer gone from the view is forgotten')
 })
 
 test('request – the room drops what does not parse, and ignores replies to others', () => {

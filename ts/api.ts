@@ -91,8 +91,8 @@ export interface GroupStats {
   rejoins: number
   /** Bulk transfers under way here, as source and as receiver; system-channel messages dropped (malformed). */
   transfers: { outgoing: number; incoming: number; dropped: number }
-  /** Our requests waiting for answers; requests and replies dropped (malformed). */
-  requests: { waiting: number; dropped: number }
+  /** Our requests waiting for answers; requests and replies dropped (malformed); replies to others received (only large ones go to everyone). */
+  requests: { waiting: number; dropped: number; overheard: number }
   /** Subscriptions here; messages with a subject none of them matched; malformed ones dropped. */
   subjects: { subscriptions: number; unmatched: number; dropped: number }
   /** Every other member's lag behind this member's stream. */

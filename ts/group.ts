@@ -112,8 +112,9 @@ export class Group extends EventEmitter<GroupEvents> {
       requests: {
         me, view,
         send: (message, code) => this.outbox.send(message, code),
-        reply: (message) => {
-          if (!this.isClosed) this.outbox.send(message, SYSTEM)
+        reply: (message, to) => {
+          if (this.isClosed) return
+          if (to === null || !this.live.member.sendDirect(to, message)) this.outbox.send(message, SYSTEM)
         },
         handlers: () => this.listeners('request') as never,
         maxMessageSize: options.maxMessageSize,
@@ -309,7 +310,7 @@ export class Group extends EventEmitter<GroupEvents> {
       viewDropped: member.messagesDropped,
       rejoins: this.rejoins,
       transfers: { ...this.rooms.transfers.counts, dropped: this.rooms.transfers.dropped },
-      requests: { waiting: this.rooms.requests.waiting, dropped: this.rooms.requests.dropped },
+      requests: { waiting: this.rooms.requests.waiting, dropped: this.rooms.requests.dropped, overheard: this.rooms.requests.overheard },
       subjects: { subscriptions: this.rooms.subjects.subscriptions, unmatched: this.rooms.subjects.unmatched, dropped: this.rooms.subjects.dropped },
       members: this.isClosed ? [] : engine.lags().map((l) => ({
         member: member.idOf(l.id) ?? l.id,
@@ -363,6 +364,8 @@ export class Group extends EventEmitter<GroupEvents> {
       })
     }
     this.live.flush()
+    // Direct messages (replies) on their way: acknowledged before we go, within the time left.
+    while (!this.live.member.directIdle && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2))
     if (this.live.member.joined && this.view.members.length > 1) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, deadline - performance.now()) + 2 * this.options.suspectTimeout)
@@ -393,6 +396,7 @@ export class Group extends EventEmitter<GroupEvents> {
         this.emit('view', view)
       }),
       system: (sender, data) => this.rooms.onSystem(sender, data),
+      direct: (sender, data) => this.rooms.onDirect(sender, data),
       ready: () => {
         if (this.onJoined) {
           this.onJoined()

@@ -15,6 +15,7 @@
 // policy → events.deliver.
 import { Gms, type GmsConfig, type GmsHost } from './membership/gms.js'
 import { decodeControl, encodeControl, type Control, type Install } from './membership/messages.js'
+import { Direct } from './node/direct.js'
 import type { Message, View } from './message.js'
 import { FlushCut } from './node/cut.js'
 import { Receiver, type FastSink, type RoomSink } from './node/receiver.js'
@@ -56,6 +57,8 @@ export interface MemberEvents {
   refused?(holder: string): void
   /** A message of the system channel (transfer/room.ts), whole, in its sender's stream order. */
   system?(sender: string, data: Uint8Array): void
+  /** A direct message from another member (node/direct.ts), in the order it sent them. */
+  direct?(sender: string, data: Uint8Array): void
 }
 
 export interface MemberConfig extends GmsConfig {
@@ -83,6 +86,7 @@ export class Member {
   private view: View | null = null
   private taker: StateTaker | null = null // a joiner pulling the state
   private readonly stateOut: StateGiver
+  private readonly direct: Direct
   private readonly local: [string, Control][] = []
   private inLocal = false
   private nowMs = 0
@@ -94,6 +98,14 @@ export class Member {
     this.hex = config.id.slice(-16)
     this.nowMs = nowMs
     this.stateOut = new StateGiver(this.stateHost())
+    this.direct = new Direct({
+      send: (c, to) => this.send(c, to),
+      deliver: (from, bytes) => this.events.direct?.(from, bytes),
+      now: () => this.nowMs,
+      later: (flush) => queueMicrotask(flush),
+      retry: config.retry,
+      maxControl: config.maxControl,
+    })
     this.holdBack = new HoldBack({
       deliver: (msg) => events.deliver(msg),
       laneOf: (hex) => {
@@ -223,12 +235,28 @@ export class Member {
     if (this.receiver.atCut && this.view) this.flush.fetchMissing(this.view.members)
     if (this.taker) this.askState(true)
     this.stateOut.expire()
+    this.direct.tick()
     this.pump()
   }
 
   leave(): void {
     this.gms.leave()
     this.pump()
+  }
+
+  /**
+   * Sends `bytes` to member `to` alone, reliably and in order (node/direct.ts);
+   * false if they do not fit one datagram (nothing sent).
+   */
+  sendDirect(to: string, bytes: Uint8Array): boolean {
+    if (bytes.length > this.direct.maxMessage) return false
+    this.direct.send(to, bytes)
+    return true
+  }
+
+  /** No direct message of ours waits for its acknowledgement. */
+  get directIdle(): boolean {
+    return this.direct.idle
   }
 
   /** The member's id (name#hex) if we have heard of it. */
@@ -249,6 +277,7 @@ export class Member {
     const previous = this.view
     if (previous) this.holdBack.finish(this.receiver.table.sorted()) // the old view's end
     this.holdBack.onView(view, this.id)
+    this.direct.onView(view.members)
     this.receiver.install(i, view, this.gms.blocked) // (a minority side stays frozen)
     this.view = view
     this.events.view(view, previous)
@@ -313,6 +342,8 @@ export class Member {
     switch (c.kind) {
       case 'stateRequest': return this.stateOut.serve(from, c)
       case 'stateChunk': return this.onStateChunk(from, c)
+      case 'direct': return this.direct.onDirect(from, c.parts)
+      case 'directAck': return this.direct.onAck(from, c.seq)
       default: return this.gms.onControl(from, c)
     }
   }

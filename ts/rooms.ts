@@ -26,7 +26,12 @@ export class Rooms {
     else this.transfers.onMessage(sender, data) // (and our own, which come back empty)
   }
 
-  /** A room message of the application channel, delivered in its order. */
+  /** A direct message from another member (node/direct.ts). */
+  onDirect(sender: string, data: Uint8Array): void {
+    if (data[0] === ROOM_REQUESTS) this.requests.onReply(sender, data)
+  }
+
+    /** A room message of the application channel, delivered in its order. */
   onMessage(msg: Message): void {
     if (msg.data[0] === ROOM_SUBJECTS) this.subjects.onMessage(msg)
     else this.requests.onMessage(msg)

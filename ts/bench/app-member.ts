@@ -19,13 +19,14 @@ export const SUBJECTS = 100
 const SIZE = 100
 
 export type AppToMember =
-  | { cmd: 'requests'; responses: 'first' | 'all'; seconds: number; inFlight: number }
+  | { cmd: 'requests'; responses: 'first' | 'all'; replies: 'direct' | 'multicast'; seconds: number; inFlight: number }
   | { cmd: 'listen'; mode: ListenMode }
   | { cmd: 'publish'; mode: ListenMode; seconds: number }
   | { cmd: 'finish' }
 
 export interface RequestReport {
   responses: 'first' | 'all'
+  replies: 'direct' | 'multicast'
   /** One request at a time: latency in µs. */
   p50: number
   p99: number
@@ -100,7 +101,7 @@ async function requests(group: Group, m: Extract<AppToMember, { cmd: 'requests' 
   let end = performance.now() + half
   while (performance.now() < end) {
     const t0 = performance.now()
-    check(await group.request(data, { responses: m.responses }))
+    check(await group.request(data, { responses: m.responses, replies: m.replies }))
     histogram.record(Math.round((performance.now() - t0) * 1000))
     sequential++
   }
@@ -110,12 +111,12 @@ async function requests(group: Group, m: Extract<AppToMember, { cmd: 'requests' 
   end = t0 + half
   await Promise.all(Array.from({ length: m.inFlight }, async () => {
     while (performance.now() < end) {
-      check(await group.request(data, { responses: m.responses }))
+      check(await group.request(data, { responses: m.responses, replies: m.replies }))
       done++
     }
   }))
   const perSecond = done / ((performance.now() - t0) / 1000)
-  return { responses: m.responses, p50: histogram.quantile(0.5), p99: histogram.quantile(0.99), sequential, perSecond }
+  return { responses: m.responses, replies: m.replies, p50: histogram.quantile(0.5), p99: histogram.quantile(0.99), sequential, perSecond }
 }
 
 async function publish(group: Group, mode: ListenMode, seconds: number): Promise<{ sent: number; ms: number; cpuMs: number }> {

@@ -1,6 +1,6 @@
 // `troupe bench --app`: the application layer between member processes.
-// Requests from member 0 to the others, 'first' and 'all' (latency one at a
-// time, requests/s with 64 in flight); then 100 B messages from member 0 for
+// Requests from member 0 to the others, 'first' and 'all', replies direct
+// and multicast (latency one at a time, requests/s with 64 in flight); then 100 B messages from member 0 for
 // --seconds each: without a subject ('message'), under 100 subjects to
 // receivers subscribed to all of them, and to receivers subscribed to one
 // (1% of the stream). Every member process is killed by pid on every way out.
@@ -48,9 +48,9 @@ export async function runAppBench(config: BenchConfig): Promise<number> {
     await members.until(`a view of all ${config.members} members`, () => members.all.every((m) => m.view === config.members))
     const [asker, ...others] = members.all as [(typeof members.all)[number], ...(typeof members.all)]
     const result: AppBenchResult = { members: config.members, requests: [], streams: [] }
-    for (const responses of ['first', 'all'] as const) {
-      log(`request({ responses: '${responses}' }) from member 0 to ${others.length}: one at a time, then ${IN_FLIGHT} in flight`)
-      members.send(asker, { cmd: 'requests', responses, seconds: config.seconds, inFlight: IN_FLIGHT })
+    for (const [responses, replies] of [['first', 'direct'], ['all', 'direct'], ['first', 'multicast'], ['all', 'multicast']] as const) {
+      log(`request({ responses: '${responses}', replies: '${replies}' }) from member 0 to ${others.length}: one at a time, then ${IN_FLIGHT} in flight`)
+      members.send(asker, { cmd: 'requests', responses, replies, seconds: config.seconds, inFlight: IN_FLIGHT })
       await members.until('the requests', () => has(asker, 'requests'))
       result.requests.push(take(asker, 'requests').report)
     }
@@ -92,7 +92,7 @@ export function formatApp(r: AppBenchResult): string {
   const n = (x: number): string => Math.round(x).toLocaleString('en-US')
   const requests = table([
     ['request() to ' + (r.members - 1), 'latency p50', 'p99', `requests/s (${IN_FLIGHT} in flight)`],
-    ...r.requests.map((q) => [`responses: '${q.responses}'`, `${n(q.p50)} µs`, `${n(q.p99)} µs`, n(q.perSecond)]),
+    ...r.requests.map((q) => [`responses: '${q.responses}', replies: '${q.replies}'`, `${n(q.p50)} µs`, `${n(q.p99)} µs`, n(q.perSecond)]),
   ])
   const label = (s: StreamPhase): string => (s.mode === 'plain' ? 'no subject' : s.mode === 'all' ? "100 subjects, 'md.>'" : '100 subjects, one (1%)')
   const streams = table([

@@ -73,6 +73,8 @@ export type Control =
   | { kind: 'installed'; ballot: Ballot }
   | { kind: 'stateRequest'; view: number; offset: number; length: number }
   | { kind: 'stateChunk'; view: number; offset: number; total: number; bytes: Uint8Array }
+  | { kind: 'direct'; parts: DirectPart[] } // node/direct.ts: messages to one member
+  | { kind: 'directAck'; seq: number } // every direct message up to seq arrived
 
 export interface Install {
   readonly kind: 'install'
@@ -90,15 +92,44 @@ export interface Install {
 
 const KIND = {
   announce: 1, join: 2, leave: 3, suspect: 4, prepare: 5, report: 6, cut: 7, done: 8,
-  install: 9, installed: 10, stateRequest: 12, nack: 13, behind: 14, release: 15, evict: 16, refuse: 17, stateChunk: 21,
+  install: 9, installed: 10, stateRequest: 12, nack: 13, behind: 14, release: 15, evict: 16, refuse: 17, stateChunk: 21, direct: 22, directAck: 23,
 } as const
 const KIND_NAME = Object.fromEntries(Object.entries(KIND).map(([k, v]) => [v, k])) as Record<number, Control['kind']>
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 const CHUNK_HEADER = 1 + 8 * 3
+/** A DIRECT datagram: the kind, u16 count, then count × (u32 seq | u16 n | n bytes). */
+export const DIRECT_HEADER = 3
+export const DIRECT_PART = 6
+export interface DirectPart {
+  seq: number
+  bytes: Uint8Array
+}
 
 export function encodeControl(c: Control): Uint8Array {
+  if (c.kind === 'directAck') {
+    const out = new Uint8Array(5)
+    out[0] = KIND.directAck
+    new DataView(out.buffer).setUint32(1, c.seq, true)
+    return out
+  }
+  if (c.kind === 'direct') {
+    let size = DIRECT_HEADER
+    for (const part of c.parts) size += DIRECT_PART + part.bytes.length
+    const out = new Uint8Array(size)
+    const dv = new DataView(out.buffer)
+    out[0] = KIND.direct
+    dv.setUint16(1, c.parts.length, true)
+    let at = DIRECT_HEADER
+    for (const part of c.parts) {
+      dv.setUint32(at, part.seq, true)
+      dv.setUint16(at + 4, part.bytes.length, true)
+      out.set(part.bytes, at + DIRECT_PART)
+      at += DIRECT_PART + part.bytes.length
+    }
+    return out
+  }
   if (c.kind === 'stateChunk') {
     const out = new Uint8Array(CHUNK_HEADER + c.bytes.length)
     const dv = new DataView(out.buffer)
@@ -123,6 +154,26 @@ export function decodeControl(p: Uint8Array): Control | null {
   const kind = KIND_NAME[p[0]!]
   if (kind === undefined) return null
   try {
+    if (kind === 'directAck') {
+      if (p.length !== 5) return null
+      const seq = new DataView(p.buffer, p.byteOffset, p.length).getUint32(1, true)
+      return seq === 0 ? null : { kind, seq }
+    }
+    if (kind === 'direct') {
+      if (p.length < DIRECT_HEADER) return null
+      const dv = new DataView(p.buffer, p.byteOffset, p.length)
+      const count = dv.getUint16(1, true)
+      const parts: DirectPart[] = []
+      let at = DIRECT_HEADER
+      for (let i = 0; i < count; i++) {
+        if (at + DIRECT_PART > p.length) return null
+        const seq = dv.getUint32(at, true), n = dv.getUint16(at + 4, true)
+        if (seq === 0 || at + DIRECT_PART + n > p.length) return null
+        parts.push({ seq, bytes: p.subarray(at + DIRECT_PART, at + DIRECT_PART + n) })
+        at += DIRECT_PART + n
+      }
+      return count === 0 || at !== p.length ? null : { kind, parts }
+    }
     if (kind === 'stateChunk') {
       if (p.length < CHUNK_HEADER) return null
       const dv = new DataView(p.buffer, p.byteOffset, p.length)
@@ -167,7 +218,7 @@ function checkInstall(b: Obj): Install | null {
   return { kind: 'install', ballot: b.ballot, view: b.view, starts: b.starts, sides: b.sides, provider: b.provider, merged: b.merged }
 }
 
-const CHECK: Record<Exclude<Control['kind'], 'stateChunk'>, (b: Obj) => Control | null> = {
+const CHECK: Record<Exclude<Control['kind'], 'stateChunk' | 'direct' | 'directAck'>, (b: Obj) => Control | null> = {
   announce: (b) => (isView(b.view) && typeof b.partitions === 'boolean' ? { kind: 'announce', view: b.view, partitions: b.partitions } : null),
   join: (b) => (isMember(b.member) ? { kind: 'join', member: b.member } : null),
   refuse: (b) => (isMember(b.member) && isMember(b.holder) ? { kind: 'refuse', member: b.member, holder: b.holder } : null),

@@ -88,5 +88,11 @@ export interface RequestOptions {
   signal?: AbortSignal
   /** Ask only these members (ids of the current view, not this one): one, for a request served by one replica. Default: every other member. */
   to?: readonly string[]
+  /**
+   * How the replies come: 'direct' (the default), to the asker alone; or
+   * 'multicast', on each responder's own stream, received by every member
+   * (fewer datagrams: lower latency in a small group, on loopback).
+   */
+  replies?: 'direct' | 'multicast'
 }
-export const REQUEST_KEYS = ['responses', 'order', 'timeout', 'signal', 'to'] as const
+export const REQUEST_KEYS = ['responses', 'order', 'timeout', 'signal', 'to', 'replies'] as const

@@ -1,14 +1,15 @@
 // Requests and replies (group.request(), the 'request' event), a room built
 // on the group as an application could be: a request is a message of the
 // application channel in the order the asker chose, marked for this room;
-// each reply is a message of the responder's system channel (wire.ts).
+// each reply goes to the asker alone as a direct message (node/direct.ts),
+// or, when it does not fit one datagram, on the responder's system channel.
 //
 // View-aware: the members asked are those of the asker's view when it asks
-// (but itself). Every reply is in its responder's stream, so when a
-// responder leaves or crashes, virtual synchrony gives the asker its reply
-// before the view without it, or never: at that view the member is counted
-// as `left`, and the request resolves as soon as no one still to answer is
-// in the view, never waiting for the timeout.
+// (but itself, or those `to` names). At a view without a member that has not
+// answered, the member is counted as `left` (a reply of it that comes later
+// is dropped), and the request resolves as soon as no one still to answer is
+// in the view, never waiting for the timeout. A responder that leaves with
+// leave() first sees its direct replies acknowledged (up to leave's timeout).
 //
 // Group (group.ts) owns one and feeds it the room's messages, the system
 // channel's replies and the views.
@@ -29,8 +30,8 @@ export interface RequestsPort {
   view(): View
   /** A request on the application channel (`code`: its order's, with ROOM_BIT). */
   send(message: Uint8Array, code: number): void
-  /** A reply on the system channel (dropped once the group is closed). */
-  reply(message: Uint8Array): void
+  /** A reply to `to` alone (a direct message; on the system channel if it does not fit one datagram), or to all (`to` null: the system channel); dropped once the group is closed. */
+  reply(message: Uint8Array, to: string | null): void
   /** The 'request' listeners, in the order they were added. */
   handlers(): ((req: Request) => unknown)[]
   readonly maxMessageSize: number
@@ -54,6 +55,8 @@ export class Requests {
   private closedWith: Error | null = null
   /** Room messages and replies dropped as malformed. */
   dropped = 0
+  /** Replies to other members this member received (large ones go on the system channel, to everyone). */
+  overheard = 0
 
   constructor(private readonly port: RequestsPort) {}
 
@@ -78,6 +81,8 @@ export class Requests {
     const me = this.port.me()
     const view = this.port.view()
     const targets = options.to === undefined ? null : checkTargets(options.to, me, view)
+    const { replies = 'direct' } = options
+    if (replies !== 'direct' && replies !== 'multicast') throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option replies of request() must be 'direct' or 'multicast', got ${String(replies)}`)
     const asked = new Set(targets ?? view.members.filter((m) => m !== me))
     const need = wanted(responses, asked.size)
     const result = Object.assign([] as Response[], { left: [] as string[], failed: [] as { member: string; error: TroupeError }[] })
@@ -99,7 +104,7 @@ export class Requests {
       }
       this.pending.set(id, p)
       try {
-        this.port.send(encodeRequest(id, bytes, targets), code | ROOM_BIT)
+        this.port.send(encodeRequest(id, bytes, targets, replies === 'multicast'), code | ROOM_BIT)
       } catch (err) {
         this.settle(id, err as Error) // (the send queue is full: ERR_TROUPE_BACKPRESSURE)
       }
@@ -116,7 +121,7 @@ export class Requests {
     const asker = msg.sender
     const me = this.port.me()
     if (asker === me || (request.targets !== null && !request.targets.includes(me))) return // (our own, with receiveOwn; or not asked)
-    const answer = (kind: ReplyKind, body: Uint8Array) => this.port.reply(encodeReply(kind, request.id, asker, body))
+    const answer = (kind: ReplyKind, body: Uint8Array) => this.port.reply(encodeReply(kind, request.id, asker, body), request.toAll ? null : asker)
     const handlers = this.port.handlers()
     if (handlers.length === 0) return answer(Kind.unhandled, new Uint8Array(0))
     const req = new Request(asker, request.data, msg.order, (bytes) => {
@@ -163,7 +168,10 @@ export class Requests {
       this.dropped++
       return
     }
-    if (reply === 'other') return
+    if (reply === 'other') {
+      this.overheard++
+      return
+    }
     const p = this.pending.get(reply.id)
     if (!p || !p.asked.has(sender) || p.answered.has(sender)) return
     p.answered.add(sender)

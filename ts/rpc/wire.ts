@@ -2,7 +2,8 @@
 // like the transfers' (transfer/wire.ts), whose first byte names the room:
 //
 //   0  u8  room        2: requests
-//   1  u8  kind        REQUEST; REPLY, FAILED, UNHANDLED
+//   1  u8  kind        REQUEST (replies direct), REQUEST_REPLY_TO_ALL (replies on the
+//                      system channel: options replies 'multicast'); REPLY, FAILED, UNHANDLED
 //   2  u16 targets     REQUEST: 0 (every other member), else how many members it
 //                      names after the header (each u8 n | n bytes of its id); else 0
 //   4  u32 id          the request's number at its asker
@@ -13,17 +14,17 @@
 // A REQUEST travels on the application channel in the order the asker chose,
 // marked as a room's message (boundary.ts ROOM_BIT), so that it takes its
 // place among the group's messages (a 'total' request is in the one total
-// order) and is then handed to the room, not to 'message'. Replies travel on
-// the system channel of the responder's stream (reliable, in its stream
-// order, before any view that follows); every member receives them and all
-// but the asker drop them after reading the header.
+// order) and is then handed to the room, not to 'message'. A reply goes to
+// the asker alone as a direct message (node/direct.ts); one too large for a
+// datagram travels on the system channel of the responder's stream, where
+// every member receives it and all but the asker drop it after the header.
 //
 // Whatever does not parse is dropped and counted by the room, never delivered.
 
 export const ROOM_REQUESTS = 2
 export const HEADER = 8
 
-export const Kind = { request: 1, reply: 2, failed: 3, unhandled: 4 } as const
+export const Kind = { request: 1, reply: 2, failed: 3, unhandled: 4, requestReplyToAll: 5 } as const
 export type ReplyKind = typeof Kind.reply | typeof Kind.failed | typeof Kind.unhandled
 
 export interface Reply {
@@ -45,13 +46,13 @@ function header(into: Uint8Array, kind: number, id: number): DataView {
   return v
 }
 
-/** A request to `targets` (null: every other member). */
-export function encodeRequest(id: number, data: Uint8Array, targets: readonly string[] | null): Uint8Array {
+/** A request to `targets` (null: every other member); `toAll`: its replies go on the system channel. */
+export function encodeRequest(id: number, data: Uint8Array, targets: readonly string[] | null, toAll = false): Uint8Array {
   const names = (targets ?? []).map((t) => encoder.encode(t))
   let at = HEADER
   for (const n of names) at += 1 + n.length
   const out = new Uint8Array(at + data.length)
-  header(out, Kind.request, id).setUint16(2, names.length, true)
+  header(out, toAll ? Kind.requestReplyToAll : Kind.request, id).setUint16(2, names.length, true)
   at = HEADER
   for (const n of names) {
     out[at] = n.length
@@ -72,8 +73,8 @@ export function encodeReply(kind: ReplyKind, id: number, asker: string, body: Ui
 }
 
 /** A room message as a request: its id, the members it names (null: all), its bytes; null if it is not one. */
-export function parseRequest(data: Uint8Array): { id: number; targets: string[] | null; data: Uint8Array } | null {
-  if (data.length < HEADER || data[0] !== ROOM_REQUESTS || data[1] !== Kind.request) return null
+export function parseRequest(data: Uint8Array): { id: number; targets: string[] | null; toAll: boolean; data: Uint8Array } | null {
+  if (data.length < HEADER || data[0] !== ROOM_REQUESTS || (data[1] !== Kind.request && data[1] !== Kind.requestReplyToAll)) return null
   const v = new DataView(data.buffer, data.byteOffset, HEADER)
   const count = v.getUint16(2, true)
   let at = HEADER
@@ -87,7 +88,7 @@ export function parseRequest(data: Uint8Array): { id: number; targets: string[] 
       at += 1 + n
     }
   }
-  return { id: v.getUint32(4, true), targets, data: data.subarray(at) }
+  return { id: v.getUint32(4, true), targets, toAll: data[1] === Kind.requestReplyToAll, data: data.subarray(at) }
 }
 
 /**
