@@ -7,7 +7,7 @@ import type { MessageBatch } from './batch.js'
 import type { Message, View } from './message.js'
 import type { Request } from './rpc/request.js'
 import type { IncomingTransfer } from './transfer/incoming.js'
-import { checkKeys, oneOf, ORDERS, type Order } from './options.js'
+import { checkKeys, KEY_BYTES, oneOf, ORDERS, type Order } from './options.js'
 
 export interface SendOptions {
   /** The delivery order (default 'fifo'). */
@@ -45,6 +45,17 @@ export interface LeaveOptions {
   signal?: AbortSignal
 }
 const LEAVE_KEYS = ['timeout', 'signal'] as const
+
+/** rotateKey()'s arguments, checked; its grace period in ms. */
+export function rotationOptions(key: unknown, options: { graceMs?: number }): number {
+  if (!(key instanceof Uint8Array)) throw argType('the key of rotateKey()', 'a Uint8Array', key)
+  if (key.length !== KEY_BYTES) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `the key of rotateKey() must be ${KEY_BYTES} bytes, got ${key.length}`)
+  checkOptions('rotateKey()', options, ['graceMs'])
+  const { graceMs = 10_000 } = options
+  if (typeof graceMs !== 'number') throw argType('option graceMs of rotateKey()', 'a number', graceMs)
+  if (!(graceMs >= 0 && graceMs <= 86_400_000)) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option graceMs of rotateKey() must be between 0 and 86400000 ms, got ${graceMs}`)
+  return graceMs
+}
 
 /** leave()'s options (or its timeout alone), checked. */
 export function leaveOptions(options: LeaveOptions | number | undefined): { timeoutMs: number; signal: AbortSignal | undefined } {

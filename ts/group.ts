@@ -8,17 +8,17 @@
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
-import { checkOptions, iterationOptions, leaveOptions, sendOrder, SYNC_KEYS, toBytes, type Data, type GroupEvents, type GroupStats, type LeaveOptions, type MessagesOptions, type SendOptions, type SyncOptions } from './api.js'
+import { checkOptions, iterationOptions, leaveOptions, rotationOptions, sendOrder, SYNC_KEYS, toBytes, type Data, type GroupEvents, type GroupStats, type LeaveOptions, type MessagesOptions, type SendOptions, type SyncOptions } from './api.js'
 import { OrderCode, ROOM_BIT } from './boundary.js'
 import { addon, counterIndex } from './engine.js'
-import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
+import { AbortError, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
 import { Handout } from './handout.js'
 import { Inboxes, type Inbox } from './inbox.js'
 import { LiveMember, retryOf } from './live.js'
 import { RoomMessage, type Message, type View } from './message.js'
 import { Delivery } from './node/delivery.js'
 import { Outbox, type OutboxPort } from './node/outbox.js'
-import { KEY_BYTES, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
+import { resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
 import { Rooms } from './rooms.js'
 import type { RequestOptions, Responses } from './rpc/request.js'
 import type { SubjectHandler, Subscription } from './subjects.js'
@@ -280,12 +280,7 @@ export class Group extends EventEmitter<GroupEvents> {
    */
   rotateKey(key: Uint8Array, options: { graceMs?: number } = {}): void {
     if (!this.key) throw new TroupeError('ERR_TROUPE_UNSUPPORTED', 'rotateKey() needs a closed group (join with option key)')
-    if (!(key instanceof Uint8Array)) throw argType('the key of rotateKey()', 'a Uint8Array', key)
-    if (key.length !== KEY_BYTES) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `the key of rotateKey() must be ${KEY_BYTES} bytes, got ${key.length}`)
-    checkOptions('rotateKey()', options, ['graceMs'])
-    const { graceMs = 10_000 } = options
-    if (typeof graceMs !== 'number') throw argType('option graceMs of rotateKey()', 'a number', graceMs)
-    if (!(graceMs >= 0 && graceMs <= 86_400_000)) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option graceMs of rotateKey() must be between 0 and 86400000 ms, got ${graceMs}`)
+    const graceMs = rotationOptions(key, options)
     this.key = Uint8Array.from(key)
     if (!this.isClosed) this.live.engine.rekey(this.key, graceMs)
   }
