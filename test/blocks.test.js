@@ -51,6 +51,8 @@ test('blocks – ReplicatedMap: concurrent writers end equal everywhere, changes
     assert.equal(late.map.toJSON(), want, 'the joiner starts from the same map')
     await late.map.set('late', true)
     await until(() => members.every((m) => m.map.get('late') === true), { what: "the joiner's write everywhere" })
+    assert.is(await members[0].map.clear(), 10, 'clear() says how many keys there were')
+    await until(() => members.every((m) => m.map.size === 0), { what: 'the map empty everywhere' })
   })
 })
 

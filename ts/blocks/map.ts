@@ -63,8 +63,8 @@ export class MapMachine<V> implements Machine {
 
   apply(op: Op, sender: string): { result: unknown } | null | 'later' {
     if (op.o === 'side') return this.onSide(op)
-    if (op.o !== 'set' && op.o !== 'del') return null
-    if (typeof op.k !== 'string' || (op.o === 'set' && !('v' in op))) return null
+    if (op.o !== 'set' && op.o !== 'del' && op.o !== 'clear') return null
+    if (op.o !== 'clear' && (typeof op.k !== 'string' || (op.o === 'set' && !('v' in op)))) return null
     if (this.merging) {
       this.merging.waiting.push({ op, sender })
       return 'later'
@@ -73,6 +73,12 @@ export class MapMachine<V> implements Machine {
   }
 
   private change(op: Op, sender: string): unknown {
+    if (op.o === 'clear') {
+      const before = [...this.entries]
+      this.entries.clear()
+      for (const [key, previous] of before) this.onChange({ key, value: undefined, previous, member: sender })
+      return before.length
+    }
     const key = op.k as string
     const previous = this.entries.get(key)
     if (op.o === 'set') {
@@ -195,6 +201,11 @@ export class ReplicatedMap<V = unknown> extends Block<ReplicatedMapEvents<V>> {
   delete(key: string): Promise<boolean> {
     if (typeof key !== 'string') return Promise.reject(argType('the key of delete()', 'a string', key))
     return this.submit({ o: 'del', k: key }) as Promise<boolean>
+  }
+
+  /** Deletes every key everywhere; resolves with how many there were (at that point in the one order). */
+  clear(): Promise<number> {
+    return this.submit({ o: 'clear' }) as Promise<number>
   }
 
   /** This member's copy (every change this member has applied). */
