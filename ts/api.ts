@@ -46,6 +46,24 @@ export interface LeaveOptions {
 }
 const LEAVE_KEYS = ['timeout', 'signal'] as const
 
+/**
+ * Option `to` of `what` (transfer(), request()): distinct member ids of
+ * `view`, not `me` (`self` says why not). `nonEmpty`: at least one.
+ */
+export function checkMembers(what: string, to: unknown, me: string, view: View, self: string, nonEmpty: boolean): string[] {
+  if (!Array.isArray(to) || (nonEmpty && to.length === 0) || !to.every((m) => typeof m === 'string')) {
+    throw argType(`option to of ${what}`, nonEmpty ? 'a non-empty array of member ids' : 'an array of member ids', to)
+  }
+  const seen = new Set<string>()
+  for (const m of to as string[]) {
+    if (m === me) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option to of ${what} names this member itself (${m}): ${self}`)
+    if (!view.members.includes(m)) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option to of ${what} names ${m}, which is not in the current view (${view.members.join(', ')})`)
+    if (seen.has(m)) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option to of ${what} names ${m} twice`)
+    seen.add(m)
+  }
+  return [...seen]
+}
+
 /** rotateKey()'s arguments, checked; its grace period in ms. */
 export function rotationOptions(key: unknown, options: { graceMs?: number }): number {
   if (!(key instanceof Uint8Array)) throw argType('the key of rotateKey()', 'a Uint8Array', key)

@@ -2,6 +2,14 @@ import type { Order } from './options.js'
 
 const utf8 = new TextDecoder()
 
+/** Bytes as UTF-8 text, and as JSON (a SyntaxError if they are not): what text() and json() of Message, Request and Response give. */
+export function textOf(data: Uint8Array): string {
+  return utf8.decode(data)
+}
+export function jsonOf<T>(data: Uint8Array): T {
+  return JSON.parse(utf8.decode(data)) as T
+}
+
 /** One delivered message. `data` is a view into a buffer that is never reused: keep it as long as you like. */
 export class Message {
   constructor(
@@ -16,12 +24,12 @@ export class Message {
 
   /** The data as UTF-8 text (what `send('a string')` sent). */
   text(): string {
-    return utf8.decode(this.data)
+    return textOf(this.data)
   }
 
   /** The data parsed as JSON (what `send(JSON.stringify(value))` sent); a SyntaxError if it is not JSON. */
   json<T = unknown>(): T {
-    return JSON.parse(this.text()) as T
+    return jsonOf<T>(this.data)
   }
 }
 

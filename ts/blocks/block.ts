@@ -118,12 +118,11 @@ export abstract class Block<Events extends Record<keyof Events, any[]> = Record<
     return this.group.me
   }
 
-  /** Sends an operation in total order; resolves with what the machine returned for it here. */
-  protected submit(op: Record<string, unknown> & { o: string }): Promise<unknown> {
+  /** Sends an operation (numbered `i`) in total order; resolves with what the machine returned for it here. */
+  protected submit(op: Record<string, unknown> & { o: string }, i = this.reserve()): Promise<unknown> {
     let bytes: Uint8Array
     const group = this.attached
     if (!group) return Promise.reject(new TroupeError('ERR_TROUPE_CLOSED', `${this.kind} '${this.name}' is not in a group yet: pass it to joinWith()`))
-    const i = this.nextId++
     try {
       bytes = Buffer.from(JSON.stringify({ ...op, i }))
     } catch (err) {
@@ -140,9 +139,9 @@ export abstract class Block<Events extends Record<keyof Events, any[]> = Record<
     })
   }
 
-  /** The number the next operation will have (a lock request's id). */
-  protected get nextOp(): number {
-    return this.nextId
+  /** A number for an operation of ours, to submit() with it (a lock request's id, known before it is sent). */
+  protected reserve(): number {
+    return this.nextId++
   }
 
   private onMessage(msg: SubjectMessage): void {

@@ -141,7 +141,7 @@ export class LockService extends Block<LockServiceEvents> {
       return Promise.reject(new TroupeRangeError('ERR_OUT_OF_RANGE', `option timeout of lock() must be between 1 and 86400000 ms, got ${String(timeout)}`))
     }
     throwIfAborted(signal, 'lock()')
-    const id = this.nextOp
+    const id = this.reserve()
     return new Promise<LockHandle>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined
       const giveUp = (error: Error) => {
@@ -168,7 +168,7 @@ export class LockService extends Block<LockServiceEvents> {
       })
       if (timeout !== undefined) timer = setTimeout(() => giveUp(new TroupeError('ERR_TROUPE_LOCK_TIMEOUT', `lock('${lock}'): not granted within ${timeout} ms (held by ${this.holder(lock) ?? 'no one yet'})`)), timeout)
       signal?.addEventListener('abort', onAbort, { once: true })
-      this.submit({ o: 'lock', n: lock }).catch((err: Error) => {
+      this.submit({ o: 'lock', n: lock }, id).catch((err: Error) => {
         const waiter = this.asking.get(id)
         this.asking.delete(id)
         waiter?.reject(err)

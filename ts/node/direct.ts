@@ -109,7 +109,7 @@ export class Direct {
     for (const [to, o] of this.out) {
       const again: number[] = []
       for (const [seq, u] of o.unacked) {
-        if (now - u.at < this.host.retry || o.fresh.includes(seq)) continue
+        if (now - u.at < this.host.retry) continue // (fresh ones were stamped at send(), and go this turn)
         u.at = now
         again.push(seq)
       }

@@ -3,9 +3,9 @@
 // and Responses (what group.request() resolves with).
 import { toBytes, type Data } from '../api.js'
 import { TroupeError } from '../errors.js'
+import { jsonOf, textOf } from '../message.js'
 import type { Order } from '../options.js'
 
-const utf8 = new TextDecoder()
 
 /** A request from another member, as a 'request' listener gets it. */
 export class Request {
@@ -28,12 +28,12 @@ export class Request {
 
   /** The data as UTF-8 text. */
   text(): string {
-    return utf8.decode(this.data)
+    return textOf(this.data)
   }
 
   /** The data parsed as JSON; a SyntaxError if it is not JSON. */
   json<T = unknown>(): T {
-    return JSON.parse(this.text()) as T
+    return jsonOf<T>(this.data)
   }
 
   /**
@@ -58,11 +58,11 @@ export class Response {
   ) {}
 
   text(): string {
-    return utf8.decode(this.data)
+    return textOf(this.data)
   }
 
   json<T = unknown>(): T {
-    return JSON.parse(this.text()) as T
+    return jsonOf<T>(this.data)
   }
 }
 

@@ -13,7 +13,7 @@
 //
 // Group (group.ts) owns one and feeds it the room's messages, the system
 // channel's replies and the views.
-import { checkOptions, sendOrder, toBytes, type Data } from '../api.js'
+import { checkMembers, checkOptions, sendOrder, toBytes, type Data } from '../api.js'
 import { ROOM_BIT } from '../boundary.js'
 import { AbortError, argType, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from '../errors.js'
 import type { Message, View } from '../message.js'
@@ -80,7 +80,7 @@ export class Requests {
     }
     const me = this.port.me()
     const view = this.port.view()
-    const targets = options.to === undefined ? null : checkTargets(options.to, me, view)
+    const targets = options.to === undefined ? null : checkMembers('request()', options.to, me, view, 'it does not answer its own requests', true)
     const { replies = 'direct' } = options
     if (replies !== 'direct' && replies !== 'multicast') throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option replies of request() must be 'direct' or 'multicast', got ${String(replies)}`)
     const asked = new Set(targets ?? view.members.filter((m) => m !== me))
@@ -227,19 +227,6 @@ function wanted(responses: unknown, asked: number): number {
     return responses
   }
   throw argType("option responses of request()", "'all', 'first', 'majority' or a number", responses)
-}
-
-/** `to` of request(): distinct members of the view, not this one. */
-function checkTargets(to: unknown, me: string, view: View): string[] {
-  if (!Array.isArray(to) || to.length === 0 || !to.every((m) => typeof m === 'string')) throw argType('option to of request()', 'a non-empty array of member ids', to)
-  const seen = new Set<string>()
-  for (const m of to as string[]) {
-    if (m === me) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option to of request() names this member itself (${m}): it does not answer its own requests`)
-    if (!view.members.includes(m)) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option to of request() names ${m}, which is not in the current view (${view.members.join(', ')})`)
-    if (seen.has(m)) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option to of request() names ${m} twice`)
-    seen.add(m)
-  }
-  return [...seen]
 }
 
 function isThenable(x: unknown): x is PromiseLike<unknown> {

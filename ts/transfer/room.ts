@@ -15,8 +15,8 @@
 //     never one of the receivers.
 //
 // Group (group.ts) owns one and feeds it the system channel, views, 'drain'.
-import { checkOptions } from '../api.js'
-import { TroupeError, TroupeRangeError, argType, checkSignal, throwIfAborted } from '../errors.js'
+import { checkMembers, checkOptions } from '../api.js'
+import { TroupeError, argType, checkSignal, throwIfAborted } from '../errors.js'
 import type { View } from '../message.js'
 import { IncomingTransfer } from './incoming.js'
 import { Transfer, type TransferSource } from './outgoing.js'
@@ -80,7 +80,7 @@ export class Transfers {
     if (this.closedWith) throw this.closedWith
     const me = this.port.me()
     const view = this.port.view()
-    const to = this.receivers(options.to, me, view)
+    const to = options.to === undefined ? view.members.filter((m) => m !== me) : checkMembers('transfer()', options.to, me, view, 'the source is not one of the receivers', false)
     const id = this.nextId++
     let name = options.name
     if (name === undefined) name = typeof source === 'string' ? source : `transfer-${id}`
@@ -99,19 +99,6 @@ export class Transfers {
     transfer.then(forget, forget)
     void transfer.run(source)
     return transfer
-  }
-
-  private receivers(to: unknown, me: string, view: View): string[] {
-    if (to === undefined) return view.members.filter((m) => m !== me)
-    if (!Array.isArray(to) || !to.every((m) => typeof m === 'string')) throw argType('option to of transfer()', 'an array of member ids', to)
-    const seen = new Set<string>()
-    for (const m of to as string[]) {
-      if (m === me) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option to of transfer() names this member itself (${m}): the source is not one of the receivers`)
-      if (!view.members.includes(m)) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option to of transfer() names ${m}, which is not in the current view (${view.members.join(', ')})`)
-      if (seen.has(m)) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option to of transfer() names ${m} twice`)
-      seen.add(m)
-    }
-    return [...seen]
   }
 
   /** A message of the system channel, delivered in its sender's stream order. */
