@@ -346,7 +346,14 @@ export class Group extends EventEmitter<GroupEvents> {
     }
   }
 
-  private async leaveGracefully(timeoutMs: number): Promise<void> {
+  /** One graceful leave at a time: a second leave() meanwhile waits for the first. */
+  private leaveGracefully(timeoutMs: number): Promise<void> {
+    this.leaving ??= this.leaveOnce(timeoutMs)
+    return this.leaving
+  }
+  private leaving: Promise<void> | null = null
+
+  private async leaveOnce(timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs
     if (!this.outbox.idle) {
       await new Promise<void>((resolve) => {
@@ -363,8 +370,8 @@ export class Group extends EventEmitter<GroupEvents> {
     while (!this.live.member.directIdle && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2))
     if (this.live.member.joined && this.view.members.length > 1) {
       await new Promise<void>((resolve) => {
+        // (Not unref'd: an awaited leave() keeps the process alive until it is done, or this bound.)
         const timer = setTimeout(resolve, Math.max(0, deadline - performance.now()) + 2 * this.options.suspectTimeout)
-        timer.unref()
         this.onLeft = () => {
           clearTimeout(timer)
           resolve()
