@@ -140,6 +140,7 @@ void Core::OnTimer(uint64_t nowNs) {
   const bool weStalled = nowNs - lastTimerNs_ > config_.suspectTimeoutNs / 2;
   lastTimerNs_ = nowNs;
   nextDeadline_ = kNever;
+  if (config_.client) return;  // (no streams, no STATUS, no suspicion)
   if (nowNs >= nextStatusNs_) {
     SendStatus(nowNs);
     nextStatusNs_ = nowNs + config_.statusIntervalNs;
@@ -176,9 +177,13 @@ bool Core::SendControl(const uint8_t* payload, size_t n, uint64_t to, uint64_t n
   EncodeHeader(p, kControl, config_.group, config_.self, 0, uint32_t(n + kHeaderBytes));
   if (n) std::memcpy(p + kHeaderBytes, payload, n);
   Peer* peer = to ? FindPeer(to) : nullptr;
-  const bool unicast = peer && peer->index != selfIndex_ && peer->endpoint.port != 0;
+  const Endpoint* at = peer && peer->index != selfIndex_ && peer->endpoint.port != 0 ? &peer->endpoint : nullptr;
+  if (!peer && to) {
+    auto c = contacts_.find(to);
+    if (c != contacts_.end()) at = &c->second.at;
+  }
   Count(k_controlSent);
-  sink_->Send(p, n + kHeaderBytes, unicast ? &peer->endpoint : nullptr);
+  sink_->Send(p, n + kHeaderBytes, at);
   return true;
 }
 
@@ -216,6 +221,7 @@ void Core::Forget(uint64_t id) {
 }
 
 void Core::Leave(uint64_t nowNs) {
+  if (config_.client) return;  // (never in a view)
   FlushData(nowNs);
   uint8_t* p = scratch_.data();
   EncodeHeader(p, kLeave, config_.group, config_.self, 0, kHeaderBytes);

@@ -99,7 +99,16 @@ struct CoreConfig {
   // flush, after a crash). 0: none kept.
   uint64_t retainBytes = 0;
   uint64_t seed = 1;
+  // A client of the group (open groups, ts/clients/): it takes part in no
+  // stream and no membership, and sends and receives CONTROL only: no
+  // STATUS, no NAK, no LEAVE; what else reaches it is dropped, counted.
+  bool client = false;
 };
+
+// Senders of CONTROL datagrams that are not peers (clients, to the member
+// they talk to; members, to a client), and where they sent from: a reply
+// goes back there. At most this many; the one heard from longest ago makes room.
+constexpr size_t kMaxContacts = 4096;
 
 // Retransmissions a member's NAKs may ask of us: this many windows
 // (windowBytes) at once, and this many a second after that.
@@ -237,6 +246,12 @@ class Core {
   uint64_t nextDeadline_ = 0;
   uint64_t heldForSink_ = 0;                  // windows blocked on a full sink
   std::vector<uint8_t> scratch_;              // control datagrams
+  struct Contact {
+    Endpoint at;
+    uint64_t heardNs;
+  };
+  std::unordered_map<uint64_t, Contact> contacts_;  // kMaxContacts
+  void NoteContact(uint64_t id, const Endpoint& from, uint64_t nowNs);
   // Our own total, safe and sync messages and ORDER records, for a member
   // that does not receive its own messages: handed to the sink as they are
   // submitted (ts/member.ts); these wait for room in it. Bounded by what JS

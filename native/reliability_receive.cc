@@ -15,6 +15,14 @@ namespace troupe {
 void Core::OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t nowNs) {
   Header h;
   Reject r = DecodeHeader(p, n, config_.group, &h);
+  if (r == Reject::kNone && config_.client) {
+    // A client hears CONTROL only (its members'); the group's streams are not for it.
+    if (h.type != kControl || h.sender == config_.self) { Count(k_rejectNotForClient); return; }
+    NoteContact(h.sender, from, nowNs);
+    Count(k_controlReceived);
+    sink_->Control(h.sender, p + kHeaderBytes, n - kHeaderBytes);
+    return;
+  }
   if (r == Reject::kNone) {
     Peer* peer = FindPeer(h.sender);
     // Data another member relays for the sender says nothing of the sender.
@@ -68,6 +76,7 @@ void Core::OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t
       case kControl:
         if (h.sender == config_.self) return;  // our own, back by multicast loop
         if (peer) peer->lastHeardNs = nowNs;
+        else NoteContact(h.sender, from, nowNs);  // (a client, or a joiner not heard yet)
         Count(k_controlReceived);
         sink_->Control(h.sender, p + kHeaderBytes, n - kHeaderBytes);
         return;
@@ -81,6 +90,16 @@ void Core::OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t
     case Reject::kForeign: Count(k_rejectForeign); break;
     default: Count(k_rejectMalformed); break;
   }
+}
+
+void Core::NoteContact(uint64_t id, const Endpoint& from, uint64_t nowNs) {
+  auto it = contacts_.find(id);
+  if (it == contacts_.end() && contacts_.size() >= kMaxContacts) {
+    auto oldest = contacts_.begin();
+    for (auto c = contacts_.begin(); c != contacts_.end(); ++c) if (c->second.heardNs < oldest->second.heardNs) oldest = c;
+    contacts_.erase(oldest);
+  }
+  contacts_[id] = Contact{from, nowNs};
 }
 
 void Core::Hold(Window& w, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {

@@ -37,6 +37,9 @@ struct TransportConfig {
   // unicastOnly: the group's datagrams go to ourselves too, as multicast's
   // loop would bring them back (the engine copies the core's receiveOwn).
   bool receiveOwn = false;
+  // A client of the group (open groups): no group socket, and our unicast
+  // socket on any port; the group's address (or `peers`) only to send to.
+  bool client = false;
 };
 
 // One received datagram: its plain bytes (opened in place in a closed group).

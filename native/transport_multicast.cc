@@ -9,7 +9,7 @@ namespace troupe {
 
 int MulticastTransport::Open(const TransportConfig& c, std::string* what) {
   const int one = 1, zero = 0;
-  const unsigned char ttl = static_cast<unsigned char>(c.ttl), loop = 1;
+  if (c.client) return OpenSender(c, what);
 
   // Multicast receive socket: bound to the group address so that other
   // groups on the same port are not delivered here at all.
@@ -28,7 +28,12 @@ int MulticastTransport::Open(const TransportConfig& c, std::string* what) {
   setsockopt(mcast_, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
   SizeBuffer(mcast_, SO_RCVBUFFORCE, SO_RCVBUF, c.receiveBuffer);
 
-  // The unicast socket sends the group's datagrams too; on any port.
+  return OpenSender(c, what);
+}
+
+// The unicast socket sends the group's datagrams too; on any port.
+int MulticastTransport::OpenSender(const TransportConfig& c, std::string* what) {
+  const unsigned char ttl = static_cast<unsigned char>(c.ttl), loop = 1;
   if (const int err = OpenUnicast(c, 0, what)) return err;
   in_addr iface{};
   iface.s_addr = c.interfaceIp;

@@ -73,6 +73,7 @@ class MulticastTransport final : public UdpTransport {
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override;
 
  private:
+  int OpenSender(const TransportConfig& c, std::string* what);
   Endpoint group_;
 };
 

@@ -15,7 +15,7 @@ UnicastTransport::UnicastTransport(Sealer* sealer, uint64_t* counters, size_t ma
 }
 
 int UnicastTransport::Open(const TransportConfig& c, std::string* what) {
-  if (const int err = OpenUnicast(c, c.port, what)) return err;
+  if (const int err = OpenUnicast(c, c.client ? 0 : c.port, what)) return err;
   fanout_.Configure(c.peers, local_, c.receiveOwn);
   return 0;
 }

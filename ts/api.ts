@@ -124,6 +124,8 @@ export interface GroupStats {
   requests: { waiting: number; dropped: number; overheard: number }
   /** Subscriptions here; messages with a subject none of them matched; malformed ones dropped. */
   subjects: { subscriptions: number; unmatched: number; dropped: number }
+  /** Open groups: clients talking through this member now; clients in the ledger (what every member delivered of each); client messages delivered before and dropped; malformed ones dropped. */
+  clients: { served: number; ledger: number; duplicates: number; dropped: number }
   /** Every other member's lag behind this member's stream. */
   members: MemberLag[]
 }

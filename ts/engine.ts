@@ -23,6 +23,8 @@ export interface CoreOptions {
   /** Bytes of received datagrams kept per sender for members that miss them in a flush. */
   retainBytes?: number
   seed?: number
+  /** A client of the group (open groups): CONTROL only, no stream, no STATUS; no group socket. */
+  client?: boolean
 }
 
 export interface EngineOptions extends CoreOptions {

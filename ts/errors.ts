@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   ERR_TROUPE_CLOSED: 'The group was left (or closed by an error): nothing more can be sent.',
   ERR_TROUPE_JOIN_TIMEOUT: 'Group.join(): no view within joinTimeout.',
   ERR_TROUPE_NAME_TAKEN: 'Group.join(): a live member of the group already has this name.',
+  ERR_TROUPE_CONNECT_TIMEOUT: 'Group.connect(): no member of the group welcomed the client within connectTimeout.',
   ERR_TROUPE_UNSUPPORTED: 'The call needs something this group does not have (rotateKey() without a key).',
   ERR_TROUPE_SOCKET: 'A system call on a socket failed (errno and syscall say which).',
   ERR_TROUPE_TRANSFER_INCOMPLETE: 'transfer(): some receivers do not hold the object (the TransferError names who holds it, who left the group first and who failed, and why).',
@@ -31,7 +32,7 @@ export const ERROR_CODES = {
   ERR_TROUPE_ALREADY_REPLIED: 'reply(): the request was answered already (by reply() or by the handler\'s return value).',
   ERR_TROUPE_REJOINED: 'This member was left out of the view and rejoined as a new incarnation: the requests it was waiting for end (their replies went to the old one).',
   ERR_TROUPE_LOCK_TIMEOUT: 'LockService lock(): the lock was not granted within its timeout (the request left the queue).',
-  ABORT_ERR: 'The AbortSignal given to join(), sync(), leave(), messages(), transfer(), request() or lock() fired.',
+  ABORT_ERR: 'The AbortSignal given to join(), connect(), sync(), leave(), messages(), transfer(), request() or lock() fired.',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES
@@ -106,4 +107,26 @@ export function checkSignal(what: string, signal: unknown): AbortSignal | undefi
   if (signal === undefined) return undefined
   if (!(signal instanceof AbortSignal)) throw argType(what, 'an AbortSignal', signal)
   return signal
+}
+
+/**
+ * Waits for `done`; rejects with `timeout()` after `ms`, or with an
+ * AbortError (`what` was aborted) when `signal` fires: join() and connect().
+ */
+export async function within(done: Promise<unknown>, ms: number, timeout: () => Error, signal: AbortSignal | undefined, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  let onAbort: (() => void) | undefined
+  try {
+    await Promise.race([
+      done,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(timeout()), ms)
+        onAbort = () => reject(new AbortError(`${what} was aborted`, { cause: signal!.reason }))
+        signal?.addEventListener('abort', onAbort, { once: true })
+      }),
+    ])
+  } finally {
+    clearTimeout(timer)
+    if (onAbort) signal?.removeEventListener('abort', onAbort)
+  }
 }

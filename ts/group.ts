@@ -11,15 +11,17 @@ import { performance } from 'node:perf_hooks'
 import { checkOptions, iterationOptions, leaveOptions, rotationOptions, sendOrder, SYNC_KEYS, toBytes, type Data, type GroupEvents, type GroupStats, type LeaveOptions, type MessagesOptions, type SendOptions, type SyncOptions } from './api.js'
 import { OrderCode, ROOM_BIT } from './boundary.js'
 import { addon, counterIndex } from './engine.js'
-import { AbortError, checkSignal, throwIfAborted, TroupeError, TroupeRangeError } from './errors.js'
+import { AbortError, checkSignal, throwIfAborted, TroupeError, TroupeRangeError, within } from './errors.js'
 import { Handout } from './handout.js'
 import { Inboxes, type Inbox } from './inbox.js'
-import { LiveMember, retryOf } from './live.js'
+import { LiveMember, maxControlOf, retryOf } from './live.js'
 import { RoomMessage, type Message, type View } from './message.js'
 import { Delivery } from './node/delivery.js'
 import { Outbox, type OutboxPort } from './node/outbox.js'
 import { resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
 import { Rooms } from './rooms.js'
+import { Client, type ConnectOptions } from './clients/client.js'
+import { wrapState } from './clients/room.js'
 import type { RequestOptions, Responses } from './rpc/request.js'
 import type { SubjectHandler, Subscription } from './subjects.js'
 import type { Transfer, TransferSource } from './transfer/outgoing.js'
@@ -42,23 +44,11 @@ export class Group extends EventEmitter<GroupEvents> {
     throwIfAborted(signal, `Group.join('${group}')`)
     const g = new Group(group, resolved)
     const limit = resolved.joinTimeout
-    let timer: NodeJS.Timeout | undefined
-    let onAbort: (() => void) | undefined
     try {
-      await Promise.race([
-        g.joined,
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new TroupeError('ERR_TROUPE_JOIN_TIMEOUT', `Group.join('${group}'): no view after ${limit} ms (joinTimeout): is the group's coordinator blocked (minority side)?`)), limit)
-          onAbort = () => reject(new AbortError(`Group.join('${group}') was aborted`, { cause: signal!.reason }))
-          signal?.addEventListener('abort', onAbort, { once: true })
-        }),
-      ])
+      await within(g.joined, limit, () => new TroupeError('ERR_TROUPE_JOIN_TIMEOUT', `Group.join('${group}'): no view after ${limit} ms (joinTimeout): is the group's coordinator blocked (minority side)?`), signal, `Group.join('${group}')`)
     } catch (err) {
       g.shutdown()
       throw err
-    } finally {
-      clearTimeout(timer)
-      if (onAbort) signal?.removeEventListener('abort', onAbort)
     }
     // Messages of the first view wait until the caller, resumed by this
     // promise, has had its turn to add its 'message' handler.
@@ -66,8 +56,19 @@ export class Group extends EventEmitter<GroupEvents> {
     return g
   }
 
+  /**
+   * Connects to the group `name` as a client (an open group): a process that
+   * sends to the group and makes requests to it without joining its view.
+   * See clients/client.ts; the options are join()'s transport options and
+   * connectTimeout.
+   */
+  static connect(name: string, options?: ConnectOptions): Promise<Client> {
+    return Client.connect(name, options)
+  }
+
   readonly name: string
   private readonly options: ResolvedOptions
+  private readonly memberOptions: ResolvedOptions // (getState/setState with the clients' ledger)
   private live!: LiveMember // the incarnation now (closed with the group)
   private readonly outbox: Outbox
   private readonly delivery: Delivery
@@ -114,12 +115,32 @@ export class Group extends EventEmitter<GroupEvents> {
         send: (message, code) => this.outbox.send(message, code),
         reply: (message, to) => {
           if (this.isClosed) return
-          if (to === null || !this.live.member.sendDirect(to, message)) this.outbox.send(message, SYSTEM)
+          if (to !== null && this.rooms.clients.knows(to)) this.rooms.clients.reply(to, message)
+          else if (to === null || !this.live.member.sendDirect(to, message)) this.outbox.send(message, SYSTEM)
         },
         handlers: () => this.listeners('request') as never,
         maxMessageSize: options.maxMessageSize,
       },
+      clients: {
+        me, view,
+        accepting: () => !this.isClosed && this.leaving === null && options.receiveOwn && this.live.member.joined,
+        send: (header, bytes, code) => {
+          if (!this.isClosed) this.outbox.send(bytes, code, header)
+        },
+        control: (payload, hex) => {
+          if (!this.isClosed) this.live.engine.control(payload, hex)
+        },
+        direct: (to, bytes) => !this.isClosed && this.live.member.sendDirect(to, bytes),
+        hand: (msg) => this.hand(msg),
+        now: () => performance.now(),
+        retry: retryOf(options),
+        maxControl: maxControlOf(options),
+        maxRecord: () => this.outbox.config.maxPayload,
+        sessionTimeout: Math.max(3000, 3 * options.suspectTimeout),
+      },
     })
+    // A joiner receives the clients' ledger with the application's state (clients/room.ts).
+    this.memberOptions = { ...options, ...wrapState(this.rooms.clients.ledger, options) }
     this.open()
     // The membership's retries and timeouts. Heartbeats do not depend on it
     // (the native I/O thread sends them), so a busy loop delays views, never
@@ -307,6 +328,7 @@ export class Group extends EventEmitter<GroupEvents> {
       transfers: { ...this.rooms.transfers.counts, dropped: this.rooms.transfers.dropped },
       requests: { waiting: this.rooms.requests.waiting, dropped: this.rooms.requests.dropped, overheard: this.rooms.requests.overheard },
       subjects: { subscriptions: this.rooms.subjects.subscriptions, unmatched: this.rooms.subjects.unmatched, dropped: this.rooms.subjects.dropped },
+      clients: { served: this.rooms.clients.served, ledger: this.rooms.clients.ledger.size, duplicates: this.rooms.clients.duplicates, dropped: this.rooms.clients.dropped },
       members: this.isClosed ? [] : engine.lags().map((l) => ({
         member: member.idOf(l.id) ?? l.id,
         acked: l.acked,
@@ -386,7 +408,7 @@ export class Group extends EventEmitter<GroupEvents> {
 
   /** Opens a new incarnation: engine, rings and member runtime. */
   private open(): void {
-    const live: LiveMember = new LiveMember(this.name, this.options, this.key, this.outbox, {
+    const live: LiveMember = new LiveMember(this.name, this.memberOptions, this.key, this.outbox, {
       deliver: (delivered: Message) => {
         const msg = this.delivery.take(delivered, live.id)
         if (msg === null) return
@@ -399,6 +421,8 @@ export class Group extends EventEmitter<GroupEvents> {
       }),
       system: (sender, data) => this.rooms.onSystem(sender, data),
       direct: (sender, data) => this.rooms.onDirect(sender, data),
+      client: (hex, payload) => this.rooms.clients.onControl(hex, payload),
+      ownStable: (seq) => this.rooms.clients.onStable(seq),
       ready: () => {
         if (this.onJoined) {
           this.onJoined()
@@ -486,7 +510,9 @@ export class Group extends EventEmitter<GroupEvents> {
   }
 
   private tick(): void {
-    if (!this.isClosed) this.live.tick()
+    if (this.isClosed) return
+    this.live.tick()
+    this.rooms.clients.tick()
   }
 
   /** Closes the member for good: after leave(), a failed join, or `error` (which ends the iterators with it). */

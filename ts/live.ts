@@ -84,7 +84,7 @@ export class LiveMember {
       retry: retryOf(options),
       discovery: options.discovery,
       partitions: options.partitions,
-      maxControl: options.datagramSize - (key ? addon.limits.sealOverhead : 0) - addon.limits.dataHeaderBytes + 16,
+      maxControl: maxControlOf(options),
       futureBytes: Math.max(64 << 20, 4 * options.window),
       maxMessageSize: options.maxMessageSize,
       maxRecord: live.maxPayload,
@@ -217,12 +217,17 @@ export class LiveMember {
   }
 }
 
+/** The largest CONTROL payload: a datagram less the header (and the seal, in a closed group). */
+export function maxControlOf(options: ResolvedOptions): number {
+  return options.datagramSize - (options.key ? addon.limits.sealOverhead : 0) - addon.limits.dataHeaderBytes + 16
+}
+
 /** The membership protocol's retry interval (ms): a twentieth of the suspicion timeout, 5 to 100 ms. */
 export function retryOf(options: ResolvedOptions): number {
   return Math.max(5, Math.min(100, options.suspectTimeout / 20))
 }
 
-interface LiveEngine {
+export interface LiveEngine {
   engine: NativeEngine
   outbound: RingProducer
   inbound: RingConsumer
@@ -234,7 +239,7 @@ interface LiveEngine {
 }
 
 /** Opens the sockets and the I/O thread of a new incarnation; `onWake` runs once per batch of inbound records. */
-function openEngine(group: string, options: ResolvedOptions, key: Uint8Array | null, onWake: () => void): LiveEngine {
+export function openEngine(group: string, options: ResolvedOptions, key: Uint8Array | null, onWake: () => void, client = false): LiveEngine {
   const inject = options.inject
   // The inbound ring must hold several of the largest datagrams.
   const inboundBytes = Math.max(INBOUND_BYTES, nextPowerOfTwo(options.datagramSize * 8))
@@ -261,6 +266,7 @@ function openEngine(group: string, options: ResolvedOptions, key: Uint8Array | n
       outboundBytes: OUTBOUND_BYTES,
       inboundBytes,
       seed: Math.floor(Math.random() * 2 ** 32),
+      client,
       ...(key ? { key } : {}),
       ...(options.transport === 'udp-unicast' ? { peers: options.peers.flatMap((p) => [networkOrder(ipv4ToInt(p.address)), p.port]) } : {}),
       ...(inject ? { injectLoss: inject.loss, injectDuplicate: inject.duplicate, injectReorder: inject.reorder, injectSeed: inject.seed } : {}),

@@ -14,7 +14,7 @@
 // duplicates, views, freeze, cut) → reassembly → the hold-back's order
 // policy → events.deliver.
 import { Gms, type GmsConfig, type GmsHost } from './membership/gms.js'
-import { decodeControl, encodeControl, type Control, type Install } from './membership/messages.js'
+import { CLIENT_KINDS, decodeControl, encodeControl, type Control, type Install } from './membership/messages.js'
 import { Direct } from './node/direct.js'
 import type { Message, View } from './message.js'
 import { FlushCut } from './node/cut.js'
@@ -59,6 +59,10 @@ export interface MemberEvents {
   system?(sender: string, data: Uint8Array): void
   /** A direct message from another member (node/direct.ts), in the order it sent them. */
   direct?(sender: string, data: Uint8Array): void
+  /** A CONTROL payload of the clients' channel (open groups, clients/wire.ts) from the sender with incarnation `hex`. */
+  client?(hex: string, payload: Uint8Array): void
+  /** Every member holds our own stream up to `seq`. */
+  ownStable?(seq: number): void
 }
 
 export interface MemberConfig extends GmsConfig {
@@ -208,10 +212,16 @@ export class Member {
   /** Every member holds `peer`'s stream up to `seq`: safe messages up to there may go. */
   onStable(peer: number, seq: number): void {
     this.receiver.onStable(peer, seq)
+    if (this.events.ownStable && this.receiver.table.at(peer)?.hex === this.hex) this.events.ownStable(seq)
   }
 
   onControl(hex: string, payload: Uint8Array): void {
     // (Read in place from the ring: what is kept must be a copy.)
+    if (payload[0]! >= CLIENT_KINDS) {
+      if (this.events.client) this.events.client(hex, this.receiver.transient ? payload.slice() : payload)
+      else this.controlRejected++
+      return
+    }
     const c = decodeControl(this.receiver.transient ? payload.slice() : payload)
     if (c === null) {
       this.controlRejected++

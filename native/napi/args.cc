@@ -70,6 +70,8 @@ bool ReadCoreConfig(Napi::Object o, CoreConfig* c) {
   if (c->name.size() > kMaxName) { ThrowError(env, "RangeError", "option name is longer than 64 bytes", "ERR_OUT_OF_RANGE"); return false; }
   Napi::Value own = o.Get("receiveOwn");
   if (own.IsBoolean()) c->receiveOwn = own.As<Napi::Boolean>().Value();
+  Napi::Value client = o.Get("client");
+  if (client.IsBoolean()) c->client = client.As<Napi::Boolean>().Value();
   Napi::Value autoRemove = o.Get("autoRemove");
   if (autoRemove.IsBoolean()) c->autoRemove = autoRemove.As<Napi::Boolean>().Value();
   Napi::Value self = o.Get("self");

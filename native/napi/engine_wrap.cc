@@ -59,6 +59,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       ThrowError(env, "RangeError", "ring sizes must be powers of two", "ERR_OUT_OF_RANGE");
       return;
     }
+    c.transport.client = c.core.client;
     Napi::Value peers = o.Get("peers");
     if (!peers.IsUndefined()) {
       // [ip (network byte order), port, ip, port, ...]: a unicast-only group.

@@ -107,6 +107,50 @@ export interface DirectPart {
   bytes: Uint8Array
 }
 
+/**
+ * Direct parts after `kind` and `skip` bytes the caller fills in (the
+ * clients' channel puts a session number there, clients/wire.ts).
+ */
+export function encodeParts(kind: number, parts: readonly DirectPart[], skip: number): Uint8Array {
+  let size = DIRECT_HEADER + skip
+  for (const part of parts) size += DIRECT_PART + part.bytes.length
+  const out = new Uint8Array(size)
+  const dv = new DataView(out.buffer)
+  out[0] = kind
+  dv.setUint16(1 + skip, parts.length, true)
+  let at = DIRECT_HEADER + skip
+  for (const part of parts) {
+    dv.setUint32(at, part.seq, true)
+    dv.setUint16(at + 4, part.bytes.length, true)
+    out.set(part.bytes, at + DIRECT_PART)
+    at += DIRECT_PART + part.bytes.length
+  }
+  return out
+}
+
+/** The direct parts of `p` from `at` (u16 count, then the parts, to the end); null if malformed or empty. */
+export function decodeParts(p: Uint8Array, at: number): DirectPart[] | null {
+  if (p.length < at + 2) return null
+  const dv = new DataView(p.buffer, p.byteOffset, p.length)
+  const count = dv.getUint16(at, true)
+  const parts: DirectPart[] = []
+  at += 2
+  for (let i = 0; i < count; i++) {
+    if (at + DIRECT_PART > p.length) return null
+    const seq = dv.getUint32(at, true), n = dv.getUint16(at + 4, true)
+    if (seq === 0 || at + DIRECT_PART + n > p.length) return null
+    parts.push({ seq, bytes: p.subarray(at + DIRECT_PART, at + DIRECT_PART + n) })
+    at += DIRECT_PART + n
+  }
+  return count === 0 || at !== p.length ? null : parts
+}
+
+/**
+ * CONTROL payloads whose kind byte is this or more are the clients' channel
+ * (open groups, clients/wire.ts), not the membership protocol's.
+ */
+export const CLIENT_KINDS = 32
+
 export function encodeControl(c: Control): Uint8Array {
   if (c.kind === 'directAck') {
     const out = new Uint8Array(5)
@@ -114,22 +158,7 @@ export function encodeControl(c: Control): Uint8Array {
     new DataView(out.buffer).setUint32(1, c.seq, true)
     return out
   }
-  if (c.kind === 'direct') {
-    let size = DIRECT_HEADER
-    for (const part of c.parts) size += DIRECT_PART + part.bytes.length
-    const out = new Uint8Array(size)
-    const dv = new DataView(out.buffer)
-    out[0] = KIND.direct
-    dv.setUint16(1, c.parts.length, true)
-    let at = DIRECT_HEADER
-    for (const part of c.parts) {
-      dv.setUint32(at, part.seq, true)
-      dv.setUint16(at + 4, part.bytes.length, true)
-      out.set(part.bytes, at + DIRECT_PART)
-      at += DIRECT_PART + part.bytes.length
-    }
-    return out
-  }
+  if (c.kind === 'direct') return encodeParts(KIND.direct, c.parts, 0)
   if (c.kind === 'stateChunk') {
     const out = new Uint8Array(CHUNK_HEADER + c.bytes.length)
     const dv = new DataView(out.buffer)
@@ -160,19 +189,8 @@ export function decodeControl(p: Uint8Array): Control | null {
       return seq === 0 ? null : { kind, seq }
     }
     if (kind === 'direct') {
-      if (p.length < DIRECT_HEADER) return null
-      const dv = new DataView(p.buffer, p.byteOffset, p.length)
-      const count = dv.getUint16(1, true)
-      const parts: DirectPart[] = []
-      let at = DIRECT_HEADER
-      for (let i = 0; i < count; i++) {
-        if (at + DIRECT_PART > p.length) return null
-        const seq = dv.getUint32(at, true), n = dv.getUint16(at + 4, true)
-        if (seq === 0 || at + DIRECT_PART + n > p.length) return null
-        parts.push({ seq, bytes: p.subarray(at + DIRECT_PART, at + DIRECT_PART + n) })
-        at += DIRECT_PART + n
-      }
-      return count === 0 || at !== p.length ? null : { kind, parts }
+      const parts = decodeParts(p, 1)
+      return parts === null ? null : { kind, parts }
     }
     if (kind === 'stateChunk') {
       if (p.length < CHUNK_HEADER) return null
