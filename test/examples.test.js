@@ -28,8 +28,8 @@ function run(file, timeoutMs = 60_000) {
   })
 }
 
-test('examples – there are the four the README names', () => {
-  assert.equal(examples, ['kv-service.mjs', 'lock-service.mjs', 'market-data.mjs', 'requests.mjs'])
+test('examples – there are the five the README names', () => {
+  assert.equal(examples, ['client.mjs', 'kv-service.mjs', 'lock-service.mjs', 'market-data.mjs', 'requests.mjs'])
 })
 
 for (const file of examples) {

@@ -389,7 +389,9 @@ export class Group extends EventEmitter<GroupEvents> {
     }
     this.live.flush()
     // Direct messages (replies) on their way: acknowledged before we go, within the time left.
-    while (!this.live.member.directIdle && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2))
+    // (And what we forward to our clients, who move to another member once they have it.)
+    this.rooms.clients.farewell()
+    while (!(this.live.member.directIdle && this.rooms.clients.idle) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2))
     if (this.live.member.joined && this.view.members.length > 1) {
       await new Promise<void>((resolve) => {
         // (Not unref'd: an awaited leave() keeps the process alive until it is done, or this bound.)

@@ -111,6 +111,9 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private member: { hex: string; id: string; session: number } | null = null
   private formerMember: string | null = null // the member before, while the client looks for the next
+  // The session with the member before, for a while: a member that leaves
+  // still forwards what was on its way to the client (replies, HELD).
+  private draining: { hex: string; session: number; link: Direct; until: number } | null = null
   private link: Direct | null = null
   private currentView: View = { id: 0, members: [], coordinator: '' }
   private maxMessage = 0
@@ -314,11 +317,17 @@ export class Client extends EventEmitter<ClientEvents> {
       this.adopt(hex, id, now)
       return
     }
+    if (c.kind === 'hello') return
     const m = this.member
-    if (m === null || hex !== m.hex || (c.kind !== 'data' && c.kind !== 'ack') || c.session !== m.session) return
-    this.heardAt = now
-    if (c.kind === 'data') this.link!.onDirect(PEER, c.parts)
-    else this.link!.onAck(PEER, c.seq)
+    const d = this.draining
+    if (m !== null && hex === m.hex && c.session === m.session) {
+      this.heardAt = now
+      if (c.kind === 'bye') this.moveOn(now) // (our member leaves)
+      else if (c.kind === 'data') this.link!.onDirect(PEER, c.parts)
+      else this.link!.onAck(PEER, c.seq)
+    } else if (d !== null && hex === d.hex && c.session === d.session && c.kind === 'data') {
+      d.link.onDirect(PEER, c.parts) // (what the member before still forwards: replies, HELD)
+    }
   }
 
   /** Talks through member `id` from now on: a new session, and everything not yet held sent again. */
@@ -349,6 +358,19 @@ export class Client extends EventEmitter<ClientEvents> {
     this.onConnected = null
   }
 
+  /** Our member is gone: look for another one, which gets everything not yet held. */
+  private moveOn(now: number): void {
+    const m = this.member!
+    this.avoid.set(m.id, now + 4 * this.options.suspectTimeout)
+    this.draining = { hex: m.hex, session: m.session, link: this.link!, until: now + 4 * this.options.suspectTimeout }
+    this.formerMember = m.id
+    this.member = null
+    this.link = null
+    this.reconnects++
+    this.helloAt = -Infinity
+    this.tick()
+  }
+
   private onSession(bytes: Uint8Array): void {
     const m: SessionMessage | null = decodeSession(bytes)
     if (m === null) this.dropped++
@@ -369,15 +391,9 @@ export class Client extends EventEmitter<ClientEvents> {
   private tick(): void {
     if (this.isClosed) return
     const now = performance.now()
+    if (this.draining !== null && now > this.draining.until) this.draining = null
     const timeout = this.options.suspectTimeout
-    if (this.member !== null && now - this.heardAt > timeout) {
-      // Our member fell silent: another one, and everything not held again.
-      this.avoid.set(this.member.id, now + 4 * timeout)
-      this.formerMember = this.member.id
-      this.member = null
-      this.link = null
-      this.reconnects++
-    }
+    if (this.member !== null && now - this.heardAt > timeout) this.moveOn(now) // (our member fell silent)
     if (this.member === null) {
       if (now - this.helloAt >= retryOf(this.options) * 4) {
         this.helloAt = now

@@ -88,7 +88,7 @@ export class Clients {
   private readonly byClient = new Map<string, Session>()
   private readonly link: Direct
   readonly ledger = new Ledger()
-  /** The member each client's last message came through: where replies go. */
+  /** The member each client talks through (its MOVED, or its first message we saw): where replies go. */
   private readonly via = new Map<string, string>()
   private stable = 0 // our own stream is stable up to here
   /** Frames and session messages dropped as malformed or out of place. */
@@ -109,6 +109,11 @@ export class Clients {
       retry: port.retry,
       maxControl: port.maxControl - 4, // (the session number)
     })
+  }
+
+  /** Nothing this member sent its clients waits for an acknowledgement. */
+  get idle(): boolean {
+    return this.link.idle
   }
 
   /** Clients served by this member now. */
@@ -187,6 +192,8 @@ export class Clients {
       if (before) this.end(before) // (the client moved to a new session: the old one is over)
       s.client = client
       this.byClient.set(client, s)
+      // Every member sends the client's replies here from now on.
+      this.port.send(frameHeader(RoomKind.moved, 0, client, 0), new Uint8Array(0), ORDERS.indexOf('fifo') | ROOM_BIT)
       if (m.previous !== null && m.previous !== this.port.me() && this.port.view().members.includes(m.previous)) {
         s.after = m.previous
         s.parked = []
@@ -243,12 +250,17 @@ export class Clients {
       this.via.delete(f.client)
       return
     }
+    if (f.kind === RoomKind.moved) {
+      this.via.set(f.client, msg.sender)
+      return
+    }
     if (f.kind !== RoomKind.message || (f.code & ~ROOM_BIT) >= ORDERS.length) {
       this.dropped++
       return
     }
     if (msg.sender === this.port.me()) this.forwarded(f, msg.seq)
-    this.via.set(f.client, msg.sender)
+    // (A message that comes late, through the member before, does not turn the replies back there.)
+    if (!this.via.has(f.client)) this.via.set(f.client, msg.sender)
     if (!this.ledger.fresh(f.client, f.seq)) {
       this.duplicates++
       return
@@ -325,6 +337,11 @@ export class Clients {
       else if (s.parked !== null && now - s.openedAt > this.port.sessionTimeout) this.unpark(s)
     }
     this.link.tick()
+  }
+
+  /** This member is leaving: its clients are told to move to another member now (not after suspectTimeout). */
+  farewell(): void {
+    for (const s of this.sessions.values()) this.port.control(encodeClientControl({ kind: 'bye', session: s.number }), s.hex)
   }
 
   /** This incarnation ends (left, or rejoining as a new one): its sessions end; clients find another member. */

@@ -9,7 +9,8 @@
 //   DATA     34 | u32 session | u16 count | parts  either way: a session's messages
 //                                                  (node/direct.ts's parts: reliable, in order)
 //   ACK      35 | u32 session | u32 seq            either way: every message up to seq arrived
-//   BYE      36 | u32 session                      client → its member: the session ends
+//   BYE      36 | u32 session                      either way: the session ends (a member that
+//                                                  leaves says so: its clients move on at once)
 //
 // A session's messages (the bytes of DATA parts; byte 0 is the type):
 //
@@ -27,6 +28,8 @@
 //
 //   4 | u8 kind | u8 code | u8 n | client id | u32 seq | bytes     kind 1: a message
 //   4 | u8 kind | u8 0    | u8 n | client id | u32 0               kind 2: the client said BYE
+//                                                                   kind 3: the client talks through
+//                                                                   this member from now on (its replies go here)
 //
 // and a reply on its way from a responder to the client's member (a direct
 // message between members): 4 | u8 n | client id | the reply's bytes.
@@ -38,7 +41,7 @@ export const ROOM_CLIENTS = 4
 
 export const Wire = { hello: CLIENT_KINDS, welcome: CLIENT_KINDS + 1, data: CLIENT_KINDS + 2, ack: CLIENT_KINDS + 3, bye: CLIENT_KINDS + 4 } as const
 export const Session = { open: 1, send: 2, ping: 3, view: 4, held: 5, reply: 6 } as const
-export const RoomKind = { message: 1, bye: 2 } as const
+export const RoomKind = { message: 1, bye: 2, moved: 3 } as const
 
 export type ClientControl =
   | { kind: 'hello'; name: string }
