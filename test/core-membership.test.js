@@ -2,7 +2,8 @@
 // CONTROL datagrams, suspicion without removal, Exclude() and Forget().
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Net, MS, CONTROL, range } from './helpers/net.js'
+import { Net, MS, CONTROL, STATUS, range, defaults } from './helpers/net.js'
+import { addon } from '../dist/engine.js'
 
 const hex = (i) => (i + 1).toString(16).padStart(16, '0')
 
@@ -23,6 +24,43 @@ test('core – CONTROL goes unicast to a known peer, multicast otherwise, never 
   assert.is(net.controls[1].length, 2)
   assert.is(net.controls[2].length, 1)
   assert.not.ok(net.cores[0].control(new Uint8Array(2000), null, net.now), 'larger than a datagram: refused')
+})
+
+test("core – a client core (open groups) sends no STATUS, hears CONTROL only, and members answer it at its own address (contacts)", () => {
+  const net = new Net(2)
+  net.cores.push(new addon.ManualCore({ ...defaults, name: 'c', self: 3n, client: true }, net.now))
+  net.delivered.push([])
+  net.peerEvents.push([])
+  net.controls.push([])
+  net.introduce()
+  net.run(50 * MS, 1 * MS)
+  const sent = []
+  const all = net.deliver.bind(net)
+  net.deliver = (filter) => all((p) => (sent.push(p), filter ? filter(p) : true))
+  net.run(100 * MS, 1 * MS)
+  assert.not.ok(sent.some((p) => p.from === 2 && p.type === STATUS), 'the client sends no STATUS')
+  assert.ok(sent.some((p) => p.from === 0 && p.type === STATUS))
+  assert.not.ok(net.peerEvents[0].some((e) => e.id === hex(2)), 'no member takes the client for a peer')
+  assert.not.ok(net.peerEvents[2].some((e) => e.id === hex(0)), 'nor the client a member')
+  // HELLO to the group; a member answers the client alone.
+  net.cores[2].control(Uint8Array.of(32, 99), null, net.now)
+  net.deliver()
+  assert.equal(net.controls[0].map((c) => [c.sender, [...c.data]]), [[hex(2), [32, 99]]])
+  sent.length = 0
+  net.cores[0].control(Uint8Array.of(33), hex(2), net.now)
+  net.deliver()
+  assert.equal(sent.filter((p) => p.type === CONTROL).map((p) => p.to), [2], "unicast to the client's address")
+  assert.equal(net.controls[2].map((c) => [c.sender, [...c.data]]), [[hex(0), [33]]])
+  sent.length = 0
+  net.cores[2].control(Uint8Array.of(34), hex(0), net.now)
+  net.deliver()
+  assert.equal(sent.filter((p) => p.type === CONTROL).map((p) => p.to), [0], "and the client to the member's")
+  // The group's DATA reaches the client (multicast here): dropped, counted, never delivered.
+  net.send(0, 3)
+  net.run(120 * MS, 1 * MS)
+  assert.is(net.delivered[2].length, 0)
+  assert.is(net.delivered[1].length, 3)
+  assert.ok(net.cores[2].counters().rejectNotForClient > 0)
 })
 
 test('core – with autoRemove off a silent peer is suspected once, kept, and up again when heard', () => {
