@@ -88,9 +88,20 @@ function fail(err: unknown): void {
   process.send!({ t: 'failed', message: err instanceof Error ? err.message : String(err) })
 }
 
-async function requests(group: Group, m: Extract<AppToMember, { cmd: 'requests' }>): Promise<RequestReport> {
+/** Who asks: a member (Group) or a client (Client). */
+interface Asker {
+  request: Group['request']
+  readonly view: Group['view']
+}
+/** Who publishes: a member or a client. */
+interface Publisher {
+  send(data: Uint8Array | string, options?: { subject: string }): boolean
+  once(event: 'drain', listener: () => void): unknown
+}
+
+export async function requests(group: Asker, m: Extract<AppToMember, { cmd: 'requests' }>, asked = group.view.members.length - 1): Promise<RequestReport> {
   const data = Buffer.alloc(64)
-  const want = group.view.members.length - 1
+  const want = asked
   const check = (got: { length: number }): void => {
     if (got.length !== (m.responses === 'first' ? 1 : want)) throw new Error(`request(): ${got.length} responses, expected ${m.responses === 'first' ? 1 : want}`)
   }
@@ -119,7 +130,7 @@ async function requests(group: Group, m: Extract<AppToMember, { cmd: 'requests' 
   return { responses: m.responses, replies: m.replies, p50: histogram.quantile(0.5), p99: histogram.quantile(0.99), sequential, perSecond }
 }
 
-async function publish(group: Group, mode: ListenMode, seconds: number): Promise<{ sent: number; ms: number; cpuMs: number }> {
+export async function publish(group: Publisher, mode: ListenMode, seconds: number): Promise<{ sent: number; ms: number; cpuMs: number }> {
   const data = Buffer.alloc(SIZE)
   const subjects = Array.from({ length: SUBJECTS }, (_, i) => ({ subject: `md.s${i}` }))
   const cpu = process.cpuUsage()

@@ -6,7 +6,9 @@
 // (1% of the stream). Every member process is killed by pid on every way out.
 import { randomBytes } from 'node:crypto'
 
-import type { AppMemberArgs, AppToParent, ListenMode, RequestReport } from './app-member.js'
+import { CONNECT_KEYS, type ConnectOptions } from '../clients/client.js'
+import { Group } from '../group.js'
+import { publish, requests, type AppMemberArgs, type AppToParent, type ListenMode, type RequestReport } from './app-member.js'
 import { Members } from './children.js'
 import type { BenchConfig } from './options.js'
 
@@ -29,6 +31,8 @@ export interface AppBenchResult {
   members: number
   requests: RequestReport[]
   streams: StreamPhase[]
+  /** A client (Group.connect) in the bench's own process: its requests to every member, and its 100 B messages. */
+  client: { requests: RequestReport[]; stream: StreamPhase }
 }
 
 type Report = Exclude<AppToParent, { t: 'view' } | { t: 'failed' }>
@@ -47,7 +51,29 @@ export async function runAppBench(config: BenchConfig): Promise<number> {
   try {
     await members.until(`a view of all ${config.members} members`, () => members.all.every((m) => m.view === config.members))
     const [asker, ...others] = members.all as [(typeof members.all)[number], ...(typeof members.all)]
-    const result: AppBenchResult = { members: config.members, requests: [], streams: [] }
+    const result: AppBenchResult = { members: config.members, requests: [], streams: [], client: { requests: [], stream: null as never } }
+    // One stream phase: the listeners listen, `start` has the publisher go (member 0, or the client here, whose report it returns).
+    const stream = async (mode: ListenMode, listeners: typeof members.all, start: () => Promise<{ sent: number; ms: number; cpuMs: number }> | void): Promise<StreamPhase> => {
+      for (const m of listeners) {
+        m.reports = m.reports.filter((r) => r.t !== 'received') // (member 0's of its own streams: it delivers them too)
+        members.send(m, { cmd: 'listen', mode })
+      }
+      await members.until('the receivers to listen', () => listeners.every((m) => has(m, 'listening')))
+      for (const m of listeners) take(m, 'listening')
+      const own = start()
+      const sent = own ? await own : (await members.until('the stream to be sent', () => has(members.all[0]!, 'published')), take(members.all[0]!, 'published'))
+      await members.until('the stream to end at every receiver', () => listeners.every((m) => has(m, 'received')))
+      const got = listeners.map((m) => take(m, 'received'))
+      return {
+        mode,
+        sent: sent.sent,
+        sentPerSecond: Math.round(sent.sent / (sent.ms / 1000)),
+        senderCpuPercent: Math.round((100 * sent.cpuMs) / sent.ms),
+        receivedPerSecond: got.map((g) => Math.round(sent.sent / (g.ms / 1000))),
+        receiverCpuPercent: got.map((g) => Math.round((100 * g.cpuMs) / g.ms)),
+        handed: got.map((g) => g.count),
+      }
+    }
     for (const [responses, replies] of [['first', 'direct'], ['all', 'direct'], ['first', 'multicast'], ['all', 'multicast']] as const) {
       log(`request({ responses: '${responses}', replies: '${replies}' }) from member 0 to ${others.length}: one at a time, then ${IN_FLIGHT} in flight`)
       members.send(asker, { cmd: 'requests', responses, replies, seconds: config.seconds, inFlight: IN_FLIGHT })
@@ -56,32 +82,32 @@ export async function runAppBench(config: BenchConfig): Promise<number> {
     }
     for (const mode of ['plain', 'all', 'one'] as const) {
       log(`100 B messages from member 0 for ${config.seconds} s: ${mode === 'plain' ? 'no subject' : `under 100 subjects, receivers subscribed to ${mode === 'all' ? 'all' : 'one'}`}`)
-      for (const m of others) members.send(m, { cmd: 'listen', mode })
-      await members.until('the receivers to listen', () => others.every((m) => has(m, 'listening')))
-      for (const m of others) take(m, 'listening')
-      members.send(asker, { cmd: 'publish', mode, seconds: config.seconds })
-      await members.until('the stream to end at every receiver', () => has(asker, 'published') && others.every((m) => has(m, 'received')))
-      const sent = take(asker, 'published')
-      const got = others.map((m) => take(m, 'received'))
-      result.streams.push({
-        mode,
-        sent: sent.sent,
-        sentPerSecond: Math.round(sent.sent / (sent.ms / 1000)),
-        senderCpuPercent: Math.round((100 * sent.cpuMs) / sent.ms),
-        receivedPerSecond: got.map((g) => Math.round(sent.sent / (g.ms / 1000))),
-        receiverCpuPercent: got.map((g) => Math.round((100 * g.cpuMs) / g.ms)),
-        handed: got.map((g) => g.count),
-      })
+      result.streams.push(await stream(mode, others, () => members.send(asker, { cmd: 'publish', mode, seconds: config.seconds })))
+    }
+    log(`a client (Group.connect) in this process: request() to all ${config.members}, then 100 B messages for ${config.seconds} s`)
+    const client = await Group.connect(group, connectOptions(config.join))
+    try {
+      for (const responses of ['first', 'all'] as const) {
+        result.client.requests.push(await requests(client, { cmd: 'requests', responses, replies: 'direct', seconds: config.seconds, inFlight: IN_FLIGHT }, config.members))
+      }
+      result.client.stream = await stream('plain', members.all, () => publish(client, 'plain', config.seconds))
+    } finally {
+      await client.close()
     }
     process.stdout.write(config.json ? `${JSON.stringify(result)}\n` : formatApp(result))
     const expected = (s: StreamPhase): number => (s.mode === 'one' ? Math.floor(s.sent / 100) + (s.sent % 100 > 7 ? 1 : 0) : s.sent)
-    return result.streams.every((s) => s.handed.every((n) => n === expected(s))) ? 0 : 1
+    return [...result.streams, result.client.stream].every((s) => s.handed.every((n) => n === expected(s))) ? 0 : 1
   } catch (err) {
     process.stderr.write(`troupe bench: ${(err as Error).message}\n`)
     return 1
   } finally {
     await members.close()
   }
+}
+
+/** The join options that also say how a client reaches the group. */
+function connectOptions(join: BenchConfig['join']): ConnectOptions {
+  return Object.fromEntries(Object.entries(join).filter(([k]) => (CONNECT_KEYS as readonly string[]).includes(k) && k !== 'name')) as ConnectOptions
 }
 
 export function formatApp(r: AppBenchResult): string {
@@ -99,5 +125,15 @@ export function formatApp(r: AppBenchResult): string {
     ['100 B from member 0', 'sent/s', 'sender CPU', 'stream/s at each receiver', 'receiver CPU', 'handed to the app'],
     ...r.streams.map((s) => [label(s), n(s.sentPerSecond), `${s.senderCpuPercent}%`, s.receivedPerSecond.map(n).join(' '), s.receiverCpuPercent.map((x) => `${x}%`).join(' '), s.handed.map(n).join(' ')]),
   ])
-  return `${requests}\n\n${streams}\n`
+  const c = r.client
+  const client = table([
+    [`a client (Group.connect), to ${r.members}`, 'latency p50', 'p99', `requests/s (${IN_FLIGHT} in flight)`],
+    ...c.requests.map((q) => [`request(), responses: '${q.responses}'`, `${n(q.p50)} µs`, `${n(q.p99)} µs`, n(q.perSecond)]),
+  ])
+  const s = c.stream
+  const clientStream = table([
+    ['100 B from the client', 'sent/s', 'client CPU', 'msgs/s at each member', 'member CPU', 'handed to the app'],
+    ['fifo, no subject', n(s.sentPerSecond), `${s.senderCpuPercent}%`, s.receivedPerSecond.map(n).join(' '), s.receiverCpuPercent.map((x) => `${x}%`).join(' '), s.handed.map(n).join(' ')],
+  ])
+  return `${requests}\n\n${streams}\n\n${client}\n\n${clientStream}\n`
 }
