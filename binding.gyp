@@ -20,7 +20,8 @@
         "native/engine.cc",
         "native/engine_sink.cc",
         "native/seal.cc",
-        "native/checksum.cc"
+        "native/checksum.cc",
+        "native/subject_filter.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

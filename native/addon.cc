@@ -13,6 +13,7 @@
 #include <string>
 
 #include "boundary.h"
+#include "subject_filter.h"
 #include "checksum.h"
 #include "engine.h"
 #include "napi/args.h"
@@ -121,6 +122,7 @@ Napi::Object BoundaryObject(Napi::Env env) {
   Napi::Object boundary = Napi::Object::New(env);
   boundary.Set("orders", orders);
   boundary.Set("room", Napi::Number::New(env, kOrderRoom));
+  boundary.Set("roomSubjects", Napi::Number::New(env, kRoomSubjects));
   boundary.Set("frags", frags);
   boundary.Set("records", records);
   boundary.Set("peerDownReasons", reasons);

@@ -43,7 +43,8 @@ namespace troupe {
   X(peerDown, 4, "inbound: a member left, fell silent or was forgotten (reason 1, 2, 3)")           \
   X(control, 5, "inbound: a membership (CONTROL) datagram's payload")                               \
   X(stable, 6, "inbound: every member holds this sender's stream up to seq")                        \
-  X(slow, 7, "inbound: a member held our flow-control window full for slowReceiverTimeout")
+  X(slow, 7, "inbound: a member held our flow-control window full for slowReceiverTimeout")     \
+  X(skipped, 8, "inbound: a sender's messages first..last, of one view, that no subscription here wants (subject_filter.h): their seqs only")
 
 // X(name, code): why a member's stream ended (a peerDown record's reason).
 #define TROUPE_PEER_DOWN_REASONS(X) \
@@ -71,7 +72,11 @@ namespace troupe {
   X(stable, seq, 8, 8)          \
   X(slow, peer, 0, 4)           \
   X(slow, id, 8, 8)             \
-  X(slow, lag, 16, 8)
+  X(slow, lag, 16, 8)           \
+  X(skipped, peer, 0, 4)        \
+  X(skipped, view, 4, 4)        \
+  X(skipped, first, 8, 8)       \
+  X(skipped, last, 16, 8)
 
 #define TROUPE_ORDER_CONST(name, code) constexpr uint8_t kOrder_##name = code;
 TROUPE_ORDERS(TROUPE_ORDER_CONST)
@@ -110,5 +115,6 @@ constexpr size_t kRecPeerDownBytes = kAt_peerDown_id + 8;
 constexpr size_t kRecControlFixed = kAt_control_payload;
 constexpr size_t kRecStableBytes = kAt_stable_seq + 8;
 constexpr size_t kRecSlowBytes = kAt_slow_lag + 8;
+constexpr size_t kRecSkippedBytes = kAt_skipped_last + 8;
 
 }  // namespace troupe

@@ -41,6 +41,7 @@
 #include "reliability.h"
 #include "ring.h"
 #include "seal.h"
+#include "subject_filter.h"
 #include "transport.h"
 
 namespace troupe {
@@ -110,6 +111,8 @@ class Engine final : public Sink {
   // False if the group was not started with a key.
   bool Rekey(const uint8_t key[kKeyBytes], uint64_t graceNs);
   void Lags(std::vector<PeerLag>* out);
+  // The patterns of JS's subscriptions (ts/subjects.ts); null: no filtering.
+  void SetSubjects(const std::vector<std::string>* patterns);
 
   std::shared_ptr<SharedRegion> region() const { return region_; }
   uint32_t outboundOffset() const { return kCountersBytes; }
@@ -187,6 +190,10 @@ class Engine final : public Sink {
   // Peer events and CONTROL datagrams that found the ring full; they go out
   // before any message.
   std::deque<std::vector<uint8_t>> control_;
+  // The subjects JS subscribed to (null: every message goes to JS), and the
+  // skipped record that the next dropped message may extend.
+  std::unique_ptr<SubjectFilter> filter_;
+  SkipRun skipRun_;
 };
 
 uint64_t MonotonicNs();

@@ -18,6 +18,7 @@ bool Engine::FlushControl() {
     if (!p) return false;
     std::memcpy(p, rec.data() + 2, rec.size() - 2);
     inbound_.Commit();
+    skipRun_.End();
     inboundDirty_ = true;
     control_.pop_front();
   }
@@ -26,12 +27,31 @@ bool Engine::FlushControl() {
 
 bool Engine::Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
   if (!control_.empty() && !FlushControl()) return false;
+  if (filter_ && filter_->Drops(order, frag, data, n)) {
+    // Nobody here wants it: its seq joins the run of the last record, or starts one.
+    if (!skipRun_.Extend(inView_.data(), peer, view, seq)) {
+      uint8_t* p = inbound_.Reserve(kRec_skipped, 0, kRecSkippedBytes);
+      if (!p) return false;
+      EncodeSkipped(p, peer, view, seq, seq);
+      inbound_.Commit();
+      inboundDirty_ = true;
+      skipRun_.Start(size_t(p - inView_.data()), peer, view, seq);
+    }
+    counters_[k_subjectsSkipped]++;
+    return true;
+  }
   uint8_t* p = inbound_.Reserve(kRec_message, uint16_t(order | frag << 4), MessageRecordBytes(n));
   if (!p) return false;
   EncodeMessage(p, seq, peer, view, data, n);
   inbound_.Commit();
   inboundDirty_ = true;
+  skipRun_.End();
   return true;
+}
+
+void Engine::SetSubjects(const std::vector<std::string>* patterns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  filter_ = patterns ? std::make_unique<SubjectFilter>(*patterns) : nullptr;
 }
 
 void Engine::PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) {
@@ -81,6 +101,7 @@ void Engine::Slow(uint32_t peer, uint64_t id, uint64_t lag) {
 void Engine::PublishInbound() {
   if (!inboundDirty_) return;
   inboundDirty_ = false;
+  skipRun_.End();  // (JS may read it from now on)
   inbound_.Publish();
   // One wake-up per batch: JS clears `wake` before it drains, so a record
   // published after its last look always finds wake == 0 and asks again.

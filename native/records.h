@@ -56,6 +56,37 @@ inline void EncodeSlow(uint8_t* p, uint32_t peer, uint64_t id, uint64_t lag) {
   St64(p + kAt_slow_lag, lag);
 }
 
+inline void EncodeSkipped(uint8_t* p, uint32_t peer, uint32_t view, uint64_t first, uint64_t last) {
+  St32(p + kAt_skipped_peer, peer);
+  St32(p + kAt_skipped_view, view);
+  St64(p + kAt_skipped_first, first);
+  St64(p + kAt_skipped_last, last);
+}
+
+// The run of skipped messages the last record written stands for: the next
+// skipped message of the same sender and view, right after it, extends that
+// record in place (it is not yet published) instead of writing another. Any
+// other record, or publishing, ends the run.
+class SkipRun {
+ public:
+  // Extends the run with `seq`, if it can.
+  bool Extend(uint8_t* base, uint32_t peer, uint32_t view, uint64_t seq) {
+    if (at_ == kNone || peer != peer_ || view != view_ || seq != last_ + 1) return false;
+    last_ = seq;
+    St64(base + at_ + kAt_skipped_last, seq);
+    return true;
+  }
+  // A skipped record was written at `base + at` for `seq` alone.
+  void Start(size_t at, uint32_t peer, uint32_t view, uint64_t seq) { at_ = at; peer_ = peer; view_ = view; last_ = seq; }
+  void End() { at_ = kNone; }
+
+ private:
+  static constexpr size_t kNone = ~size_t(0);
+  size_t at_ = kNone;  // the record's payload, as an offset from the base the writer passes
+  uint32_t peer_ = 0, view_ = 0;
+  uint64_t last_ = 0;
+};
+
 // Records in the ring's format (ring.h: u32 length | u16 type | u16 flags |
 // payload, each 8-byte aligned), in a growing buffer: no wrap, no padding record.
 class RecordBuffer {
@@ -71,6 +102,8 @@ class RecordBuffer {
     std::memcpy(p + 6, &flags, 2);
     return p + kRecordHeaderBytes;
   }
+  uint8_t* data() { return bytes_.data(); }
+  size_t size() const { return bytes_.size(); }
   const std::vector<uint8_t>& bytes() const { return bytes_; }
   void Clear() { bytes_.clear(); }
 

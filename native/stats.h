@@ -52,6 +52,7 @@ namespace troupe {
   X(rejectReplay, "datagrams dropped: closed group, a sealed datagram seen before (replay)") \
   X(slowReceivers, "times a member held our full window for slowReceiverTimeout") \
   X(nakRefused, "NAKs dropped: not from a member we know, at its own address") \
+  X(subjectsSkipped, "fifo and unordered subject messages no subscription here wants, dropped before JS (subject_filter.h)") \
   X(rejectNotForClient, "datagrams a client dropped: not CONTROL (a client takes part in no stream)") \
   X(xmitLimited, "retransmissions skipped: the asking member's budget was spent")
 

@@ -98,6 +98,31 @@ test('receiver – nothing is delivered while the state is pulled; then all of i
   assert.equal(out, ['a:1', 'a:2'])
 })
 
+test('receiver – messages the engine skipped (no subscription wants them) move the stream on; in a flush each takes its place, with no bytes', () => {
+  const { r, cut, out, msg } = setup()
+  r.install(install1, view1, false)
+  msg(1, 1)
+  r.onSkipped(1, 1, 2, 40)
+  msg(1, 41)
+  assert.equal(out, ['a:1', 'a:41'], 'the common case: 2..40 only moved the stream on')
+  // A gap before the run: it waits, and the run after it, each seq in its place.
+  r.onSkipped(1, 1, 43, 44)
+  msg(1, 45)
+  assert.equal(out.slice(2), [], '43..45 wait for 42')
+  msg(1, 42)
+  assert.equal(out.slice(2), ['a:42', 'a:43', 'a:44', 'a:45'])
+  // Frozen by a flush: what the engine skipped counts as held, up to the cut.
+  cut.freeze(view1.members, 1)
+  r.onSkipped(1, 1, 46, 48)
+  assert.equal(cut.freeze(view1.members, 1)[A], [48], 'a: held without a gap up to 48')
+  cut.apply(view1.members, { [A]: { upTo: 47, holder: A, extras: [] }, [B]: { upTo: 0, holder: B, extras: [] } }, false)
+  assert.equal(out.slice(6), ['a:46', 'a:47'], 'up to the cut, 48 beyond it')
+  // Another sender's, or an unknown peer's: counted.
+  const dropped = r.dropped
+  r.onSkipped(9, 1, 1, 3)
+  assert.is(r.dropped, dropped + 3)
+})
+
 test('flush – freeze reports the run held without a gap and what is held beyond; a cut delivers exactly up to itself and fetches the rest', () => {
   const { r, cut, out, calls, msg, tick } = setup()
   r.install(install1, view1, false)

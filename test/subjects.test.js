@@ -3,6 +3,8 @@
 // from 'message', unsubscribe, orders across subjects, the argument checks,
 // and malformed room messages dropped.
 import { test } from 'uvu'
+import { Net } from './helpers/net.js'
+import { decodeRecords } from '../dist/node/records.js'
 import * as assert from 'uvu/assert'
 import { SubjectMessage } from '../dist/index.js'
 import { matches, Subjects, ROOM_SUBJECTS } from '../dist/subjects.js'
@@ -60,7 +62,24 @@ test('subjects – each subscriber gets what its pattern matches, in order; none
     assert.is(plain, 1, "only the message without a subject reached 'message'")
     const stats = b.stats().subjects
     assert.is(stats.subscriptions, 3)
-    assert.is(stats.unmatched, 50, 'news.EUR matched nothing here')
+    // news.EUR matched nothing here: the engine dropped it before JS (fifo), as a's
+    // engine dropped all of its own 150 (a subscribed to nothing).
+    assert.is(stats.skipped, 50, 'news.EUR matched nothing here: dropped in the engine')
+    assert.is(stats.unmatched, 0, 'none of it reached JS')
+    await until(() => a.stats().subjects.skipped === 150, { what: "a's own subject messages to be dropped in its engine" })
+    // What a sends after them, without a subject, still comes in order (the skipped seqs moved its stream on).
+    const after = []
+    b.on('message', (m) => after.push(m.text()))
+    a.send('x', { subject: 'news.GBP' })
+    a.send('after-1')
+    a.send('y', { subject: 'news.GBP', order: 'unordered' })
+    a.send('after-2')
+    a.send('t', { subject: 'news.GBP', order: 'total' })
+    a.send('after-3')
+    await until(() => after.length === 3, { what: "the messages after the dropped ones at b" })
+    assert.equal(after, ['after-1', 'after-2', 'after-3'])
+    await until(() => b.stats().subjects.unmatched === 1, { what: 'the total one to reach JS (the engine drops only fifo and unordered ones)' })
+    assert.is(b.stats().subjects.skipped, 52)
   })
 })
 
@@ -180,6 +199,42 @@ test('subjects – malformed room messages are dropped and counted, never handed
   assert.is(handed, 0)
   room.onMessage({ sender: 's', data: room.frame('a.b', new Uint8Array([1])), order: 'fifo', seq: 2 })
   assert.is(handed, 1)
+})
+
+test('subjects – the engine drops what no pattern wants: a run of seqs is one skipped record; wildcards, $ subjects and other orders pass', () => {
+  const net = new Net(2)
+  net.introduce()
+  const frame = (subject, text = 'x') => Uint8Array.from([3, subject.length, ...Buffer.from(subject), ...Buffer.from(text)])
+  const core = net.cores[1]
+  core.setSubjects(['md.a', 'fx.*', 'news.>', '$blocks.map.kv'])
+  const send = (subject, order = 9) => core0.submit(subject === null ? Uint8Array.of(1, 2) : frame(subject), order, 0, net.now)
+  const core0 = net.cores[0]
+  for (let i = 0; i < 10; i++) send('md.b') // fifo subject messages nobody wants
+  send('md.a')
+  for (let i = 0; i < 5; i++) send('md.b', 8) // unordered ones
+  send('fx.EUR') // '*'
+  send('fx.EUR.USD') // '*' is one token: dropped
+  send('news.x.y') // '>'
+  send('news') // '>' needs one token or more: dropped
+  send('$blocks.lock.l') // '$': named only
+  send('$blocks.map.kv')
+  send('md.b', 11) // total: always passes
+  send(null, 1) // a plain fifo message
+  core0.flush(net.now)
+  net.collect()
+  const queued = net.queue
+  net.queue = []
+  for (const p of queued) if (p.to === 1) core.input(p.data, 1, 1, net.now)
+  const records = decodeRecords(core.take().records).filter((r) => r.type === 'message' || r.type === 'skipped')
+  const shape = records.map((r) => (r.type === 'skipped' ? `skip ${r.first}-${r.last}` : `${r.seq}`))
+  assert.equal(shape, ['skip 1-10', '11', 'skip 12-16', '17', 'skip 18-18', '19', 'skip 20-21', '22', '23', '24'])
+  assert.is(core.counters().subjectsSkipped, 18)
+  assert.throws(() => core.setSubjects('md.>'), (e) => e instanceof TypeError)
+  core.setSubjects(null)
+  send('md.b')
+  core0.flush(net.now)
+  net.deliver()
+  assert.ok(net.delivered[1].some((d) => d.seq === 25), 'without a filter everything reaches JS')
 })
 
 test.run()

@@ -122,8 +122,13 @@ export interface GroupStats {
   transfers: { outgoing: number; incoming: number; dropped: number }
   /** Our requests waiting for answers; requests and replies dropped (malformed); replies to others received (only large ones go to everyone). */
   requests: { waiting: number; dropped: number; overheard: number }
-  /** Subscriptions here; messages with a subject none of them matched; malformed ones dropped. */
-  subjects: { subscriptions: number; unmatched: number; dropped: number }
+  /**
+   * Subscriptions here; messages with a subject none of them matched, that
+   * reached JS (total, safe, causal or sync ones, fragmented ones); fifo and
+   * unordered ones the engine dropped before JS (the counter subjectsSkipped);
+   * malformed ones dropped.
+   */
+  subjects: { subscriptions: number; unmatched: number; skipped: number; dropped: number }
   /** Open groups: clients talking through this member now; clients in the ledger (what every member delivered of each); client messages delivered before and dropped; malformed ones dropped. */
   clients: { served: number; ledger: number; duplicates: number; dropped: number }
   /** Every other member's lag behind this member's stream. */

@@ -88,6 +88,8 @@ export declare class NativeEngine {
   setBusyPoll(ns: number): void
   /** Every other member's lag behind our stream. */
   lags(): { id: string; acked: number; lag: number; behindMs: number; silentMs: number; excluded: boolean }[]
+  /** The subscriptions' patterns: fifo and unordered subject messages none of them matches are dropped before JS ('skipped' records). null: none dropped. */
+  setSubjects(patterns: string[] | null): void
   readonly info: EngineInfo | null
 }
 
@@ -108,6 +110,8 @@ export declare class NativeManualCore {
   pump(nowNs: number): boolean
   /** Deliveries the sink accepts before it reports full (undefined: no limit). */
   setRoom(room?: number): void
+  /** As NativeEngine.setSubjects. */
+  setSubjects(patterns: string[] | null): void
   leave(nowNs: number): void
   take(): ManualOutput
   counters(): Record<string, number>
@@ -171,6 +175,8 @@ interface Addon {
     orders: Record<string, number>
     /** OR'ed into an application order's code: the message belongs to one of the library's rooms (requests). */
     room: number
+    /** The subjects room's first byte (ts/subjects.ts ROOM_SUBJECTS), which the engine's filter reads. */
+    roomSubjects: number
     frags: Record<string, number>
     records: Record<string, { type: number; doc: string; fields: Record<string, [offset: number, bytes: number]> }>
     peerDownReasons: Record<string, number>

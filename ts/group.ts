@@ -139,6 +139,9 @@ export class Group extends EventEmitter<GroupEvents> {
         sessionTimeout: Math.max(3000, 3 * options.suspectTimeout),
       },
     })
+    this.rooms.subjects.onPatterns = (patterns) => {
+      if (!this.isClosed) this.live.engine.setSubjects(patterns)
+    }
     // A joiner receives the clients' ledger with the application's state (clients/room.ts).
     this.memberOptions = { ...options, ...wrapState(this.rooms.clients.ledger, options) }
     this.open()
@@ -327,7 +330,7 @@ export class Group extends EventEmitter<GroupEvents> {
       rejoins: this.rejoins,
       transfers: { ...this.rooms.transfers.counts, dropped: this.rooms.transfers.dropped },
       requests: { waiting: this.rooms.requests.waiting, dropped: this.rooms.requests.dropped, overheard: this.rooms.requests.overheard },
-      subjects: { subscriptions: this.rooms.subjects.subscriptions, unmatched: this.rooms.subjects.unmatched, dropped: this.rooms.subjects.dropped },
+      subjects: { subscriptions: this.rooms.subjects.subscriptions, unmatched: this.rooms.subjects.unmatched, skipped: counters.subjectsSkipped ?? 0, dropped: this.rooms.subjects.dropped },
       clients: { served: this.rooms.clients.served, ledger: this.rooms.clients.ledger.size, duplicates: this.rooms.clients.duplicates, dropped: this.rooms.clients.dropped },
       members: this.isClosed ? [] : engine.lags().map((l) => ({
         member: member.idOf(l.id) ?? l.id,
@@ -450,6 +453,8 @@ export class Group extends EventEmitter<GroupEvents> {
       },
     })
     live.member.takeRooms(this.rooms.subjects) // (subjects on the common path, while it is taken)
+    // The engine drops fifo and unordered subject messages that no subscription here wants.
+    live.engine.setSubjects(this.rooms.subjects.patterns)
     this.live = live
   }
 

@@ -209,6 +209,11 @@ export class Member {
     return this.receiver.transient
   }
 
+  /** Messages first..last of `peer` that the engine dropped (no subscription wants them): their seqs only. */
+  onSkipped(peer: number, view: number, first: number, last: number): void {
+    this.receiver.onSkipped(peer, view, first, last)
+  }
+
   /** Every member holds `peer`'s stream up to `seq`: safe messages up to there may go. */
   onStable(peer: number, seq: number): void {
     this.receiver.onStable(peer, seq)

@@ -39,6 +39,7 @@ export class Rooms {
 
   /** A room message of the application channel, delivered in its order. */
   onMessage(msg: Message): void {
+    if (msg.data.length === 0) return // (a subject message the engine dropped, delivered as its place only: node/receiver.ts onSkipped)
     if (msg.data[0] === ROOM_SUBJECTS) this.subjects.onMessage(msg)
     else if (msg.data[0] === ROOM_CLIENTS) this.clients.onMessage(msg)
     else this.requests.onMessage(msg)

@@ -16,6 +16,7 @@
 //
 // and is handed to the matching subscriptions only (never to 'message',
 // 'batch' or the iterators). One room per group (group.ts, through rooms.ts).
+import { addon } from './engine.js'
 import { argType, TroupeRangeError, TroupeTypeError } from './errors.js'
 import type { Inbox } from './inbox.js'
 import { Message } from './message.js'
@@ -23,6 +24,7 @@ import type { RoomSink } from './node/receiver.js'
 import { ORDERS, type Order } from './options.js'
 
 export const ROOM_SUBJECTS = 3
+if (addon.boundary.roomSubjects !== ROOM_SUBJECTS) throw new Error('troupe: the addon reads subjects with another room byte: a stale build of the addon (npm run build)')
 const MAX_SUBJECT = 255
 const CACHE = 4096 // subjects kept encoded (senders) and matched (receivers); cleared when full
 
@@ -112,6 +114,13 @@ export class Subjects implements RoomSink {
   /** Messages with a subject no subscription here matched; malformed ones (dropped). */
   unmatched = 0
   dropped = 0
+  /** Called with the subscriptions' patterns whenever they change (Group hands them to the engine's filter). */
+  onPatterns: ((patterns: string[]) => void) | null = null
+
+  /** The patterns subscribed to now, each once. */
+  get patterns(): string[] {
+    return [...new Set(this.subs.map((s) => s.sub.pattern))]
+  }
 
   get subscriptions(): number {
     return this.subs.length
@@ -124,9 +133,11 @@ export class Subjects implements RoomSink {
       const i = this.subs.findIndex((x) => x.sub === s)
       if (i >= 0) this.subs.splice(i, 1)
       this.forget()
+      this.onPatterns?.(this.patterns)
     })
     this.subs.push({ tokens, sub })
     this.forget()
+    this.onPatterns?.(this.patterns)
     return sub
   }
 

@@ -158,4 +158,18 @@ bool ReadFetch(const Napi::CallbackInfo& info, FetchArgs* out) {
   return true;
 }
 
+bool ReadPatterns(const Napi::Value& v, std::vector<std::string>* out) {
+  if (!v.IsArray()) return false;
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() > 65536) return false;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value x = a.Get(i);
+    if (!x.IsString()) return false;
+    std::string p = x.As<Napi::String>().Utf8Value();
+    if (p.empty() || p.size() > 255) return false;
+    out->push_back(std::move(p));
+  }
+  return true;
+}
+
 }  // namespace troupe

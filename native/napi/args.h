@@ -44,4 +44,7 @@ Napi::Function InitEngine(Napi::Env env);
 Napi::Function InitManualCore(Napi::Env env);
 Napi::Function InitManualSealer(Napi::Env env);
 
+// Subscription patterns (setSubjects): an array of 1..255-byte strings, at most 65536.
+bool ReadPatterns(const Napi::Value& v, std::vector<std::string>* out);
+
 }  // namespace troupe

@@ -34,6 +34,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod<&EngineWrap::Rekey>("rekey"),
       InstanceMethod<&EngineWrap::Lags>("lags"),
       InstanceMethod<&EngineWrap::SetBusyPoll>("setBusyPoll"),
+      InstanceMethod<&EngineWrap::SetSubjects>("setSubjects"),
       InstanceAccessor<&EngineWrap::Info>("info"),
     });
   }
@@ -326,6 +327,18 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value SetBusyPoll(const Napi::CallbackInfo& info) {
     const double ns = info.Length() ? info[0].ToNumber().DoubleValue() : 0;
     busyPollNs_ = ns > 0 && ns <= 1e7 ? uint64_t(ns) : 0;
+    return info.Env().Undefined();
+  }
+
+  // setSubjects(patterns: string[] | null): what the subscriptions want (null: no filtering).
+  Napi::Value SetSubjects(const Napi::CallbackInfo& info) {
+    std::vector<std::string> patterns;
+    const bool none = !info.Length() || info[0].IsNull() || info[0].IsUndefined();
+    if (!none && !ReadPatterns(info[0], &patterns)) {
+      ThrowError(info.Env(), "TypeError", "setSubjects() expects an array of at most 65536 patterns of 1 to 255 bytes, or null", "ERR_INVALID_ARG_TYPE");
+      return info.Env().Undefined();
+    }
+    if (engine_) engine_->SetSubjects(none ? nullptr : &patterns);
     return info.Env().Undefined();
   }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../records.h"
+#include "../subject_filter.h"
 #include "../reliability.h"
 #include "../stats.h"
 #include "args.h"
@@ -28,23 +29,39 @@ class RecordingSink final : public Sink {
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override {
     sent.push_back(Sent{std::vector<uint8_t>(p, p + n), to != nullptr, to ? *to : Endpoint{}});
   }
+  std::unique_ptr<SubjectFilter> filter;  // as the engine's (engine_sink.cc)
+  SkipRun skipRun;
+  uint64_t skipped = 0;
+
   bool Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) override {
     if (room == 0) return false;
     if (room != SIZE_MAX) room--;
+    if (filter && filter->Drops(order, frag, data, n)) {
+      skipped++;
+      if (skipRun.Extend(records.data(), peer, view, seq)) return true;
+      uint8_t* p = records.Append(kRec_skipped, 0, kRecSkippedBytes);
+      EncodeSkipped(p, peer, view, seq, seq);
+      skipRun.Start(size_t(p - records.data()), peer, view, seq);
+      return true;
+    }
+    skipRun.End();
     EncodeMessage(records.Append(kRec_message, uint16_t(order | frag << 4), MessageRecordBytes(n)), seq, peer, view, data, n);
     return true;
   }
   void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) override {
+    skipRun.End();
     EncodePeerUp(records.Append(kRec_peerUp, 0, PeerUpRecordBytes(nameLen)), peer, id, name, nameLen);
   }
   void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) override {
+    skipRun.End();
     EncodePeerDown(records.Append(kRec_peerDown, 0, kRecPeerDownBytes), peer, id, uint32_t(why));
   }
   void Control(uint64_t sender, const uint8_t* p, size_t n) override {
+    skipRun.End();
     EncodeControl(records.Append(kRec_control, 0, ControlRecordBytes(n)), sender, p, n);
   }
-  void Stable(uint32_t peer, uint64_t seq) override { EncodeStable(records.Append(kRec_stable, 0, kRecStableBytes), peer, seq); }
-  void Slow(uint32_t peer, uint64_t id, uint64_t lag) override { EncodeSlow(records.Append(kRec_slow, 0, kRecSlowBytes), peer, id, lag); }
+  void Stable(uint32_t peer, uint64_t seq) override { skipRun.End(); EncodeStable(records.Append(kRec_stable, 0, kRecStableBytes), peer, seq); }
+  void Slow(uint32_t peer, uint64_t id, uint64_t lag) override { skipRun.End(); EncodeSlow(records.Append(kRec_slow, 0, kRecSlowBytes), peer, id, lag); }
 };
 
 class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
@@ -58,6 +75,7 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
       InstanceMethod<&ManualCoreWrap::NextDeadline>("nextDeadline"),
       InstanceMethod<&ManualCoreWrap::Pump>("pump"),
       InstanceMethod<&ManualCoreWrap::SetRoom>("setRoom"),
+      InstanceMethod<&ManualCoreWrap::SetSubjects>("setSubjects"),
       InstanceMethod<&ManualCoreWrap::Leave>("leave"),
       InstanceMethod<&ManualCoreWrap::Take>("take"),
       InstanceMethod<&ManualCoreWrap::GetCounters>("counters"),
@@ -123,9 +141,23 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
     sink_.room = info[0].IsNumber() ? size_t(info[0].As<Napi::Number>().Int64Value()) : SIZE_MAX;
     return info.Env().Undefined();
   }
+  // setSubjects(patterns | null): the engine's subject filter, here (engine_wrap.cc).
+  Napi::Value SetSubjects(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env());
+    std::vector<std::string> patterns;
+    const bool none = !info.Length() || info[0].IsNull() || info[0].IsUndefined();
+    if (!none && !ReadPatterns(info[0], &patterns)) {
+      ThrowError(info.Env(), "TypeError", "setSubjects() expects an array of at most 65536 patterns of 1 to 255 bytes, or null", "ERR_INVALID_ARG_TYPE");
+      return info.Env().Undefined();
+    }
+    sink_.filter = none ? nullptr : std::make_unique<SubjectFilter>(patterns);
+    return info.Env().Undefined();
+  }
   Napi::Value Leave(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); core_->Leave(Now(info[0])); return info.Env().Undefined(); }
   Napi::Value Self(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Napi::String::New(info.Env(), Hex64(core_->self())); }
-  Napi::Value GetCounters(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Counters(info.Env(), counters_.data()); }
+  Napi::Value GetCounters(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env());
+    counters_[k_subjectsSkipped] = sink_.skipped;  // (the sink's, as the engine's sink counts it)
+    return Counters(info.Env(), counters_.data());
+  }
   // control(bytes, to: hex id | null, nowNs) -> false if too large
   Napi::Value Control(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env());
     ControlArgs a;
@@ -176,6 +208,7 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
     out.Set("sent", sent);
     out.Set("records", Bytes(env, sink_.records.bytes()));
     sink_.records.Clear();
+    sink_.skipRun.End();
     return out;
   }
 

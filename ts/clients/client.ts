@@ -300,6 +300,7 @@ export class Client extends EventEmitter<ClientEvents> {
     onPeerDown: () => {},
     onStable: () => {},
     onControl: (hex, payload) => this.onControl(hex, payload),
+    onSkipped: () => {},
   }
 
   private onControl(hex: string, payload: Uint8Array): void {

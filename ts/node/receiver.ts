@@ -17,6 +17,7 @@ const WHOLE = FragCode.whole
 const ORDER_RECORD = OrderCode.record
 const SYSTEM = OrderCode.system
 const ROOM_FIFO = FIFO | ROOM_BIT
+const SKIPPED = new Uint8Array(0) // the bytes of a message the engine dropped (onSkipped)
 const ROOM_UNORDERED = UNORDERED | ROOM_BIT
 
 /**
@@ -161,6 +162,25 @@ export class Receiver {
       return
     }
     this.accept(s, { seq, view, order, frag, data })
+  }
+
+  /**
+   * Messages first..last of `peer`, sent in `view`, that the engine dropped
+   * (no subscription here wants them; fifo or unordered, whole). In the
+   * common case they only move the stream on; otherwise each takes its
+   * place as a message with no bytes, which the subjects room ignores.
+   */
+  onSkipped(peer: number, view: number, first: number, last: number): void {
+    const s = this.table.at(peer)
+    if (s === undefined) {
+      this.dropped += last - first + 1
+      return
+    }
+    if (first === s.next && s.inView && view <= this.viewId && this.phase === 'open' && !this.awaitingState && s.held.size === 0 && s.early.size === 0 && s.waiting.length === 0) {
+      s.next = last + 1
+      return
+    }
+    for (let seq = first; seq <= last; seq++) this.accept(s, { seq, view, order: ROOM_FIFO, frag: WHOLE, data: SKIPPED })
   }
 
   /** Every member holds `peer`'s stream up to `seq`: safe messages up to there may go. */

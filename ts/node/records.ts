@@ -14,6 +14,8 @@ export interface RecordTarget {
   onPeerDown(peer: number, hex: string, reason: PeerDownReason): void
   onStable(peer: number, seq: number): void
   onControl(hex: string, payload: Uint8Array): void
+  /** Messages first..last of `peer`, sent in `view`, that the engine dropped: no subscription here wants them (their seqs only). */
+  onSkipped(peer: number, view: number, first: number, last: number): void
 }
 
 /** What the shell around the member takes part in: 'slow' records, and when to stop. */
@@ -32,6 +34,7 @@ const REC_PEER_DOWN = RecordType.peerDown
 const REC_STABLE = RecordType.stable
 const REC_SLOW = RecordType.slow
 const REC_CONTROL = RecordType.control
+const REC_SKIPPED = RecordType.skipped
 const MESSAGE_SEQ = fieldAt('message', 'seq')
 const MESSAGE_PEER = fieldAt('message', 'peer')
 const MESSAGE_VIEW = fieldAt('message', 'view')
@@ -49,6 +52,10 @@ const SLOW_ID = fieldAt('slow', 'id')
 const SLOW_LAG = fieldAt('slow', 'lag')
 const CONTROL_SENDER = fieldAt('control', 'sender')
 const CONTROL_PAYLOAD = fieldAt('control', 'payload')
+const SKIPPED_PEER = fieldAt('skipped', 'peer')
+const SKIPPED_VIEW = fieldAt('skipped', 'view')
+const SKIPPED_FIRST = fieldAt('skipped', 'first')
+const SKIPPED_LAST = fieldAt('skipped', 'last')
 const HEADER = 8 // u32 length | u16 type | u16 flags (ring.h)
 
 const REASONS: Record<number, PeerDownReason> = Object.fromEntries(
@@ -86,6 +93,8 @@ export function readRecords(bytes: Uint8Array, view: DataView, at: number, end: 
       shell.onSlow(hex64(view, body + SLOW_ID), u64(view, body + SLOW_LAG))
     } else if (type === REC_CONTROL) {
       member.onControl(hex64(view, body + CONTROL_SENDER), new Uint8Array(buffer, base + body + CONTROL_PAYLOAD, length - HEADER - CONTROL_PAYLOAD))
+    } else if (type === REC_SKIPPED) {
+      member.onSkipped(view.getUint32(body + SKIPPED_PEER, true), view.getUint32(body + SKIPPED_VIEW, true), u64(view, body + SKIPPED_FIRST), u64(view, body + SKIPPED_LAST))
     }
   }
   return at
@@ -100,6 +109,7 @@ export function decodeRecords(bytes: Uint8Array): DecodedRecord[] {
     onPeerDown: (peer, id, reason) => out.push({ type: 'peerDown', peer, id, reason }),
     onStable: (peer, seq) => out.push({ type: 'stable', peer, seq }),
     onControl: (sender, data) => out.push({ type: 'control', sender, data }),
+    onSkipped: (peer, view, first, last) => out.push({ type: 'skipped', peer, view, first, last }),
   }, { onSlow: (id, lag) => out.push({ type: 'slow', id, lag }), stopped: () => false })
   return out
 }
@@ -111,6 +121,7 @@ export type DecodedRecord =
   | { type: 'stable'; peer: number; seq: number }
   | { type: 'control'; sender: string; data: Uint8Array }
   | { type: 'slow'; id: string; lag: number }
+  | { type: 'skipped'; peer: number; view: number; first: number; last: number }
 
 /** A u64 record field as a number (seqs and lags stay below 2^53). */
 function u64(view: DataView, at: number): number {
