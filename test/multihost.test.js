@@ -303,7 +303,13 @@ async function mergeScenario(transport, testbed) {
   // (b) Mend: both sides on one bridge again. They merge into one view.
   const mendAt = Date.now()
   testbed.mend()
-  const merges = await Promise.all(members.map((m) => m.next((x) => x.type === 'merge', 10 * SUSPECT + 10000, `${m.name}: a 'merge'`)))
+  const merges = await Promise.all(members.map((m) => m.next((x) => x.type === 'merge', 10 * SUSPECT + 10000, `${m.name}: a 'merge'`))).catch((err) => {
+    // Each member's views (id, line, members), for what went another way.
+    const history = members.map((m) => `  ${m.name}: ${logs.of(m).views.map((v) => `${v.view.id}@${v.founder.split('#')[0]}[${v.view.members.map((x) => x.split('#')[0]).join(',')}]`).join(' ')}` +
+      `; merges ${JSON.stringify(logs.of(m).merges.map((x) => x.view))}`)
+    err.message += `\nviews:\n${history.join('\n')}`
+    throw err
+  })
   await oneView(logs, members, 'one view of all four after the merge')
   const mergedMs = Date.now() - mendAt
   const merged = lastView(logs, h1)

@@ -15,6 +15,7 @@
 // policy → events.deliver.
 import { Gms, type GmsConfig, type GmsHost } from './membership/gms.js'
 import { CLIENT_KINDS, decodeControl, encodeControl, type Control, type Install } from './membership/messages.js'
+import { cut, PIECE, Pieces } from './membership/pieces.js'
 import { Direct } from './node/direct.js'
 import type { Message, View } from './message.js'
 import { FlushCut } from './node/cut.js'
@@ -96,6 +97,9 @@ export class Member {
   private nowMs = 0
   /** CONTROL payloads dropped: malformed, or from a sender we cannot name. */
   controlRejected = 0
+  /** Membership messages larger than a datagram: the ones coming in, being put together; the number of ours. */
+  private readonly pieces = new Pieces()
+  private pieceId = 0
 
   constructor(private readonly port: CorePort, private readonly events: MemberEvents, private readonly config: MemberConfig, nowMs: number) {
     this.id = config.id
@@ -227,7 +231,14 @@ export class Member {
       else this.controlRejected++
       return
     }
-    const c = decodeControl(this.receiver.transient ? payload.slice() : payload)
+    let bytes = this.receiver.transient ? payload.slice() : payload
+    if (bytes[0] === PIECE) {
+      // A piece of a message larger than a datagram (membership/pieces.ts): on with the whole, once here.
+      const whole = this.pieces.add(hex, bytes, this.nowMs)
+      if (whole === null) return
+      bytes = whole
+    }
+    const c = decodeControl(bytes)
     if (c === null) {
       this.controlRejected++
       return
@@ -369,8 +380,9 @@ export class Member {
       return
     }
     const bytes = encodeControl(c)
-    if (bytes.length > this.config.maxControl) throw new Error(`troupe: a ${c.kind} message of ${bytes.length} bytes does not fit a datagram (limit ${this.config.maxControl})`)
-    this.port.control(bytes, to === null ? null : to.slice(-16))
+    const hex = to === null ? null : to.slice(-16)
+    if (bytes.length <= this.config.maxControl) this.port.control(bytes, hex)
+    else for (const piece of cut(bytes, this.config.maxControl, ++this.pieceId)) this.port.control(piece, hex)
   }
 
   /**

@@ -11,11 +11,15 @@ invariants of virtual synchrony after every run.
 
   --seed N          one run, with its story printed
   --seeds A..B      runs seeds A to B (default 1..200)
-  --verbose         print every run's summary`
+  --verbose         print every run's summary
+  --members N       N members in every run (default: 3 to 5, drawn; each
+                    sends as much less often beyond 5)
+  --datagram B      the largest datagram, bytes (default 1024)`
 
 export function runSim(args: string[]): number {
   let from = 1, to = 200
   let verbose = false
+  const options: { members?: number; datagramSize?: number } = {}
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!
     if (a === '--seed') {
@@ -28,6 +32,10 @@ export function runSim(args: string[]): number {
       to = Number(m[2])
     } else if (a === '--verbose') {
       verbose = true
+    } else if (a === '--members') {
+      options.members = count(args[++i], a, 2, 256)
+    } else if (a === '--datagram') {
+      options.datagramSize = count(args[++i], a, 512, 65507)
     } else {
       throw new RangeError(`unknown option '${a}'`)
     }
@@ -40,7 +48,7 @@ export function runSim(args: string[]): number {
   let failed = 0
   const started = Date.now()
   for (let seed = from; seed <= to; seed++) {
-    const r = runSeed(seed)
+    const r = runSeed(seed, options)
     if (r.errors.length || verbose) {
       process.stdout.write(`seed ${seed}: ${r.errors.length ? 'FAIL' : 'ok'} (${r.incarnations} incarnations, ${r.views} views, ${r.delivered} deliveries)\n  ${r.summary}\n`)
     }
@@ -53,6 +61,12 @@ export function runSim(args: string[]): number {
   const runs = to - from + 1
   process.stdout.write(`${runs - failed} of ${runs} seeds hold every invariant (${((Date.now() - started) / 1000).toFixed(1)} s)\n`)
   return failed ? 1 : 0
+}
+
+function count(s: string | undefined, what: string, min: number, max: number): number {
+  const n = Number(s)
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new RangeError(`${what} wants an integer from ${min} to ${max}, got '${s}'`)
+  return n
 }
 
 function parseSeed(s: string | undefined): number {

@@ -15,6 +15,8 @@ export interface RunOptions {
   /** Quiet time at the end for everything to settle (ms). */
   settleMs?: number
   members?: number
+  /** The largest datagram (default 1,024: the membership's messages come in pieces beyond a few members). */
+  datagramSize?: number
   faults?: boolean
   /** Default: 'merge' for every third seed, else 'primary'. */
   partitions?: 'primary' | 'merge'
@@ -35,7 +37,7 @@ export interface RunResult {
 export function runSeed(seed: number, options: RunOptions = {}): RunResult {
   const config: WorldConfig = {
     seed,
-    datagramSize: 1024,
+    datagramSize: options.datagramSize ?? 1024,
     windowBytes: 64 * 1024,
     suspectTimeoutMs: 300,
     statusIntervalMs: 10,
@@ -47,6 +49,8 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
   const r = w.random
   const faults = options.faults ?? true
   const n = options.members ?? r.int(3, 5)
+  // Larger groups: each member sends as much less often, so the group's traffic stays what 5 members make.
+  const spread = Math.max(1, n / 5)
   const activeNs = (options.activeMs ?? 3000) * MS
   const endNs = activeNs + (options.settleMs ?? 2500) * MS
   const story: string[] = []
@@ -66,7 +70,7 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
 
   // Traffic: every member sends now and then while it is in a view.
   for (const node of w.nodes) {
-    const every = r.int(2, 12) * MS
+    const every = r.int(2, 12) * MS * spread
     const big = r.chance(0.5)
     const loop = () => {
       if (w.nowNs >= activeNs) return
@@ -85,7 +89,7 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
   // counter now and then (drawn apart from the run's own random, as stalls are).
   const ops = new Random(seed * 104729 + 31)
   for (const node of w.nodes) {
-    const every = ops.int(5, 25) * MS
+    const every = ops.int(5, 25) * MS * spread
     const loop = () => {
       if (w.nowNs >= activeNs) return
       node.blockOp(ops)
