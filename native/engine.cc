@@ -200,6 +200,12 @@ void Engine::Lags(std::vector<PeerLag>* out) {
   core_->Lags(out, MonotonicNs());
 }
 
+void Engine::AddPeers(const std::vector<Endpoint>& peers) {
+  if (!core_ || closed_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Endpoint& e : peers) transport_->Learn(e);
+}
+
 void Engine::SetView(uint32_t view) {
   if (!core_ || closed_) return;
   std::lock_guard<std::mutex> lock(mu_);

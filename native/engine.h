@@ -111,6 +111,8 @@ class Engine final : public Sink {
   // False if the group was not started with a key.
   bool Rekey(const uint8_t key[kKeyBytes], uint64_t graceNs);
   void Lags(std::vector<PeerLag>* out);
+  // Addresses of members (discovery, gossip): a unicast-only group sends to them too.
+  void AddPeers(const std::vector<Endpoint>& peers);
   // The patterns of JS's subscriptions (ts/subjects.ts); null: no filtering.
   void SetSubjects(const std::vector<std::string>* patterns);
 

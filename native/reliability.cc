@@ -111,6 +111,7 @@ void Core::Lags(std::vector<PeerLag>* out, uint64_t nowNs) const {
     l.behindNs = p->behindSinceNs ? nowNs - p->behindSinceNs : 0;
     l.silentNs = nowNs - std::min(nowNs, p->lastHeardNs);
     l.excluded = p->excluded;
+    l.at = p->endpoint;
     out->push_back(l);
   }
 }

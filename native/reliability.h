@@ -69,6 +69,7 @@ struct PeerLag {
   uint64_t behindNs = 0;    // how long it has held our full window (0: it does not)
   uint64_t silentNs = 0;    // since we last heard from it
   bool excluded = false;    // leaving the view: not waited for
+  Endpoint at;              // where its datagrams come from
 };
 
 // The core's settings. Group (ts/options.ts) states the library's defaults

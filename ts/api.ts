@@ -129,6 +129,8 @@ export interface GroupStats {
    * malformed ones dropped.
    */
   subjects: { subscriptions: number; unmatched: number; skipped: number; dropped: number }
+  /** udp-unicast: lookups of option peers ('dns:', 'srv:', 'file:', a function) and their failures, addresses found by them and by gossip, all known. */
+  discovery?: { lookups: number; failures: number; lastError: string | null; found: number; gossiped: number; known: number }
   /** Open groups: clients talking through this member now; clients in the ledger (what every member delivered of each); client messages delivered before and dropped; malformed ones dropped. */
   clients: { served: number; ledger: number; duplicates: number; dropped: number }
   /** Every other member's lag behind this member's stream. */

@@ -87,7 +87,9 @@ export declare class NativeEngine {
   /** After a receive, the JS thread keeps reading the sockets until nothing has come for `ns` (0: off). */
   setBusyPoll(ns: number): void
   /** Every other member's lag behind our stream. */
-  lags(): { id: string; acked: number; lag: number; behindMs: number; silentMs: number; excluded: boolean }[]
+  lags(): { id: string; acked: number; lag: number; behindMs: number; silentMs: number; excluded: boolean; address: string }[]
+  /** Members' addresses (flat ip in network byte order, port pairs): a unicast-only group sends to them too. */
+  addPeers(peers: number[]): void
   /** The subscriptions' patterns: fifo and unordered subject messages none of them matches are dropped before JS ('skipped' records). null: none dropped. */
   setSubjects(patterns: string[] | null): void
   readonly info: EngineInfo | null

@@ -14,11 +14,12 @@ import { addon, counterIndex } from './engine.js'
 import { AbortError, checkSignal, throwIfAborted, TroupeError, TroupeRangeError, within } from './errors.js'
 import { Handout } from './handout.js'
 import { Inboxes, type Inbox } from './inbox.js'
-import { LiveMember, maxControlOf, retryOf } from './live.js'
+import { LiveMember, maxControlOf, networkOrder, retryOf } from './live.js'
 import { RoomMessage, type Message, type View } from './message.js'
 import { Delivery } from './node/delivery.js'
+import { Discovery } from './discovery.js'
 import { Outbox, type OutboxPort } from './node/outbox.js'
-import { resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
+import { ipv4ToInt, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
 import { Rooms } from './rooms.js'
 import { Client, type ConnectOptions } from './clients/client.js'
 import { wrapState } from './clients/room.js'
@@ -69,6 +70,8 @@ export class Group extends EventEmitter<GroupEvents> {
   readonly name: string
   private readonly options: ResolvedOptions
   private readonly memberOptions: ResolvedOptions // (getState/setState with the clients' ledger)
+  private readonly discovery: Discovery | null
+  private gossipQueued = false
   private live!: LiveMember // the incarnation now (closed with the group)
   private readonly outbox: Outbox
   private readonly delivery: Delivery
@@ -142,9 +145,16 @@ export class Group extends EventEmitter<GroupEvents> {
     this.rooms.subjects.onPatterns = (patterns) => {
       if (!this.isClosed) this.live.engine.setSubjects(patterns)
     }
+    // udp-unicast: members found by DNS, a file or a function, and told of by each other.
+    this.discovery = options.transport === 'udp-unicast'
+      ? new Discovery(options.discover, options, (addresses) => {
+        if (!this.isClosed) this.live.engine.addPeers(flatAddresses(addresses))
+      }, () => this.gossip())
+      : null
     // A joiner receives the clients' ledger with the application's state (clients/room.ts).
     this.memberOptions = { ...options, ...wrapState(this.rooms.clients.ledger, options) }
     this.open()
+    this.discovery?.start()
     // The membership's retries and timeouts. Heartbeats do not depend on it
     // (the native I/O thread sends them), so a busy loop delays views, never
     // causes suspicion.
@@ -331,6 +341,7 @@ export class Group extends EventEmitter<GroupEvents> {
       transfers: { ...this.rooms.transfers.counts, dropped: this.rooms.transfers.dropped },
       requests: { waiting: this.rooms.requests.waiting, dropped: this.rooms.requests.dropped, overheard: this.rooms.requests.overheard },
       subjects: { subscriptions: this.rooms.subjects.subscriptions, unmatched: this.rooms.subjects.unmatched, skipped: counters.subjectsSkipped ?? 0, dropped: this.rooms.subjects.dropped },
+      ...(this.discovery ? { discovery: { ...this.discovery.stats, known: this.discovery.addresses.length } } : {}),
       clients: { served: this.rooms.clients.served, ledger: this.rooms.clients.ledger.size, duplicates: this.rooms.clients.duplicates, dropped: this.rooms.clients.dropped },
       members: this.isClosed ? [] : engine.lags().map((l) => ({
         member: member.idOf(l.id) ?? l.id,
@@ -427,6 +438,8 @@ export class Group extends EventEmitter<GroupEvents> {
       system: (sender, data) => this.rooms.onSystem(sender, data),
       direct: (sender, data) => this.rooms.onDirect(sender, data),
       client: (hex, payload) => this.rooms.clients.onControl(hex, payload),
+      heard: () => this.gossipSoon(),
+      peers: (addresses) => this.discovery?.learned(addresses),
       ownStable: (seq) => this.rooms.clients.onStable(seq),
       ready: () => {
         if (this.onJoined) {
@@ -455,6 +468,7 @@ export class Group extends EventEmitter<GroupEvents> {
     live.member.takeRooms(this.rooms.subjects) // (subjects on the common path, while it is taken)
     // The engine drops fifo and unordered subject messages that no subscription here wants.
     live.engine.setSubjects(this.rooms.subjects.patterns)
+    if (this.discovery) live.engine.addPeers(flatAddresses(this.discovery.addresses)) // (a new incarnation: what the last one found)
     this.live = live
   }
 
@@ -516,6 +530,26 @@ export class Group extends EventEmitter<GroupEvents> {
     else this.handout.hand(msg)
   }
 
+  /** udp-unicast: a new sender was heard; tell the group what we know, once this turn's others are in. */
+  private gossipSoon(): void {
+    if (!this.discovery || this.gossipQueued) return
+    this.gossipQueued = true
+    setTimeout(() => {
+      this.gossipQueued = false
+      this.gossip()
+    }, 20).unref()
+  }
+
+  /** Tells the group the addresses we know: ours, our peers', what discovery found. */
+  private gossip(): void {
+    if (this.isClosed || !this.discovery) return
+    const info = this.live.engine.info
+    const addresses = new Set<string>(info ? [`${info.localAddress}:${info.localPort}`] : [])
+    for (const l of this.live.engine.lags()) if (l.address) addresses.add(l.address)
+    for (const a of this.discovery.addresses) addresses.add(a)
+    this.live.member.gossip([...addresses].slice(0, 256))
+  }
+
   private tick(): void {
     if (this.isClosed) return
     this.live.tick()
@@ -527,6 +561,7 @@ export class Group extends EventEmitter<GroupEvents> {
     if (this.isClosed) return
     this.isClosed = true
     clearInterval(this.ticker)
+    this.discovery?.stop()
     this.live?.close() // (none when the first open() threw)
     this.inboxes.finishAll(error)
     this.rooms.close(this.name, error)
@@ -548,6 +583,14 @@ export class Group extends EventEmitter<GroupEvents> {
       },
     }
   }
+}
+
+/** 'ip:port' addresses as the engine takes them: flat (ip in network byte order, port) pairs. */
+function flatAddresses(addresses: readonly string[]): number[] {
+  return addresses.flatMap((a) => {
+    const i = a.lastIndexOf(':')
+    return [networkOrder(ipv4ToInt(a.slice(0, i))), Number(a.slice(i + 1))]
+  })
 }
 
 /** What each counter in stats().counters means. */

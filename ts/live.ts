@@ -286,7 +286,8 @@ export function openEngine(group: string, options: ResolvedOptions, key: Uint8Ar
   }
 }
 
-function networkOrder(hostOrder: number): number {
+/** An IPv4 address as a number in network byte order (how the addon takes it). */
+export function networkOrder(hostOrder: number): number {
   return (((hostOrder & 0xff) << 24) | ((hostOrder & 0xff00) << 8) | ((hostOrder >>> 8) & 0xff00) | (hostOrder >>> 24)) >>> 0
 }
 

@@ -64,6 +64,10 @@ export interface MemberEvents {
   client?(hex: string, payload: Uint8Array): void
   /** Every member holds our own stream up to `seq`. */
   ownStable?(seq: number): void
+  /** A sender heard for the first time (udp-unicast: time to tell the group the addresses we know). */
+  heard?(hex: string): void
+  /** Addresses ('ip:port') of members another member knows (discovery.ts). */
+  peers?(addresses: readonly string[]): void
 }
 
 export interface MemberConfig extends GmsConfig {
@@ -175,6 +179,12 @@ export class Member {
 
   onPeerUp(peer: number, hex: string, name: string): void {
     this.receiver.onPeerUp(peer, hex, name)
+    this.events.heard?.(hex)
+  }
+
+  /** Tells the group the members' addresses we know (discovery.ts: udp-unicast gossip). */
+  gossip(addresses: readonly string[]): void {
+    this.send({ kind: 'peers', addresses }, null)
   }
 
   onPeerDown(peer: number, hex: string, reason: 'left' | 'silent' | 'forgotten'): void {
@@ -370,6 +380,7 @@ export class Member {
       case 'stateChunk': return this.onStateChunk(from, c)
       case 'direct': return this.direct.onDirect(from, c.parts)
       case 'directAck': return this.direct.onAck(from, c.seq)
+      case 'peers': return this.events.peers?.(c.addresses)
       default: return this.gms.onControl(from, c)
     }
   }

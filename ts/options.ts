@@ -38,7 +38,9 @@ export interface JoinOptions {
   busyPoll?: number
   inject?: InjectOptions
   transport?: 'udp-multicast' | 'udp-unicast'
-  peers?: string[]
+  peers?: string[] | (() => string[] | Promise<string[]>)
+  dnsServers?: string[]
+  resolveInterval?: number
   partitions?: 'primary' | 'merge'
   slowReceiver?: 'wait' | 'evict'
   slowReceiverTimeout?: number
@@ -72,6 +74,10 @@ export interface ResolvedOptions {
   transport: 'udp-multicast' | 'udp-unicast'
   /** udp-unicast: every member's address, parsed. */
   peers: { address: string; port: number }[]
+  /** udp-unicast: where else members are found, looked at again every resolveInterval (discovery.ts); null: nowhere else. */
+  discover: PeerSources | null
+  dnsServers: string[]
+  resolveInterval: number
   partitions: 'primary' | 'merge'
   slowReceiver: 'wait' | 'evict'
   slowReceiverTimeout: number
@@ -83,7 +89,7 @@ export interface ResolvedOptions {
   signal: AbortSignal | undefined
 }
 
-type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'object' | 'function' | 'bytes' | 'signal'
+type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'object' | 'function' | 'bytes' | 'signal' | 'entries'
 export interface Spec {
   kind: Kind
   unit?: string
@@ -124,7 +130,9 @@ const SPECS: Readonly<Record<keyof JoinOptions, Spec>> = {
   busyPoll: { kind: 'number', unit: 'µs', min: 0, max: 10_000, default: 0, doc: 'For latency-critical groups: after receiving, the JS thread keeps reading the sockets until nothing has come for this long, instead of going back to sleep (a wake-up costs 15-20 µs on a VM). Costs CPU while traffic flows; the event loop gets control back at least every millisecond. 0 is off; the sequencer (the view\'s coordinator) polls 50 µs anyway while it places total or safe messages, since every one of them waits for its hop.' },
   inject: { kind: 'object', defaultIs: 'off', doc: 'Test tool: seeded loss / duplication / reordering of received datagrams ({ loss, duplicate, reorder, seed }); never use it in production.' },
   transport: { kind: 'string', values: ['udp-multicast', 'udp-unicast'], doc: "'udp-multicast': IP multicast on address:port. 'udp-unicast': for networks without multicast; each member listens on interface:port and sends what is for the group to every address in peers (and to members it has heard from), with the same guarantees." },
-  peers: { kind: 'object', doc: "udp-unicast only: the members' addresses, 'ip:port' each (this member's own may be listed). A member learns the address of any member that sends to it, so a member started later that lists all the others need not be listed by them." },
+  peers: { kind: 'entries', doc: "udp-unicast only: where members are, each entry 'ip:port', 'dns:name:port' (the name's A records, looked up again every resolveInterval: a Kubernetes headless service), 'srv:name' (its SRV records: names and ports) or 'file:path' (a file of such entries, one a line, read again every resolveInterval); or a function returning such entries (called every resolveInterval). This member's own address may be among them. Members tell each other the addresses they know (gossip), so a newcomer that finds one live member finds all of them." },
+  dnsServers: { kind: 'entries', defaultIs: "the system's (/etc/resolv.conf)", doc: "DNS servers for 'dns:' and 'srv:' peers, 'ip' or 'ip:port' each." },
+  resolveInterval: { kind: 'number', unit: 'ms', min: 100, max: 3_600_000, default: 5000, doc: "How often 'dns:', 'srv:' and 'file:' peers (and a peers function) are looked at again." },
   partitions: { kind: 'string', values: ['primary', 'merge'], doc: "'primary': only a side holding a majority of the last view goes on; a minority side emits 'blocked', delivers nothing new, and rejoins when the network heals. 'merge': every side goes on, and on healing the sides are merged into one view with a 'merge' event that names them (each side keeps its own state; reconciling is the application's)." },
   slowReceiver: { kind: 'string', values: ['wait', 'evict'], doc: "What a sender does about a member that holds its flow-control window full for slowReceiverTimeout: 'wait' (lossless: send() keeps returning false until it catches up) or 'evict' (the member is removed from the view, and joins again as a new incarnation when it can). Either way the group emits 'slow'." },
   slowReceiverTimeout: { kind: 'number', unit: 'ms', min: 10, max: 3_600_000, default: 5000, doc: "How long a member may hold a sender's window full before it counts as slow." },
@@ -219,6 +227,9 @@ function check(name: string, spec: Spec, value: unknown): void {
     case 'object':
       if (typeof value !== 'object' || value === null) throw argType(label, 'an object', value)
       return
+    case 'entries': // (an array of strings, or a function returning one: its entries are checked where they are read)
+      if (!Array.isArray(value) && typeof value !== 'function') throw argType(label, 'an array of strings or a function', value)
+      return
     case 'function':
       if (typeof value !== 'function') throw argType(label, 'a function', value)
       return
@@ -241,20 +252,73 @@ function check(name: string, spec: Spec, value: unknown): void {
 
 const MAX_PEERS = 256
 
-function parsePeers(transport: string, value: unknown): { address: string; port: number }[] {
+/** Where else a unicast group's members are found (discovery.ts reads them). */
+export interface PeerSources {
+  names: { host: string; port: number }[] // 'dns:'
+  services: string[] // 'srv:'
+  files: string[] // 'file:'
+  fn: (() => string[] | Promise<string[]>) | null
+}
+
+const HOSTNAME = /^(?=.{1,253}$)([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?)*\.?$/
+
+/**
+ * One entry of option peers: 'ip:port', 'dns:name:port', 'srv:name' or
+ * 'file:path' (`what` names it in errors).
+ */
+export function parsePeer(entry: unknown, what: string): { address: string; port: number } | { dns: { host: string; port: number } } | { srv: string } | { file: string } {
+  const fail = () => new TroupeRangeError('ERR_INVALID_ARG_VALUE', `${what} must be 'ip:port' (IPv4, port 1-65535), 'dns:name:port', 'srv:name' or 'file:path', got ${JSON.stringify(entry)}`)
+  if (typeof entry !== 'string') throw fail()
+  if (entry.startsWith('file:')) {
+    if (entry.length === 5) throw fail()
+    return { file: entry.slice(5) }
+  }
+  if (entry.startsWith('srv:')) {
+    if (!HOSTNAME.test(entry.slice(4))) throw fail()
+    return { srv: entry.slice(4) }
+  }
+  const dns = entry.startsWith('dns:')
+  const m = /^(.+):(\d{1,5})$/.exec(dns ? entry.slice(4) : entry)
+  const port = m ? Number(m[2]) : 0
+  if (!m || port < 1 || port > 65535) throw fail()
+  if (dns) {
+    if (!HOSTNAME.test(m[1]!)) throw fail()
+    return { dns: { host: m[1]!, port } }
+  }
+  if (!isIPv4(m[1]!)) throw fail()
+  return { address: m[1]!, port }
+}
+
+function parsePeers(transport: string, value: unknown): { peers: { address: string; port: number }[]; discover: PeerSources | null } {
   if (transport !== 'udp-unicast') {
     if (value !== undefined) throw new TroupeTypeError('ERR_INVALID_ARG_TYPE', "option peers needs transport: 'udp-unicast' (a multicast group finds its members itself)")
-    return []
+    return { peers: [], discover: null }
   }
-  if (!Array.isArray(value) || value.length === 0) throw argType('option peers', "a non-empty array of 'ip:port' strings with transport 'udp-unicast'", value)
+  if (typeof value === 'function') return { peers: [], discover: { names: [], services: [], files: [], fn: value as PeerSources['fn'] } }
+  if (!Array.isArray(value) || value.length === 0) throw argType('option peers', "a non-empty array of 'ip:port' (or 'dns:', 'srv:', 'file:') strings, or a function returning one, with transport 'udp-unicast'", value)
   if (value.length > MAX_PEERS) throw new TroupeRangeError('ERR_OUT_OF_RANGE', `option peers may list at most ${MAX_PEERS} addresses, got ${value.length}`)
+  const peers: { address: string; port: number }[] = []
+  const discover: PeerSources = { names: [], services: [], files: [], fn: null }
+  value.forEach((entry, i) => {
+    const p = parsePeer(entry, `option peers[${i}]`)
+    if ('address' in p) peers.push(p)
+    else if ('dns' in p) discover.names.push(p.dns)
+    else if ('srv' in p) discover.services.push(p.srv)
+    else discover.files.push(p.file)
+  })
+  const dynamic = discover.names.length + discover.services.length + discover.files.length > 0
+  return { peers, discover: dynamic ? discover : null }
+}
+
+function parseDnsServers(value: unknown): string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value) || value.length === 0 || value.length > 16) throw argType('option dnsServers', "an array of 1 to 16 'ip' or 'ip:port' strings", value)
   return value.map((entry, i) => {
-    const m = typeof entry === 'string' ? /^(.+):(\d{1,5})$/.exec(entry) : null
-    const port = m ? Number(m[2]) : 0
-    if (!m || !isIPv4(m[1]!) || port < 1 || port > 65535) {
-      throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option peers[${i}] must be 'ip:port' with an IPv4 address and a port 1-65535, got ${JSON.stringify(entry)}`)
+    const m = typeof entry === 'string' ? /^([^:]+)(?::(\d{1,5}))?$/.exec(entry) : null
+    if (!m || !isIPv4(m[1]!) || (m[2] !== undefined && !(Number(m[2]) >= 1 && Number(m[2]) <= 65535))) {
+      throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option dnsServers[${i}] must be 'ip' or 'ip:port' (IPv4), got ${JSON.stringify(entry)}`)
     }
-    return { address: m[1]!, port }
+    return entry as string
   })
 }
 
@@ -308,7 +372,7 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
   const iface = given<string>(o, 'interface')
   if (!isIPv4(iface)) throw new TroupeRangeError('ERR_INVALID_ARG_VALUE', `option interface must be an IPv4 address, got '${iface}'`)
   const transport = given<ResolvedOptions['transport']>(o, 'transport')
-  const peers = parsePeers(transport, o.peers)
+  const { peers, discover } = parsePeers(transport, o.peers)
   if (transport === 'udp-unicast' && o.address !== undefined) throw new TroupeTypeError('ERR_INVALID_ARG_TYPE', "option address is the multicast address: it does not go with transport 'udp-unicast' (use interface and port)")
   if ((o.getState === undefined) !== (o.setState === undefined)) {
     throw new TroupeTypeError('ERR_INVALID_ARG_TYPE', 'options getState and setState go together: give both or neither')
@@ -358,6 +422,9 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
     inject,
     transport,
     peers,
+    discover,
+    dnsServers: parseDnsServers(o.dnsServers),
+    resolveInterval: given(o, 'resolveInterval'),
     partitions: given(o, 'partitions'),
     slowReceiver: given(o, 'slowReceiver'),
     slowReceiverTimeout: given(o, 'slowReceiverTimeout'),

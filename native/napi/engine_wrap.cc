@@ -35,6 +35,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod<&EngineWrap::Lags>("lags"),
       InstanceMethod<&EngineWrap::SetBusyPoll>("setBusyPoll"),
       InstanceMethod<&EngineWrap::SetSubjects>("setSubjects"),
+      InstanceMethod<&EngineWrap::AddPeers>("addPeers"),
       InstanceAccessor<&EngineWrap::Info>("info"),
     });
   }
@@ -330,6 +331,27 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return info.Env().Undefined();
   }
 
+  // addPeers([ip (network byte order), port, ...]): members' addresses learned by discovery or gossip.
+  Napi::Value AddPeers(const Napi::CallbackInfo& info) {
+    std::vector<Endpoint> peers;
+    Napi::Env env = info.Env();
+    if (!info.Length() || !info[0].IsArray() || info[0].As<Napi::Array>().Length() % 2 != 0 || info[0].As<Napi::Array>().Length() > 2 * kMaxMembers) {
+      ThrowError(env, "TypeError", "addPeers() expects a flat array of (ip, port) pairs, at most 256", "ERR_INVALID_ARG_TYPE");
+      return env.Undefined();
+    }
+    Napi::Array a = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i += 2) {
+      const double ip = a.Get(i).ToNumber().DoubleValue(), p = a.Get(i + 1).ToNumber().DoubleValue();
+      if (!(ip >= 0 && ip <= 4294967295.0) || !(p >= 1 && p <= 65535)) {
+        ThrowError(env, "RangeError", "addPeers(): bad address or port", "ERR_OUT_OF_RANGE");
+        return env.Undefined();
+      }
+      peers.push_back(Endpoint{uint32_t(ip), htons(uint16_t(p))});
+    }
+    if (engine_) engine_->AddPeers(peers);
+    return env.Undefined();
+  }
+
   // setSubjects(patterns: string[] | null): what the subscriptions want (null: no filtering).
   Napi::Value SetSubjects(const Napi::CallbackInfo& info) {
     std::vector<std::string> patterns;
@@ -357,6 +379,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("behindMs", Napi::Number::New(env, double(l.behindNs) / 1e6));
       o.Set("silentMs", Napi::Number::New(env, double(l.silentNs) / 1e6));
       o.Set("excluded", Napi::Boolean::New(env, l.excluded));
+      char address[32];
+      const uint32_t ip = ntohl(l.at.ip);
+      std::snprintf(address, sizeof address, "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, unsigned(ntohs(l.at.port)));
+      o.Set("address", Napi::String::New(env, l.at.port ? address : ""));
       out.Set(uint32_t(i), o);
     }
     return out;
