@@ -111,6 +111,10 @@ struct CoreConfig {
 // goes back there. At most this many; the one heard from longest ago makes room.
 constexpr size_t kMaxContacts = 4096;
 
+// A STATUS carries the acks that moved since the last one; every this many
+// STATUS, all of them.
+constexpr uint64_t kFullStatusEvery = 8;
+
 // Retransmissions a member's NAKs may ask of us: this many windows
 // (windowBytes) at once, and this many a second after that.
 constexpr double kXmitBurstWindows = 4;
@@ -241,6 +245,7 @@ class Core {
   uint32_t view_ = 0;
 
   uint64_t nextStatusNs_ = 0;
+  uint64_t statusCount_ = 0;                  // STATUS sent: every kFullStatusEvery-th carries every ack
   uint64_t lastTimerNs_ = 0;
   uint64_t acksSinceStatus_ = 0;
   uint64_t ackedBytesSinceStatus_ = 0;         // DATA bytes taken in since our last STATUS

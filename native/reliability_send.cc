@@ -180,16 +180,25 @@ void Core::SendStatus(uint64_t nowNs) {
   const size_t nameLen = std::min(config_.name.size(), kMaxName);
   uint8_t* a = p + kStatusFixedBytes + nameLen;
   uint16_t acks = 0;
+  // Acks are cumulative: a STATUS carries those that moved since our last
+  // one, and every kFullStatusEvery-th all of them (a member that missed one,
+  // or is new, has them by then). A member's STATUS costs the others what
+  // moved, not one ack per member of the group every interval.
+  const bool full = statusCount_++ % kFullStatusEvery == 0;
   for (auto& peer : peers_) {
     // A peer being left out (or not yet in our view) gets no ack from us: its
     // stream is not one we deliver, and an ack would tell it we hold what we
     // skipped (a member forgotten and heard again restarts at its newest seq).
     if (!peer || !peer->active || peer->excluded) continue;
+    const uint64_t ack = peer->win.next - 1;
+    if (!full && ack == peer->ackSent) continue;
+    peer->ackSent = ack;
     St64(a, peer->id);
-    St64(a + 8, peer->win.next - 1);
+    St64(a + 8, ack);
     a += 16;
     acks++;
   }
+  if (!full) Count(k_statusDeltas);
   const size_t len = a - p;
   EncodeHeader(p, kStatus, config_.group, config_.self, 0, uint32_t(len));
   St64(p + 24, highestSent_);

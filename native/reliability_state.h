@@ -106,6 +106,7 @@ struct Core::Peer {
   Endpoint endpoint;
   uint64_t lastHeardNs = 0;
   uint64_t ackForUs = 0;  // their cumulative ack of our stream
+  uint64_t ackSent = ~uint64_t(0);  // our ack of their stream in our last STATUS (none yet: all ones)
   uint64_t lowestKept = 1;
   Window win;
   // What this peer acked of each sender's stream (by sender incarnation), from its STATUS.

@@ -23,6 +23,7 @@ namespace troupe {
   X(unrecoverable, "messages a sender no longer had when we asked (skipped)")     \
   X(overrun, "messages beyond the receive window (dropped, re-asked later)")      \
   X(statusSent, "STATUS datagrams sent")                                          \
+  X(statusDeltas, "of those, STATUS with only the acks that moved (every 8th carries all)") \
   X(windowFull, "times a send found the flow-control window full")                \
   X(logBytes, "bytes held in our retransmit log now (gauge)")                     \
   X(logPeakBytes, "most bytes ever held in our retransmit log (gauge)")           \

@@ -44,6 +44,8 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
     retryMs: 20,
     tickMs: 5,
     partitions: options.partitions ?? (seed % 3 === 0 ? 'merge' : 'primary'),
+    // Every member's core lives in this one process: beyond 64 members, smaller windows per sender.
+    ...((options.members ?? 0) > 64 ? { receiveSlots: 256, retainBytes: 16 * 1024 } : {}),
   }
   const w = new World(config)
   const r = w.random

@@ -30,6 +30,9 @@ export interface WorldConfig {
   retryMs: number
   tickMs: number
   partitions: 'primary' | 'merge'
+  /** Each core's receive window per sender (slots) and bytes kept per sender for relaying: smaller for large groups (one process holds every member's core). */
+  receiveSlots?: number
+  retainBytes?: number
 }
 
 /** What one incarnation did: the checker's log, and what the simulator keeps beside it. */
