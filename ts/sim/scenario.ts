@@ -45,7 +45,7 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
     tickMs: 5,
     partitions: options.partitions ?? (seed % 3 === 0 ? 'merge' : 'primary'),
     // Every member's core lives in this one process: beyond 64 members, smaller windows per sender.
-    ...((options.members ?? 0) > 64 ? { receiveSlots: 256, retainBytes: 16 * 1024 } : {}),
+    ...((options.members ?? 0) > 64 ? { receiveSlots: 1024, retainBytes: 16 * 1024 } : {}),
   }
   const w = new World(config)
   const r = w.random
