@@ -197,7 +197,31 @@ bool Engine::Rekey(const uint8_t key[kKeyBytes], uint64_t graceNs) {
 void Engine::Lags(std::vector<PeerLag>* out) {
   if (!core_ || closed_) return;
   std::lock_guard<std::mutex> lock(mu_);
-  core_->Lags(out, MonotonicNs());
+  const uint64_t now = MonotonicNs();
+  core_->Lags(out, now);
+  for (PeerLag& l : *out) {
+    auto it = multicastHeard_.find(EndpointKey(l.at));
+    l.multicastSilentNs = it == multicastHeard_.end() ? UINT64_MAX : now - std::min(now, it->second);
+  }
+}
+
+void Engine::NoteMulticast(const Endpoint& from, uint64_t now) {
+  if (multicastHeard_.size() >= 4 * kMaxMembers && !multicastHeard_.count(EndpointKey(from))) multicastHeard_.clear();
+  multicastHeard_[EndpointKey(from)] = now;
+}
+
+void Engine::SetUnicast(uint64_t peer, bool on) {
+  if (!core_ || closed_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  transport_->SetUnicast(peer == config_.core.self ? transport_->local() : core_->EndpointOfId(peer), on);
+}
+
+uint64_t Engine::OwnMulticastSilentNs() {
+  if (!core_ || closed_) return UINT64_MAX;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = multicastHeard_.find(EndpointKey(transport_->local()));
+  const uint64_t now = MonotonicNs();
+  return it == multicastHeard_.end() ? UINT64_MAX : now - std::min(now, it->second);
 }
 
 void Engine::AddPeers(const std::vector<Endpoint>& peers) {
@@ -280,11 +304,14 @@ void Engine::WatchSockets(bool on) {
 
 void Engine::ReceiveFrom(int fd, uint64_t now) {
   if (fd < 0) return;
+  const bool group = config_.transport.autoFallback && transport_->IsGroupSocket(fd);
   // Bounded per wake-up so that timers and sends are never starved.
   for (int round = 0; round < 8 && !BatchPending(); round++) {
     const int n = transport_->Receive(fd, now, &received_);
     if (n <= 0) return;
     pendingNext_ = 0;
+    // transport 'auto': whose multicast reaches us (Lags: multicastSilentNs).
+    if (group) for (int i = 0; i < received_.count; i++) NoteMulticast(received_.at[i].from, now);
     if (!ProcessPending(now)) return;
     if (n < Transport::kBatch) return;
   }

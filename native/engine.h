@@ -34,6 +34,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "inject.h"
@@ -113,6 +114,11 @@ class Engine final : public Sink {
   void Lags(std::vector<PeerLag>* out);
   // Addresses of members (discovery, gossip): a unicast-only group sends to them too.
   void AddPeers(const std::vector<Endpoint>& peers);
+  // transport 'auto': the member `peer` does not (on) hear our multicast: unicast to it too
+  // (our own id: our own multicast does not come back to us).
+  void SetUnicast(uint64_t peer, bool on);
+  // transport 'auto': since our own multicast last came back to us (max: never).
+  uint64_t OwnMulticastSilentNs();
   // The patterns of JS's subscriptions (ts/subjects.ts); null: no filtering.
   void SetSubjects(const std::vector<std::string>* patterns);
 
@@ -196,6 +202,10 @@ class Engine final : public Sink {
   // skipped record that the next dropped message may extend.
   std::unique_ptr<SubjectFilter> filter_;
   SkipRun skipRun_;
+  // transport 'auto': when each address's multicast last reached us.
+  std::unordered_map<uint64_t, uint64_t> multicastHeard_;
+  static uint64_t EndpointKey(const Endpoint& e) { return uint64_t(e.ip) << 16 | e.port; }
+  void NoteMulticast(const Endpoint& from, uint64_t now);
 };
 
 uint64_t MonotonicNs();

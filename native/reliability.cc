@@ -120,6 +120,11 @@ Endpoint Core::EndpointOf(uint32_t index) const {
   return index < peers_.size() && peers_[index] ? peers_[index]->endpoint : Endpoint{};
 }
 
+Endpoint Core::EndpointOfId(uint64_t id) {
+  Peer* p = FindPeer(id);
+  return p ? p->endpoint : Endpoint{};
+}
+
 void Core::RemovePeer(Peer* p, PeerDownReason why) {
   for (Slot& s : p->win.slots) { std::free(s.data); s = Slot{}; }
   Gauge(k_retainedBytes, counters_[k_retainedBytes] - p->kept.bytes());

@@ -70,6 +70,7 @@ struct PeerLag {
   uint64_t silentNs = 0;    // since we last heard from it
   bool excluded = false;    // leaving the view: not waited for
   Endpoint at;              // where its datagrams come from
+  uint64_t multicastSilentNs = 0;  // transport 'auto': since its multicast last reached us (the engine's; max: never)
 };
 
 // The core's settings. Group (ts/options.ts) states the library's defaults
@@ -161,6 +162,7 @@ class Core {
   uint64_t HighestSent() const { return highestSent_; }
   // Where the peer's datagrams come from ({0,0} for ourselves or unknown).
   Endpoint EndpointOf(uint32_t index) const;
+  Endpoint EndpointOfId(uint64_t id);
   // Every other member's lag behind our stream.
   void Lags(std::vector<PeerLag>* out, uint64_t nowNs) const;
 

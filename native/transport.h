@@ -40,6 +40,12 @@ struct TransportConfig {
   // A client of the group (open groups): no group socket, and our unicast
   // socket on any port; the group's address (or `peers`) only to send to.
   bool client = false;
+  // transport 'auto': multicast, and (autoFallback) unicast besides: every
+  // STATUS also to each member we know of (so a member whose multicast does
+  // not reach us is still heard), and every datagram for the group also to
+  // the members that said they do not hear our multicast (SetUnicast).
+  // `peers`: addresses to probe from the start.
+  bool autoFallback = false;
 };
 
 // One received datagram: its plain bytes (opened in place in a closed group).
@@ -92,6 +98,11 @@ class Transport {
   // fan-out sends to it, or stops.
   virtual void Learn(const Endpoint& member) {}
   virtual void Forget(const Endpoint& member) {}
+  // transport 'auto': the member at `member` does (on) or does not hear our
+  // multicast: the group's datagrams go to it by unicast too, or no longer.
+  virtual void SetUnicast(const Endpoint& member, bool on) {}
+  // Is `socket` the group's (multicast) socket?
+  bool IsGroupSocket(int socket) const { return socket >= 0 && socket == sockets()[0]; }
 };
 
 // The transport `c` asks for, not yet open. `sealer` (closed groups, may be

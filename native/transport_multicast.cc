@@ -3,7 +3,10 @@
 // group's traffic.
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include "transport_udp.h"
+#include "wire.h"
 
 namespace troupe {
 
@@ -41,11 +44,41 @@ int MulticastTransport::OpenSender(const TransportConfig& c, std::string* what) 
   if (setsockopt(ucast_, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop) != 0) return Fail("IP_MULTICAST_LOOP", what);
   if (setsockopt(ucast_, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl) != 0) return Fail("IP_MULTICAST_TTL", what);
   group_ = Endpoint{c.groupIp, htons(c.port)};
+  auto_ = c.autoFallback;
+  self_ = local_;
+  if (auto_) for (const Endpoint& e : c.peers) Learn(e);
   return 0;
 }
 
 void MulticastTransport::Send(const uint8_t* p, size_t n, const Endpoint* to) {
-  Queue(p, n, to ? *to : group_);
+  if (to) return Queue(p, n, *to);
+  Queue(p, n, group_);
+  if (!auto_) return;
+  // (Each copy sealed on its own: a datagram's seal counter is used once.)
+  for (const Endpoint& e : unicast_) Queue(p, n, e);
+  if (n > 3 && p[3] == kStatus) {
+    for (const Endpoint& e : known_) {
+      if (std::find(unicast_.begin(), unicast_.end(), e) == unicast_.end()) Queue(p, n, e);
+    }
+  }
+}
+
+void MulticastTransport::Learn(const Endpoint& member) {
+  if (!auto_ || member.port == 0 || member == self_ || known_.size() >= 2 * kMaxMembers) return;
+  if (std::find(known_.begin(), known_.end(), member) == known_.end()) known_.push_back(member);
+}
+
+void MulticastTransport::Forget(const Endpoint& member) {
+  known_.erase(std::remove(known_.begin(), known_.end(), member), known_.end());
+  unicast_.erase(std::remove(unicast_.begin(), unicast_.end(), member), unicast_.end());
+}
+
+void MulticastTransport::SetUnicast(const Endpoint& member, bool on) {
+  // (Ourselves too: a member whose own multicast does not come back to it.)
+  if (!auto_ || member.port == 0) return;
+  const auto at = std::find(unicast_.begin(), unicast_.end(), member);
+  if (on && at == unicast_.end() && unicast_.size() < kMaxMembers) unicast_.push_back(member);
+  if (!on && at != unicast_.end()) unicast_.erase(at);
 }
 
 }  // namespace troupe

@@ -105,10 +105,17 @@ void UdpTransport::Flush() {
     const int n = sendmmsg(ucast_, sendMsgs_ + done, sendCount_ - done, MSG_DONTWAIT);
     if (n <= 0) {
       if (n < 0 && errno == EINTR) continue;
-      // The kernel would not take it (buffer full, no route): the datagram is
-      // in the retransmit log and a NAK or the next STATUS repairs it.
-      counters_[k_sendErrors] += sendCount_ - done;
-      break;
+      counters_[k_sendErrors]++;
+      // The kernel would not take it: the datagram is in the retransmit log,
+      // and a NAK or the next STATUS repairs it. Buffers full: so would the
+      // rest be. Else (netfilter, no route, an error an earlier ICMP left on
+      // the socket) it was this one's destination: the others still go.
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+        counters_[k_sendErrors] += sendCount_ - done - 1;
+        break;
+      }
+      done++;
+      continue;
     }
     for (int i = done; i < done + n; i++) counters_[k_bytesSent] += sendMsgs_[i].msg_len;
     counters_[k_datagramsSent] += n;

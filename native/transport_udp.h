@@ -71,10 +71,18 @@ class MulticastTransport final : public UdpTransport {
   using UdpTransport::UdpTransport;
   int Open(const TransportConfig& c, std::string* what) override;
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override;
+  // transport 'auto' (TransportConfig::autoFallback): the members we know, for STATUS probes.
+  void Learn(const Endpoint& member) override;
+  void Forget(const Endpoint& member) override;
+  void SetUnicast(const Endpoint& member, bool on) override;
 
  private:
   int OpenSender(const TransportConfig& c, std::string* what);
   Endpoint group_;
+  bool auto_ = false;
+  Endpoint self_;
+  std::vector<Endpoint> known_;    // auto: every member heard of (and the configured peers): STATUS goes to each
+  std::vector<Endpoint> unicast_;  // auto: members that do not hear our multicast: everything goes to each
 };
 
 // Where a datagram for the group goes without multicast. The configured

@@ -131,10 +131,18 @@ export interface GroupStats {
   subjects: { subscriptions: number; unmatched: number; skipped: number; dropped: number }
   /** udp-unicast: lookups of option peers ('dns:', 'srv:', 'file:', a function) and their failures, addresses found by them and by gossip, all known. */
   discovery?: { lookups: number; failures: number; lastError: string | null; found: number; gossiped: number; known: number }
+  /** transport 'auto': members whose multicast does not reach us, which send to us by unicast (we asked); members we send to by unicast (they asked); whether our own datagrams come back to us by unicast (our multicast does not). */
+  routes?: { unicastIn: string[]; unicastOut: string[]; ownByUnicast: boolean }
   /** Open groups: clients talking through this member now; clients in the ledger (what every member delivered of each); client messages delivered before and dropped; malformed ones dropped. */
   clients: { served: number; ledger: number; duplicates: number; dropped: number }
   /** Every other member's lag behind this member's stream. */
   members: MemberLag[]
+}
+
+export interface RouteInfo {
+  member: string
+  direction: 'in' | 'out'
+  via: 'unicast' | 'multicast'
 }
 
 export interface BlockedInfo {
@@ -173,6 +181,12 @@ export interface GroupEvents {
   error: [err: Error]
   /** A minority side of a partition stops (and later goes on, or rejoins). */
   blocked: [info: BlockedInfo]
+  /**
+   * transport 'auto': a member's datagrams reach us by unicast now ('in':
+   * its multicast does not), or we send to one by unicast ('out': ours do
+   * not reach it); 'multicast' when that is over.
+   */
+  route: [info: RouteInfo]
   /** partitions: 'merge': sides that went on apart are one view again (emitted after its 'view'). */
   merge: [info: MergeInfo]
   /** This member was left out of the group's view (wrongly suspected, on a minority side, or evicted as slow) and is joining again as a new incarnation: `group.me` is already the new id. */

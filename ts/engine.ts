@@ -44,8 +44,10 @@ export interface EngineOptions extends CoreOptions {
   busyPollNs?: number
   /** Closed group: 32-byte key; every datagram is sealed (AES-256-GCM). */
   key?: Uint8Array
-  /** A unicast-only group: every member's address as flat (ip in network byte order, port) pairs. */
+  /** A unicast-only group: every member's address as flat (ip in network byte order, port) pairs ('auto': addresses to probe). */
   peers?: number[]
+  /** transport 'auto': multicast, STATUS by unicast to every member known, everything by unicast to members that ask (setUnicast). */
+  autoFallback?: boolean
 }
 
 export interface EngineInfo {
@@ -87,7 +89,11 @@ export declare class NativeEngine {
   /** After a receive, the JS thread keeps reading the sockets until nothing has come for `ns` (0: off). */
   setBusyPoll(ns: number): void
   /** Every other member's lag behind our stream. */
-  lags(): { id: string; acked: number; lag: number; behindMs: number; silentMs: number; excluded: boolean; address: string }[]
+  lags(): { id: string; acked: number; lag: number; behindMs: number; silentMs: number; excluded: boolean; address: string; multicastSilentMs: number }[]
+  /** transport 'auto': member `hex` does not (true) hear our multicast: the group's datagrams go to it by unicast too. */
+  setUnicast(hex: string, on: boolean): void
+  /** transport 'auto': since our own multicast last came back to us (ms; -1: never). */
+  ownMulticastSilentMs(): number
   /** Members' addresses (flat ip in network byte order, port pairs): a unicast-only group sends to them too. */
   addPeers(peers: number[]): void
   /** The subscriptions' patterns: fifo and unordered subject messages none of them matches are dropped before JS ('skipped' records). null: none dropped. */

@@ -18,6 +18,7 @@ import { LiveMember, maxControlOf, networkOrder, retryOf } from './live.js'
 import { RoomMessage, type Message, type View } from './message.js'
 import { Delivery } from './node/delivery.js'
 import { Discovery } from './discovery.js'
+import { Fallback } from './fallback.js'
 import { Outbox, type OutboxPort } from './node/outbox.js'
 import { ipv4ToInt, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from './options.js'
 import { Rooms } from './rooms.js'
@@ -72,6 +73,7 @@ export class Group extends EventEmitter<GroupEvents> {
   private readonly memberOptions: ResolvedOptions // (getState/setState with the clients' ledger)
   private readonly discovery: Discovery | null
   private gossipQueued = false
+  private fallback: Fallback | null = null // transport 'auto': per incarnation
   private live!: LiveMember // the incarnation now (closed with the group)
   private readonly outbox: Outbox
   private readonly delivery: Delivery
@@ -146,7 +148,7 @@ export class Group extends EventEmitter<GroupEvents> {
       if (!this.isClosed) this.live.engine.setSubjects(patterns)
     }
     // udp-unicast: members found by DNS, a file or a function, and told of by each other.
-    this.discovery = options.transport === 'udp-unicast'
+    this.discovery = options.transport === 'udp-unicast' || (options.transport === 'auto' && (options.peers.length > 0 || options.discover !== null))
       ? new Discovery(options.discover, options, (addresses) => {
         if (!this.isClosed) this.live.engine.addPeers(flatAddresses(addresses))
       }, () => this.gossip())
@@ -342,6 +344,7 @@ export class Group extends EventEmitter<GroupEvents> {
       requests: { waiting: this.rooms.requests.waiting, dropped: this.rooms.requests.dropped, overheard: this.rooms.requests.overheard },
       subjects: { subscriptions: this.rooms.subjects.subscriptions, unmatched: this.rooms.subjects.unmatched, skipped: counters.subjectsSkipped ?? 0, dropped: this.rooms.subjects.dropped },
       ...(this.discovery ? { discovery: { ...this.discovery.stats, known: this.discovery.addresses.length } } : {}),
+      ...(this.fallback ? { routes: this.routes(member) } : {}),
       clients: { served: this.rooms.clients.served, ledger: this.rooms.clients.ledger.size, duplicates: this.rooms.clients.duplicates, dropped: this.rooms.clients.dropped },
       members: this.isClosed ? [] : engine.lags().map((l) => ({
         member: member.idOf(l.id) ?? l.id,
@@ -440,6 +443,7 @@ export class Group extends EventEmitter<GroupEvents> {
       client: (hex, payload) => this.rooms.clients.onControl(hex, payload),
       heard: () => this.gossipSoon(),
       peers: (addresses) => this.discovery?.learned(addresses),
+      via: (hex, unicast) => this.fallback?.onAsk(hex, unicast),
       ownStable: (seq) => this.rooms.clients.onStable(seq),
       ready: () => {
         if (this.onJoined) {
@@ -469,6 +473,15 @@ export class Group extends EventEmitter<GroupEvents> {
     // The engine drops fifo and unordered subject messages that no subscription here wants.
     live.engine.setSubjects(this.rooms.subjects.patterns)
     if (this.discovery) live.engine.addPeers(flatAddresses(this.discovery.addresses)) // (a new incarnation: what the last one found)
+    this.fallback = this.options.transport === 'auto' ? new Fallback({
+      peers: () => live.engine.lags().map((l) => ({ id: l.id, silentMs: l.silentMs, multicastSilentMs: l.multicastSilentMs })),
+      selfSilentMs: () => live.engine.ownMulticastSilentMs(),
+      self: live.id.slice(-16),
+      ask: (hex, unicast) => live.member.askVia(hex, unicast),
+      setUnicast: (hex, on) => live.engine.setUnicast(hex, on),
+      route: (hex, direction, unicast) => this.emit('route', { member: live.member.idOf(hex) ?? hex, direction, via: unicast ? 'unicast' : 'multicast' }),
+      now: () => performance.now(),
+    }, this.options.fallbackTimeout, this.options.suspectTimeout) : null
     this.live = live
   }
 
@@ -530,6 +543,13 @@ export class Group extends EventEmitter<GroupEvents> {
     else this.handout.hand(msg)
   }
 
+  /** transport 'auto': members that reach us by unicast (we asked), members we reach by unicast (they asked), as ids; our own datagrams come back by unicast. */
+  private routes(member: LiveMember['member']): { unicastIn: string[]; unicastOut: string[]; ownByUnicast: boolean } {
+    const r = this.fallback!.routes
+    const id = (hex: string) => member.idOf(hex) ?? hex
+    return { unicastIn: r.unicastIn.map(id), unicastOut: r.unicastOut.map(id), ownByUnicast: this.fallback!.ownByUnicast }
+  }
+
   /** udp-unicast: a new sender was heard; tell the group what we know, once this turn's others are in. */
   private gossipSoon(): void {
     if (!this.discovery || this.gossipQueued) return
@@ -554,6 +574,7 @@ export class Group extends EventEmitter<GroupEvents> {
     if (this.isClosed) return
     this.live.tick()
     this.rooms.clients.tick()
+    this.fallback?.tick()
   }
 
   /** Closes the member for good: after leave(), a failed join, or `error` (which ends the iterators with it). */

@@ -1,6 +1,6 @@
 // Public exports only.
 export { Group, counterDocs } from './group.js'
-export type { BlockedInfo, Data, GroupEvents, GroupStats, LeaveOptions, MemberLag, MergeInfo, MessagesOptions, SendOptions, SlowInfo, SyncOptions } from './api.js'
+export type { BlockedInfo, RouteInfo, Data, GroupEvents, GroupStats, LeaveOptions, MemberLag, MergeInfo, MessagesOptions, SendOptions, SlowInfo, SyncOptions } from './api.js'
 export { AbortError, ERROR_CODES, TroupeError, TroupeRangeError, TroupeTypeError } from './errors.js'
 export type { ErrorCode } from './errors.js'
 export { Client } from './clients/client.js'

@@ -68,6 +68,8 @@ export interface MemberEvents {
   heard?(hex: string): void
   /** Addresses ('ip:port') of members another member knows (discovery.ts). */
   peers?(addresses: readonly string[]): void
+  /** transport 'auto': member `hex` asks us to send to it by unicast too, or no longer (fallback.ts). */
+  via?(hex: string, unicast: boolean): void
 }
 
 export interface MemberConfig extends GmsConfig {
@@ -180,6 +182,11 @@ export class Member {
   onPeerUp(peer: number, hex: string, name: string): void {
     this.receiver.onPeerUp(peer, hex, name)
     this.events.heard?.(hex)
+  }
+
+  /** transport 'auto': asks member `hex` to send to us by unicast too, or no longer (fallback.ts). */
+  askVia(hex: string, unicast: boolean): void {
+    this.send({ kind: 'via', unicast }, hex)
   }
 
   /** Tells the group the members' addresses we know (discovery.ts: udp-unicast gossip). */
@@ -381,6 +388,7 @@ export class Member {
       case 'direct': return this.direct.onDirect(from, c.parts)
       case 'directAck': return this.direct.onAck(from, c.seq)
       case 'peers': return this.events.peers?.(c.addresses)
+      case 'via': return this.events.via?.(from.slice(-16), c.unicast)
       default: return this.gms.onControl(from, c)
     }
   }

@@ -37,10 +37,11 @@ export interface JoinOptions {
   sendBuffer?: number
   busyPoll?: number
   inject?: InjectOptions
-  transport?: 'udp-multicast' | 'udp-unicast'
+  transport?: 'udp-multicast' | 'udp-unicast' | 'auto'
   peers?: string[] | (() => string[] | Promise<string[]>)
   dnsServers?: string[]
   resolveInterval?: number
+  fallbackTimeout?: number
   partitions?: 'primary' | 'merge'
   slowReceiver?: 'wait' | 'evict'
   slowReceiverTimeout?: number
@@ -71,13 +72,14 @@ export interface ResolvedOptions {
   sendBuffer: number
   busyPoll: number
   inject: Required<InjectOptions> | null
-  transport: 'udp-multicast' | 'udp-unicast'
+  transport: 'udp-multicast' | 'udp-unicast' | 'auto'
   /** udp-unicast: every member's address, parsed. */
   peers: { address: string; port: number }[]
   /** udp-unicast: where else members are found, looked at again every resolveInterval (discovery.ts); null: nowhere else. */
   discover: PeerSources | null
   dnsServers: string[]
   resolveInterval: number
+  fallbackTimeout: number
   partitions: 'primary' | 'merge'
   slowReceiver: 'wait' | 'evict'
   slowReceiverTimeout: number
@@ -129,7 +131,8 @@ const SPECS: Readonly<Record<keyof JoinOptions, Spec>> = {
   sendBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, default: 4 * MiB, doc: 'Kernel send buffer.' },
   busyPoll: { kind: 'number', unit: 'µs', min: 0, max: 10_000, default: 0, doc: 'For latency-critical groups: after receiving, the JS thread keeps reading the sockets until nothing has come for this long, instead of going back to sleep (a wake-up costs 15-20 µs on a VM). Costs CPU while traffic flows; the event loop gets control back at least every millisecond. 0 is off; the sequencer (the view\'s coordinator) polls 50 µs anyway while it places total or safe messages, since every one of them waits for its hop.' },
   inject: { kind: 'object', defaultIs: 'off', doc: 'Test tool: seeded loss / duplication / reordering of received datagrams ({ loss, duplicate, reorder, seed }); never use it in production.' },
-  transport: { kind: 'string', values: ['udp-multicast', 'udp-unicast'], doc: "'udp-multicast': IP multicast on address:port. 'udp-unicast': for networks without multicast; each member listens on interface:port and sends what is for the group to every address in peers (and to members it has heard from), with the same guarantees." },
+  transport: { kind: 'string', values: ['udp-multicast', 'udp-unicast', 'auto'], doc: "'udp-multicast': IP multicast on address:port. 'udp-unicast': for networks without multicast; each member listens on interface:port and sends what is for the group to every address in peers (and to members it has heard from), with the same guarantees. 'auto': multicast, and unicast to each member that says it does not hear our multicast (within fallbackTimeout): a mixed network keeps every guarantee; its STATUS also goes by unicast to every member it knows of (peers, if given, and any member heard), so that one whose multicast is lost is still heard." },
+  fallbackTimeout: { kind: 'number', unit: 'ms', min: 50, max: 600_000, default: 1000, doc: "transport 'auto': a member heard by unicast whose multicast has not reached us for this long is asked to send to us by unicast too (and asked to stop once its multicast has come again for as long)." },
   peers: { kind: 'entries', doc: "udp-unicast only: where members are, each entry 'ip:port', 'dns:name:port' (the name's A records, looked up again every resolveInterval: a Kubernetes headless service), 'srv:name' (its SRV records: names and ports) or 'file:path' (a file of such entries, one a line, read again every resolveInterval); or a function returning such entries (called every resolveInterval). This member's own address may be among them. Members tell each other the addresses they know (gossip), so a newcomer that finds one live member finds all of them." },
   dnsServers: { kind: 'entries', defaultIs: "the system's (/etc/resolv.conf)", doc: "DNS servers for 'dns:' and 'srv:' peers, 'ip' or 'ip:port' each." },
   resolveInterval: { kind: 'number', unit: 'ms', min: 100, max: 3_600_000, default: 5000, doc: "How often 'dns:', 'srv:' and 'file:' peers (and a peers function) are looked at again." },
@@ -290,8 +293,8 @@ export function parsePeer(entry: unknown, what: string): { address: string; port
 }
 
 function parsePeers(transport: string, value: unknown): { peers: { address: string; port: number }[]; discover: PeerSources | null } {
-  if (transport !== 'udp-unicast') {
-    if (value !== undefined) throw new TroupeTypeError('ERR_INVALID_ARG_TYPE', "option peers needs transport: 'udp-unicast' (a multicast group finds its members itself)")
+  if (transport === 'udp-multicast' || (transport === 'auto' && value === undefined)) {
+    if (value !== undefined) throw new TroupeTypeError('ERR_INVALID_ARG_TYPE', "option peers needs transport: 'udp-unicast' or 'auto' (a multicast group finds its members itself)")
     return { peers: [], discover: null }
   }
   if (typeof value === 'function') return { peers: [], discover: { names: [], services: [], files: [], fn: value as PeerSources['fn'] } }
@@ -425,6 +428,7 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
     discover,
     dnsServers: parseDnsServers(o.dnsServers),
     resolveInterval: given(o, 'resolveInterval'),
+    fallbackTimeout: given(o, 'fallbackTimeout'),
     partitions: given(o, 'partitions'),
     slowReceiver: given(o, 'slowReceiver'),
     slowReceiverTimeout: given(o, 'slowReceiverTimeout'),

@@ -36,6 +36,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod<&EngineWrap::SetBusyPoll>("setBusyPoll"),
       InstanceMethod<&EngineWrap::SetSubjects>("setSubjects"),
       InstanceMethod<&EngineWrap::AddPeers>("addPeers"),
+      InstanceMethod<&EngineWrap::SetUnicast>("setUnicast"),
+      InstanceMethod<&EngineWrap::OwnMulticastSilent>("ownMulticastSilentMs"),
       InstanceAccessor<&EngineWrap::Info>("info"),
     });
   }
@@ -63,6 +65,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
     c.transport.client = c.core.client;
     Napi::Value peers = o.Get("peers");
+    const bool autoFallback = o.Get("autoFallback").ToBoolean().Value();
     if (!peers.IsUndefined()) {
       // [ip (network byte order), port, ip, port, ...]: a unicast-only group.
       if (!peers.IsArray() || peers.As<Napi::Array>().Length() % 2 != 0 || peers.As<Napi::Array>().Length() / 2 > kMaxMembers) {
@@ -78,8 +81,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         }
         c.transport.peers.push_back(Endpoint{uint32_t(ip), htons(uint16_t(p))});
       }
-      c.transport.unicastOnly = true;
-    } else if ((ntohl(uint32_t(groupIp)) >> 28) != 0xE) {
+      c.transport.unicastOnly = !autoFallback;
+    }
+    c.transport.autoFallback = autoFallback;  // ('auto': multicast, peers to probe; else peers: unicast only)
+    if (!c.transport.unicastOnly && (ntohl(uint32_t(groupIp)) >> 28) != 0xE) {
       ThrowError(env, "RangeError", "option address must be an IPv4 multicast address (224.0.0.0/4)", "ERR_OUT_OF_RANGE");
       return;
     }
@@ -352,6 +357,19 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return env.Undefined();
   }
 
+  // setUnicast(hex, on): transport 'auto': that member does not hear our multicast.
+  Napi::Value SetUnicast(const Napi::CallbackInfo& info) {
+    const uint64_t id = ParseHex64(info[0]);
+    if (id && engine_) engine_->SetUnicast(id, info.Length() > 1 && info[1].ToBoolean().Value());
+    return info.Env().Undefined();
+  }
+
+  // ownMulticastSilentMs(): transport 'auto': since our own multicast last came back (-1: never).
+  Napi::Value OwnMulticastSilent(const Napi::CallbackInfo& info) {
+    const uint64_t ns = engine_ ? engine_->OwnMulticastSilentNs() : UINT64_MAX;
+    return Napi::Number::New(info.Env(), ns == UINT64_MAX ? -1 : double(ns) / 1e6);
+  }
+
   // setSubjects(patterns: string[] | null): what the subscriptions want (null: no filtering).
   Napi::Value SetSubjects(const Napi::CallbackInfo& info) {
     std::vector<std::string> patterns;
@@ -383,6 +401,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       const uint32_t ip = ntohl(l.at.ip);
       std::snprintf(address, sizeof address, "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, unsigned(ntohs(l.at.port)));
       o.Set("address", Napi::String::New(env, l.at.port ? address : ""));
+      o.Set("multicastSilentMs", Napi::Number::New(env, l.multicastSilentNs == UINT64_MAX ? -1 : double(l.multicastSilentNs) / 1e6));
       out.Set(uint32_t(i), o);
     }
     return out;

@@ -213,6 +213,12 @@ export class Testbed {
     for (const h of this.hosts) run('ip', ['netns', 'exec', h.ns, 'iptables', '-A', 'OUTPUT', '-d', '224.0.0.0/4', '-j', 'DROP'])
   }
 
+  /** `host` sends no multicast ('out'), or receives none ('in'), from now on (netfilter); the others are untouched. */
+  blockMulticastAt(host, direction) {
+    const [chain, flag] = direction === 'out' ? ['OUTPUT', '-d'] : ['INPUT', '-d']
+    run('ip', ['netns', 'exec', host.ns, 'iptables', '-A', chain, flag, '224.0.0.0/4', '-j', 'DROP'])
+  }
+
   /** Multicast datagrams blockMulticast() stopped, on all hosts together. */
   multicastBlocked() {
     return this.matched('OUTPUT', '224.0.0.0/4')

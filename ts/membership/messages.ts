@@ -73,6 +73,7 @@ export type Control =
   | { kind: 'installed'; ballot: Ballot }
   | { kind: 'stateRequest'; view: number; offset: number; length: number }
   | { kind: 'stateChunk'; view: number; offset: number; total: number; bytes: Uint8Array }
+  | { kind: 'via'; unicast: boolean } // fallback.ts (transport 'auto'): send to me by unicast too (I do not hear your multicast), or no longer
   | { kind: 'peers'; addresses: readonly string[] } // discovery.ts: the 'ip:port' of members the sender knows (udp-unicast gossip)
   | { kind: 'direct'; parts: DirectPart[] } // node/direct.ts: messages to one member
   | { kind: 'directAck'; seq: number } // every direct message up to seq arrived
@@ -93,7 +94,7 @@ export interface Install {
 
 const KIND = {
   announce: 1, join: 2, leave: 3, suspect: 4, prepare: 5, report: 6, cut: 7, done: 8,
-  install: 9, installed: 10, stateRequest: 12, nack: 13, behind: 14, release: 15, evict: 16, refuse: 17, stateChunk: 21, direct: 22, directAck: 23, peers: 25,
+  install: 9, installed: 10, stateRequest: 12, nack: 13, behind: 14, release: 15, evict: 16, refuse: 17, stateChunk: 21, direct: 22, directAck: 23, peers: 25, via: 26,
 } as const
 const KIND_NAME = Object.fromEntries(Object.entries(KIND).map(([k, v]) => [v, k])) as Record<number, Control['kind']>
 
@@ -265,6 +266,7 @@ const CHECK: Record<Exclude<Control['kind'], 'stateChunk' | 'direct' | 'directAc
   release: (b) => (isBallot(b.ballot) ? { kind: 'release', ballot: b.ballot } : null),
   install: checkInstall,
   installed: (b) => (isBallot(b.ballot) ? { kind: 'installed', ballot: b.ballot } : null),
+  via: (b) => (typeof b.unicast === 'boolean' ? { kind: 'via', unicast: b.unicast } : null),
   peers: (b) =>
     Array.isArray(b.addresses) && b.addresses.length <= 1024 && b.addresses.every((a) => typeof a === 'string' && /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/.test(a))
       ? { kind: 'peers', addresses: b.addresses as string[] }
