@@ -14,12 +14,15 @@ invariants of virtual synchrony after every run.
   --verbose         print every run's summary
   --members N       N members in every run (default: 3 to 5, drawn; each
                     sends as much less often beyond 5)
-  --datagram B      the largest datagram, bytes (default 1024)`
+  --datagram B      the largest datagram, bytes (default 1024)
+  --no-faults       no crashes, partitions, stalls or loss (how a large
+                    group forms: --members 256 --datagram 1472 --no-faults)
+  --active MS       simulated time with traffic (and faults), ms (default 3000)`
 
 export function runSim(args: string[]): number {
   let from = 1, to = 200
   let verbose = false
-  const options: { members?: number; datagramSize?: number } = {}
+  const options: { members?: number; datagramSize?: number; faults?: boolean; activeMs?: number } = {}
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!
     if (a === '--seed') {
@@ -36,6 +39,10 @@ export function runSim(args: string[]): number {
       options.members = count(args[++i], a, 2, 256)
     } else if (a === '--datagram') {
       options.datagramSize = count(args[++i], a, 512, 65507)
+    } else if (a === '--no-faults') {
+      options.faults = false
+    } else if (a === '--active') {
+      options.activeMs = count(args[++i], a, 0, 600_000)
     } else {
       throw new RangeError(`unknown option '${a}'`)
     }
