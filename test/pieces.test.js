@@ -7,7 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
 import { cut, Pieces, PIECE } from '../dist/membership/pieces.js'
-import { runSeed } from '../dist/sim/scenario.js'
+import { runScale, runSeed } from '../dist/sim/scenario.js'
 
 test('pieces – cut and put together in any order, duplicates ignored, per sender', () => {
   const message = randomBytes(10_000)
@@ -55,6 +55,14 @@ test('pieces – 16 simulated members at 1,024-byte datagrams (REPORTs of ~1.5 K
   const r = runSeed(5, { members: 16 })
   assert.equal(r.errors, [], r.summary)
   assert.ok(r.views >= 2, `${r.views} views`)
+})
+
+test('scale – view changes in the simulator at 4 and 24 members (24 at 1,024-byte datagrams: its membership messages in pieces): formed, a crash and a leave each end in a view without the member; every invariant', () => {
+  for (const n of [4, 24]) {
+    const r = runScale(n)
+    assert.equal(r.errors, [], `${n} members`)
+    assert.ok(r.formMs > 0 && r.crashMs >= 300 && r.leaveMs > 0, JSON.stringify(r))
+  }
 })
 
 test.run()

@@ -305,3 +305,82 @@ export function runSequencerStall(seed: number, stallMs = 300): StallResult {
   w.dispose()
   return result
 }
+
+export interface ScaleResult {
+  members: number
+  errors: string[]
+  /** Simulated ms: m0 alone, then every other member joins at once, until all hold one view of all. */
+  formMs: number
+  /** Simulated ms from a member's crash until every other holds a view without it (suspectTimeout 300 ms of it). */
+  crashMs: number
+  /** Simulated ms from a member's leave() until every other holds a view without it. */
+  leaveMs: number
+  /** Real time the run took (ms). */
+  wallMs: number
+}
+
+/**
+ * How view changes take longer as the group grows: `n` members (m0 first,
+ * the others joining together 20 ms later) over a quiet network, a fifo
+ * message from each every so often; a crash, then a leave. Simulated times.
+ */
+export function runScale(n: number, datagramSize = 1024, seed = 1): ScaleResult {
+  const started = Date.now()
+  const config: WorldConfig = {
+    seed, datagramSize, windowBytes: 64 * 1024, suspectTimeoutMs: 300, statusIntervalMs: 10, retryMs: 20, tickMs: 5, partitions: 'primary',
+    ...(n > 64 ? { receiveSlots: 1024, retainBytes: 16 * 1024 } : {}),
+  }
+  const w = new World(config)
+  const nodes = Array.from({ length: n }, (_, i) => w.addNode(`m${i}`))
+  nodes.forEach((node, i) => w.at(i === 0 ? 0 : 20 * MS, () => node.start()))
+  const viewOf = (node: (typeof nodes)[number]) => (node.alive ? node.member.currentView : null)
+  const allIn = (group: typeof nodes, size: number) => group.every((x) => viewOf(x)?.members.length === size && viewOf(x)!.id === viewOf(group[0]!)!.id)
+  const result: ScaleResult = { members: n, errors: [], formMs: -1, crashMs: -1, leaveMs: -1, wallMs: 0 }
+  const crashes: { id: string; atNs: number }[] = []
+  let phase = 'form'
+  let since = 0
+  const check = () => {
+    if (phase === 'form' && allIn(nodes, n)) {
+      result.formMs = w.nowNs / MS
+      phase = 'crash'
+      since = w.nowNs
+      crashes.push({ id: nodes[n - 1]!.inc.id, atNs: w.nowNs })
+      nodes[n - 1]!.crash()
+    } else if (phase === 'crash' && allIn(nodes.slice(0, n - 1), n - 1)) {
+      result.crashMs = (w.nowNs - since) / MS
+      phase = 'leave'
+      since = w.nowNs
+      nodes[n - 2]!.leave()
+    } else if (phase === 'leave' && allIn(nodes.slice(0, n - 2), n - 2)) {
+      result.leaveMs = (w.nowNs - since) / MS
+      phase = 'done'
+      return
+    }
+    w.at(w.nowNs + 1 * MS, check)
+  }
+  w.at(20 * MS, check)
+  for (const node of nodes) {
+    const every = 5 * Math.max(1, n / 5) * MS
+    const loop = () => {
+      if (phase === 'done') return
+      if (node.alive && node.member.joined) node.send(100, OrderCode.fifo)
+      w.at(w.nowNs + every, loop)
+    }
+    w.at(every, loop)
+  }
+  // In steps, until the leave is through (and 500 ms more), at most 60 s.
+  const limitNs = 60_000 * MS
+  try {
+    let t = 0
+    while (phase !== 'done' && t < limitNs) w.run((t += 250 * MS))
+    w.run(w.nowNs + 500 * MS)
+  } catch (err) {
+    result.errors.push((err as Error).message)
+  }
+  if (phase !== 'done') result.errors.push(`stuck at '${phase}' after ${limitNs / MS} simulated ms`)
+  const logs: Log[] = w.incarnations.map((inc) => ({ ...inc, ...(inc.end === 'running' && w.nodes[inc.node]!.inc === inc ? { finalState: w.nodes[inc.node]!.state } : {}) }))
+  result.errors.push(...checkInvariants(logs, { crashes, detectionNs: 4 * config.suspectTimeoutMs * MS, excused: [], endNs: w.nowNs, settled: false }))
+  w.dispose()
+  result.wallMs = Date.now() - started
+  return result
+}
