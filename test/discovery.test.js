@@ -52,7 +52,7 @@ test("discovery – members found by DNS (A, SRV), a file, a function and gossip
   }
 })
 
-test('discovery – a lookup that fails is counted and kept, never thrown; the member goes on alone and finds the others when the name resolves', async () => {
+test('discovery – a lookup that fails is counted and kept, never thrown; the member goes on alone, and one started once the name resolves joins it', async () => {
   const name = uniqueGroup('discovery-fail')
   const port = defaultEndpoint(name).port
   const dns = new DnsServer({})
@@ -63,10 +63,12 @@ test('discovery – a lookup that fails is counted and kept, never thrown; the m
     groups.push(await Group.join(name, { name: 'a', interface: '127.0.0.21', ...common, peers: [`dns:later.troupe.test:${port}`] }))
     await until(() => groups[0].stats().discovery.failures >= 2, { what: 'failed lookups' })
     assert.match(groups[0].stats().discovery.lastError, /later\.troupe\.test|ENOTFOUND|queryA/)
-    groups.push(await Group.join(name, { name: 'b', interface: '127.0.0.22', ...common, peers: [`dns:later.troupe.test:${port}`] }))
-    // Each is alone (a group of its own); then the name resolves to both, and they merge.
+    assert.is(groups[0].view.members.length, 1, 'alone, it formed a group of its own')
+    // The name resolves (a pod's address in a headless service): a member started now finds the first and joins it.
     dns.records['later.troupe.test'] = ['127.0.0.21', '127.0.0.22']
-    await until(() => groups.every((g) => g.view.members.length === 2), { timeout: 20000, what: 'the two to find each other once the name resolves' })
+    groups.push(await Group.join(name, { name: 'b', interface: '127.0.0.22', ...common, peers: [`dns:later.troupe.test:${port}`] }))
+    await until(() => groups.every((g) => g.view.members.length === 2), { timeout: 20000, what: 'the two in one view once the name resolves' })
+    await until(() => groups[0].stats().discovery.known >= 1, { what: "the first member to know the second's address (by DNS or gossip)" })
   } finally {
     await Promise.all(groups.map((g) => g.leave().catch(() => {})))
     dns.close()
