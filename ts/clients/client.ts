@@ -29,7 +29,7 @@ import { checkKeys, resolveJoinOptions, validateGroupName, type JoinOptions, typ
 import type { RequestOptions, Responses } from '../rpc/request.js'
 import { Requests } from '../rpc/room.js'
 import { Subjects } from '../subjects.js'
-import { decodeClientControl, decodeSession, encodeClientControl, encodeSession, type SessionMessage } from './wire.js'
+import { decodeClientControl, decodeSession, encodeClientControl, encodeSession, sessionControl, type SessionMessage } from './wire.js'
 
 /** Messages not yet held before send() returns false (they are still queued: wait for 'drain'). */
 const WINDOW = 1024
@@ -340,7 +340,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.link = new Direct({
       send: (c, _to) => {
         if (this.isClosed) return
-        this.engine.engine.control(encodeClientControl(c.kind === 'direct' ? { kind: 'data', session, parts: c.parts } : { kind: 'ack', session, seq: (c as { seq: number }).seq }), hex)
+        this.engine.engine.control(sessionControl(c, session), hex)
       },
       deliver: (_from, bytes) => this.onSession(bytes),
       now: () => performance.now(),

@@ -33,7 +33,7 @@ import { Message, RoomMessage, type View } from '../message.js'
 import { ORDERS } from '../options.js'
 import {
   decodeClientControl, decodeSession, encodeClientControl, encodeForward, encodeSession, FRAME_HEADER_MAX, frameHeader,
-  parseForward, parseFrame, RoomKind, SEND_HEADER, type ClientFrame,
+  parseForward, parseFrame, RoomKind, SEND_HEADER, sessionControl, stampFrame, type ClientFrame,
 } from './wire.js'
 
 /** Sessions one member serves at most; a HELLO past it is not answered. */
@@ -71,6 +71,7 @@ interface Session {
   readonly hex: string
   readonly number: number
   client: string | null // after its OPEN
+  frame: Uint8Array | null // the header of its messages in our stream (after its OPEN), stamped for each
   heardAt: number
   held: number // the client's seqs up to here are held: said so
   waiting: [streamSeq: number, clientSeq: number][] // forwarded, delivered back here, not yet stable
@@ -101,7 +102,7 @@ export class Clients {
       send: (c, key) => {
         const s = this.sessions.get(key)
         if (!s) return
-        port.control(encodeClientControl(c.kind === 'direct' ? { kind: 'data', session: s.number, parts: c.parts } : { kind: 'ack', session: s.number, seq: (c as { seq: number }).seq }), s.hex)
+        port.control(sessionControl(c, s.number), s.hex)
       },
       deliver: (key, bytes) => this.onSession(key, bytes),
       now: () => port.now(),
@@ -153,7 +154,7 @@ export class Clients {
         if (!s) {
           // A session starts with its first message (OPEN), and only here.
           if (!this.port.accepting() || this.sessions.size >= MAX_SESSIONS || !c.parts.some((p) => p.seq === 1)) return
-          s = { key, hex, number: c.session, client: null, heardAt: now, held: 0, waiting: [], after: null, openedAt: now, parked: null }
+          s = { key, hex, number: c.session, client: null, frame: null, heardAt: now, held: 0, waiting: [], after: null, openedAt: now, parked: null }
           this.sessions.set(key, s)
         }
         s.heardAt = now
@@ -191,6 +192,7 @@ export class Clients {
       const before = this.byClient.get(client)
       if (before) this.end(before) // (the client moved to a new session: the old one is over)
       s.client = client
+      s.frame = frameHeader(RoomKind.message, 0, client, 0)
       this.byClient.set(client, s)
       // Every member sends the client's replies here from now on.
       this.port.send(frameHeader(RoomKind.moved, 0, client, 0), new Uint8Array(0), ORDERS.indexOf('fifo') | ROOM_BIT)
@@ -215,7 +217,8 @@ export class Clients {
   }
 
   private forward(s: Session, code: number, seq: number, bytes: Uint8Array): void {
-    this.port.send(frameHeader(RoomKind.message, code, s.client!, seq), bytes, code | ROOM_BIT)
+    // (One header a session, stamped: the outbox copies it before send() returns.)
+    this.port.send(stampFrame(s.frame!, code, seq), bytes, code | ROOM_BIT)
   }
 
   /** The client's member before is out of the view (or we waited long enough): its messages go on. */
@@ -274,7 +277,7 @@ export class Clients {
     const s = this.byClient.get(f.client)
     if (!s) return
     s.waiting.push([streamSeq, f.seq])
-    if (streamSeq <= this.stable) this.onStable(this.stable, true)
+    if (streamSeq <= this.stable) this.acknowledge(s)
   }
 
   /**
@@ -282,21 +285,24 @@ export class Clients {
    * forwarded up to there (stream order is each client's seq order), and
    * those sent before them, whether or not back here yet.
    */
-  onStable(seq: number, again = false): void {
-    if (seq <= this.stable && !again) return
-    this.stable = Math.max(this.stable, seq)
-    for (const s of this.byClient.values()) {
-      let top = s.held
-      let keep = 0
-      for (const w of s.waiting) {
-        if (w[0] <= this.stable) top = Math.max(top, w[1])
-        else s.waiting[keep++] = w
-      }
-      s.waiting.length = keep
-      if (top > s.held) {
-        s.held = top
-        this.tell(s, { type: 'held', seq: top })
-      }
+  onStable(seq: number): void {
+    if (seq <= this.stable) return
+    this.stable = seq
+    for (const s of this.byClient.values()) this.acknowledge(s)
+  }
+
+  /** HELD to the client for what of its forwarded messages our stable stream holds. */
+  private acknowledge(s: Session): void {
+    let top = s.held
+    let keep = 0
+    for (const w of s.waiting) {
+      if (w[0] <= this.stable) top = Math.max(top, w[1])
+      else s.waiting[keep++] = w
+    }
+    s.waiting.length = keep
+    if (top > s.held) {
+      s.held = top
+      this.tell(s, { type: 'held', seq: top })
     }
   }
 

@@ -35,7 +35,7 @@
 // message between members): 4 | u8 n | client id | the reply's bytes.
 //
 // Whatever does not parse is dropped and counted by its reader.
-import { CLIENT_KINDS, decodeParts, encodeParts, isMember, type DirectPart } from '../membership/messages.js'
+import { CLIENT_KINDS, decodeParts, encodeParts, isMember, type Control, type DirectPart } from '../membership/messages.js'
 
 export const ROOM_CLIENTS = 4
 
@@ -75,6 +75,13 @@ export function encodeClientControl(c: ClientControl): Uint8Array {
     case 'ack': return u32s(Wire.ack, c.session, c.seq)
     case 'bye': return u32s(Wire.bye, c.session)
   }
+}
+
+/** A session's channel (node/direct.ts) speaks DATA and ACK: its 'direct' or 'directAck' as the CONTROL payload of `session`. */
+export function sessionControl(c: Control, session: number): Uint8Array {
+  if (c.kind === 'direct') return encodeClientControl({ kind: 'data', session, parts: c.parts })
+  if (c.kind === 'directAck') return encodeClientControl({ kind: 'ack', session, seq: c.seq })
+  throw new Error(`troupe: a session carries direct messages and their acks, not ${c.kind}`)
 }
 
 /** A CONTROL payload of the clients' channel; null if it is not a well-formed one. */
@@ -159,7 +166,7 @@ export function encodeSession(m: SessionMessage): Uint8Array {
   }
 }
 
-/** The largest `bytes` of a SEND in a session message of `max` bytes. */
+/** Bytes a SEND takes before the message's own. */
 export const SEND_HEADER = 6
 
 export function decodeSession(p: Uint8Array): SessionMessage | null {
@@ -223,6 +230,13 @@ export function frameHeader(kind: number, code: number, client: string, seq: num
 
 /** Bytes a frame's header takes for a client id of at most 90 bytes (a member id's longest). */
 export const FRAME_HEADER_MAX = 8 + 90
+
+/** `header` (frameHeader's, of a message) for the client's next message: its code and seq written in place. */
+export function stampFrame(header: Uint8Array, code: number, seq: number): Uint8Array {
+  header[2] = code
+  view(header).setUint32(header.length - 4, seq, true)
+  return header
+}
 
 export function parseFrame(p: Uint8Array): ClientFrame | null {
   if (p.length < 8 || p[0] !== ROOM_CLIENTS) return null
