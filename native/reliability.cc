@@ -139,6 +139,14 @@ void Core::RemovePeer(Peer* p, PeerDownReason why) {
   AdvanceStable();  // it no longer holds our window back
 }
 
+uint64_t Core::StatusIntervalNs() const {
+  size_t members = 0;
+  for (const auto& p : peers_) members += p && p->active;
+  if (members <= kStatusFanIn) return config_.statusIntervalNs;
+  const uint64_t grown = config_.statusIntervalNs * members / kStatusFanIn;
+  return std::max(config_.statusIntervalNs, std::min(grown, config_.suspectTimeoutNs / kHeartbeatsPerSuspect));
+}
+
 void Core::OnTimer(uint64_t nowNs) {
   // If this thread itself was stopped (SIGSTOP, a debugger, an overloaded
   // machine) for longer than half the suspicion timeout, the silence we see
@@ -149,7 +157,7 @@ void Core::OnTimer(uint64_t nowNs) {
   if (config_.client) return;  // (no streams, no STATUS, no suspicion)
   if (nowNs >= nextStatusNs_) {
     SendStatus(nowNs);
-    nextStatusNs_ = nowNs + config_.statusIntervalNs;
+    nextStatusNs_ = nowNs + StatusIntervalNs();
   }
   ScheduleAt(nextStatusNs_);
   // Our own receive window (and, alone in a group, nothing else) moves

@@ -116,6 +116,16 @@ constexpr size_t kMaxContacts = 4096;
 // STATUS, all of them.
 constexpr uint64_t kFullStatusEvery = 8;
 
+// Every member sends a STATUS to the group each interval, so each reads one
+// from every member. Past this many members the interval grows with the
+// group (statusInterval × members / this), so that a member reads about
+// this many STATUS per statusInterval whatever the group's size; it never
+// grows past suspectTimeout / kHeartbeatsPerSuspect (STATUS is also the
+// heartbeat). Early STATUS (acks piling up, safe messages) are not spaced
+// by it: a busy stream's acks do not wait for a large group's interval.
+constexpr size_t kStatusFanIn = 16;
+constexpr uint64_t kHeartbeatsPerSuspect = 8;
+
 // Retransmissions a member's NAKs may ask of us: this many windows
 // (windowBytes) at once, and this many a second after that.
 constexpr double kXmitBurstWindows = 4;
@@ -202,6 +212,7 @@ class Core {
   void NoteHighest(Window& w, uint64_t highest, uint64_t nowNs);
   void SendNaks(Peer* p, uint64_t nowNs);
   void SendStatus(uint64_t nowNs);
+  uint64_t StatusIntervalNs() const;
   void AdvanceStable();
   void CheckSlow(uint64_t nowNs);
   bool Hand(Peer* p, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n);

@@ -167,7 +167,7 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
   acksSinceStatus_ += count;
   ackedBytesSinceStatus_ += n;
   if ((acksSinceStatus_ >= kEagerStatusAcks || ackedBytesSinceStatus_ >= config_.windowBytes / kEagerStatusWindowShare) &&
-      nowNs + config_.statusIntervalNs - nextStatusNs_ >= kEagerStatusGapNs) {
+      nowNs >= lastStatusNs_ + kEagerStatusGapNs && nowNs < nextStatusNs_) {
     // Acks are piling up (many messages, or a good part of a window of
     // bytes): tell the senders early so their windows open before they fill.
     nextStatusNs_ = nowNs;

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { withTestbed } from './helpers/netns.js'
 import { Logs } from './helpers/logs.js'
 import { until, uniqueGroup } from './helpers/wait.js'
-import { formOn, lastView, oneView, settleAndCheck, trafficEverywhere } from './helpers/hostgroup.js'
+import { cutOffAndBack, formOn, oneView, settleAndCheck, trafficEverywhere } from './helpers/hostgroup.js'
 
 const dnsScript = fileURLToPath(new URL('./helpers/dns-host.mjs', import.meta.url))
 const MS = 1e6
@@ -51,14 +51,7 @@ test(`multi-host discovery – ${HOSTS} hosts, multicast dropped, members found 
 
     // A partition: h15's link down for longer than suspectTimeout; the others go on; healed, it comes back.
     const cutOff = members[HOSTS - 2]
-    const before = logs.of(cutOff).id
-    testbed.cut(cutOff.host)
-    const rest = members.filter((m) => m !== cutOff)
-    await until(() => rest.every((m) => lastView(logs, m)?.members.length === HOSTS - 1 && !lastView(logs, m).members.includes(before)), {
-      timeout: 60000, interval: 100, what: `a view of ${HOSTS - 1} without ${cutOff.name}` })
-    testbed.heal(cutOff.host)
-    await oneView(logs, members, `one view of ${HOSTS} again (${cutOff.name} a new incarnation)`, 60000)
-    assert.is.not(logs.of(cutOff).id, before, `${cutOff.name} came back as a new incarnation`)
+    await cutOffAndBack(testbed, logs, members, cutOff)
 
     // A member SIGKILLed: the others go on in a view without it.
     const victim = members[HOSTS - 1]

@@ -66,6 +66,13 @@ export class Fallback {
       if (unicast !== (before?.unicast ?? false)) this.host.route(p.id, 'in', unicast)
     }
     for (const id of [...this.asked.keys()]) if (!seen.has(id)) this.asked.delete(id) // (gone)
+    // A member gone from the engine (left, or forgotten at a view change) is no longer
+    // sent to by unicast there; if it comes back (a minority side healing), it asks again.
+    for (const id of [...this.serving]) {
+      if (seen.has(id)) continue
+      this.serving.delete(id)
+      this.host.route(id, 'out', false)
+    }
     // Our own datagrams come back by multicast's loop; where netfilter stops
     // that (our multicast goes nowhere, or none comes in), by unicast to ourselves.
     const own = this.host.selfSilentMs()
@@ -77,12 +84,16 @@ export class Fallback {
     }
   }
 
-  /** Member `hex` asks us to send to it by unicast too (or no longer). */
+  /**
+   * Member `hex` asks us to send to it by unicast too (or no longer). Asked
+   * again (every ASK_AGAIN_MS), the engine is told again: it may have
+   * forgotten that member in between (a view change) and heard it again.
+   */
   onAsk(hex: string, unicast: boolean): void {
+    this.host.setUnicast(hex, unicast)
     if (unicast === this.serving.has(hex)) return
     if (unicast) this.serving.add(hex)
     else this.serving.delete(hex)
-    this.host.setUnicast(hex, unicast)
     this.host.route(hex, 'out', unicast)
   }
 }

@@ -39,6 +39,22 @@ export async function formOn(testbed, logs, group, optionsOf, timeout = 60000) {
   return { members, formedMs: Date.now() - t0 }
 }
 
+/**
+ * A partition: `cutOff`'s link down until the others hold a view without it
+ * (past suspectTimeout); healed, it comes back: one view of all `members`
+ * again, it a new incarnation.
+ */
+export async function cutOffAndBack(testbed, logs, members, cutOff) {
+  const before = logs.of(cutOff).id
+  testbed.cut(cutOff.host)
+  const rest = members.filter((m) => m !== cutOff)
+  await until(() => rest.every((m) => lastView(logs, m)?.members.length === rest.length && !lastView(logs, m).members.includes(before)), {
+    timeout: 60000, interval: 100, what: `a view of ${rest.length} without ${cutOff.name}` })
+  testbed.heal(cutOff.host)
+  await oneView(logs, members, `one view of ${members.length} again (${cutOff.name} a new incarnation)`, 60000)
+  assert.is.not(logs.of(cutOff).id, before, `${cutOff.name} came back as a new incarnation`)
+}
+
 /** Every member has delivered at least `count` messages of every member. */
 export const trafficEverywhere = (logs, members, count, timeout = 30000) =>
   until(() => members.every((m) => members.every((s) => logs.of(m).delivered.filter((d) => d.sender === logs.of(s).id).length >= count)), {

@@ -315,6 +315,8 @@ export interface ScaleResult {
   crashMs: number
   /** Simulated ms from a member's leave() until every other holds a view without it. */
   leaveMs: number
+  /** STATUS datagrams one member reads a simulated second, in one view of all, steady (every member sends one to the group per its STATUS interval). */
+  statusPerMemberS: number
   /** Real time the run took (ms). */
   wallMs: number
 }
@@ -322,7 +324,8 @@ export interface ScaleResult {
 /**
  * How view changes take longer as the group grows: `n` members (m0 first,
  * the others joining together 20 ms later) over a quiet network, a fifo
- * message from each every so often; a crash, then a leave. Simulated times.
+ * message from each every so often; a second steady (the STATUS a member
+ * reads are counted); a crash, then a leave. Simulated times.
  */
 export function runScale(n: number, datagramSize = 1024, seed = 1): ScaleResult {
   const started = Date.now()
@@ -335,13 +338,22 @@ export function runScale(n: number, datagramSize = 1024, seed = 1): ScaleResult 
   nodes.forEach((node, i) => w.at(i === 0 ? 0 : 20 * MS, () => node.start()))
   const viewOf = (node: (typeof nodes)[number]) => (node.alive ? node.member.currentView : null)
   const allIn = (group: typeof nodes, size: number) => group.every((x) => viewOf(x)?.members.length === size && viewOf(x)!.id === viewOf(group[0]!)!.id)
-  const result: ScaleResult = { members: n, errors: [], formMs: -1, crashMs: -1, leaveMs: -1, wallMs: 0 }
+  const result: ScaleResult = { members: n, errors: [], formMs: -1, crashMs: -1, leaveMs: -1, statusPerMemberS: -1, wallMs: 0 }
+  const STEADY_NS = 1000 * MS
+  const statusSent = () => nodes.reduce((sum, x) => sum + (x.alive ? x.core.counters().statusSent! : 0), 0)
+  let statusAtForm = 0
   const crashes: { id: string; atNs: number }[] = []
   let phase = 'form'
   let since = 0
   const check = () => {
     if (phase === 'form' && allIn(nodes, n)) {
       result.formMs = w.nowNs / MS
+      phase = 'steady'
+      since = w.nowNs
+      statusAtForm = statusSent()
+    } else if (phase === 'steady' && w.nowNs - since >= STEADY_NS) {
+      // Every STATUS goes to the group: each member reads the others'.
+      result.statusPerMemberS = ((statusSent() - statusAtForm) * (n - 1)) / n / ((w.nowNs - since) / (1000 * MS))
       phase = 'crash'
       since = w.nowNs
       crashes.push({ id: nodes[n - 1]!.inc.id, atNs: w.nowNs })
