@@ -12,9 +12,8 @@ import * as assert from 'uvu/assert'
 import { withTestbed } from './helpers/netns.js'
 import { Logs } from './helpers/logs.js'
 import { uniqueGroup } from './helpers/wait.js'
-import { cutOffAndBack, formOn, oneView, settleAndCheck, trafficEverywhere } from './helpers/hostgroup.js'
+import { cutOffAndBack, formOn, killAndGoOn, settleAndCheck, trafficEverywhere } from './helpers/hostgroup.js'
 
-const MS = 1e6
 const HOSTS = 16
 const DEAF = ['h11', 'h12', 'h13'] // receive no multicast
 const MUTE = ['h14', 'h15', 'h16'] // their multicast reaches no one
@@ -75,12 +74,7 @@ test(`multi-host auto – ${HOSTS} hosts, ${DEAF.length} hear no multicast, ${MU
 
     // A unicast-only member SIGKILLed: the others go on without it.
     const victim = members.find((m) => m.name === MUTE.at(-1))
-    const crashes = [{ id: logs.of(victim).id, atNs: Date.now() * MS }]
-    victim.kill()
-    victim.ended('crashed')
-    const survivors = members.filter((m) => m !== victim)
-    await oneView(logs, survivors, `the ${HOSTS - 1} survivors in one view`, 60000)
-    const detectedMs = Math.round(Date.now() - crashes[0].atNs / MS)
+    const { crashes, survivors, detectedMs } = await killAndGoOn(logs, members, victim)
     await trafficEverywhere(logs, survivors, 10)
 
     await routesAsExpected(survivors, survivors.map((m) => m.name), `after ${cutOff.name} came back and ${victim.name} died`)

@@ -11,10 +11,9 @@ import { fileURLToPath } from 'node:url'
 import { withTestbed } from './helpers/netns.js'
 import { Logs } from './helpers/logs.js'
 import { until, uniqueGroup } from './helpers/wait.js'
-import { cutOffAndBack, formOn, oneView, settleAndCheck, trafficEverywhere } from './helpers/hostgroup.js'
+import { cutOffAndBack, formOn, killAndGoOn, settleAndCheck, trafficEverywhere } from './helpers/hostgroup.js'
 
 const dnsScript = fileURLToPath(new URL('./helpers/dns-host.mjs', import.meta.url))
-const MS = 1e6
 const HOSTS = 16
 const SUSPECT = 2000
 const RATE = 40 // messages per second per member (16 processes share 2 cores)
@@ -55,12 +54,7 @@ test(`multi-host discovery – ${HOSTS} hosts, multicast dropped, members found 
 
     // A member SIGKILLed: the others go on in a view without it.
     const victim = members[HOSTS - 1]
-    const crashes = [{ id: logs.of(victim).id, atNs: Date.now() * MS }]
-    victim.kill()
-    victim.ended('crashed')
-    const survivors = members.filter((m) => m !== victim)
-    await oneView(logs, survivors, `the ${HOSTS - 1} survivors in one view`, 60000)
-    const detectedMs = Math.round(Date.now() - crashes[0].atNs / MS)
+    const { crashes, survivors, detectedMs } = await killAndGoOn(logs, members, victim)
 
     const reports = await settleAndCheck(logs, survivors, crashes)
     assert.is(testbed.multicastBlocked(), 0, 'no multicast left a host')

@@ -55,6 +55,16 @@ export async function cutOffAndBack(testbed, logs, members, cutOff) {
   assert.is.not(logs.of(cutOff).id, before, `${cutOff.name} came back as a new incarnation`)
 }
 
+/** SIGKILLs `victim`; the others go on in one view without it. Returns `crashes` (for the checker), the survivors and how long it took. */
+export async function killAndGoOn(logs, members, victim) {
+  const crashes = [{ id: logs.of(victim).id, atNs: Date.now() * MS }]
+  victim.kill()
+  victim.ended('crashed')
+  const survivors = members.filter((m) => m !== victim)
+  await oneView(logs, survivors, `the ${survivors.length} survivors in one view`, 60000)
+  return { crashes, survivors, detectedMs: Math.round(Date.now() - crashes[0].atNs / MS) }
+}
+
 /** Every member has delivered at least `count` messages of every member. */
 export const trafficEverywhere = (logs, members, count, timeout = 30000) =>
   until(() => members.every((m) => members.every((s) => logs.of(m).delivered.filter((d) => d.sender === logs.of(s).id).length >= count)), {
