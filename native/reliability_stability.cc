@@ -61,9 +61,25 @@ void Core::AdvanceStreamStable(Peer* sender) {
     auto it = p->acks.find(sender->id);
     stable = std::min(stable, it == p->acks.end() ? 0 : it->second);
   }
+  counters_[k_retainedBytes] -= sender->kept.DropThrough(Relayable(sender));
   if (stable <= sender->streamStable) return;
   sender->streamStable = stable;
   sink_->Stable(sender->index, stable);
+}
+
+// What we keep of a stream to relay may go once every member we know holds
+// it: not only the view's (stability), but those being left out or not yet
+// in the view (they ask us for what the sender freed: OnNak, Fetch) and the
+// sender itself (its own datagrams come back to it like anyone's). A member
+// that has not acked the stream (or never does: receiveOwn off) keeps all.
+uint64_t Core::Relayable(const Peer* sender) const {
+  uint64_t relayable = sender->index == selfIndex_ ? sender->win.next - 1 : ~uint64_t(0);
+  for (const auto& p : peers_) {
+    if (!p || !p->active || p->index == selfIndex_) continue;
+    auto it = p->acks.find(sender->id);
+    relayable = std::min(relayable, it == p->acks.end() ? 0 : it->second);
+  }
+  return relayable;
 }
 
 void Core::Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count) {

@@ -3,6 +3,7 @@
 // reliability_stability.cc) and by nothing else.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -40,14 +41,33 @@ struct Core::Window {
   uint64_t nakCheckAt = kNever;
   uint32_t held = 0;     // slots in kHeld or kDeliveredEarly
   bool blocked = false;  // the sink refused a delivery
-  std::vector<Slot> slots;  // mask + 1 of them, made when first needed (a peer
-                            // that never sends costs no window)
-  uint64_t mask = 0;
+  // A power of 2 of them, at most mask + 1: made when first needed (a peer
+  // that never sends costs no window) and grown only as far as a gap
+  // reaches (in order, a stream uses one), so that a member of a large group
+  // does not hold a whole window of slots for each sender.
+  std::vector<Slot> slots;
+  uint64_t mask = 0;  // the window: seqs next .. next + mask
+  // seq: from next to next + mask.
   Slot& at(uint64_t seq) {
-    if (slots.empty()) slots.resize(mask + 1);
-    return slots[seq & mask];
+    if (seq - next >= slots.size() && slots.size() <= mask) Grow(std::min<uint64_t>(seq - next, mask) + 1);
+    return slots[seq & (slots.size() - 1)];
   }
   bool inWindow(uint64_t seq) const { return seq >= next && seq - next <= mask; }
+
+ private:
+  static constexpr size_t kFirstSlots = 64;
+  // Room for `need` seqs from next: the slots of next .. next + size - 1 move
+  // to their places in the larger ring (every other slot is empty: a ring's
+  // slots behind next are cleared as it moves on).
+  void Grow(uint64_t need) {
+    size_t size = std::max(slots.size(), kFirstSlots);
+    while (size < need) size *= 2;
+    size = std::min<size_t>(size, mask + 1);
+    std::vector<Slot> grown(size);
+    const size_t old = slots.size();
+    for (uint64_t seq = next; seq < next + old; seq++) grown[seq & (size - 1)] = slots[seq & (old - 1)];
+    slots.swap(grown);
+  }
 };
 
 // The datagrams of one sender's stream that a member keeps for the others
@@ -77,6 +97,16 @@ class KeptRing {
     tail_ = at + n;
     bytes_ += n;
     return change;
+  }
+  // Drops what every member holds (seqs through `stable`: nobody will ask
+  // for them); returns the bytes dropped. Emptied, the ring starts again at
+  // its beginning: a stream whose datagrams become stable soon touches only
+  // the first pages of its ring.
+  size_t DropThrough(uint64_t stable) {
+    size_t dropped = 0;
+    while (!entries_.empty() && entries_.front().first + entries_.front().count - 1 <= stable) dropped += Drop();
+    if (entries_.empty()) tail_ = 0;
+    return dropped;
   }
   const uint8_t* Data(const Entry& e) const { return mem_.get() + e.offset; }
   const std::deque<Entry>& entries() const { return entries_; }

@@ -192,6 +192,23 @@ test("reliability – a member relays another sender's datagrams it kept; a smal
   }
 })
 
+test("reliability – datagrams kept for relaying go once every member holds them, the sender too, not before", () => {
+  const net = new Net(3, { retainBytes: 1 << 20 })
+  net.introduce()
+  net.send(0, 300, { size: 100 })
+  const noAcksFromC = (p) => !(p.type === STATUS && p.from === 2)
+  net.run(net.now + 40 * MS, 1 * MS, noAcksFromC)
+  const b = net.cores[1]
+  assert.ok(b.counters().retainedBytes > 0, 'C has not acked A\'s stream: B keeps it (C may ask B for it)')
+  net.run(net.now + 40 * MS, 1 * MS)
+  assert.is(b.counters().retainedBytes, 0, 'all three hold it: B keeps nothing')
+  assert.is(net.cores[0].counters().retainedBytes, 0, 'nor A of its own')
+  // Kept again as the stream goes on: the ring starts over.
+  net.send(0, 100, { size: 100 })
+  net.run(net.now + 2 * MS, 0.5 * MS, noAcksFromC)
+  assert.ok(b.counters().retainedBytes > 0)
+})
+
 test('reliability – a receiver that took in a quarter of a window of bytes acks early, not at the next STATUS interval', () => {
   for (const size of [100, 900]) {
     // A STATUS every 100 ms; 64 KiB window: a quarter is 16 KiB (~160 messages of 100 B, ~17 of 900 B, one a datagram).

@@ -122,6 +122,8 @@ export interface ReceiverReport {
   foreign: number
   latency: HistogramData
   cpuPercent: number
+  /** The receiving process's peak resident memory so far (MiB). */
+  peakRssMiB: number
   /** A rate phase's throughput over time. */
   series?: number[]
 }

@@ -178,6 +178,7 @@ export class Receiver {
       foreign: this.foreign,
       latency: this.latency.toData(),
       cpuPercent: wallUs > 0 ? (100 * (cpu.user + cpu.system)) / wallUs : 0,
+      peakRssMiB: process.resourceUsage().maxRSS / 1024,
       ...(this.series ? { series: this.series } : {}),
     }
   }

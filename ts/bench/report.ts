@@ -72,6 +72,8 @@ export interface BenchResult {
     naksSent: number
     repaired: number
     cpuPercent: number
+    /** The receiving process's peak resident memory (MiB). */
+    peakRssMiB: number
   }>
   members: Array<{ index: number; id: string; pid: number; joinMs: number; pingsSeen: number; pongsSeen: number; counters: Record<string, number> }>
   /** The rate phases (--rate, --rates); empty when the senders saturated. */
@@ -130,17 +132,17 @@ function saturated(r: BenchResult, out: string[]): void {
     `${x.index}${x.role === 'sender+receiver' ? ' (also sends)' : ''}`,
     n(x.msgsPerSec), x.mbPerSec.toFixed(1),
     n(x.latencyP50Us), n(x.latencyP99Us), n(x.latencyP999Us),
-    n(x.lost), n(x.duplicates), n(x.outOfOrder), n(x.naksSent), n(x.repaired), `${x.cpuPercent}`,
+    n(x.lost), n(x.duplicates), n(x.outOfOrder), n(x.naksSent), n(x.repaired), `${x.cpuPercent}`, n(x.peakRssMiB),
   ])
   rows.push([
     'slowest / all',
     n(r.minMsgsPerSec), r.minMBPerSec.toFixed(1),
     n(r.latencyP50Us), n(r.latencyP99Us), n(r.latencyP999Us),
-    n(r.lost), n(r.duplicates), n(r.outOfOrder), n(r.naks), n(r.repaired), '',
+    n(r.lost), n(r.duplicates), n(r.outOfOrder), n(r.naks), n(r.repaired), '', n(Math.max(...r.receivers.map((x) => x.peakRssMiB))),
   ])
   out.push(
     table(
-      ['receiver', 'msgs/s', 'MB/s', 'lat p50 µs', 'p99 µs', 'p99.9 µs', 'lost', 'dup', 'misorder', 'NAKs', 'repaired', 'cpu %'],
+      ['receiver', 'msgs/s', 'MB/s', 'lat p50 µs', 'p99 µs', 'p99.9 µs', 'lost', 'dup', 'misorder', 'NAKs', 'repaired', 'cpu %', 'peak RSS MiB'],
       rows,
     ),
   )

@@ -69,6 +69,7 @@ export function summarize(run: RunState, viewChange: ViewChangeTimes | null, pro
       naksSent: m.result?.counters['naksSent'] ?? 0,
       repaired: m.result?.counters['repaired'] ?? 0,
       cpuPercent: Math.round(r.cpuPercent),
+      peakRssMiB: Math.round(r.peakRssMiB),
     }
   })
 
