@@ -158,9 +158,12 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
     s.nakAt = 0;
     Hold(w, seq, view, order, frag, data, len);
   }
-  // Kept for relaying a crashed sender's messages. Ours too: without them the
-  // simulator's seeds 118, 120 and 181 end with members missing their own
-  // messages (tried 2026-12-04; why is not yet understood).
+  // Kept for relaying a crashed sender's messages. Ours too: our log frees
+  // what the view holds (stability leaves out members being left out or not
+  // yet in the view), and such a member may still ask us (OnNak relays from
+  // here); without our own the simulator's seeds 118, 120 and 181 end with
+  // members missing messages. Kept until every member we know holds them
+  // (Relayable).
   if (fresh && config_.retainBytes) Retain(peer, dg, n, first, count);
   NoteHighest(w, first + count - 1, nowNs);
   if (w.held) DrainHeld(peer);
