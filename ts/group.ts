@@ -108,7 +108,7 @@ export class Group extends EventEmitter<GroupEvents> {
     this.rooms = new Rooms({
       transfers: {
         me, view,
-        send: (message) => this.outbox.send(message, SYSTEM),
+        send: (message, head) => this.outbox.send(message, SYSTEM, head),
         maxRecord: () => this.outbox.config.maxPayload,
         incoming: (t) => this.emit('transfer', t),
         resume: () => {

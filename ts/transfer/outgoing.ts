@@ -22,8 +22,12 @@ export type TransferSource = Uint8Array | Readable | string
 
 /** What an outgoing transfer asks of its room. */
 export interface OutgoingPort {
-  /** One message on the system channel; false: queued, wait for drained(). */
-  send(message: Uint8Array): boolean
+  /**
+   * One message on the system channel (`head`, if given, then `message`,
+   * written one after the other, not joined first); false: queued, wait for
+   * drained().
+   */
+  send(message: Uint8Array, head?: Uint8Array): boolean
   /** Resolves at the next 'drain' (rejects once the group is closed). */
   drained(): Promise<void>
   /** The largest DATA payload that fits one record. */
@@ -136,18 +140,29 @@ export class Transfer extends EventEmitter implements PromiseLike<TransferResult
       const message = new Uint8Array(HEADER + max)
       writeHeader(message, Kind.data, this.id)
       let fill = 0
-      const flush = async () => {
-        const piece = message.subarray(HEADER, HEADER + fill)
+      const head = message.subarray(0, HEADER)
+      const sent = async (piece: Uint8Array, room: boolean) => {
         this.crc = addon.crc32c(piece, this.crc)
-        this.bytes += fill
-        const room = this.port.send(message.subarray(0, HEADER + fill))
-        fill = 0
+        this.bytes += piece.length
         if (this.bytes - this.lastProgress >= PROGRESS_EVERY) this.progress()
         if (!room) await this.port.drained()
+      }
+      const flush = async () => {
+        const n = fill
+        fill = 0
+        await sent(message.subarray(HEADER, HEADER + n), this.port.send(message.subarray(0, HEADER + n)))
       }
       for await (const block of blocks(source)) {
         for (let at = 0; at < block.length;) {
           if (this.settled) return
+          if (fill === 0 && block.length - at >= max) {
+            // A whole chunk in the block: its bytes go into the stream as
+            // they are, behind the header (no copy into `message` first).
+            const piece = block.subarray(at, at + max)
+            at += max
+            await sent(piece, this.port.send(piece, head))
+            continue
+          }
           const n = Math.min(max - fill, block.length - at)
           message.set(block.subarray(at, at + n), HEADER + fill)
           fill += n

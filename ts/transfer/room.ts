@@ -36,8 +36,8 @@ const OPTION_KEYS = ['to', 'name', 'signal']
 export interface TransfersPort {
   me(): string
   view(): View
-  /** One message on the system channel (false: queued; 'drain' follows). */
-  send(message: Uint8Array): boolean
+  /** One message on the system channel, after `head` if given (false: queued; 'drain' follows). */
+  send(message: Uint8Array, head?: Uint8Array): boolean
   /** The largest message that fits one record (no fragments). */
   maxRecord(): number
   /** Hands a new incoming transfer to the 'transfer' listeners; false if there are none. */
@@ -87,7 +87,7 @@ export class Transfers {
     if (typeof name !== 'string') throw argType('option name of transfer()', 'a string', name)
     const size = source instanceof Uint8Array ? source.length : null
     const transfer = new Transfer(id, { name, to, size }, {
-      send: (message) => this.port.send(message),
+      send: (message, head) => this.port.send(message, head),
       drained: () => new Promise((resolve, reject) => {
         if (this.closedWith) reject(this.closedWith)
         else this.drainWaiters.push({ resolve, reject })
