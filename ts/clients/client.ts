@@ -31,8 +31,16 @@ import { Requests } from '../rpc/room.js'
 import { Subjects } from '../subjects.js'
 import { decodeClientControl, decodeSession, encodeClientControl, encodeSession, sessionControl, type SessionMessage } from './wire.js'
 
-/** Messages not yet held before send() returns false (they are still queued: wait for 'drain'). */
-const WINDOW = 1024
+/**
+ * Messages, and their bytes, not yet held before send() returns false (they
+ * are still queued: wait for 'drain'). A message is held once its member's
+ * stream is stable there (a STATUS round, ~10 ms): 1,024 messages a round
+ * held one client to 75-83 k msgs/s here, 8,192 gave 113-115 k (one
+ * sitting, 2026-12-04, `troupe bench --app`). The bytes as a member's
+ * default window: large messages stop at 2 MiB, not 8,192 of them.
+ */
+const WINDOW = 8192
+const WINDOW_BYTES = 2 * 1024 * 1024
 const PEER = 'member' // (the session's key in the Direct channel: there is one at a time)
 
 export interface ConnectOptions extends Pick<JoinOptions,
@@ -169,7 +177,7 @@ export class Client extends EventEmitter<ClientEvents> {
    * Sends `data` to the group, in the order asked (default fifo: the
    * client's messages in the order it sent them), or with a `subject`. Every
    * member delivers it once, as a message from this client. The bytes are
-   * copied. Returns false when WINDOW messages are not yet held by the group:
+   * copied. Returns false when WINDOW messages (or WINDOW_BYTES) are not yet held by the group:
    * the message is queued all the same; wait for 'drain'. Past maxPending
    * bytes it throws ERR_TROUPE_BACKPRESSURE.
    */
@@ -256,7 +264,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.pending.set(seq, { code, bytes })
     this.pendingBytes += bytes.length
     if (this.link) this.transmit(seq, code, bytes)
-    if (this.pending.size < WINDOW) return true
+    if (this.pending.size < WINDOW && this.pendingBytes < WINDOW_BYTES) return true
     this.needDrain = true
     return false
   }
@@ -273,7 +281,7 @@ export class Client extends EventEmitter<ClientEvents> {
       this.pending.delete(s)
       this.pendingBytes -= p.bytes.length
     }
-    if (this.needDrain && this.pending.size <= WINDOW / 2) {
+    if (this.needDrain && this.pending.size <= WINDOW / 2 && this.pendingBytes <= WINDOW_BYTES / 2) {
       this.needDrain = false
       this.emit('drain')
     }
