@@ -24,7 +24,8 @@ if (missing.length > 0) {
   }
 }
 const uvu = path.join(root, 'node_modules', 'uvu', 'bin.js')
-const args = [uvu, 'test', process.argv[2] ?? '.*\\.test\\.m?js$']
+// (A pattern picks among the suites; the helpers beside them are never run as one.)
+const args = [uvu, 'test', process.argv[2] ?? '.*\\.test\\.m?js$', '--ignore', '^helpers']
 const env = { ...process.env, NO_COLOR: '1' }
 delete env.FORCE_COLOR
 const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] })
