@@ -124,7 +124,7 @@ const SPECS: Readonly<Record<keyof JoinOptions, Spec>> = {
   maxMessageSize: { kind: 'integer', unit: 'bytes', min: 1, max: 256 * MiB, default: 8 * MiB, doc: 'Largest message accepted by send(); larger messages are fragmented up to this.' },
   maxPending: { kind: 'integer', unit: 'bytes', min: 0, max: 4096 * MiB, default: 64 * MiB, doc: 'Bytes send() may queue while the window is full; past this send() throws ERR_TROUPE_BACKPRESSURE instead of growing.' },
   suspectTimeout: { kind: 'number', unit: 'ms', min: 10, max: 3_600_000, default: 1000, doc: 'A member not heard from for this long is suspected, and the coordinator installs a view without it. Heartbeats come from the native I/O thread, so a busy event loop or a GC pause does not cause suspicion.' },
-  statusInterval: { kind: 'number', unit: 'ms', min: 0.1, max: 10_000, default: 10, doc: 'How often each member multicasts STATUS (heartbeat and acks).' },
+  statusInterval: { kind: 'number', unit: 'ms', min: 0.1, max: 10_000, default: 10, doc: 'How often each member multicasts STATUS (heartbeat and acks). Past 16 members it grows with the group (× members / 16, at most suspectTimeout / 8), so a member reads about 16 STATUS an interval whatever the size.' },
   nakDelay: { kind: 'number', unit: 'ms', min: 0, max: 10_000, default: 1, doc: 'How long a gap may stay open (reordering) before it is NAKed; jittered ±50%.' },
   receiveOwn: { kind: 'boolean', default: true, doc: "Deliver this member's own messages to it." },
   receiveBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, default: 8 * MiB, doc: 'Kernel receive buffer asked for each socket (forced when root).' },
