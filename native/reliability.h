@@ -207,7 +207,6 @@ class Core {
   void Relay(Peer* asker, const NakView& k, uint64_t nowNs);
   bool SpendXmit(Peer* asker, size_t bytes, uint64_t nowNs);
   void Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count);
-  uint64_t Relayable(const Peer* sender) const;
   void Hold(Window& w, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n);
   void DrainHeld(Peer* p);
   void NoteHighest(Window& w, uint64_t highest, uint64_t nowNs);

@@ -163,7 +163,7 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
   // yet in the view), and such a member may still ask us (OnNak relays from
   // here); without our own the simulator's seeds 118, 120 and 181 end with
   // members missing messages. Kept until every member we know holds them
-  // (Relayable).
+  // (AdvanceStreamStable).
   if (fresh && config_.retainBytes) Retain(peer, dg, n, first, count);
   NoteHighest(w, first + count - 1, nowNs);
   if (w.held) DrainHeld(peer);

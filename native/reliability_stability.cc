@@ -50,36 +50,29 @@ void Core::OnStatus(Peer* peer, const StatusView& s, uint64_t nowNs) {
 }
 
 // The minimum over the members (not excluded, ourselves included) of what
-// they acked of `sender`'s stream; the sink hears when it grows.
+// they acked of `sender`'s stream; the sink hears when it grows. In the
+// same pass, what we keep of that stream to relay goes once every member we
+// know holds it: not only the view's, but those being left out or not yet
+// in the view (they ask us for what the sender freed: OnNak, Fetch) and the
+// sender itself (its own datagrams come back to it like anyone's). A member
+// that has not acked the stream (or never does: receiveOwn off) keeps all.
 void Core::AdvanceStreamStable(Peer* sender) {
   // Ours: what we hold of it (of our own stream, all we sent, if our own
   // messages do not come back to us).
   uint64_t stable = sender->index == selfIndex_ && !config_.receiveOwn ? highestSent_ : sender->win.next - 1;
+  uint64_t relayable = sender->index == selfIndex_ ? sender->win.next - 1 : ~uint64_t(0);
   for (auto& p : peers_) {
-    if (!p || !p->active || p->index == selfIndex_ || p->excluded) continue;
-    if (p.get() == sender) continue;  // the sender holds its own stream
+    if (!p || !p->active || p->index == selfIndex_) continue;
     auto it = p->acks.find(sender->id);
-    stable = std::min(stable, it == p->acks.end() ? 0 : it->second);
+    const uint64_t acked = it == p->acks.end() ? 0 : it->second;
+    relayable = std::min(relayable, acked);
+    if (p->excluded || p.get() == sender) continue;  // (the sender holds its own stream)
+    stable = std::min(stable, acked);
   }
-  counters_[k_retainedBytes] -= sender->kept.DropThrough(Relayable(sender));
+  counters_[k_retainedBytes] -= sender->kept.DropThrough(relayable);
   if (stable <= sender->streamStable) return;
   sender->streamStable = stable;
   sink_->Stable(sender->index, stable);
-}
-
-// What we keep of a stream to relay may go once every member we know holds
-// it: not only the view's (stability), but those being left out or not yet
-// in the view (they ask us for what the sender freed: OnNak, Fetch) and the
-// sender itself (its own datagrams come back to it like anyone's). A member
-// that has not acked the stream (or never does: receiveOwn off) keeps all.
-uint64_t Core::Relayable(const Peer* sender) const {
-  uint64_t relayable = sender->index == selfIndex_ ? sender->win.next - 1 : ~uint64_t(0);
-  for (const auto& p : peers_) {
-    if (!p || !p->active || p->index == selfIndex_) continue;
-    auto it = p->acks.find(sender->id);
-    relayable = std::min(relayable, it == p->acks.end() ? 0 : it->second);
-  }
-  return relayable;
 }
 
 void Core::Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count) {
