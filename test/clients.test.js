@@ -6,9 +6,9 @@
 // parse is dropped and counted, never delivered.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { Group, Client } from '../dist/index.js'
-import { Ledger, wrapState } from '../dist/clients/room.js'
+import { Clients, Ledger, wrapState } from '../dist/clients/room.js'
 import { decodeClientControl, decodeSession, encodeClientControl, encodeSession, frameHeader, parseFrame, RoomKind } from '../dist/clients/wire.js'
 import { until, uniqueGroup } from './helpers/wait.js'
 import { throwsWith } from './helpers/assert.js'
@@ -188,7 +188,38 @@ test('clients – Ledger: each (client, seq) once, in any order; bounded; wrapSt
   assert.not.ok(new Ledger().load(Uint8Array.of(1, 2, 3)), 'garbage does not load')
 })
 
-test('clients – connect() checks its options; no group: ERR_TROUPE_CONNECT_TIMEOUT; a message larger than a datagram is a RangeError', async () => {
+test("clients – messages larger than a datagram go in pieces: every member delivers each whole, once, in the client's order (fifo) and in the one order (total), at 1,472-byte datagrams", async () => {
+  await withMembers(3, async (gs, connect) => {
+    const got = gs.map(() => [])
+    gs.forEach((g, i) => g.on('message', (m) => got[i].push({ sender: short(m.sender), order: m.order, hash: createHash('sha256').update(m.data).digest('hex'), length: m.data.length })))
+    const c = await connect('big')
+    const sizes = [10, 1_400, 1_500, 5_000, 64 * 1024, 300_000, 20, 1_000_000 - 200]
+    const sent = []
+    for (let round = 0; round < 3; round++) {
+      for (const [i, size] of sizes.entries()) {
+        const bytes = randomBytes(size)
+        const order = i % 2 ? 'total' : 'fifo'
+        sent.push({ sender: 'big', order, hash: createHash('sha256').update(bytes).digest('hex'), length: size })
+        c.send(bytes, { order })
+        if (order === 'total') gs[round % 3].send(`m${round}.${i}`, { order: 'total' }) // (the members' own, between)
+      }
+    }
+    await c.close()
+    const fromClient = (list) => list.filter((x) => x.sender === 'big')
+    await until(() => got.every((l) => fromClient(l).length === sent.length), { timeout: 20000, what: 'every member to deliver all of the client\'s messages', detail: () => got.map((l) => fromClient(l).length).join(' ') })
+    for (const [i, l] of got.entries()) {
+      // fifo and total each keep the client's order; compare each order's sequence.
+      for (const order of ['fifo', 'total']) {
+        assert.equal(fromClient(l).filter((x) => x.order === order), sent.filter((x) => x.order === order), `member ${i}: the client's ${order} messages whole, once, in its order`)
+      }
+    }
+    const totals = got.map((l) => l.filter((x) => x.order === 'total').map((x) => `${x.sender}:${x.hash}`).join())
+    assert.is(totals[1], totals[0], 'one total order at members 0 and 1')
+    assert.is(totals[2], totals[0], 'one total order at members 0 and 2')
+  }, { datagramSize: 1472 })
+})
+
+test('clients – connect() checks its options; no group: ERR_TROUPE_CONNECT_TIMEOUT; a message larger than a client may send (1 MiB) is a RangeError', async () => {
   const name = uniqueGroup('clients-none')
   await throwsWith(() => Group.connect(name, { window: 1 << 20 }), TypeError, /'window' of Group.connect\(\)/, 'ERR_TROUPE_UNKNOWN_OPTION')
   await throwsWith(() => Group.connect(name, { connectTimeout: 0 }), RangeError, /connectTimeout/, 'ERR_OUT_OF_RANGE')
@@ -200,13 +231,38 @@ test('clients – connect() checks its options; no group: ERR_TROUPE_CONNECT_TIM
   await withMembers(1, async (gs, connect) => {
     const c = await connect('c')
     assert.ok(c instanceof Client)
-    assert.throws(() => c.send(new Uint8Array(200_000)), (e) => e instanceof RangeError && e.code === 'ERR_TROUPE_MESSAGE_TOO_LARGE')
+    assert.throws(() => c.send(new Uint8Array(1 << 20)), (e) => e instanceof RangeError && e.code === 'ERR_TROUPE_MESSAGE_TOO_LARGE')
     assert.throws(() => c.send('x', { order: 'sideways' }), (e) => e instanceof RangeError && /order/.test(e.message))
     assert.ok(c.send('fits'))
     await c.close()
     assert.throws(() => c.send('late'), (e) => e.code === 'ERR_TROUPE_CLOSED')
     await throwsWith(() => c.request('late'), Error, /closed/, 'ERR_TROUPE_CLOSED')
   })
+})
+
+test("clients – a member puts a client's PARTs and SEND together per session; PARTs past the largest message drop that message, and the next one goes whole", async () => {
+  const forwarded = []
+  const port = {
+    me: () => 'm#0000000000000001', view: () => ({ id: 1, members: ['m#0000000000000001'], coordinator: 'm#0000000000000001' }), accepting: () => true,
+    send: (header, bytes) => forwarded.push(parseFrame(Uint8Array.from([...header, ...bytes]))), control: () => {}, direct: () => true, hand: () => {},
+    now: () => 0, retry: 20, maxControl: 1400, maxRecord: () => 1400, maxMessageSize: 4096, sessionTimeout: 3000,
+  }
+  const clients = new Clients(port)
+  const hex = '00000000000000aa'
+  let dseq = 0
+  const say = (...messages) => clients.onControl(hex, encodeClientControl({ kind: 'data', session: 1, parts: messages.map((m) => ({ seq: ++dseq, bytes: encodeSession(m) })) }))
+  say({ type: 'open', name: 'c', previous: null })
+  const bytes = (n, v) => new Uint8Array(n).fill(v)
+  say({ type: 'part', bytes: bytes(1000, 1) }, { type: 'part', bytes: bytes(1000, 2) }, { type: 'send', code: 0, seq: 1, bytes: bytes(500, 3) })
+  await new Promise((r) => queueMicrotask(r)) // (the session's acks go at the end of the turn)
+  const messages = () => forwarded.filter((f) => f.kind === RoomKind.message)
+  assert.is(messages().length, 1)
+  assert.equal([messages()[0].seq, messages()[0].bytes.length, messages()[0].bytes[0], messages()[0].bytes[1000], messages()[0].bytes[2400]], [1, 2500, 1, 2, 3])
+  // 4,096 less the frame's header is the most: these PARTs run past it.
+  say({ type: 'part', bytes: bytes(1400, 4) }, { type: 'part', bytes: bytes(1400, 4) }, { type: 'part', bytes: bytes(1400, 4) }, { type: 'send', code: 0, seq: 2, bytes: bytes(10, 5) })
+  say({ type: 'send', code: 0, seq: 3, bytes: bytes(10, 6) })
+  assert.equal(messages().map((m) => [m.seq, m.bytes.length]), [[1, 2500], [3, 10]], 'seq 2 dropped, seq 3 whole')
+  assert.is(clients.dropped, 1)
 })
 
 test('clients – the wire: what does not parse is null; a forged frame or session message is dropped and counted, never delivered', async () => {
@@ -216,6 +272,8 @@ test('clients – the wire: what does not parse is null; a forged frame or sessi
   const w = { kind: 'welcome', view: 7, maxMessage: 1000, members: ['a#0000000000000001', 'b#0000000000000002'] }
   assert.equal(decodeClientControl(encodeClientControl(w)), w)
   assert.equal(decodeSession(encodeSession({ type: 'held', seq: 9 })), { type: 'held', seq: 9 })
+  assert.equal([...decodeSession(encodeSession({ type: 'part', bytes: Uint8Array.of(1, 2) })).bytes], [1, 2])
+  assert.is(decodeSession(Uint8Array.of(7)), null, 'an empty PART')
   const f = parseFrame(Uint8Array.from([...frameHeader(RoomKind.message, 3, 'c#0000000000000001', 5), 1, 2]))
   assert.equal([f.kind, f.code, f.client, f.seq, [...f.bytes]], [RoomKind.message, 3, 'c#0000000000000001', 5, [1, 2]])
   // Malformed: too short, bad ids, a name with '#', garbage.

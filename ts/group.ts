@@ -141,6 +141,7 @@ export class Group extends EventEmitter<GroupEvents> {
         retry: retryOf(options),
         maxControl: maxControlOf(options),
         maxRecord: () => this.outbox.config.maxPayload,
+        maxMessageSize: options.maxMessageSize,
         sessionTimeout: Math.max(3000, 3 * options.suspectTimeout),
       },
     })

@@ -39,12 +39,22 @@ export class Message {
  * like any message, then handed to its room (a request), never to 'message'.
  * Internal: not exported.
  */
-export class RoomMessage extends Message {}
+export class RoomMessage extends Message {
+  constructor(
+    sender: string,
+    data: Uint8Array,
+    order: Order,
+    seq: number,
+    /** The sender's seq of its last fragment (`seq` if it was whole): where its stream must be stable for all of it. */
+    readonly lastSeq: number = seq,
+  ) {
+    super(sender, data, order, seq)
+  }
+}
 
 /** `msg` with `data` in place of its bytes (the same kind of message). */
 export function withData(msg: Message, data: Uint8Array): Message {
-  const Kind = msg instanceof RoomMessage ? RoomMessage : Message
-  return new Kind(msg.sender, data, msg.order, msg.seq)
+  return msg instanceof RoomMessage ? new RoomMessage(msg.sender, data, msg.order, msg.seq, msg.lastSeq) : new Message(msg.sender, data, msg.order, msg.seq)
 }
 
 /** A membership view. Every member sees views in the same order (once views are agreed by the flush). */

@@ -29,7 +29,7 @@ import { checkKeys, resolveJoinOptions, validateGroupName, type JoinOptions, typ
 import type { RequestOptions, Responses } from '../rpc/request.js'
 import { Requests } from '../rpc/room.js'
 import { Subjects } from '../subjects.js'
-import { decodeClientControl, decodeSession, encodeClientControl, encodeSession, sessionControl, type SessionMessage } from './wire.js'
+import { decodeClientControl, decodeSession, encodeClientControl, encodeSession, SEND_HEADER, sessionControl, type SessionMessage } from './wire.js'
 
 /**
  * Messages, and their bytes, not yet held before send() returns false (they
@@ -191,7 +191,7 @@ export class Client extends EventEmitter<ClientEvents> {
       code |= ROOM_BIT
     }
     if (message.length > this.maxMessage) {
-      throw new TroupeRangeError('ERR_TROUPE_MESSAGE_TOO_LARGE', `send(): a client's message of ${message.length} bytes${options?.subject !== undefined ? ' (with its subject)' : ''} does not fit one datagram (at most ${this.maxMessage} bytes: option datagramSize of the members)`)
+      throw new TroupeRangeError('ERR_TROUPE_MESSAGE_TOO_LARGE', `send(): a client's message of ${message.length} bytes${options?.subject !== undefined ? ' (with its subject)' : ''} is larger than the group takes from a client (at most ${this.maxMessage} bytes: 1 MiB, or the members' maxMessageSize if smaller)`)
     }
     return this.enqueue(code, message)
   }
@@ -269,8 +269,13 @@ export class Client extends EventEmitter<ClientEvents> {
     return false
   }
 
+  /** A message to our member: past one datagram, its leading bytes in PARTs, then the SEND with the rest. */
   private transmit(seq: number, code: number, bytes: Uint8Array): void {
-    this.link!.send(PEER, encodeSession({ type: 'send', code, seq, bytes }))
+    const link = this.link!
+    const piece = link.maxMessage - SEND_HEADER
+    let at = 0
+    for (; bytes.length - at > piece; at += piece) link.send(PEER, encodeSession({ type: 'part', bytes: bytes.subarray(at, at + piece) }))
+    link.send(PEER, encodeSession({ type: 'send', code, seq, bytes: at ? bytes.subarray(at) : bytes }))
     this.sentAt = performance.now()
   }
 

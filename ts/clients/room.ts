@@ -33,15 +33,22 @@ import { Message, RoomMessage, type View } from '../message.js'
 import { ORDERS } from '../options.js'
 import {
   decodeClientControl, decodeSession, encodeClientControl, encodeForward, encodeSession, FRAME_HEADER_MAX, frameHeader,
-  parseForward, parseFrame, RoomKind, SEND_HEADER, sessionControl, stampFrame, type ClientFrame,
+  parseForward, parseFrame, RoomKind, sessionControl, stampFrame, type ClientFrame,
 } from './wire.js'
 
 /** Sessions one member serves at most; a HELLO past it is not answered. */
 const MAX_SESSIONS = 1024
 /** Clients the ledger remembers; the one that sent longest ago makes room. */
 const MAX_CLIENTS = 10_000
-/** A client's messages one member holds back while the member it talked through before may still deliver its own (beyond: they go). */
+/** A client's messages one member holds back while the member it talked through before may still deliver its own (beyond, in number or bytes: they go). */
 const MAX_PARKED = 65536
+const MAX_PARKED_BYTES = 16 * 1024 * 1024
+/**
+ * The largest client message (as the group's maxMessageSize, if smaller):
+ * one larger than a datagram comes in PARTs, put together per session, so
+ * a member holds at most this much of each session's message in the making.
+ */
+const MAX_CLIENT_MESSAGE = 1024 * 1024
 /** Seqs a client's ledger entry holds above its floor (delivered out of seq order); past it the floor moves up. */
 const MAX_ABOVE = 4096
 
@@ -62,6 +69,8 @@ export interface ClientsPort {
   readonly retry: number
   readonly maxControl: number
   maxRecord(): number
+  /** The group's maxMessageSize. */
+  readonly maxMessageSize: number
   /** A session not heard from for this long is over. */
   readonly sessionTimeout: number
 }
@@ -82,6 +91,12 @@ interface Session {
   after: string | null
   openedAt: number
   parked: { code: number; seq: number; bytes: Uint8Array }[] | null // SENDs waiting for `after` to go
+  parkedBytes: number
+  // The leading PARTs of the next SEND's message (null: none), and whether
+  // they went past the largest message (then that SEND is dropped).
+  parts: Uint8Array[] | null
+  partBytes: number
+  partsTooLarge: boolean
 }
 
 export class Clients {
@@ -127,9 +142,9 @@ export class Clients {
     return this.via.has(id)
   }
 
-  /** The largest message a client may send through us. */
+  /** The largest message a client may send through us (in PARTs past a datagram). */
   private get maxMessage(): number {
-    return Math.max(0, Math.min(this.link.maxMessage - SEND_HEADER, this.port.maxRecord() - FRAME_HEADER_MAX))
+    return Math.max(0, Math.min(MAX_CLIENT_MESSAGE, this.port.maxMessageSize) - FRAME_HEADER_MAX)
   }
 
   // ------------------------------------------------------------ CONTROL from clients
@@ -154,7 +169,10 @@ export class Clients {
         if (!s) {
           // A session starts with its first message (OPEN), and only here.
           if (!this.port.accepting() || this.sessions.size >= MAX_SESSIONS || !c.parts.some((p) => p.seq === 1)) return
-          s = { key, hex, number: c.session, client: null, frame: null, heardAt: now, held: 0, waiting: [], after: null, openedAt: now, parked: null }
+          s = {
+            key, hex, number: c.session, client: null, frame: null, heardAt: now, held: 0, waiting: [], after: null, openedAt: now,
+            parked: null, parkedBytes: 0, parts: null, partBytes: 0, partsTooLarge: false,
+          }
           this.sessions.set(key, s)
         }
         s.heardAt = now
@@ -201,19 +219,50 @@ export class Clients {
         s.parked = []
       }
       this.tell(s, { type: 'view', view: this.port.view().id, members: [...this.port.view().members] })
+    } else if (m.type === 'part') {
+      if (s.client === null || s.partsTooLarge) return
+      if (s.partBytes + m.bytes.length > this.maxMessage) {
+        s.parts = null
+        s.partBytes = 0
+        s.partsTooLarge = true
+        return
+      }
+      ;(s.parts ??= []).push(m.bytes.slice())
+      s.partBytes += m.bytes.length
     } else if (m.type === 'send') {
-      if (s.client === null || m.bytes.length > this.maxMessage || (m.code & ~ROOM_BIT) >= ORDERS.length) {
+      const bytes = this.wholeMessage(s, m.bytes)
+      if (s.client === null || bytes === null || bytes.length > this.maxMessage || (m.code & ~ROOM_BIT) >= ORDERS.length) {
         this.dropped++
         return
       }
-      if (s.parked === null) this.forward(s, m.code, m.seq, m.bytes)
+      if (s.parked === null) this.forward(s, m.code, m.seq, bytes)
       else {
-        s.parked.push({ code: m.code, seq: m.seq, bytes: m.bytes.slice() })
-        if (s.parked.length >= MAX_PARKED) this.unpark(s)
+        s.parked.push({ code: m.code, seq: m.seq, bytes: bytes === m.bytes ? bytes.slice() : bytes })
+        s.parkedBytes += bytes.length
+        if (s.parked.length >= MAX_PARKED || s.parkedBytes >= MAX_PARKED_BYTES) this.unpark(s)
       }
     } else if (m.type !== 'ping') {
       this.dropped++ // (a member's message type, from a client)
     }
+  }
+
+  /** A SEND's bytes after the PARTs before it: the whole message (null: the PARTs went past the largest). */
+  private wholeMessage(s: Session, last: Uint8Array): Uint8Array | null {
+    const parts = s.parts
+    const tooLarge = s.partsTooLarge
+    s.parts = null
+    s.partBytes = 0
+    s.partsTooLarge = false
+    if (tooLarge) return null
+    if (parts === null) return last
+    parts.push(last)
+    const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+    let at = 0
+    for (const p of parts) {
+      whole.set(p, at)
+      at += p.length
+    }
+    return whole
   }
 
   private forward(s: Session, code: number, seq: number, bytes: Uint8Array): void {
@@ -225,6 +274,7 @@ export class Clients {
   private unpark(s: Session): void {
     const parked = s.parked
     s.parked = null
+    s.parkedBytes = 0
     s.after = null
     for (const p of parked ?? []) this.forward(s, p.code, p.seq, p.bytes)
   }
@@ -261,7 +311,8 @@ export class Clients {
       this.dropped++
       return
     }
-    if (msg.sender === this.port.me()) this.forwarded(f, msg.seq)
+    // (Stable once its last fragment is: a large one spans several seqs of our stream.)
+    if (msg.sender === this.port.me()) this.forwarded(f, msg instanceof RoomMessage ? msg.lastSeq : msg.seq)
     // (A message that comes late, through the member before, does not turn the replies back there.)
     if (!this.via.has(f.client)) this.via.set(f.client, msg.sender)
     if (!this.ledger.fresh(f.client, f.seq)) {

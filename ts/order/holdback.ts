@@ -78,7 +78,7 @@ export class HoldBack {
     if (policy === undefined) return false
     const bytes = policy.unwrap(lane, data)
     if (bytes === null) return false
-    const msg = code & ROOM_BIT ? new RoomMessage(lane.id, bytes, policy.order, first) : new Message(lane.id, bytes, policy.order, first)
+    const msg = code & ROOM_BIT ? new RoomMessage(lane.id, bytes, policy.order, first, last) : new Message(lane.id, bytes, policy.order, first)
     const arrival = policy.onMessage(msg, lane, last)
     if (arrival === Arrival.now || (arrival === Arrival.inOrder && lane.waiting.length === 0)) {
       this.host.deliver(msg)
