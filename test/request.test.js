@@ -44,13 +44,17 @@ test("request – 'all' gets every other member's answer: a returned value, an a
     const viaAll = await a.request('ping', { replies: 'multicast' })
     assert.equal(byMember(viaAll), { [b.me]: 'b:ping', [c.me]: 'c:ping', [d.me]: 'd:ping' })
     await until(() => [b, c, d].every((g) => g.stats().requests.overheard === 2), { what: 'each member to receive the two other replies' })
-    // A reply too large for one datagram goes on the system channel: the others receive it too.
+    // A reply past one datagram goes to the asker alone in pieces; past 1 MiB (the largest direct
+    // message), on the system channel: the others receive it too.
     b.removeAllListeners('request')
-    b.on('request', () => new Uint8Array(100_000).fill(7))
-    const big = await a.request('big', { to: [b.me] })
+    b.on('request', (req) => new Uint8Array(Number(req.text())).fill(7))
+    const big = await a.request('100000', { to: [b.me] })
     assert.is(big[0].data.length, 100_000)
     assert.ok(big[0].data.every((x) => x === 7))
-    await until(() => c.stats().requests.overheard === 3 && d.stats().requests.overheard === 3, { what: 'the others to receive the large reply' })
+    const huge = await a.request('1500000', { to: [b.me] })
+    assert.is(huge[0].data.length, 1_500_000)
+    assert.ok(huge[0].data.every((x) => x === 7))
+    await until(() => c.stats().requests.overheard === 3 && d.stats().requests.overheard === 3, { what: 'the others to receive the reply past 1 MiB (and not the one of 100 kB)' })
   })
 })
 
@@ -248,7 +252,7 @@ test('request – in a closed group, and over udp-unicast: replies reach the ask
   }
 })
 
-test('request – direct messages: in order and exactly once over a link that loses, reorders and duplicates', () => {
+test('request – direct messages: in order and exactly once, whole (those past a datagram in pieces), over a link that loses, reorders and duplicates', () => {
   // Two Direct channels wired through a seeded lossy link; time moves by hand.
   const seed = Number(process.env.SEED ?? Date.now() % 1e9)
   let x = seed >>> 0 || 1
@@ -263,14 +267,21 @@ test('request – direct messages: in order and exactly once over a link that lo
       inFlight.push({ c, to, from: me })
       if (rand() < 0.1) inFlight.push({ c, to, from: me }) // duplicated
     },
-    deliver: (from, bytes) => got.push(bytes[0] + 256 * bytes[1]),
+    deliver: (from, bytes) => got.push(`${bytes[0] + 256 * bytes[1]}:${bytes.length}:${bytes.subarray(2).every((b) => b === (bytes[0] ^ 0x5a))}`),
     now: () => now,
     later: (flush) => flushes.push(flush),
     retry: 10,
     maxControl: 200, // a few messages to a datagram
   })
   const ends = { a: make('a'), b: make('b') }
-  for (let i = 0; i < 1000; i++) ends.a.send('b', new Uint8Array([i & 255, i >> 8]))
+  // Every 7th message spans several datagrams (maxControl 200); its bytes after the index say which it is.
+  const sizeOf = (i) => (i % 7 === 0 ? 2 + 150 + ((i * 37) % 900) : 2)
+  for (let i = 0; i < 1000; i++) {
+    const bytes = new Uint8Array(sizeOf(i)).fill((i & 255) ^ 0x5a)
+    bytes[0] = i & 255
+    bytes[1] = i >> 8
+    ends.a.send('b', bytes)
+  }
   for (const flush of flushes.splice(0)) flush()
   for (let step = 0; step < 10_000 && !(got.length === 1000 && ends.a.idle); step++) {
     // Deliver what is in flight in a shuffled order, then let time pass.
@@ -286,7 +297,7 @@ test('request – direct messages: in order and exactly once over a link that lo
     now += 5
     ends.a.tick()
   }
-  assert.equal(got, Array.from({ length: 1000 }, (_, i) => i), `in order, exactly once (SEED=${seed})`)
+  assert.equal(got, Array.from({ length: 1000 }, (_, i) => `${i}:${sizeOf(i)}:true`), `in order, exactly once, whole (SEED=${seed})`)
   assert.ok(ends.a.idle, `everything acknowledged (SEED=${seed})`)
   assert.ok(ends.a.resent > 0 && ends.b.dropped > 0, 'the link did lose and duplicate')
   ends.a.send('b', new Uint8Array([1, 0]))

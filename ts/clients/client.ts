@@ -29,7 +29,7 @@ import { checkKeys, resolveJoinOptions, validateGroupName, type JoinOptions, typ
 import type { RequestOptions, Responses } from '../rpc/request.js'
 import { Requests } from '../rpc/room.js'
 import { Subjects } from '../subjects.js'
-import { decodeClientControl, decodeSession, encodeClientControl, encodeSession, SEND_HEADER, sessionControl, type SessionMessage } from './wire.js'
+import { decodeClientControl, decodeSession, encodeClientControl, encodeSession, sessionControl, type SessionMessage } from './wire.js'
 
 /**
  * Messages, and their bytes, not yet held before send() returns false (they
@@ -269,13 +269,9 @@ export class Client extends EventEmitter<ClientEvents> {
     return false
   }
 
-  /** A message to our member: past one datagram, its leading bytes in PARTs, then the SEND with the rest. */
+  /** A message to our member (past one datagram, the session sends it in pieces). */
   private transmit(seq: number, code: number, bytes: Uint8Array): void {
-    const link = this.link!
-    const piece = link.maxMessage - SEND_HEADER
-    let at = 0
-    for (; bytes.length - at > piece; at += piece) link.send(PEER, encodeSession({ type: 'part', bytes: bytes.subarray(at, at + piece) }))
-    link.send(PEER, encodeSession({ type: 'send', code, seq, bytes: at ? bytes.subarray(at) : bytes }))
+    this.link!.send(PEER, encodeSession({ type: 'send', code, seq, bytes }))
     this.sentAt = performance.now()
   }
 

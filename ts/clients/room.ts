@@ -28,12 +28,12 @@
 // client's request reach its member as direct messages and go on in the
 // session.
 import { ROOM_BIT } from '../boundary.js'
-import { Direct } from '../node/direct.js'
+import { Direct, MAX_DIRECT_MESSAGE } from '../node/direct.js'
 import { Message, RoomMessage, type View } from '../message.js'
 import { ORDERS } from '../options.js'
 import {
   decodeClientControl, decodeSession, encodeClientControl, encodeForward, encodeSession, FRAME_HEADER_MAX, frameHeader,
-  parseForward, parseFrame, RoomKind, sessionControl, stampFrame, type ClientFrame,
+  parseForward, parseFrame, RoomKind, SEND_HEADER, sessionControl, stampFrame, type ClientFrame,
 } from './wire.js'
 
 /** Sessions one member serves at most; a HELLO past it is not answered. */
@@ -45,10 +45,10 @@ const MAX_PARKED = 65536
 const MAX_PARKED_BYTES = 16 * 1024 * 1024
 /**
  * The largest client message (as the group's maxMessageSize, if smaller):
- * one larger than a datagram comes in PARTs, put together per session, so
- * a member holds at most this much of each session's message in the making.
+ * one larger than a datagram comes in pieces over the session (node/direct.ts
+ * puts them together, at most MAX_DIRECT_MESSAGE per session).
  */
-const MAX_CLIENT_MESSAGE = 1024 * 1024
+const MAX_CLIENT_MESSAGE = MAX_DIRECT_MESSAGE - SEND_HEADER
 /** Seqs a client's ledger entry holds above its floor (delivered out of seq order); past it the floor moves up. */
 const MAX_ABOVE = 4096
 
@@ -92,11 +92,6 @@ interface Session {
   openedAt: number
   parked: { code: number; seq: number; bytes: Uint8Array }[] | null // SENDs waiting for `after` to go
   parkedBytes: number
-  // The leading PARTs of the next SEND's message (null: none), and whether
-  // they went past the largest message (then that SEND is dropped).
-  parts: Uint8Array[] | null
-  partBytes: number
-  partsTooLarge: boolean
 }
 
 export class Clients {
@@ -171,7 +166,7 @@ export class Clients {
           if (!this.port.accepting() || this.sessions.size >= MAX_SESSIONS || !c.parts.some((p) => p.seq === 1)) return
           s = {
             key, hex, number: c.session, client: null, frame: null, heardAt: now, held: 0, waiting: [], after: null, openedAt: now,
-            parked: null, parkedBytes: 0, parts: null, partBytes: 0, partsTooLarge: false,
+            parked: null, parkedBytes: 0,
           }
           this.sessions.set(key, s)
         }
@@ -219,50 +214,20 @@ export class Clients {
         s.parked = []
       }
       this.tell(s, { type: 'view', view: this.port.view().id, members: [...this.port.view().members] })
-    } else if (m.type === 'part') {
-      if (s.client === null || s.partsTooLarge) return
-      if (s.partBytes + m.bytes.length > this.maxMessage) {
-        s.parts = null
-        s.partBytes = 0
-        s.partsTooLarge = true
-        return
-      }
-      ;(s.parts ??= []).push(m.bytes.slice())
-      s.partBytes += m.bytes.length
     } else if (m.type === 'send') {
-      const bytes = this.wholeMessage(s, m.bytes)
-      if (s.client === null || bytes === null || bytes.length > this.maxMessage || (m.code & ~ROOM_BIT) >= ORDERS.length) {
+      if (s.client === null || m.bytes.length > this.maxMessage || (m.code & ~ROOM_BIT) >= ORDERS.length) {
         this.dropped++
         return
       }
-      if (s.parked === null) this.forward(s, m.code, m.seq, bytes)
+      if (s.parked === null) this.forward(s, m.code, m.seq, m.bytes)
       else {
-        s.parked.push({ code: m.code, seq: m.seq, bytes: bytes === m.bytes ? bytes.slice() : bytes })
-        s.parkedBytes += bytes.length
+        s.parked.push({ code: m.code, seq: m.seq, bytes: m.bytes.slice() })
+        s.parkedBytes += m.bytes.length
         if (s.parked.length >= MAX_PARKED || s.parkedBytes >= MAX_PARKED_BYTES) this.unpark(s)
       }
     } else if (m.type !== 'ping') {
       this.dropped++ // (a member's message type, from a client)
     }
-  }
-
-  /** A SEND's bytes after the PARTs before it: the whole message (null: the PARTs went past the largest). */
-  private wholeMessage(s: Session, last: Uint8Array): Uint8Array | null {
-    const parts = s.parts
-    const tooLarge = s.partsTooLarge
-    s.parts = null
-    s.partBytes = 0
-    s.partsTooLarge = false
-    if (tooLarge) return null
-    if (parts === null) return last
-    parts.push(last)
-    const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-    let at = 0
-    for (const p of parts) {
-      whole.set(p, at)
-      at += p.length
-    }
-    return whole
   }
 
   private forward(s: Session, code: number, seq: number, bytes: Uint8Array): void {
@@ -362,7 +327,7 @@ export class Clients {
     const member = this.via.get(to)
     if (member === undefined) return
     if (member === this.port.me()) this.onForward(member, encodeForward(to, bytes))
-    else if (!this.port.direct(member, encodeForward(to, bytes))) this.dropped++ // (larger than a datagram: a client's replies must fit one)
+    else if (!this.port.direct(member, encodeForward(to, bytes))) this.dropped++ // (larger than MAX_DIRECT_MESSAGE)
   }
 
   /** A reply for one of our clients, from `responder` (a direct message). */

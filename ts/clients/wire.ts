@@ -40,7 +40,7 @@ import { CLIENT_KINDS, decodeParts, encodeParts, isMember, type Control, type Di
 export const ROOM_CLIENTS = 4
 
 export const Wire = { hello: CLIENT_KINDS, welcome: CLIENT_KINDS + 1, data: CLIENT_KINDS + 2, ack: CLIENT_KINDS + 3, bye: CLIENT_KINDS + 4 } as const
-export const Session = { open: 1, send: 2, ping: 3, view: 4, held: 5, reply: 6, part: 7 } as const
+export const Session = { open: 1, send: 2, ping: 3, view: 4, held: 5, reply: 6 } as const
 export const RoomKind = { message: 1, bye: 2, moved: 3 } as const
 
 export type ClientControl =
@@ -119,10 +119,6 @@ export function decodeClientControl(p: Uint8Array): ClientControl | null {
 export type SessionMessage =
   | { type: 'open'; name: string; previous: string | null }
   | { type: 'send'; code: number; seq: number; bytes: Uint8Array }
-  // The leading bytes of the next SEND's message, when it does not fit one
-  // datagram: the session is reliable and in order, so PARTs then the SEND
-  // (with the last bytes) make the message.
-  | { type: 'part'; bytes: Uint8Array }
   | { type: 'ping' }
   | { type: 'view'; view: number; members: string[] }
   | { type: 'held'; seq: number }
@@ -141,12 +137,6 @@ export function encodeSession(m: SessionMessage): Uint8Array {
       return out
     }
     case 'ping': return Uint8Array.of(Session.ping)
-    case 'part': {
-      const out = new Uint8Array(1 + m.bytes.length)
-      out[0] = Session.part
-      out.set(m.bytes, 1)
-      return out
-    }
     case 'send': {
       const out = new Uint8Array(6 + m.bytes.length)
       out[0] = Session.send
@@ -192,8 +182,6 @@ export function decodeSession(p: Uint8Array): SessionMessage | null {
       }
       case Session.send:
         return p.length >= 6 && dv.getUint32(2, true) > 0 ? { type: 'send', code: p[1]!, seq: dv.getUint32(2, true), bytes: p.subarray(6) } : null
-      case Session.part:
-        return p.length > 1 ? { type: 'part', bytes: p.subarray(1) } : null
       case Session.ping:
         return p.length === 1 ? { type: 'ping' } : null
       case Session.view: {

@@ -101,12 +101,19 @@ const KIND_NAME = Object.fromEntries(Object.entries(KIND).map(([k, v]) => [v, k]
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 const CHUNK_HEADER = 1 + 8 * 3
-/** A DIRECT datagram: the kind, u16 count, then count × (u32 seq | u16 n | n bytes). */
+/**
+ * A DIRECT datagram: the kind, u16 count, then count × (u32 seq | u16 n | n
+ * bytes). The seq's top bit says more of the same message follows (a
+ * message past one datagram goes as pieces with consecutive seqs).
+ */
 export const DIRECT_HEADER = 3
 export const DIRECT_PART = 6
+const MORE = 0x8000_0000
 export interface DirectPart {
   seq: number
   bytes: Uint8Array
+  /** Not the message's last piece. */
+  more?: boolean
 }
 
 /**
@@ -122,7 +129,7 @@ export function encodeParts(kind: number, parts: readonly DirectPart[], skip: nu
   dv.setUint16(1 + skip, parts.length, true)
   let at = DIRECT_HEADER + skip
   for (const part of parts) {
-    dv.setUint32(at, part.seq, true)
+    dv.setUint32(at, part.more ? (part.seq | MORE) >>> 0 : part.seq, true)
     dv.setUint16(at + 4, part.bytes.length, true)
     out.set(part.bytes, at + DIRECT_PART)
     at += DIRECT_PART + part.bytes.length
@@ -139,9 +146,11 @@ export function decodeParts(p: Uint8Array, at: number): DirectPart[] | null {
   at += 2
   for (let i = 0; i < count; i++) {
     if (at + DIRECT_PART > p.length) return null
-    const seq = dv.getUint32(at, true), n = dv.getUint16(at + 4, true)
+    const word = dv.getUint32(at, true), n = dv.getUint16(at + 4, true)
+    const seq = (word & ~MORE) >>> 0
     if (seq === 0 || at + DIRECT_PART + n > p.length) return null
-    parts.push({ seq, bytes: p.subarray(at + DIRECT_PART, at + DIRECT_PART + n) })
+    const bytes = p.subarray(at + DIRECT_PART, at + DIRECT_PART + n)
+    parts.push(word & MORE ? { seq, bytes, more: true } : { seq, bytes })
     at += DIRECT_PART + n
   }
   return count === 0 || at !== p.length ? null : parts

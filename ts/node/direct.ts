@@ -5,11 +5,16 @@
 // in order, holds at most WINDOW ahead of a gap, and acknowledges once per
 // turn, cumulatively. The sender keeps what is not acknowledged (at most
 // WINDOW per peer; more waits in a queue) and sends it again every `retry`
-// ms. A peer that leaves the view is forgotten on both sides. Requests'
-// replies use it (rpc/room.ts), so only the asker gets them.
+// ms. A peer that leaves the view is forgotten on both sides. A message
+// past one datagram goes as pieces with consecutive seqs (all but the last
+// marked `more`), put together by the receiver before it is handed on.
+// Requests' replies use it (rpc/room.ts), so only the asker gets them, and
+// so do clients' sessions (clients/).
 import { DIRECT_HEADER, DIRECT_PART, type Control, type DirectPart } from '../membership/messages.js'
 
-const WINDOW = 256
+const WINDOW = 256 // pieces
+/** The largest message; a receiver puts at most this much together per peer. */
+export const MAX_DIRECT_MESSAGE = 1024 * 1024
 
 export interface DirectHost {
   send(c: Control, to: string): void
@@ -22,18 +27,28 @@ export interface DirectHost {
   readonly maxControl: number
 }
 
+interface Piece {
+  bytes: Uint8Array
+  more: boolean
+}
+
 interface Out {
   next: number
   acked: number
-  unacked: Map<number, { bytes: Uint8Array; at: number }>
+  unacked: Map<number, Piece & { at: number }>
   fresh: number[] // seqs not sent yet
-  queue: Uint8Array[] // beyond the window
+  queue: Piece[] // beyond the window
 }
 
 interface In {
   next: number
-  held: Map<number, Uint8Array>
+  held: Map<number, Piece>
   ackDue: boolean
+  // The leading pieces of the message in the making (null: none), and
+  // whether they went past MAX_DIRECT_MESSAGE (then the message is dropped).
+  pieces: Uint8Array[] | null
+  pieceBytes: number
+  tooLarge: boolean
 }
 
 export class Direct {
@@ -46,8 +61,13 @@ export class Direct {
 
   constructor(private readonly host: DirectHost) {}
 
-  /** The largest message: one to a datagram. */
+  /** The largest message (past one datagram, in pieces). */
   get maxMessage(): number {
+    return MAX_DIRECT_MESSAGE
+  }
+
+  /** The most of a message one datagram carries. */
+  private get piece(): number {
     return this.host.maxControl - DIRECT_HEADER - DIRECT_PART
   }
 
@@ -61,36 +81,69 @@ export class Direct {
   send(to: string, bytes: Uint8Array): void {
     let o = this.out.get(to)
     if (!o) this.out.set(to, (o = { next: 1, acked: 0, unacked: new Map(), fresh: [], queue: [] }))
-    if (o.unacked.size >= WINDOW) o.queue.push(bytes.slice())
-    else this.admit(o, bytes.slice())
+    const piece = this.piece
+    for (let at = 0; at === 0 || at < bytes.length; at += piece) {
+      const p = { bytes: bytes.slice(at, at + piece), more: at + piece < bytes.length }
+      if (o.unacked.size >= WINDOW || o.queue.length) o.queue.push(p)
+      else this.admit(o, p)
+    }
     this.schedule()
   }
 
-  private admit(o: Out, bytes: Uint8Array): void {
+  private admit(o: Out, p: Piece): void {
     const seq = o.next++
-    o.unacked.set(seq, { bytes, at: this.host.now() })
+    o.unacked.set(seq, { ...p, at: this.host.now() })
     o.fresh.push(seq)
   }
 
   /** A DIRECT datagram from `from`. */
   onDirect(from: string, parts: readonly DirectPart[]): void {
     let i = this.in.get(from)
-    if (!i) this.in.set(from, (i = { next: 1, held: new Map(), ackDue: false }))
-    for (const { seq, bytes } of parts) {
+    if (!i) this.in.set(from, (i = { next: 1, held: new Map(), ackDue: false, pieces: null, pieceBytes: 0, tooLarge: false }))
+    for (const { seq, bytes, more } of parts) {
       if (seq < i.next || seq >= i.next + WINDOW || i.held.has(seq)) this.dropped++
-      else if (seq > i.next) i.held.set(seq, bytes.slice())
+      else if (seq > i.next) i.held.set(seq, { bytes: bytes.slice(), more: more === true })
       else {
         i.next++
-        this.host.deliver(from, bytes)
-        for (let b = i.held.get(i.next); b !== undefined; b = i.held.get(i.next)) {
+        this.take(from, i, bytes, more === true)
+        for (let p = i.held.get(i.next); p !== undefined; p = i.held.get(i.next)) {
           i.held.delete(i.next)
           i.next++
-          this.host.deliver(from, b)
+          this.take(from, i, p.bytes, p.more)
         }
       }
     }
     i.ackDue = true
     this.schedule()
+  }
+
+  /** The next piece in order from `from`: a whole message is handed on. */
+  private take(from: string, i: In, bytes: Uint8Array, more: boolean): void {
+    if (!more && i.pieces === null && !i.tooLarge) return this.host.deliver(from, bytes)
+    if (!i.tooLarge && i.pieceBytes + bytes.length <= MAX_DIRECT_MESSAGE) {
+      ;(i.pieces ??= []).push(bytes.slice())
+      i.pieceBytes += bytes.length
+    } else {
+      i.tooLarge = true
+      i.pieces = null
+    }
+    if (more) return
+    const pieces = i.pieces
+    const tooLarge = i.tooLarge
+    i.pieces = null
+    i.pieceBytes = 0
+    i.tooLarge = false
+    if (tooLarge || pieces === null) {
+      this.dropped++
+      return
+    }
+    const whole = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0))
+    let at = 0
+    for (const p of pieces) {
+      whole.set(p, at)
+      at += p.length
+    }
+    this.host.deliver(from, whole)
   }
 
   onAck(from: string, seq: number): void {
@@ -159,7 +212,7 @@ export class Direct {
         parts = []
         size = DIRECT_HEADER
       }
-      parts.push({ seq, bytes: u.bytes })
+      parts.push(u.more ? { seq, bytes: u.bytes, more: true } : { seq, bytes: u.bytes })
       size += DIRECT_PART + u.bytes.length
     }
     if (parts.length > 0) this.host.send({ kind: 'direct', parts }, to)
