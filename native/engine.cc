@@ -199,10 +199,12 @@ void Engine::Lags(std::vector<PeerLag>* out) {
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t now = MonotonicNs();
   core_->Lags(out, now);
-  for (PeerLag& l : *out) {
-    auto it = multicastHeard_.find(EndpointKey(l.at));
-    l.multicastSilentNs = it == multicastHeard_.end() ? UINT64_MAX : now - std::min(now, it->second);
-  }
+  for (PeerLag& l : *out) l.multicastSilentNs = MulticastSilentNs(l.at, now);
+}
+
+uint64_t Engine::MulticastSilentNs(const Endpoint& from, uint64_t now) const {
+  auto it = multicastHeard_.find(EndpointKey(from));
+  return it == multicastHeard_.end() ? UINT64_MAX : now - std::min(now, it->second);
 }
 
 void Engine::NoteMulticast(const Endpoint& from, uint64_t now) {
@@ -219,9 +221,7 @@ void Engine::SetUnicast(uint64_t peer, bool on) {
 uint64_t Engine::OwnMulticastSilentNs() {
   if (!core_ || closed_) return UINT64_MAX;
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = multicastHeard_.find(EndpointKey(transport_->local()));
-  const uint64_t now = MonotonicNs();
-  return it == multicastHeard_.end() ? UINT64_MAX : now - std::min(now, it->second);
+  return MulticastSilentNs(transport_->local(), MonotonicNs());
 }
 
 void Engine::AddPeers(const std::vector<Endpoint>& peers) {

@@ -206,6 +206,7 @@ class Engine final : public Sink {
   std::unordered_map<uint64_t, uint64_t> multicastHeard_;
   static uint64_t EndpointKey(const Endpoint& e) { return uint64_t(e.ip) << 16 | e.port; }
   void NoteMulticast(const Endpoint& from, uint64_t now);
+  uint64_t MulticastSilentNs(const Endpoint& from, uint64_t now) const;  // UINT64_MAX: never heard
 };
 
 uint64_t MonotonicNs();

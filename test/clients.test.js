@@ -245,7 +245,7 @@ test("clients – a member takes a client's message past one datagram in pieces 
   const port = {
     me: () => 'm#0000000000000001', view: () => ({ id: 1, members: ['m#0000000000000001'], coordinator: 'm#0000000000000001' }), accepting: () => true,
     send: (header, bytes) => forwarded.push(parseFrame(Uint8Array.from([...header, ...bytes]))), control: () => {}, direct: () => true, hand: () => {},
-    now: () => 0, retry: 20, maxControl: 1400, maxRecord: () => 1400, maxMessageSize: 8 << 20, sessionTimeout: 3000,
+    now: () => 0, retry: 20, maxControl: 1400, maxMessageSize: 8 << 20, sessionTimeout: 3000,
   }
   const clients = new Clients(port)
   const hex = '00000000000000aa'

@@ -10,8 +10,8 @@ import * as assert from 'uvu/assert'
 import { fileURLToPath } from 'node:url'
 import { withTestbed } from './helpers/netns.js'
 import { Logs } from './helpers/logs.js'
-import { until, uniqueGroup } from './helpers/wait.js'
-import { cutOffAndBack, formOn, killAndGoOn, settleAndCheck, trafficEverywhere } from './helpers/hostgroup.js'
+import { uniqueGroup } from './helpers/wait.js'
+import { cutOffAndBack, formOn, killAndGoOn, throughLoss, settleAndCheck, trafficEverywhere } from './helpers/hostgroup.js'
 
 const dnsScript = fileURLToPath(new URL('./helpers/dns-host.mjs', import.meta.url))
 const HOSTS = 16
@@ -37,15 +37,7 @@ test(`multi-host discovery – ${HOSTS} hosts, multicast dropped, members found 
     await trafficEverywhere(logs, members, 1)
 
     // 5% loss at every host, for a while: everything sent meanwhile reaches everyone.
-    testbed.loss(0.05)
-    await new Promise((r) => setTimeout(r, LOSS_MS)) // the fault's duration, with traffic flowing
-    const dropped = testbed.dropped()
-    testbed.clearLoss()
-    const sentInLoss = members.flatMap((m) => [...logs.of(m).sent])
-    await until(() => members.every((m) => {
-      const got = new Set(logs.of(m).delivered.map((d) => d.key))
-      return sentInLoss.every((k) => got.has(k))
-    }), { timeout: 30000, interval: 100, what: 'every member to deliver every message sent during the loss' })
+    const dropped = await throughLoss(testbed, logs, members, { probability: 0.05, ms: LOSS_MS, timeout: 30000 })
     assert.ok(dropped > 0, 'netfilter dropped datagrams')
 
     // A partition: h15's link down for longer than suspectTimeout; the others go on; healed, it comes back.

@@ -38,6 +38,7 @@ import { checkInvariants } from '../dist/sim/checker.js'
 import { withTestbed } from './helpers/netns.js'
 import { Logs } from './helpers/logs.js'
 import { until, uniqueGroup } from './helpers/wait.js'
+import { throughLoss } from './helpers/hostgroup.js'
 
 const script = fileURLToPath(new URL('./helpers/log-member.mjs', import.meta.url))
 const MS = 1e6
@@ -164,19 +165,7 @@ async function scenario(transport, testbed) {
 
   // (a) Loss: every host drops 5% of the UDP it receives, for a while.
   const before = await Promise.all(members.map((m) => m.report()))
-  testbed.loss(0.05)
-  await new Promise((r) => setTimeout(r, LOSS_MS)) // the fault's duration, with traffic flowing
-  const dropped = testbed.dropped()
-  testbed.clearLoss()
-  const sentInLoss = members.map((m) => [...logs.of(m).sent])
-  await until(() => members.every((m) => {
-    const got = new Set(logs.of(m).delivered.map((d) => d.key))
-    return sentInLoss.every((keys) => keys.every((k) => got.has(k)))
-  }), { timeout: 20000, interval: 50, what: 'every member to deliver every message sent during the loss', detail: () =>
-    members.map((m) => {
-      const got = new Set(logs.of(m).delivered.map((d) => d.key))
-      return `${m.name} misses ${sentInLoss.flat().filter((k) => !got.has(k)).length}`
-    }).join('; ') })
+  const dropped = await throughLoss(testbed, logs, members, { probability: 0.05, ms: LOSS_MS, timeout: 20000 })
   const after = await Promise.all(members.map((m) => m.report()))
   assert.ok(dropped > 0, 'netfilter dropped datagrams')
   assert.ok(sum(after, 'naksSent') > sum(before, 'naksSent'), `losses were NAKed (${dropped} datagrams dropped)`)

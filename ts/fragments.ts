@@ -44,16 +44,21 @@ export class Reassembly {
     }
     if (frag !== FragCode.last) return null
     this.partial.delete(peer)
-    const whole = new Uint8Array(p.bytes)
-    let at = 0
-    for (const part of p.parts) {
-      whole.set(part, at)
-      at += part.length
-    }
-    return { seq: p.seq, data: whole }
+    return { seq: p.seq, data: concat(p.parts, p.bytes) }
   }
 
   forget(peer: number): void {
     this.partial.delete(peer)
   }
+}
+
+/** `parts` one after the other in one new buffer (`total`: their bytes, if known). */
+export function concat(parts: readonly Uint8Array[], total = parts.reduce((n, p) => n + p.length, 0)): Uint8Array {
+  const whole = new Uint8Array(total)
+  let at = 0
+  for (const part of parts) {
+    whole.set(part, at)
+    at += part.length
+  }
+  return whole
 }

@@ -140,7 +140,6 @@ export class Group extends EventEmitter<GroupEvents> {
         now: () => performance.now(),
         retry: retryOf(options),
         maxControl: maxControlOf(options),
-        maxRecord: () => this.outbox.config.maxPayload,
         maxMessageSize: options.maxMessageSize,
         sessionTimeout: Math.max(3000, 3 * options.suspectTimeout),
       },

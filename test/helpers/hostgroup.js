@@ -40,6 +40,28 @@ export async function formOn(testbed, logs, group, optionsOf, timeout = 60000) {
 }
 
 /**
+ * Loss at every host (`probability` of the UDP each receives) for `ms`, with
+ * the members' traffic flowing; then waits until every member delivered
+ * every message any of them sent meanwhile. Returns the datagrams dropped.
+ */
+export async function throughLoss(testbed, logs, members, { probability, ms, timeout }) {
+  testbed.loss(probability)
+  await new Promise((r) => setTimeout(r, ms)) // the fault's duration, with traffic flowing
+  const dropped = testbed.dropped()
+  testbed.clearLoss()
+  const sentInLoss = members.flatMap((m) => [...logs.of(m).sent])
+  const misses = (m) => {
+    const got = new Set(logs.of(m).delivered.map((d) => d.key))
+    return sentInLoss.filter((k) => !got.has(k)).length
+  }
+  await until(() => members.every((m) => misses(m) === 0), {
+    timeout, interval: 50, what: 'every member to deliver every message sent during the loss',
+    detail: () => members.map((m) => `${m.name} misses ${misses(m)}`).join('; '),
+  })
+  return dropped
+}
+
+/**
  * A partition: `cutOff`'s link down until the others hold a view without it
  * (past suspectTimeout); healed, it comes back: one view of all `members`
  * again, it a new incarnation.

@@ -68,7 +68,6 @@ export interface ClientsPort {
   now(): number
   readonly retry: number
   readonly maxControl: number
-  maxRecord(): number
   /** The group's maxMessageSize. */
   readonly maxMessageSize: number
   /** A session not heard from for this long is over. */
@@ -137,7 +136,7 @@ export class Clients {
     return this.via.has(id)
   }
 
-  /** The largest message a client may send through us (in PARTs past a datagram). */
+  /** The largest message a client may send through us (in pieces over the session past a datagram). */
   private get maxMessage(): number {
     return Math.max(0, Math.min(MAX_CLIENT_MESSAGE, this.port.maxMessageSize) - FRAME_HEADER_MAX)
   }

@@ -13,6 +13,8 @@
 // together per sender and PENDING_BYTES in all; the oldest goes first, and
 // one not completed within EXPIRE_MS is dropped.
 
+import { concat } from '../fragments.js'
+
 export const PIECE = 24
 const HEADER = 9
 const MAX_PIECES = 1024
@@ -89,13 +91,7 @@ export class Pieces {
       return null
     }
     this.drop(key, false)
-    const whole = new Uint8Array(m.bytes)
-    let at = 0
-    for (const part of m.parts) {
-      whole.set(part!, at)
-      at += part!.length
-    }
-    return whole
+    return concat(m.parts as Uint8Array[], m.bytes)
   }
 
   /** Messages being put together now (tests). */

@@ -10,6 +10,7 @@
 // marked `more`), put together by the receiver before it is handed on.
 // Requests' replies use it (rpc/room.ts), so only the asker gets them, and
 // so do clients' sessions (clients/).
+import { concat } from '../fragments.js'
 import { DIRECT_HEADER, DIRECT_PART, type Control, type DirectPart } from '../membership/messages.js'
 
 const WINDOW = 256 // pieces
@@ -83,16 +84,16 @@ export class Direct {
     if (!o) this.out.set(to, (o = { next: 1, acked: 0, unacked: new Map(), fresh: [], queue: [] }))
     const piece = this.piece
     for (let at = 0; at === 0 || at < bytes.length; at += piece) {
-      const p = { bytes: bytes.slice(at, at + piece), more: at + piece < bytes.length }
-      if (o.unacked.size >= WINDOW || o.queue.length) o.queue.push(p)
-      else this.admit(o, p)
+      const part = bytes.slice(at, at + piece), more = at + piece < bytes.length
+      if (o.unacked.size >= WINDOW || o.queue.length) o.queue.push({ bytes: part, more })
+      else this.admit(o, part, more)
     }
     this.schedule()
   }
 
-  private admit(o: Out, p: Piece): void {
+  private admit(o: Out, bytes: Uint8Array, more: boolean): void {
     const seq = o.next++
-    o.unacked.set(seq, { ...p, at: this.host.now() })
+    o.unacked.set(seq, { bytes, more, at: this.host.now() })
     o.fresh.push(seq)
   }
 
@@ -137,13 +138,7 @@ export class Direct {
       this.dropped++
       return
     }
-    const whole = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0))
-    let at = 0
-    for (const p of pieces) {
-      whole.set(p, at)
-      at += p.length
-    }
-    this.host.deliver(from, whole)
+    this.host.deliver(from, concat(pieces))
   }
 
   onAck(from: string, seq: number): void {
@@ -152,7 +147,10 @@ export class Direct {
     for (let s = o.acked + 1; s <= seq; s++) o.unacked.delete(s)
     o.acked = seq
     if (o.queue.length === 0) return
-    while (o.queue.length && o.unacked.size < WINDOW) this.admit(o, o.queue.shift()!)
+    while (o.queue.length && o.unacked.size < WINDOW) {
+      const p = o.queue.shift()!
+      this.admit(o, p.bytes, p.more)
+    }
     this.schedule()
   }
 

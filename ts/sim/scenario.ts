@@ -34,19 +34,17 @@ export interface RunResult {
   blocks: { applied: number; grants: number }
 }
 
-export function runSeed(seed: number, options: RunOptions = {}): RunResult {
-  const config: WorldConfig = {
-    seed,
-    datagramSize: options.datagramSize ?? 1024,
-    windowBytes: 64 * 1024,
-    suspectTimeoutMs: 300,
-    statusIntervalMs: 10,
-    retryMs: 20,
-    tickMs: 5,
-    partitions: options.partitions ?? (seed % 3 === 0 ? 'merge' : 'primary'),
+/** The simulated group's timings and sizes, for `members` (0: a few) at `datagramSize`. */
+function worldConfig(seed: number, members: number, datagramSize: number, partitions: 'primary' | 'merge'): WorldConfig {
+  return {
+    seed, datagramSize, windowBytes: 64 * 1024, suspectTimeoutMs: 300, statusIntervalMs: 10, retryMs: 20, tickMs: 5, partitions,
     // Every member's core lives in this one process: beyond 64 members, smaller windows per sender.
-    ...((options.members ?? 0) > 64 ? { receiveSlots: 1024, retainBytes: 16 * 1024 } : {}),
+    ...(members > 64 ? { receiveSlots: 1024, retainBytes: 16 * 1024 } : {}),
   }
+}
+
+export function runSeed(seed: number, options: RunOptions = {}): RunResult {
+  const config = worldConfig(seed, options.members ?? 0, options.datagramSize ?? 1024, options.partitions ?? (seed % 3 === 0 ? 'merge' : 'primary'))
   const w = new World(config)
   const r = w.random
   const faults = options.faults ?? true
@@ -329,10 +327,7 @@ export interface ScaleResult {
  */
 export function runScale(n: number, datagramSize = 1024, seed = 1): ScaleResult {
   const started = Date.now()
-  const config: WorldConfig = {
-    seed, datagramSize, windowBytes: 64 * 1024, suspectTimeoutMs: 300, statusIntervalMs: 10, retryMs: 20, tickMs: 5, partitions: 'primary',
-    ...(n > 64 ? { receiveSlots: 1024, retainBytes: 16 * 1024 } : {}),
-  }
+  const config = worldConfig(seed, n, datagramSize, 'primary')
   const w = new World(config)
   const nodes = Array.from({ length: n }, (_, i) => w.addNode(`m${i}`))
   nodes.forEach((node, i) => w.at(i === 0 ? 0 : 20 * MS, () => node.start()))
