@@ -19,6 +19,7 @@
         "native/inject.cc",
         "native/engine.cc",
         "native/engine_sink.cc",
+        "native/assembly.cc",
         "native/seal.cc",
         "native/checksum.cc",
         "native/subject_filter.cc"

@@ -44,7 +44,8 @@ namespace troupe {
   X(control, 5, "inbound: a membership (CONTROL) datagram's payload")                               \
   X(stable, 6, "inbound: every member holds this sender's stream up to seq")                        \
   X(slow, 7, "inbound: a member held our flow-control window full for slowReceiverTimeout")     \
-  X(skipped, 8, "inbound: a sender's messages first..last, of one view, that no subscription here wants (subject_filter.h): their seqs only")
+  X(skipped, 8, "inbound: a sender's messages first..last, of one view, that no subscription here wants (subject_filter.h), or fragments of a message dropped in assembly: their seqs only") \
+  X(assembled, 9, "inbound: a message of fragments first..last put together in the engine (assembly.h); JS takes its bytes by handle")
 
 // X(name, code): why a member's stream ended (a peerDown record's reason).
 #define TROUPE_PEER_DOWN_REASONS(X) \
@@ -76,7 +77,13 @@ namespace troupe {
   X(skipped, peer, 0, 4)        \
   X(skipped, view, 4, 4)        \
   X(skipped, first, 8, 8)       \
-  X(skipped, last, 16, 8)
+  X(skipped, last, 16, 8)        \
+  X(assembled, first, 0, 8)      \
+  X(assembled, peer, 8, 4)       \
+  X(assembled, view, 12, 4)      \
+  X(assembled, last, 16, 8)      \
+  X(assembled, length, 24, 8)    \
+  X(assembled, handle, 32, 8)
 
 #define TROUPE_ORDER_CONST(name, code) constexpr uint8_t kOrder_##name = code;
 TROUPE_ORDERS(TROUPE_ORDER_CONST)
@@ -116,5 +123,6 @@ constexpr size_t kRecControlFixed = kAt_control_payload;
 constexpr size_t kRecStableBytes = kAt_stable_seq + 8;
 constexpr size_t kRecSlowBytes = kAt_slow_lag + 8;
 constexpr size_t kRecSkippedBytes = kAt_skipped_last + 8;
+constexpr size_t kRecAssembledBytes = kAt_assembled_handle + 8;
 
 }  // namespace troupe

@@ -28,7 +28,7 @@ constexpr uint64_t kMaxIdleWaitNs = 100'000'000;
 }  // namespace
 
 Engine::Engine(const EngineConfig& config, WakeFn wake, void* wakeCtx)
-    : config_(config), wake_(wake), wakeCtx_(wakeCtx) {
+    : config_(config), wake_(wake), wakeCtx_(wakeCtx), assembler_(config.maxMessageBytes) {
   region_ = std::make_shared<SharedRegion>();
   region_->size = kCountersBytes + RingView::TotalBytes(config_.outboundBytes) + RingView::TotalBytes(config_.inboundBytes);
   void* mem = mmap(nullptr, region_->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -334,13 +334,13 @@ bool Engine::ProcessPending(uint64_t now) {
     const Received& d = received_.at[pendingNext_];
     if (d.size >= kDataHeaderBytes && d.data[3] == kData) {
       const size_t bound = Core::DeliveryBound(d.size, Ld16(d.data + 32));
-      if (!control_.empty() || inbound_.Free() < bound + 64) {
+      if (!control_.empty() || inbound_.Free() < bound + 64 || assembler_.parkedBytes() > config_.inboundBytes) {
         // Ask JS to kick us when it frees space, then look once more: JS may
         // have drained everything between our check and the flag (both
         // sides store, then load, sequentially consistent).
         inView_.blocked().store(1, std::memory_order_seq_cst);
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (!FlushControl() || inbound_.Free() < bound + 64) {
+        if (!FlushControl() || inbound_.Free() < bound + 64 || assembler_.parkedBytes() > config_.inboundBytes) {
           inboundDirty_ = true;  // make sure JS is woken to drain
           return false;
         }

@@ -37,6 +37,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "assembly.h"
 #include "inject.h"
 #include "records.h"
 #include "reliability.h"
@@ -58,6 +59,7 @@ struct EngineConfig {
   InjectConfig inject;
   uint32_t outboundBytes = 4 << 20;  // ring capacities, powers of two
   uint32_t inboundBytes = 8 << 20;
+  size_t maxMessageBytes = 8 << 20;  // the largest message put together (assembly.h)
   // Closed group: every datagram sealed with this key (seal.h). The core's
   // datagramSize is then the plain size, kSealOverhead below what is sent.
   bool sealed = false;
@@ -130,12 +132,15 @@ class Engine final : public Sink {
   Endpoint local() const { return transport_->local(); }
   std::array<int, Transport::kSockets> sockets() const { return transport_->sockets(); }
   uint32_t maxPayload() const { return core_->MaxPayload(); }
+  // JS takes a message put together here (an assembled record's handle); any thread.
+  bool TakeMessage(uint64_t handle, MessageBytes* out);
 
   // Sink
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override;
   bool Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) override;
   void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) override;
   void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) override;
+  void PeerRemoved(uint32_t peer) override;
   void Control(uint64_t sender, const uint8_t* p, size_t n) override;
   void Stable(uint32_t peer, uint64_t seq) override;
   void Slow(uint32_t peer, uint64_t id, uint64_t lag) override;
@@ -202,6 +207,10 @@ class Engine final : public Sink {
   // skipped record that the next dropped message may extend.
   std::unique_ptr<SubjectFilter> filter_;
   SkipRun skipRun_;
+  // Messages larger than a datagram, put together for JS (its Park/Take
+  // have their own lock: JS takes without mu_). While more bytes of them
+  // wait for JS than the inbound ring holds, datagrams wait, as for a full ring.
+  Assembler assembler_;
   // transport 'auto': when each address's multicast last reached us.
   std::unordered_map<uint64_t, uint64_t> multicastHeard_;
   static uint64_t EndpointKey(const Endpoint& e) { return uint64_t(e.ip) << 16 | e.port; }

@@ -40,6 +40,25 @@ bool Engine::Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, 
     counters_[k_subjectsSkipped]++;
     return true;
   }
+  if (frag != kFrag_whole) {
+    // A fragment: into its message's buffer; a record only when the message
+    // is whole (or dropped).
+    bool reserved = false;
+    auto reserve = [&](uint16_t type, uint16_t flags, size_t payload) {
+      uint8_t* r = inbound_.Reserve(type, flags, payload);
+      reserved = r != nullptr;
+      return r;
+    };
+    if (!DeliverFragment(assembler_, reserve, peer, seq, view, order, frag, data, n)) return false;
+    if (reserved) {
+      inbound_.Commit();
+      inboundDirty_ = true;
+      skipRun_.End();
+    }
+    counters_[k_assemblyBytes] = assembler_.assemblingBytes();
+    counters_[k_assemblyDropped] = assembler_.dropped();
+    return true;
+  }
   uint8_t* p = inbound_.Reserve(kRec_message, uint16_t(order | frag << 4), MessageRecordBytes(n));
   if (!p) return false;
   EncodeMessage(p, seq, peer, view, data, n);
@@ -72,6 +91,13 @@ void Engine::PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) {
   control_.push_back(std::move(rec));
   FlushControl();
 }
+
+void Engine::PeerRemoved(uint32_t peer) {
+  assembler_.Forget(peer);
+  counters_[k_assemblyBytes] = assembler_.assemblingBytes();
+}
+
+bool Engine::TakeMessage(uint64_t handle, MessageBytes* out) { return assembler_.Take(handle, out); }
 
 void Engine::Control(uint64_t sender, const uint8_t* p, size_t n) {
   if (control_.size() >= kMaxQueuedControl) { counters_[k_controlDropped]++; return; }

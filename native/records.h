@@ -63,6 +63,15 @@ inline void EncodeSkipped(uint8_t* p, uint32_t peer, uint32_t view, uint64_t fir
   St64(p + kAt_skipped_last, last);
 }
 
+inline void EncodeAssembled(uint8_t* p, uint32_t peer, uint32_t view, uint64_t first, uint64_t last, uint64_t length, uint64_t handle) {
+  St64(p + kAt_assembled_first, first);
+  St32(p + kAt_assembled_peer, peer);
+  St32(p + kAt_assembled_view, view);
+  St64(p + kAt_assembled_last, last);
+  St64(p + kAt_assembled_length, length);
+  St64(p + kAt_assembled_handle, handle);
+}
+
 // The run of skipped messages the last record written stands for: the next
 // skipped message of the same sender and view, right after it, extends that
 // record in place (it is not yet published) instead of writing another. Any

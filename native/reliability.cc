@@ -135,6 +135,7 @@ void Core::RemovePeer(Peer* p, PeerDownReason why) {
   byId_.erase(p->id);
   for (auto& other : peers_) if (other && other->active) other->acks.erase(p->id);
   if (lastPeer_ == p) lastPeer_ = nullptr;
+  sink_->PeerRemoved(p->index);
   sink_->PeerDown(p->index, p->id, why);
   AdvanceStable();  // it no longer holds our window back
 }

@@ -52,6 +52,9 @@ class Sink {
   virtual bool Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) = 0;
   virtual void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) = 0;
   virtual void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) = 0;
+  // The peer's number is free from now on (another member may get it): what
+  // the sink keeps of it (a message being put together) goes.
+  virtual void PeerRemoved(uint32_t peer) {}
   // A CONTROL datagram (membership protocol) from `sender`; the payload only.
   virtual void Control(uint64_t sender, const uint8_t* p, size_t n) = 0;
   // Every member (not excluded) now holds `peer`'s stream up to `seq`: safe delivery.

@@ -55,7 +55,9 @@ namespace troupe {
   X(nakRefused, "NAKs dropped: not from a member we know, at its own address") \
   X(subjectsSkipped, "fifo and unordered subject messages no subscription here wants, dropped before JS (subject_filter.h)") \
   X(rejectNotForClient, "datagrams a client dropped: not CONTROL (a client takes part in no stream)") \
-  X(xmitLimited, "retransmissions skipped: the asking member's budget was spent")
+  X(xmitLimited, "retransmissions skipped: the asking member's budget was spent") \
+  X(assemblyBytes, "bytes of messages larger than a datagram being put together now (gauge)") \
+  X(assemblyDropped, "messages larger than a datagram dropped: a fragment out of its run, or past maxMessageSize")
 
 enum Counter : uint32_t {
 #define TROUPE_COUNTER_ENUM(name, doc) k_##name,

@@ -19,7 +19,7 @@ function setup({ flushing = false, proposed = [], futureBytes = 1 << 20 } = {}) 
   const out = [] // what went on to the hold-back, as 'a:3'
   const calls = [] // what was asked of the core and of the rest of the member
   const holdBack = {
-    onMessage: (s, order, first, seq) => (out.push(`${s.id[0]}:${seq}`), true),
+    onMessage: (s, order, first, seq, data) => (out.push(first === seq ? `${s.id[0]}:${seq}` : `${s.id[0]}:${first}..${seq}(${data.length})`), true),
     onRecord: () => true,
     onStable: () => {},
     deliverBarrier: (streams) => out.push(`barrier(${streams.map((s) => s.id[0]).join('')})`),
@@ -121,6 +121,38 @@ test('receiver – messages the engine skipped (no subscription wants them) move
   const dropped = r.dropped
   r.onSkipped(9, 1, 1, 3)
   assert.is(r.dropped, dropped + 3)
+})
+
+test('receiver – a message the engine put together stands for all its seqs: at once in the common case; behind a gap, in a flush or for a later view, each seq in its place', () => {
+  const { r, cut, out, msg } = setup()
+  r.install(install1, view1, false)
+  const whole = (first, last, view = 1) => r.onAssembled(1, first, last, view, FIFO, new Uint8Array(100 * (last - first + 1)))
+  msg(1, 1)
+  whole(2, 5)
+  msg(1, 6)
+  assert.equal(out, ['a:1', 'a:2..5(400)', 'a:6'], 'the common case: one message for seqs 2..5, then 6')
+  // Behind a gap: it waits, whole, for 7.
+  whole(8, 9)
+  msg(1, 10)
+  assert.equal(out.slice(3), [], '8..10 wait for 7')
+  msg(1, 7)
+  assert.equal(out.slice(3), ['a:7', 'a:8..9(200)', 'a:10'])
+  // Sent in a view not installed yet: held until it is.
+  whole(11, 13, 2)
+  assert.equal(out.slice(6), [])
+  r.install({ starts: { [ME]: 1, [A]: 11, [B]: 1 }, sides: [], provider: '' }, { id: 2, members: [ME, A, B], coordinator: ME }, false)
+  r.releaseAll()
+  assert.equal(out.slice(6), ['a:11..13(300)'])
+  // In a flush its seqs count as held: a cut that ends before its last leaves it out.
+  cut.freeze(view1.members, 2)
+  whole(14, 16, 2)
+  assert.equal(cut.freeze(view1.members, 2)[A], [16], 'a: held without a gap up to 16')
+  cut.apply(view1.members, { [A]: { upTo: 15, holder: A, extras: [] }, [B]: { upTo: 0, holder: B, extras: [] } }, false)
+  assert.equal(out.slice(7), [], 'the cut holds 14 and 15 of it, not its last: not delivered')
+  // From a peer no one knows: counted.
+  const dropped = r.dropped
+  r.onAssembled(9, 1, 3, 2, FIFO, new Uint8Array(1))
+  assert.is(r.dropped, dropped + 1)
 })
 
 test('flush – freeze reports the run held without a gap and what is held beyond; a cut delivers exactly up to itself and fetches the rest', () => {

@@ -22,6 +22,8 @@ export interface CoreOptions {
   autoRemove?: boolean
   /** Bytes of received datagrams kept per sender for members that miss them in a flush. */
   retainBytes?: number
+  /** The largest message put together from fragments (native/assembly.h); default 8 MiB. */
+  maxMessageBytes?: number
   seed?: number
   /** A client of the group (open groups): CONTROL only, no stream, no STATUS; no group socket. */
   client?: boolean
@@ -94,6 +96,8 @@ export declare class NativeEngine {
   setUnicast(hex: string, on: boolean): void
   /** transport 'auto': since our own multicast last came back to us (ms; -1: never). */
   ownMulticastSilentMs(): number
+  /** The bytes of an assembled record's message (native/assembly.h), taken once; null if none waits under `handle`. */
+  takeMessage(handle: number): Uint8Array | null
   /** Members' addresses (flat ip in network byte order, port pairs): a unicast-only group sends to them too. */
   addPeers(peers: number[]): void
   /** The subscriptions' patterns: fifo and unordered subject messages none of them matches are dropped before JS ('skipped' records). null: none dropped. */
@@ -131,6 +135,8 @@ export declare class NativeManualCore {
   fetch(senderHex: string, holderHex: string, ranges: number[]): void
   inMessage(): boolean
   highestSent(): number
+  /** As the engine's. */
+  takeMessage(handle: number): Uint8Array | null
   /** Frees the core now (not at garbage collection); any later call throws ERR_TROUPE_CLOSED. */
   close(): void
   readonly self: string

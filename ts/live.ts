@@ -86,7 +86,6 @@ export class LiveMember {
       partitions: options.partitions,
       maxControl: maxControlOf(options),
       futureBytes: Math.max(64 << 20, 4 * options.window),
-      maxMessageSize: options.maxMessageSize,
       maxRecord: live.maxPayload,
       receiveOwn: options.receiveOwn,
       getState: options.getState,
@@ -99,6 +98,7 @@ export class LiveMember {
         host.slow({ member: this.member.idOf(hex) ?? hex, lag, evicting })
       },
       stopped: () => host.stopped(),
+      takeMessage: (handle) => this.engine.takeMessage(handle),
     }
   }
 
@@ -260,6 +260,7 @@ export function openEngine(group: string, options: ResolvedOptions, key: Uint8Ar
       receiveOwn: options.receiveOwn,
       autoRemove: false,
       retainBytes: 2 * options.window,
+      maxMessageBytes: options.maxMessageSize,
       receiveBuffer: options.receiveBuffer,
       sendBuffer: options.sendBuffer,
       busyPollNs: options.busyPoll * 1000,

@@ -79,7 +79,6 @@ export interface MemberConfig extends GmsConfig {
   maxControl: number
   /** Bytes a joiner buffers before its first view (beyond: it starts over). */
   futureBytes: number
-  maxMessageSize: number
   /** Largest record in our stream (an ORDER record must fit one). */
   maxRecord: number
   receiveOwn: boolean
@@ -166,13 +165,6 @@ export class Member {
   get joined(): boolean {
     return this.view !== null
   }
-  get reassemblyBytes(): number {
-    return this.receiver.reassembly.pendingBytes
-  }
-  get reassemblyDropped(): number {
-    return this.receiver.reassembly.dropped
-  }
-
   setNow(nowMs: number): void {
     this.nowMs = nowMs
   }
@@ -209,6 +201,10 @@ export class Member {
 
   onMessage(peer: number, seq: number, view: number, order: number, frag: number, bytes: Uint8Array, start: number, end: number): void {
     this.receiver.onMessage(peer, seq, view, order, frag, bytes, start, end)
+  }
+
+  onAssembled(peer: number, first: number, last: number, view: number, order: number, data: Uint8Array): void {
+    this.receiver.onAssembled(peer, first, last, view, order, data)
   }
 
   /**

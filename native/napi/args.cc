@@ -173,3 +173,35 @@ bool ReadPatterns(const Napi::Value& v, std::vector<std::string>* out) {
 }
 
 }  // namespace troupe
+
+namespace troupe {
+
+bool ReadMaxMessage(Napi::Object o, size_t* out) {
+  double max = double(*out);
+  if (!ReadNumber(o, "maxMessageBytes", 1, 1 << 30, &max)) return false;
+  *out = size_t(max);
+  return true;
+}
+
+Napi::Value MessageValue(Napi::Env env, MessageBytes bytes) {
+  if (bytes.size == 0) {
+    bytes.Release();
+    return Napi::Uint8Array::New(env, 0);
+  }
+  napi_value ab;
+  const napi_status status = napi_create_external_arraybuffer(
+      env, bytes.data, bytes.size,
+      [](napi_env, void* data, void* hint) { MessageBytes::Free(static_cast<uint8_t*>(data), size_t(reinterpret_cast<uintptr_t>(hint))); },
+      reinterpret_cast<void*>(uintptr_t(bytes.FreeHint())), &ab);
+  if (status != napi_ok) {
+    // A runtime without external buffers: a copy, then.
+    Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, bytes.size);
+    std::memcpy(copy.Data(), bytes.data, bytes.size);
+    const size_t size = bytes.size;
+    bytes.Release();
+    return Napi::Uint8Array::New(env, size, copy, 0);
+  }
+  return Napi::Uint8Array::New(env, bytes.size, Napi::ArrayBuffer(env, ab), 0);
+}
+
+}  // namespace troupe

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "../assembly.h"
 #include "../reliability.h"
 
 namespace troupe {
@@ -27,6 +28,10 @@ uint64_t ParseHex64(const Napi::Value& v);
 std::string Hex64(uint64_t v);
 Napi::Object Counters(Napi::Env env, const uint64_t* c);
 Napi::Uint8Array Bytes(Napi::Env env, const std::vector<uint8_t>& v);
+// The largest message the sink puts together (assembly.h): maxMessageBytes, 1 B..1 GiB (absent: the default).
+bool ReadMaxMessage(Napi::Object o, size_t* out);
+// A message put together natively, handed to JS without a copy (freed when JS lets go of it).
+Napi::Value MessageValue(Napi::Env env, MessageBytes bytes);
 
 // The arguments of the membership calls that Engine and ManualCore both take
 // (control, exclude, forget, setView, advance, fetch), read once here.

@@ -38,6 +38,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod<&EngineWrap::AddPeers>("addPeers"),
       InstanceMethod<&EngineWrap::SetUnicast>("setUnicast"),
       InstanceMethod<&EngineWrap::OwnMulticastSilent>("ownMulticastSilentMs"),
+      InstanceMethod<&EngineWrap::TakeMessage>("takeMessage"),
       InstanceAccessor<&EngineWrap::Info>("info"),
     });
   }
@@ -50,7 +51,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
     Napi::Object o = info[0].As<Napi::Object>();
     EngineConfig c;
-    if (!ReadCoreConfig(o, &c.core)) return;
+    if (!ReadCoreConfig(o, &c.core) || !ReadMaxMessage(o, &c.maxMessageBytes)) return;
     double groupIp = 0, port = 0, iface = 0, ttl = 1, rcvbuf = c.transport.receiveBuffer, sndbuf = c.transport.sendBuffer;
     double outBytes = c.outboundBytes, inBytes = c.inboundBytes, loss = 0, dup = 0, reorder = 0, injectSeed = 1;
     if (!ReadNumber(o, "groupIp", 0, 4294967295.0, &groupIp) || !ReadNumber(o, "port", 1, 65535, &port) ||
@@ -263,6 +264,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.Set("inboundOffset", Napi::Number::New(env, engine_->inboundOffset()));
     o.Set("maxPayload", Napi::Number::New(env, engine_->maxPayload()));
     return o;
+  }
+
+  // takeMessage(handle) -> Uint8Array | null: the bytes of an assembled
+  // record's message (taken once; null for a handle not waiting).
+  Napi::Value TakeMessage(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    MessageBytes bytes;
+    if (!engine_ || !info[0].IsNumber() || !engine_->TakeMessage(uint64_t(info[0].As<Napi::Number>().Int64Value()), &bytes)) return env.Null();
+    return MessageValue(env, bytes);
   }
 
   Napi::Value Flush(const Napi::CallbackInfo& info) {

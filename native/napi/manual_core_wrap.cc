@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "../assembly.h"
 #include "../records.h"
 #include "../subject_filter.h"
 #include "../reliability.h"
@@ -32,10 +33,16 @@ class RecordingSink final : public Sink {
   std::unique_ptr<SubjectFilter> filter;  // as the engine's (engine_sink.cc)
   SkipRun skipRun;
   uint64_t skipped = 0;
+  std::unique_ptr<Assembler> assembler;  // as the engine's (set with the core)
 
   bool Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) override {
     if (room == 0) return false;
     if (room != SIZE_MAX) room--;
+    if (frag != kFrag_whole) {
+      skipRun.End();
+      auto append = [this](uint16_t type, uint16_t flags, size_t payload) { return records.Append(type, flags, payload); };
+      return DeliverFragment(*assembler, append, peer, seq, view, order, frag, data, n);
+    }
     if (filter && filter->Drops(order, frag, data, n)) {
       skipped++;
       if (skipRun.Extend(records.data(), peer, view, seq)) return true;
@@ -52,6 +59,7 @@ class RecordingSink final : public Sink {
     skipRun.End();
     EncodePeerUp(records.Append(kRec_peerUp, 0, PeerUpRecordBytes(nameLen)), peer, id, name, nameLen);
   }
+  void PeerRemoved(uint32_t peer) override { assembler->Forget(peer); }
   void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) override {
     skipRun.End();
     EncodePeerDown(records.Append(kRec_peerDown, 0, kRecPeerDownBytes), peer, id, uint32_t(why));
@@ -88,6 +96,7 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
       InstanceMethod<&ManualCoreWrap::Fetch>("fetch"),
       InstanceMethod<&ManualCoreWrap::InMessage>("inMessage"),
       InstanceMethod<&ManualCoreWrap::HighestSent>("highestSent"),
+      InstanceMethod<&ManualCoreWrap::TakeMessage>("takeMessage"),
       InstanceAccessor<&ManualCoreWrap::Self>("self"),
     });
   }
@@ -99,7 +108,9 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
       return;
     }
     CoreConfig c;
-    if (!ReadCoreConfig(info[0].As<Napi::Object>(), &c)) return;
+    size_t maxMessage = 8 << 20;
+    if (!ReadCoreConfig(info[0].As<Napi::Object>(), &c) || !ReadMaxMessage(info[0].As<Napi::Object>(), &maxMessage)) return;
+    sink_.assembler = std::make_unique<Assembler>(maxMessage);
     counters_.assign(kCounterCount, 0);
     core_ = std::make_unique<Core>(c, &sink_, counters_.data(), Now(info[1]));
   }
@@ -155,7 +166,9 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
   Napi::Value Leave(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); core_->Leave(Now(info[0])); return info.Env().Undefined(); }
   Napi::Value Self(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Napi::String::New(info.Env(), Hex64(core_->self())); }
   Napi::Value GetCounters(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env());
-    counters_[k_subjectsSkipped] = sink_.skipped;  // (the sink's, as the engine's sink counts it)
+    counters_[k_subjectsSkipped] = sink_.skipped;  // (the sink's, as the engine's sink counts them)
+    counters_[k_assemblyBytes] = sink_.assembler->assemblingBytes();
+    counters_[k_assemblyDropped] = sink_.assembler->dropped();
     return Counters(info.Env(), counters_.data());
   }
   // control(bytes, to: hex id | null, nowNs) -> false if too large
@@ -183,6 +196,12 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
     return info.Env().Undefined();
   }
   Napi::Value InMessage(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Napi::Boolean::New(info.Env(), core_->InMessage()); }
+  // takeMessage(handle) -> Uint8Array | null (as the engine's).
+  Napi::Value TakeMessage(const Napi::CallbackInfo& info) {
+    MessageBytes bytes;
+    if (!core_ || !info[0].IsNumber() || !sink_.assembler->Take(uint64_t(info[0].As<Napi::Number>().Int64Value()), &bytes)) return info.Env().Null();
+    return MessageValue(info.Env(), bytes);
+  }
   Napi::Value HighestSent(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); return Napi::Number::New(info.Env(), double(core_->HighestSent())); }
 
   // take() -> { sent, records }, emptying both: the datagrams to send, and

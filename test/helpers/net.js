@@ -20,12 +20,19 @@ export const defaults = {
   seed: 7,
 }
 
-/** A core's take(), its records decoded and sorted by kind (each kind in the order written). */
+/**
+ * A core's take(), its records decoded and sorted by kind (each kind in the
+ * order written). A message put together from fragments is delivered as
+ * one, at its last seq (`first`: its first); seqs the core skipped or
+ * dropped in assembly are in `skipped`.
+ */
 export function takeAll(core) {
   const { sent, records } = core.take()
-  const out = { sent, delivered: [], peers: [], controls: [], stables: [] }
-  for (const r of decodeRecords(records)) {
+  const out = { sent, delivered: [], peers: [], controls: [], stables: [], skipped: [] }
+  for (const r of decodeRecords(records, core)) {
     if (r.type === 'message') out.delivered.push({ peer: r.peer, seq: r.seq, view: r.view, order: r.order, frag: r.frag, data: r.data })
+    else if (r.type === 'assembled') out.delivered.push({ peer: r.peer, seq: r.last, first: r.first, view: r.view, order: r.order, frag: 0, data: r.data })
+    else if (r.type === 'skipped') out.skipped.push({ peer: r.peer, first: r.first, last: r.last })
     else if (r.type === 'peerUp') out.peers.push({ event: 'up', peer: r.peer, id: r.id, name: r.name })
     else if (r.type === 'peerDown') out.peers.push({ event: 'down', peer: r.peer, id: r.id, reason: r.reason })
     else if (r.type === 'control') out.controls.push({ sender: r.sender, data: r.data })
@@ -40,11 +47,13 @@ export class Net {
     this.cores = []
     this.queue = [] // { from, to (index), data, type }
     this.delivered = []
+    this.skipped = []
     this.peerEvents = []
     this.controls = []
     for (let i = 0; i < n; i++) {
       this.cores.push(new addon.ManualCore({ ...defaults, name: `m${i}`, self: BigInt(i + 1), ...options }, now))
       this.delivered.push([])
+      this.skipped.push([])
       this.peerEvents.push([])
       this.controls.push([])
     }
@@ -55,6 +64,7 @@ export class Net {
     this.cores.forEach((core, from) => {
       const out = takeAll(core)
       for (const d of out.delivered) this.delivered[from].push(d)
+      for (const d of out.skipped) this.skipped[from].push(d)
       for (const e of out.peers) this.peerEvents[from].push(e)
       for (const c of out.controls) this.controls[from].push(c)
       for (const s of out.sent) {

@@ -24,7 +24,7 @@ import { argType, throwIfAborted, TroupeError, TroupeRangeError, within } from '
 import { openEngine, maxControlOf, retryOf, type LiveEngine } from '../live.js'
 import type { View } from '../message.js'
 import { Direct } from '../node/direct.js'
-import { PLAIN_SHELL, readRecords, type RecordTarget } from '../node/records.js'
+import { plainShell, readRecords, type RecordShell, type RecordTarget } from '../node/records.js'
 import { checkKeys, resolveJoinOptions, validateGroupName, type JoinOptions, type ResolvedOptions } from '../options.js'
 import type { RequestOptions, Responses } from '../rpc/request.js'
 import { Requests } from '../rpc/room.js'
@@ -297,7 +297,7 @@ export class Client extends EventEmitter<ClientEvents> {
     inbound.armWake()
     for (let batch = inbound.take(); batch !== null; batch = inbound.take()) {
       if (inbound.takeBlocked()) engine.kick()
-      readRecords(batch.bytes, batch.view, 0, batch.bytes.length, this.records, PLAIN_SHELL)
+      readRecords(batch.bytes, batch.view, 0, batch.bytes.length, this.records, this.shell)
       if (this.isClosed) return
     }
     if (inbound.takeBlocked()) engine.kick()
@@ -310,7 +310,10 @@ export class Client extends EventEmitter<ClientEvents> {
     onStable: () => {},
     onControl: (hex, payload) => this.onControl(hex, payload),
     onSkipped: () => {},
+    onAssembled: () => {},
   }
+  /** (A client takes part in no stream: no message is put together for it.) */
+  private readonly shell: RecordShell = plainShell(null)
 
   private onControl(hex: string, payload: Uint8Array): void {
     const c = decodeClientControl(payload)

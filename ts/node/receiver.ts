@@ -5,7 +5,6 @@
 // What goes on is reassembled and handed to the hold-back of the order
 // policies (order/holdback.ts). member.ts owns it and moves its phase.
 import { FragCode, OrderCode, ROOM_BIT } from '../boundary.js'
-import { Reassembly } from '../fragments.js'
 import type { Install } from '../membership/messages.js'
 import type { View } from '../message.js'
 import type { HoldBack } from '../order/holdback.js'
@@ -14,6 +13,9 @@ import { StreamTable, type Rec, type Stream } from './stream.js'
 const UNORDERED = OrderCode.unordered
 const FIFO = OrderCode.fifo
 const WHOLE = FragCode.whole
+// Not on the wire (fragment places are 0..3): the seqs of a message the engine put together.
+const PIECE = 8 // a fragment before its last: nothing to deliver
+const ASSEMBLED = 9 // its last: the whole message (Rec.first: its first seq)
 const ORDER_RECORD = OrderCode.record
 const SYSTEM = OrderCode.system
 const ROOM_FIFO = FIFO | ROOM_BIT
@@ -77,12 +79,10 @@ export interface ReceiverConfig {
   receiveOwn: boolean
   /** Bytes a joiner buffers before its first view. */
   futureBytes: number
-  maxMessageSize: number
 }
 
 export class Receiver {
   readonly table = new StreamTable()
-  readonly reassembly: Reassembly
   readonly hex: string
   phase: DeliveryPhase = 'open'
   /** Set by the shell while the common path's messages go straight to it. */
@@ -110,7 +110,6 @@ export class Receiver {
     private readonly config: ReceiverConfig,
   ) {
     this.hex = config.id.slice(-16)
-    this.reassembly = new Reassembly(config.maxMessageSize)
   }
 
   /** A flush's cut is applied (a view change's or a barrier's). */
@@ -162,6 +161,35 @@ export class Receiver {
       return
     }
     this.accept(s, { seq, view, order, frag, data })
+  }
+
+  /**
+   * A message of fragments first..last, put together by the engine: in the
+   * common case it goes on at once and moves the stream past its last seq;
+   * otherwise each seq takes its place as its fragment's would have (the
+   * message is delivered with its last).
+   */
+  onAssembled(peer: number, first: number, last: number, view: number, order: number, data: Uint8Array): void {
+    const s = this.table.at(peer)
+    if (s === undefined) {
+      this.dropped++
+      return
+    }
+    const own = !this.config.receiveOwn && s.hex === this.hex
+    if (first === s.next && s.inView && view <= this.viewId && this.phase === 'open' && !this.awaitingState && s.held.size === 0 && s.early.size === 0 && !own) {
+      s.next = last + 1
+      this.emit(s, last, order, ASSEMBLED, data, first)
+      return
+    }
+    if (own) {
+      // As onMessage: our own (total, safe, sync, ORDER records) as they went out.
+      if (!this.view || view !== this.viewId) this.dropped++
+      else if (order !== ORDER_RECORD) this.emit(s, last, order, ASSEMBLED, data, first)
+      else if (!(this.view.coordinator === this.config.id && this.holdBack.onRecord(data))) this.dropped++
+      return
+    }
+    for (let seq = first; seq < last; seq++) this.accept(s, { seq, view, order, frag: PIECE, data: SKIPPED })
+    this.accept(s, { seq: last, view, order, frag: ASSEMBLED, data, first })
   }
 
   /**
@@ -220,12 +248,12 @@ export class Receiver {
 
   private deliverInView(s: Stream, r: Rec): void {
     if (r.seq === s.next) {
-      this.emit(s, r.seq, r.order, r.frag, r.data)
+      this.emit(s, r.seq, r.order, r.frag, r.data, r.first)
       s.next++
       if (s.early.size) while (s.early.delete(s.next)) s.next++
       if (s.held.size) this.release(s)
     } else if (r.order === UNORDERED && r.frag === WHOLE) {
-      this.emit(s, r.seq, r.order, r.frag, r.data)
+      this.emit(s, r.seq, r.order, r.frag, r.data, r.first)
       s.early.add(r.seq)
     } else {
       this.hold(s, r)
@@ -241,7 +269,7 @@ export class Receiver {
       const r = s.held.get(s.next)
       if (r === undefined || r.view > viewId || (cutOnly && !s.withinCut(r.seq))) break
       this.unhold(s, r)
-      this.emit(s, r.seq, r.order, r.frag, r.data)
+      this.emit(s, r.seq, r.order, r.frag, r.data, r.first)
       s.next++
       if (s.early.size) while (s.early.delete(s.next)) s.next++
     }
@@ -250,7 +278,7 @@ export class Receiver {
     for (const r of [...s.held.values()]) {
       if (r.order === UNORDERED && r.frag === WHOLE && r.seq > s.next && r.view <= viewId && (!cutOnly || s.withinCut(r.seq))) {
         this.unhold(s, r)
-        this.emit(s, r.seq, r.order, r.frag, r.data)
+        this.emit(s, r.seq, r.order, r.frag, r.data, r.first)
         s.early.add(r.seq)
       }
     }
@@ -265,14 +293,9 @@ export class Receiver {
     s.heldBytes -= r.data.length + 16
   }
 
-  private emit(s: Stream, seq: number, order: number, frag: number, data: Uint8Array): void {
-    let first = seq
-    if (frag !== WHOLE) {
-      const whole = this.reassembly.add(s.peer, seq, frag, data)
-      if (whole === null) return
-      data = whole.data
-      first = whole.seq
-    }
+  /** A message goes on to its room, the sequencer or the hold-back (`first`..`seq`: its seqs). */
+  private emit(s: Stream, seq: number, order: number, frag: number, data: Uint8Array, first = seq): void {
+    if (frag === PIECE) return
     if (order === SYSTEM) {
       // The library's own rooms: in stream order, not through the hold-back, never to the application.
       this.host.system(s.id, data)
@@ -289,7 +312,6 @@ export class Receiver {
   /** Forgets a stream: its sender is gone from the view, or was never one of ours. */
   drop(s: Stream): void {
     this.port.forget(s.hex)
-    this.reassembly.forget(s.peer)
     this.table.remove(s)
   }
 

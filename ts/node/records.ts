@@ -14,8 +14,14 @@ export interface RecordTarget {
   onPeerDown(peer: number, hex: string, reason: PeerDownReason): void
   onStable(peer: number, seq: number): void
   onControl(hex: string, payload: Uint8Array): void
-  /** Messages first..last of `peer`, sent in `view`, that the engine dropped: no subscription here wants them (their seqs only). */
+  /**
+   * Messages first..last of `peer`, sent in `view`, that the engine dropped:
+   * no subscription here wants them, or the fragments of a message it could
+   * not put together (their seqs only).
+   */
   onSkipped(peer: number, view: number, first: number, last: number): void
+  /** A message of fragments first..last, put together by the engine (native/assembly.h): `data` is all of it, JS's own. */
+  onAssembled(peer: number, first: number, last: number, view: number, order: number, data: Uint8Array): void
 }
 
 /** What the shell around the member takes part in: 'slow' records, and when to stop. */
@@ -23,10 +29,14 @@ export interface RecordShell {
   onSlow(hex: string, lag: number): void
   /** True: stop before the next record (an iterator is full); readRecords() returns where. */
   stopped(): boolean
+  /** The bytes of an assembled record's message, by its handle (the core's takeMessage), once; null if none waits. */
+  takeMessage(handle: number): Uint8Array | null
 }
 
-/** A shell with no 'slow' policy and nothing that stops the reading (the simulator). */
-export const PLAIN_SHELL: RecordShell = Object.freeze({ onSlow: () => {}, stopped: () => false })
+/** A shell with no 'slow' policy and nothing that stops the reading, around a core that puts messages together (the simulator's). */
+export function plainShell(core: { takeMessage(handle: number): Uint8Array | null } | null): RecordShell {
+  return { onSlow: () => {}, stopped: () => false, takeMessage: (handle) => core?.takeMessage(handle) ?? null }
+}
 
 const REC_MESSAGE = RecordType.message
 const REC_PEER_UP = RecordType.peerUp
@@ -35,6 +45,7 @@ const REC_STABLE = RecordType.stable
 const REC_SLOW = RecordType.slow
 const REC_CONTROL = RecordType.control
 const REC_SKIPPED = RecordType.skipped
+const REC_ASSEMBLED = RecordType.assembled
 const MESSAGE_SEQ = fieldAt('message', 'seq')
 const MESSAGE_PEER = fieldAt('message', 'peer')
 const MESSAGE_VIEW = fieldAt('message', 'view')
@@ -56,6 +67,11 @@ const SKIPPED_PEER = fieldAt('skipped', 'peer')
 const SKIPPED_VIEW = fieldAt('skipped', 'view')
 const SKIPPED_FIRST = fieldAt('skipped', 'first')
 const SKIPPED_LAST = fieldAt('skipped', 'last')
+const ASSEMBLED_FIRST = fieldAt('assembled', 'first')
+const ASSEMBLED_PEER = fieldAt('assembled', 'peer')
+const ASSEMBLED_VIEW = fieldAt('assembled', 'view')
+const ASSEMBLED_LAST = fieldAt('assembled', 'last')
+const ASSEMBLED_HANDLE = fieldAt('assembled', 'handle')
 const HEADER = 8 // u32 length | u16 type | u16 flags (ring.h)
 
 const REASONS: Record<number, PeerDownReason> = Object.fromEntries(
@@ -95,13 +111,22 @@ export function readRecords(bytes: Uint8Array, view: DataView, at: number, end: 
       member.onControl(hex64(view, body + CONTROL_SENDER), new Uint8Array(buffer, base + body + CONTROL_PAYLOAD, length - HEADER - CONTROL_PAYLOAD))
     } else if (type === REC_SKIPPED) {
       member.onSkipped(view.getUint32(body + SKIPPED_PEER, true), view.getUint32(body + SKIPPED_VIEW, true), u64(view, body + SKIPPED_FIRST), u64(view, body + SKIPPED_LAST))
+    } else if (type === REC_ASSEMBLED) {
+      const peer = view.getUint32(body + ASSEMBLED_PEER, true)
+      const first = u64(view, body + ASSEMBLED_FIRST)
+      const last = u64(view, body + ASSEMBLED_LAST)
+      const sentIn = view.getUint32(body + ASSEMBLED_VIEW, true)
+      const data = shell.takeMessage(u64(view, body + ASSEMBLED_HANDLE))
+      // (Never without its bytes unless a record is read twice: its seqs go on, the message is lost.)
+      if (data === null) member.onSkipped(peer, sentIn, first, last)
+      else member.onAssembled(peer, first, last, sentIn, flags & 0xf, data)
     }
   }
   return at
 }
 
-/** Every record of `bytes` as plain objects (tests, and anyone who wants them all at once). */
-export function decodeRecords(bytes: Uint8Array): DecodedRecord[] {
+/** Every record of `bytes` as plain objects (tests, and anyone who wants them all at once); `core`: where assembled messages are taken. */
+export function decodeRecords(bytes: Uint8Array, core: { takeMessage(handle: number): Uint8Array | null } | null = null): DecodedRecord[] {
   const out: DecodedRecord[] = []
   readRecords(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.length, {
     onMessage: (peer, seq, view, order, frag, data, start, end) => out.push({ type: 'message', peer, seq, view, order, frag, data: data.subarray(start, end) }),
@@ -110,7 +135,8 @@ export function decodeRecords(bytes: Uint8Array): DecodedRecord[] {
     onStable: (peer, seq) => out.push({ type: 'stable', peer, seq }),
     onControl: (sender, data) => out.push({ type: 'control', sender, data }),
     onSkipped: (peer, view, first, last) => out.push({ type: 'skipped', peer, view, first, last }),
-  }, { onSlow: (id, lag) => out.push({ type: 'slow', id, lag }), stopped: () => false })
+    onAssembled: (peer, first, last, view, order, data) => out.push({ type: 'assembled', peer, first, last, view, order, data }),
+  }, { onSlow: (id, lag) => out.push({ type: 'slow', id, lag }), stopped: () => false, takeMessage: (handle) => core?.takeMessage(handle) ?? null })
   return out
 }
 
@@ -122,6 +148,7 @@ export type DecodedRecord =
   | { type: 'control'; sender: string; data: Uint8Array }
   | { type: 'slow'; id: string; lag: number }
   | { type: 'skipped'; peer: number; view: number; first: number; last: number }
+  | { type: 'assembled'; peer: number; first: number; last: number; view: number; order: number; data: Uint8Array }
 
 /** A u64 record field as a number (seqs and lags stay below 2^53). */
 function u64(view: DataView, at: number): number {

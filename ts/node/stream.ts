@@ -12,8 +12,11 @@ export interface Rec {
   seq: number
   view: number // the view its sender sent it in
   order: number
+  /** FragCode.whole, or (receiver.ts) PIECE / ASSEMBLED: a seq of a message the engine put together. */
   frag: number
   data: Uint8Array
+  /** ASSEMBLED: the seq of the message's first fragment (this is its last). */
+  first?: number
 }
 
 /** Seq ranges asked of one holder in a fetch, at most (more are asked next time). */

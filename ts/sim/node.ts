@@ -10,11 +10,13 @@ import { Member, type CorePort, type MemberConfig } from '../member.js'
 import { Message, RoomMessage, type View } from '../message.js'
 import { Delivery } from '../node/delivery.js'
 import { FETCH_ROOM, Outbox, type OutboxPort } from '../node/outbox.js'
-import { PLAIN_SHELL, readRecords } from '../node/records.js'
+import { plainShell, readRecords } from '../node/records.js'
 import { ORDERS } from '../options.js'
 import { SimBlocks } from './blocks.js'
 import type { Random } from './random.js'
 import type { Incarnation, World } from './world.js'
+
+const MAX_MESSAGE = 1 << 20 // the largest message a simulated member sends and puts together
 
 /** Nanoseconds in a millisecond (the simulator's clock counts ns). */
 export const MS = 1e6
@@ -73,6 +75,7 @@ export class SimNode {
         suspectTimeoutNs: w.config.suspectTimeoutMs * MS,
         autoRemove: false,
         retainBytes: w.config.retainBytes ?? w.config.windowBytes * 2,
+        maxMessageBytes: MAX_MESSAGE,
         seed: Number(w.random.u64() % 1000000n) + 1,
       },
       w.nowNs,
@@ -94,7 +97,6 @@ export class SimNode {
       partitions: w.config.partitions,
       maxControl: w.config.datagramSize - 24,
       futureBytes: 64 << 20,
-      maxMessageSize: 1 << 20,
       maxRecord: maxPayload(w.config.datagramSize),
       receiveOwn: true,
       getState: () => withBlocks(encodeCounter(this.state), blocks.snapshot()),
@@ -353,7 +355,7 @@ export class SimNode {
         // What waited through a stall first, take by take, in the order it came;
         // each take's records in the order the core wrote them (as Group reads its ring).
         for (const out of this.held.length === 0 ? [taken] : [...this.held.splice(0), taken]) {
-          readRecords(out.records, new DataView(out.records.buffer, out.records.byteOffset, out.records.byteLength), 0, out.records.length, this.member, PLAIN_SHELL) // (no 'slow' policy, no iterators)
+          readRecords(out.records, new DataView(out.records.buffer, out.records.byteOffset, out.records.byteLength), 0, out.records.length, this.member, plainShell(this.core)) // (no 'slow' policy, no iterators)
         }
         m.settle()
         if (!this.alive) {

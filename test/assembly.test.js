@@ -1,0 +1,78 @@
+// Messages larger than one datagram, put together in the native sink
+// (native/assembly.h) before JS sees them: one record per message where its
+// last fragment stood, its bytes JS's own; a broken run of fragments, or one
+// past maxMessageBytes, drops that message and still accounts for every seq;
+// a member removed takes what it had begun with it.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { FragCode } from '../dist/boundary.js'
+import { Net } from './helpers/net.js'
+
+const FIFO = 1
+const { whole: WHOLE, first: FIRST, middle: MIDDLE, last: LAST } = FragCode
+
+/** Core 0 submits each [frag, bytes] in turn; core 1 receives them all. */
+function sendRun(net, pieces) {
+  const core = net.cores[0]
+  for (const [frag, bytes] of pieces) assert.is(core.submit(bytes, FIFO, frag, net.now), 'ok')
+  core.flush(net.now)
+  net.deliver()
+}
+
+function filled(n, byte) {
+  return new Uint8Array(n).fill(byte)
+}
+
+function setup(options = {}) {
+  const net = new Net(2, { datagramSize: 2048, ...options })
+  net.introduce()
+  return { net, from0: () => net.delivered[1].filter((d) => d.peer === net.peerOf(1, 0)), skipped0: () => net.skipped[1].filter((d) => d.peer === net.peerOf(1, 0)) }
+}
+
+test('assembly – a message of fragments reaches JS as one record at its last seq, whole and its own, between the messages around it', () => {
+  const { net, from0 } = setup()
+  const parts = [filled(1000, 1), filled(1000, 2), filled(1000, 3), filled(500, 4)]
+  sendRun(net, [[WHOLE, filled(10, 9)], [FIRST, parts[0]], [MIDDLE, parts[1]], [MIDDLE, parts[2]], [LAST, parts[3]], [WHOLE, filled(20, 8)]])
+  const got = from0()
+  assert.equal(got.map((d) => [d.first ?? d.seq, d.seq, d.data.length]), [[1, 1, 10], [2, 5, 3500], [6, 6, 20]])
+  const message = got[1].data
+  assert.equal([message[0], message[999], message[1000], message[2999], message[3000], message[3499]], [1, 1, 2, 3, 4, 4])
+  assert.is(message.byteOffset, 0, 'a buffer of its own')
+  assert.is(message.buffer.byteLength, 3500)
+  const c = net.cores[1].counters()
+  assert.is(c.assemblyBytes, 0, 'nothing left in assembly')
+  assert.is(c.assemblyDropped, 0)
+  assert.is(net.cores[1].takeMessage(1), null, 'taken once')
+})
+
+test('assembly – a broken run of fragments drops its message and accounts for every seq; the next message is whole', () => {
+  const { net, from0, skipped0 } = setup({ maxMessageBytes: 2500 })
+  sendRun(net, [
+    [MIDDLE, filled(100, 1)], // 1: nothing begun
+    [FIRST, filled(100, 2)], // 2: begun...
+    [FIRST, filled(100, 3)], // 3: ...and another begun: 2 goes
+    [LAST, filled(100, 3)], // 4: 3..4 whole
+    [FIRST, filled(1000, 5)], // 5
+    [MIDDLE, filled(1000, 5)], // 6
+    [MIDDLE, filled(1000, 5)], // 7: past 2,500 bytes: 5..7 go
+    [LAST, filled(1000, 5)], // 8: nothing begun
+    [WHOLE, filled(10, 6)], // 9
+    [FIRST, filled(1000, 7)], // 10
+    [LAST, filled(1000, 7)], // 11: 10..11 whole (2,000 bytes)
+  ])
+  assert.equal(from0().map((d) => [d.first ?? d.seq, d.seq, d.data.length, d.data[0]]), [[3, 4, 200, 3], [9, 9, 10, 6], [10, 11, 2000, 7]])
+  assert.equal(skipped0().map((s) => [s.first, s.last]), [[1, 1], [2, 2], [5, 7], [8, 8]], 'every other seq, once')
+  assert.is(net.cores[1].counters().assemblyDropped, 4)
+})
+
+test('assembly – a member removed takes the message it had begun with it', () => {
+  const { net, from0 } = setup()
+  sendRun(net, [[FIRST, filled(1000, 1)], [MIDDLE, filled(1000, 1)]])
+  assert.equal(from0(), [], 'nothing whole yet')
+  assert.is(net.cores[1].counters().assemblyBytes, 2000)
+  net.cores[1].forget((1).toString(16).padStart(16, '0'))
+  net.collect()
+  assert.is(net.cores[1].counters().assemblyBytes, 0)
+})
+
+test.run()
