@@ -11,9 +11,11 @@ namespace troupe {
 
 Core::Core(const CoreConfig& config, Sink* sink, uint64_t* counters, uint64_t nowNs)
     : config_(config), sink_(sink), counters_(counters), rng_(config.seed | 1) {
-  logCapacity_ = std::max<size_t>(config_.windowBytes, 4 * size_t(config_.datagramSize));
-  // As many entries as datagrams of one message of 64 bytes fill the window.
-  logSlots_ = std::max<size_t>(4, logCapacity_ / (kDataHeaderBytes + kMsgHeaderBytes + 64));
+  window_ = std::max<size_t>(config_.windowBytes, 4 * size_t(config_.datagramSize));
+  logCapacity_ = window_ * kWindowGrowth;
+  // As many entries as datagrams of one message of 64 bytes fill the
+  // smallest window (a larger one is for large messages: large datagrams).
+  logSlots_ = std::max<size_t>(4, window_ / (kDataHeaderBytes + kMsgHeaderBytes + 64));
   // new[] without () leaves the pages untouched until used: the window costs
   // memory only as far as it fills.
   logMem_.reset(new uint8_t[logCapacity_]);

@@ -44,9 +44,19 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
     DeliverOwnRecords();
   }
   nextSeq_++;
-  // frag: 0 whole, 1 first, 2 middle, 3 last (ts/fragments.ts)
-  inMessage_ = frag == 1 || frag == 2;
+  // frag: 0 whole, 1 first, 2 middle, 3 last (ts/node/outbox.ts)
+  inMessage_ = frag == kFrag_first || frag == kFrag_middle;
+  FollowMessageSize(frag, n);
   return SubmitStatus::kOk;
+}
+
+// The window follows the largest message sent lately (kWindowGrowth).
+void Core::FollowMessageSize(uint8_t frag, size_t n) {
+  messageBytes_ = frag == kFrag_whole || frag == kFrag_first ? n : messageBytes_ + n;
+  const size_t base = logCapacity_ / kWindowGrowth;
+  if (messageBytes_ > largestMessage_) largestMessage_ = messageBytes_;
+  else if (frag == kFrag_whole || frag == kFrag_last) largestMessage_ -= largestMessage_ / 8;
+  window_ = std::clamp(largestMessage_ * kMessagesInFlight, base, logCapacity_);
 }
 
 // Where the next datagram may go in the log: a whole datagramSize free
@@ -59,7 +69,7 @@ bool Core::LogRoom(size_t* at) const {
   const size_t head = log_[logHead_].offset;
   if (logTail_ > head) {
     // Not wrapped: free after the tail, and before the head.
-    if (logTail_ + need <= logCapacity_) { *at = logTail_; return true; }
+    if (logTail_ + need <= window_) { *at = logTail_; return true; }
     if (need <= head) { *at = 0; return true; }
     return false;
   }

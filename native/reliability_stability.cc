@@ -76,7 +76,7 @@ void Core::AdvanceStreamStable(Peer* sender) {
 }
 
 void Core::Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count) {
-  counters_[k_retainedBytes] += p->kept.Add(config_.retainBytes, first, count, dg, n);
+  counters_[k_retainedBytes] += p->kept.Add(config_.retainBytes, config_.retainBytes * kWindowGrowth, first, count, dg, n);
 }
 
 // Another member misses seqs of `target` and asks us: send what we kept,

@@ -71,25 +71,38 @@ struct Core::Window {
 };
 
 // The datagrams of one sender's stream that a member keeps for the others
-// (relayed when one misses them: a flush after a crash): a ring of
-// `capacity` bytes, made when first used, each datagram copied where the
-// newest ended (or at 0 when it does not fit before the end); what it would
-// overwrite, the oldest, goes first. One copy a datagram, and no allocation
-// after the first (a vector each cost a malloc, a free and page faults).
+// (relayed when one misses them: a flush after a crash): a ring of bytes,
+// made when first used, each datagram copied where the newest ended (or at
+// 0 when it does not fit before the ring's end); what it would overwrite,
+// the oldest, goes first. One copy a datagram, and no allocation after the
+// first (a vector each cost a malloc, a free and page faults).
+//
+// The ring's end moves: it starts at `base` bytes, and rather than drop a
+// datagram not every member holds yet it moves on (doubling, up to
+// `ceiling`: the sender's window grows for large messages, and members may
+// be that far apart); emptied, the ring starts again at its beginning and
+// at `base`. So a stream of small messages touches `base` bytes at most.
 class KeptRing {
  public:
   struct Entry { uint64_t first; uint16_t count; uint32_t offset; uint32_t length; };
 
   // Keeps dg[0, n); returns how the bytes kept changed (n less what was dropped).
-  int64_t Add(size_t capacity, uint64_t first, uint16_t count, const uint8_t* dg, size_t n) {
-    if (n == 0 || n > capacity) return 0;
-    if (!mem_) { mem_.reset(new uint8_t[capacity]); capacity_ = capacity; tail_ = 0; }
+  int64_t Add(size_t base, size_t ceiling, uint64_t first, uint16_t count, const uint8_t* dg, size_t n) {
+    if (n == 0 || n > ceiling) return 0;
+    if (!mem_) { mem_.reset(new uint8_t[ceiling]); capacity_ = ceiling; tail_ = 0; }
+    if (end_ == 0) end_ = std::min(std::max(base, n), capacity_);
     int64_t change = int64_t(n);
     size_t at = tail_;
-    if (at + n > capacity_) {
-      // Wrap: what lies between the tail and the end is the oldest; drop it.
-      while (!entries_.empty() && entries_.front().offset >= tail_) change -= Drop();
-      at = 0;
+    if (at + n > end_) {
+      if (!entries_.empty() && entries_.front().offset < tail_ && entries_.front().offset < n) {
+        // Not wrapped, and wrapping would overwrite the oldest: move the end on instead.
+        while (end_ < capacity_ && at + n > end_) end_ = std::min(capacity_, end_ * 2);
+      }
+      if (at + n > end_) {
+        // Wrap: what lies between the tail and the end is the oldest; drop it.
+        while (!entries_.empty() && entries_.front().offset >= tail_) change -= Drop();
+        at = 0;
+      }
     }
     while (!entries_.empty() && Overlaps(entries_.front(), at, n)) change -= Drop();
     std::memcpy(mem_.get() + at, dg, n);
@@ -100,18 +113,18 @@ class KeptRing {
   }
   // Drops what every member holds (seqs through `stable`: nobody will ask
   // for them); returns the bytes dropped. Emptied, the ring starts again at
-  // its beginning: a stream whose datagrams become stable soon touches only
-  // the first pages of its ring.
+  // its beginning and its smallest end: a stream whose datagrams become
+  // stable soon touches only the first pages of its ring.
   size_t DropThrough(uint64_t stable) {
     size_t dropped = 0;
     while (!entries_.empty() && entries_.front().first + entries_.front().count - 1 <= stable) dropped += Drop();
-    if (entries_.empty()) tail_ = 0;
+    if (entries_.empty()) tail_ = end_ = 0;
     return dropped;
   }
   const uint8_t* Data(const Entry& e) const { return mem_.get() + e.offset; }
   const std::deque<Entry>& entries() const { return entries_; }
   size_t bytes() const { return bytes_; }
-  void Clear() { entries_.clear(); bytes_ = 0; tail_ = 0; }
+  void Clear() { entries_.clear(); bytes_ = 0; tail_ = end_ = 0; }
 
  private:
   static bool Overlaps(const Entry& e, size_t at, size_t n) { return e.offset < at + n && at < size_t(e.offset) + e.length; }
@@ -122,7 +135,7 @@ class KeptRing {
     return n;
   }
   std::unique_ptr<uint8_t[]> mem_;
-  size_t capacity_ = 0, tail_ = 0, bytes_ = 0;
+  size_t capacity_ = 0, end_ = 0, tail_ = 0, bytes_ = 0;
   std::deque<Entry> entries_;
 };
 

@@ -160,15 +160,48 @@ test('reliability – the window counts the bytes sent: datagrams of one small m
   assert.is(net.send(0, 1), 1, 'and the window open')
 })
 
-test("reliability – a member relays another sender's datagrams it kept; a small keep holds the newest only, and every byte of them intact", () => {
-  for (const retainBytes of [1 << 20, 8 * 1024]) {
+test('reliability – the window grows for large messages (8 of the largest sent lately, up to 4 × windowBytes) and shrinks back after them', () => {
+  // 2 KiB datagrams, a 64 KiB window, no acks: how many bytes go out before the window is full?
+  const net = new Net(2, { windowBytes: 64 * 1024, datagramSize: 2048 })
+  net.introduce()
+  const core = net.cores[0]
+  const fill = (messageBytes) => {
+    const piece = 1900
+    for (let m = 0; m < 1000; m++) {
+      for (let at = 0; at < messageBytes; at += piece) {
+        const n = Math.min(piece, messageBytes - at)
+        const frag = messageBytes <= piece ? 0 : at === 0 ? 1 : at + n >= messageBytes ? 3 : 2
+        if (core.submit(new Uint8Array(n), 1, frag, net.now) !== 'ok') return core.counters().logBytes
+        core.flush(net.now)
+      }
+    }
+    return core.counters().logBytes
+  }
+  const ackAll = () => net.run(net.now + 30 * MS, 1 * MS)
+  const small = fill(100)
+  assert.ok(small > 48 * 1024 && small <= 64 * 1024, `small messages: the window as configured (${small} B in the log)`)
+  ackAll()
+  const large = fill(40 * 1024)
+  assert.ok(large > 200 * 1024 && large <= 256 * 1024, `messages of 40 KiB: about 4 × the window (${large} B in the log)`)
+  ackAll()
+  fill(100) // many small ones after them: the largest decays by an eighth with each
+  ackAll()
+  const after = fill(100)
+  assert.ok(after <= 64 * 1024, `small again: back to the window as configured (${after} B in the log)`)
+  assert.ok(core.counters().logPeakBytes > 200 * 1024 && core.counters().logPeakBytes <= 256 * 1024, 'the log held at most 4 × windowBytes')
+})
+
+test("reliability – a member relays another sender's datagrams it kept; a small keep grows to 4 × retainBytes (as far as a window may grow), then holds the newest only, and every byte of them intact", () => {
+  const GROWTH = 4 // kWindowGrowth (reliability.h)
+  for (const retainBytes of [1 << 20, 4 * 1024]) {
     const net = new Net(3, { retainBytes })
     net.introduce()
     net.send(0, 300, { size: 100 }) // about 34 datagrams of 9 messages
     net.deliver((p) => !(p.type === DATA && p.to === 2)) // C misses all of A's
     const b = net.cores[1]
     const kept = b.counters().retainedBytes
-    assert.ok(kept > 0 && kept <= retainBytes, `B keeps at most retainBytes: ${kept}`)
+    assert.ok(kept > 0 && kept <= GROWTH * retainBytes, `B keeps at most 4 × retainBytes: ${kept}`)
+    if (retainBytes < 1 << 20) assert.ok(kept > retainBytes, `C acks nothing: B's keep grew past retainBytes (${kept})`)
     // C asks B for A's stream (as in a flush after A crashed).
     b.input(nak(1n, [[1, 300]], { group: defaults.groupHash, sender: 3n }), 3, 3, net.now)
     const relayed = b.take().sent.filter((s) => s.to !== null && s.to.ip === 3)
@@ -179,12 +212,12 @@ test("reliability – a member relays another sender's datagrams it kept; a smal
     if (retainBytes === 1 << 20) {
       assert.equal(got, range(1, 300), 'C has all of A from what B kept')
     } else {
-      // 8 KiB keeps the newest 7-8 datagrams: C holds them (out of order: nothing delivered
-      // before the gap), and a later NAK to A fills the rest.
-      assert.ok(relayed.length >= 6 && relayed.length <= 8, `the newest datagrams only: ${relayed.length}`)
+      // 16 KiB keeps the newest 15-17 datagrams (of about 34): C holds them (out of order:
+      // nothing delivered before the gap), and a later NAK to A fills the rest.
+      assert.ok(relayed.length >= 14 && relayed.length <= 17, `the newest datagrams only: ${relayed.length}`)
       const firsts = relayed.map((s) => Number(new DataView(s.data.buffer, s.data.byteOffset).getBigUint64(24, true)))
       assert.equal(firsts, [...firsts].sort((x, y) => x - y), 'oldest first')
-      assert.ok(firsts.at(-1) > 290 && firsts[0] > 200, `the newest of A's stream: from seq ${firsts[0]}`)
+      assert.ok(firsts.at(-1) > 290 && firsts[0] > 130, `the newest of A's stream: from seq ${firsts[0]}`)
       assert.equal(got, [], 'nothing before the gap')
       net.run(net.now + 40 * MS, 0.5 * MS)
       assert.equal(net.seqs(2, net.peerOf(2, 0)), range(1, 300), 'repaired from A; the relayed ones were whole')

@@ -76,11 +76,11 @@ export const MIN_SIZE = 16
 export const BENCH_OPTIONS: readonly OptionSpec[] = [
   { name: 'members', kind: 'int', default: 4, min: 2, max: 64, help: 'member processes in all, senders included' },
   { name: 'senders', kind: 'int', default: 1, min: 1, max: 64, help: 'how many of the members send (members 0 .. senders-1)' },
-  { name: 'size', kind: 'int', unit: 'bytes', default: 100, min: MIN_SIZE, max: 1 << 20, help: 'bytes per message' },
+  { name: 'size', kind: 'int', unit: 'bytes', default: 100, min: MIN_SIZE, max: 8 << 20, help: 'bytes per message' },
   { name: 'seconds', kind: 'number', unit: 's', default: 5, min: 0.1, max: 3600, help: 'how long the senders send' },
   // Only the orders the engine delivers today; the others come with the ordering issue.
   { name: 'order', kind: 'enum', default: 'fifo', values: ORDERS.filter((o) => o !== 'sync'), help: 'delivery order the senders ask for' },
-  { name: 'pings', kind: 'int', default: 1000, min: 0, max: 1_000_000, help: 'sequential round trips (member 0 -> member 1 -> member 0) after the data phase' },
+  { name: 'pings', kind: 'int', default: 1000, min: 0, max: 1_000_000, help: 'sequential round trips (member 0 -> member 1 -> member 0) after the data phase (by default fewer for messages past 64 KiB: as many as 64 MiB each way, at least 20)' },
   { name: 'rate', kind: 'rates', help: "fixed rate instead of saturating: each sender sends this many messages/s (10k, 1M, 250000), paced by intended send time, and receivers time every message from when it should have been sent" },
   { name: 'rates', kind: 'rates', help: 'several fixed rates, one phase each, in one run (10k,100k,1M)' },
   { name: 'warmup', kind: 'number', unit: 's', default: 1, min: 0, max: 600, help: "the first seconds of each rate phase, sent but left out of the latencies" },
@@ -172,6 +172,8 @@ export function parseBenchArgs(args: string[]): BenchConfig | null {
   }
   const { rate, ...rest } = config as unknown as BenchConfig & { rate: number[] | undefined }
   const c = rest as BenchConfig
+  // Round trips of large messages: 1,000 of 8 MiB each way would take minutes.
+  if (values.pings === undefined && c.size > 64 << 10) c.pings = Math.max(20, Math.min(c.pings, Math.floor((64 << 20) / c.size)))
   if (c.senders > c.members) throw new UsageError(`--senders (${c.senders}) cannot exceed --members (${c.members})`)
   if (rate !== undefined && c.rates !== undefined) throw new UsageError('give --rate or --rates, not both')
   if (rate !== undefined && rate.length !== 1) throw new UsageError('--rate takes one rate (several: --rates)')

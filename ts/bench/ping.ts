@@ -62,7 +62,9 @@ export class Pinger {
       writeU32(this.buf, 4, i)
       const t0 = process.hrtime.bigint()
       writeTime(this.buf, t0)
-      const open = this.group.send(this.buf, opts)
+      // A large ping may find the window full: 'drain' may come before the
+      // PONG, so it is waited for from now on.
+      const room = this.group.send(this.buf, opts) ? null : drained(this.group)
       const ok = await answered
       const t1 = process.hrtime.bigint()
       this.wake = null
@@ -74,7 +76,7 @@ export class Pinger {
         timeouts++
         unansweredInARow++
       }
-      if (!open) await drained(this.group)
+      if (room !== null) await room
     }
     return { count: i, timeouts, gaveUp: unansweredInARow >= PING_GIVE_UP, rtt: rtt.toData() }
   }
