@@ -22,6 +22,9 @@ import { IncomingTransfer } from './incoming.js'
 import { Transfer, type TransferSource } from './outgoing.js'
 import { encodeAck, HEADER, Kind, parse } from './wire.js'
 
+/** A transfer's chunk: one message of the system channel (in fragments, put together by the engine). */
+const TRANSFER_CHUNK = 1 << 20
+
 export interface TransferOptions {
   /** The receivers, member ids of the current view (default: everyone else in it). */
   to?: readonly string[]
@@ -92,7 +95,7 @@ export class Transfers {
         if (this.closedWith) reject(this.closedWith)
         else this.drainWaiters.push({ resolve, reject })
       }),
-      maxChunk: this.port.maxRecord() - HEADER,
+      maxChunk: Math.max(this.port.maxRecord(), TRANSFER_CHUNK) - HEADER,
     }, signal)
     this.outgoing.set(id, transfer)
     const forget = () => this.outgoing.delete(id)
