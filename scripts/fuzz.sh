@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (native/test/fuzz_<target>.cc) and runs them.
 #
-#   bash scripts/fuzz.sh [wire|core|seal|all] [seconds] [libFuzzer flags...]
+#   bash scripts/fuzz.sh [wire|core|seal|assembly|all] [seconds] [libFuzzer flags...]
 #
 # Defaults: all targets, 60 seconds each. Binaries, logs and the growing
 # corpus go to fuzz-out/ (corpus-<target>/, seeded from the committed
@@ -12,13 +12,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: bash scripts/fuzz.sh [wire|core|seal|all] [seconds] [libFuzzer flags...]" >&2; exit 2; }
+usage() { echo "usage: bash scripts/fuzz.sh [wire|core|seal|assembly|all] [seconds] [libFuzzer flags...]" >&2; exit 2; }
 target=${1:-all}
 seconds=${2:-60}
 extra=("${@:3}")
 case $target in
-  wire | core | seal) targets=("$target") ;;
-  all) targets=(wire core seal) ;;
+  wire | core | seal | assembly) targets=("$target") ;;
+  all) targets=(wire core seal assembly) ;;
   *) usage ;;
 esac
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || usage
@@ -40,6 +40,7 @@ for t in "${targets[@]}"; do
           headers=(native/test/fuzz_core_sink.h native/wire.h native/boundary.h native/reliability.h native/reliability_state.h native/stats.h); max_len=8192 ;;
     # The sealer links the system's OpenSSL 3 (libssl-dev); the addon uses Node's.
     seal) sources=(native/test/fuzz_seal.cc native/seal.cc); headers=(native/seal.h native/wire.h); max_len=2100 ;;
+    assembly) sources=(native/test/fuzz_assembly.cc native/assembly.cc); headers=(native/assembly.h native/records.h native/boundary.h); max_len=3000 ;;
   esac
   libs=()
   [[ $t == seal ]] && libs=(-lcrypto)
