@@ -42,6 +42,21 @@ Napi::Value Crc32cJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r);
 }
 
+// reusableBytes(n) -> a Uint8Array of n bytes, not zero-filled, whose memory
+// is reused once JS lets go of it (past 64 KiB: assembly.cc's mappings): the
+// inbound ring's batches are copied into it (ts/ring.ts take()), so a busy
+// receiver does not fault in fresh pages for every wake-up.
+Napi::Value ReusableBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) return ThrowError(env, "TypeError", "reusableBytes(): n must be a number", "ERR_INVALID_ARG_TYPE");
+  const double n = info[0].As<Napi::Number>().DoubleValue();
+  if (!(n >= 0 && n <= double(1u << 30))) return ThrowError(env, "RangeError", "reusableBytes(): n must be 0..1 GiB", "ERR_OUT_OF_RANGE");
+  MessageBytes bytes;
+  if (!bytes.Reserve(size_t(n))) return ThrowError(env, "Error", "reusableBytes(): out of memory", "ERR_TROUPE_NO_MEMORY");
+  bytes.size = size_t(n);
+  return MessageValue(env, bytes);
+}
+
 // decode(datagram, groupHash) -> { ok, reason?, type?, ... }: the codec alone, for tests.
 Napi::Value Decode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -138,6 +153,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("decode", Napi::Function::New(env, Decode));
   exports.Set("groupHash", Napi::Function::New(env, GroupHashJs));
   exports.Set("crc32c", Napi::Function::New(env, Crc32cJs));
+  exports.Set("reusableBytes", Napi::Function::New(env, ReusableBytes));
   Napi::Array names = Napi::Array::New(env);
   uint32_t i = 0;
 #define TROUPE_COUNTER_NAME(name, doc) { Napi::Object c = Napi::Object::New(env); c.Set("name", #name); c.Set("doc", doc); names.Set(i++, c); }

@@ -281,7 +281,7 @@ export function openEngine(group: string, options: ResolvedOptions, key: Uint8Ar
   return {
     engine,
     outbound,
-    inbound: new RingConsumer(memory, info.inboundOffset, inboundBytes),
+    inbound: new RingConsumer(memory, info.inboundOffset, inboundBytes, batchBytes),
     counters: new BigUint64Array(memory, 0, addon.counters.length),
     self: info.self,
     maxPayload: Math.min(info.maxPayload - FETCH_ROOM, outbound.maxPayload),
@@ -291,6 +291,11 @@ export function openEngine(group: string, options: ResolvedOptions, key: Uint8Ar
 /** An IPv4 address as a number in network byte order (how the addon takes it). */
 export function networkOrder(hostOrder: number): number {
   return (((hostOrder & 0xff) << 24) | ((hostOrder & 0xff00) << 8) | ((hostOrder >>> 8) & 0xff00) | (hostOrder >>> 24)) >>> 0
+}
+
+/** Where a wake-up's records are copied: past 64 KiB, memory reused once the batch is let go of. */
+function batchBytes(n: number): Uint8Array {
+  return n < 64 << 10 ? new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n) : addon.reusableBytes(n)
 }
 
 function nextPowerOfTwo(n: number): number {

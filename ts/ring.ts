@@ -11,6 +11,8 @@ const BLOCKED = 260 / 4
 const PAD = 1
 
 const align8 = (n: number) => (n + 7) & ~7
+/** n bytes of their own, not zero-filled. */
+const plainBytes = (n: number): Uint8Array => new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n)
 
 abstract class RingSide {
   protected readonly ctl: Int32Array
@@ -106,7 +108,12 @@ export class RingConsumer extends RingSide {
   private peeked: number // ≥ head: read in place, not yet released
   private readonly span = { start: 0, end: 0 }
 
-  constructor(memory: ArrayBuffer, offset: number, capacity: number) {
+  /**
+   * `allocate(n)`: where take() copies a batch: n bytes, not zero-filled,
+   * its own (the live group's reuses memory past 64 KiB: fresh memory
+   * faults in every page).
+   */
+  constructor(memory: ArrayBuffer, offset: number, capacity: number, private readonly allocate: (n: number) => Uint8Array = plainBytes) {
     super(memory, offset, capacity)
     this.head = this.peeked = Atomics.load(this.ctl, HEAD) >>> 0
   }
@@ -127,9 +134,8 @@ export class RingConsumer extends RingSide {
     const used = (tail - this.head) >>> 0
     if (used === 0) return null
     const start = this.head & this.mask
-    // Not zero-filled (every byte is written just below), not pooled (the
-    // buffer holds this batch alone): a plain Uint8Array over it.
-    const bytes = new Uint8Array(Buffer.allocUnsafeSlow(used).buffer, 0, used)
+    // Not zero-filled (every byte is written just below), the batch's alone.
+    const bytes = this.allocate(used)
     if (start + used <= this.capacity) {
       bytes.set(this.data.subarray(start, start + used))
     } else {
