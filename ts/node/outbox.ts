@@ -234,7 +234,7 @@ export class Outbox {
         `send(): the send queue is full (${this.pendingTotal} bytes waiting, maxPending ${this.config.maxPending}): wait for 'drain' when send() returns false`,
       )
     }
-    this.pending.push({ data: data.slice(), order, offset })
+    this.pending.push({ data: offset === 0 ? data.slice() : rest(data, offset), order, offset })
     this.pendingTotal += bytes
     this.needDrain = true
     // Never pump (and so never say 'drain') inside send(): the caller has
@@ -266,4 +266,15 @@ function prefixed(prefix: Uint8Array, data: Uint8Array): Uint8Array {
   framed.set(prefix)
   framed.set(data, prefix.length)
   return framed
+}
+
+/**
+ * A copy of `data` whose first `offset` bytes (fragments already written)
+ * are never read again: only the rest is copied, into memory not zero-filled
+ * (a large message's queued part, not all of it).
+ */
+function rest(data: Uint8Array, offset: number): Uint8Array {
+  const copy = new Uint8Array(Buffer.allocUnsafeSlow(data.length).buffer, 0, data.length)
+  copy.set(data.subarray(offset), offset)
+  return copy
 }
