@@ -50,12 +50,17 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
   return SubmitStatus::kOk;
 }
 
-// The window follows the largest message sent lately (kWindowGrowth).
+// The window follows the largest message of several datagrams sent lately
+// (kWindowGrowth); a message of one only lets it shrink.
 void Core::FollowMessageSize(uint8_t frag, size_t n) {
-  messageBytes_ = frag == kFrag_whole || frag == kFrag_first ? n : messageBytes_ + n;
+  if (frag == kFrag_whole) {
+    largestMessage_ -= largestMessage_ / 8;
+  } else {
+    messageBytes_ = frag == kFrag_first ? n : messageBytes_ + n;
+    if (messageBytes_ > largestMessage_) largestMessage_ = messageBytes_;
+    else if (frag == kFrag_last) largestMessage_ -= largestMessage_ / 8;
+  }
   const size_t base = logCapacity_ / kWindowGrowth;
-  if (messageBytes_ > largestMessage_) largestMessage_ = messageBytes_;
-  else if (frag == kFrag_whole || frag == kFrag_last) largestMessage_ -= largestMessage_ / 8;
   window_ = std::clamp(largestMessage_ * kMessagesInFlight, base, logCapacity_);
 }
 

@@ -160,7 +160,7 @@ test('reliability – the window counts the bytes sent: datagrams of one small m
   assert.is(net.send(0, 1), 1, 'and the window open')
 })
 
-test('reliability – the window grows for large messages (8 of the largest sent lately, up to 4 × windowBytes) and shrinks back after them', () => {
+test('reliability – the window grows for large messages (64 of the largest sent lately, up to 4 × windowBytes) and shrinks back after them', () => {
   // 2 KiB datagrams, a 64 KiB window, no acks: how many bytes go out before the window is full?
   const net = new Net(2, { windowBytes: 64 * 1024, datagramSize: 2048 })
   net.introduce()
