@@ -63,6 +63,17 @@ test('transfer – bytes reach every other member whole; progress on both sides;
   })
 })
 
+test('transfer – with maxMessageSize below a chunk (1 MiB), chunks are that size: every byte arrives', async () => {
+  await withGroup(2, async ([a, b]) => {
+    const data = randomBytes(3 << 20)
+    const got = collect(b)
+    await a.transfer(data)
+    const r = await got
+    assert.ok(r.bytes?.equals(data), `the receiver has all of it (${r.error ?? ''})`)
+    assert.is(b.stats().reassemblyDropped, 0, 'no chunk too large for the receiver')
+  }, { maxMessageSize: 100_000 })
+})
+
 test('transfer – a file to one member, written to a file there; a Readable to the others; `to` leaves the rest out', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'troupe-transfer-'))
   try {
@@ -210,6 +221,7 @@ test('transfer – the room drops what does not parse and what is not for it, an
     view: () => ({ id: 1, members: ['me#1', 'src#2'], coordinator: 'me#1' }),
     send: (m) => (sent.push(m), true),
     maxRecord: () => 1000,
+    maxMessage: () => 1 << 20,
     incoming: (t) => (started.push(t), true),
     resume: () => {},
   })

@@ -110,6 +110,7 @@ export class Group extends EventEmitter<GroupEvents> {
         me, view,
         send: (message, head) => this.outbox.send(message, SYSTEM, head),
         maxRecord: () => this.outbox.config.maxPayload,
+        maxMessage: () => options.maxMessageSize,
         incoming: (t) => this.emit('transfer', t),
         resume: () => {
           if (!this.isClosed) this.live.onWake()

@@ -43,6 +43,8 @@ export interface TransfersPort {
   send(message: Uint8Array, head?: Uint8Array): boolean
   /** The largest message that fits one record (no fragments). */
   maxRecord(): number
+  /** The group's maxMessageSize: the largest message the members put together. */
+  maxMessage(): number
   /** Hands a new incoming transfer to the 'transfer' listeners; false if there are none. */
   incoming(transfer: IncomingTransfer): boolean
   /** A stream that was full has room again: take records again. */
@@ -95,7 +97,9 @@ export class Transfers {
         if (this.closedWith) reject(this.closedWith)
         else this.drainWaiters.push({ resolve, reject })
       }),
-      maxChunk: Math.max(this.port.maxRecord(), TRANSFER_CHUNK) - HEADER,
+      // 1 MiB, but no more than the members put together (maxMessageSize),
+      // nor less than one record (never fragmented).
+      maxChunk: Math.max(this.port.maxRecord(), Math.min(TRANSFER_CHUNK, this.port.maxMessage())) - HEADER,
     }, signal)
     this.outgoing.set(id, transfer)
     const forget = () => this.outgoing.delete(id)
