@@ -43,9 +43,9 @@ Napi::Value Crc32cJs(const Napi::CallbackInfo& info) {
 }
 
 // reusableBytes(n) -> a Uint8Array of n bytes, not zero-filled, whose memory
-// is reused once JS lets go of it (past 64 KiB: assembly.cc's mappings): the
-// inbound ring's batches are copied into it (ts/ring.ts take()), so a busy
-// receiver does not fault in fresh pages for every wake-up.
+// is reused once JS lets go of it (past 16 KiB: assembly.cc's mappings): the
+// inbound ring's larger batches are copied into it (ts/live.ts batchBytes),
+// so a busy receiver does not fault in fresh pages for every wake-up.
 Napi::Value ReusableBytes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber()) return ThrowError(env, "TypeError", "reusableBytes(): n must be a number", "ERR_INVALID_ARG_TYPE");

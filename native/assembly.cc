@@ -188,8 +188,7 @@ void Assembler::Fail(Partial& p) {
 }
 
 void Assembler::End(Partial& p) {
-  assembling_ -= p.bytes.size;
-  p.bytes.Release();
+  Fail(p);  // (its bytes go)
   p.active = p.failed = false;
 }
 

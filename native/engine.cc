@@ -334,13 +334,13 @@ bool Engine::ProcessPending(uint64_t now) {
     const Received& d = received_.at[pendingNext_];
     if (d.size >= kDataHeaderBytes && d.data[3] == kData) {
       const size_t bound = Core::DeliveryBound(d.size, Ld16(d.data + 32));
-      if (!control_.empty() || inbound_.Free() < bound + 64 || assembler_.parkedBytes() > config_.inboundBytes) {
+      if (!control_.empty() || !RoomFor(bound)) {
         // Ask JS to kick us when it frees space, then look once more: JS may
         // have drained everything between our check and the flag (both
         // sides store, then load, sequentially consistent).
         inView_.blocked().store(1, std::memory_order_seq_cst);
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (!FlushControl() || inbound_.Free() < bound + 64 || assembler_.parkedBytes() > config_.inboundBytes) {
+        if (!FlushControl() || !RoomFor(bound)) {
           inboundDirty_ = true;  // make sure JS is woken to drain
           return false;
         }
@@ -351,6 +351,12 @@ bool Engine::ProcessPending(uint64_t now) {
   }
   pendingNext_ = received_.count = 0;
   return true;
+}
+
+// Room in the inbound ring for `bound` bytes of records, and no more bytes
+// of messages put together waiting for JS than the ring holds.
+bool Engine::RoomFor(size_t bound) {
+  return inbound_.Free() >= bound + 64 && assembler_.parkedBytes() <= config_.inboundBytes;
 }
 
 void Engine::DrainOutbound(uint64_t now) {

@@ -150,6 +150,7 @@ class Engine final : public Sink {
   void ReceiveFrom(int fd, uint64_t now);
   void ReceiveHeld(uint64_t now);
   bool ProcessPending(uint64_t now);
+  bool RoomFor(size_t bound);
   bool BatchPending() const { return pendingNext_ < received_.count; }
   void DrainOutbound(uint64_t now);
   void PublishInbound();

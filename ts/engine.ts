@@ -171,7 +171,7 @@ interface Addon {
   groupHash(name: string): number
   /** CRC-32C of `bytes`, continuing from `crc` (0 to start); `portable`: the table version (tests). */
   crc32c(bytes: Uint8Array, crc?: number, portable?: boolean): number
-  /** n bytes, not zero-filled, whose memory is reused once let go of (past 64 KiB: native/assembly.cc's mappings). */
+  /** n bytes, not zero-filled, whose memory is reused once let go of (past 16 KiB: native/assembly.cc's mappings). */
   reusableBytes(n: number): Uint8Array
   counters: { name: string; doc: string }[]
   limits: {

@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks'
 
 import { RecordType } from './boundary.js'
+import { uninitialized } from './bytes.js'
 import { addon, type NativeEngine } from './engine.js'
 import { Member, type CorePort, type MemberEvents } from './member.js'
 import { FETCH_ROOM, type Outbox } from './node/outbox.js'
@@ -295,7 +296,7 @@ export function networkOrder(hostOrder: number): number {
 
 /** Where a wake-up's records are copied: past 64 KiB, memory reused once the batch is let go of. */
 function batchBytes(n: number): Uint8Array {
-  return n < 64 << 10 ? new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n) : addon.reusableBytes(n)
+  return n < 64 << 10 ? uninitialized(n) : addon.reusableBytes(n)
 }
 
 function nextPowerOfTwo(n: number): number {

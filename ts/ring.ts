@@ -2,6 +2,7 @@
 // header for the diagram and the commit rule). JS produces the outbound ring
 // and consumes the inbound ring. Positions are u32 counters that wrap; all
 // shared words are read and written with Atomics (sequentially consistent).
+import { uninitialized } from './bytes.js'
 
 const HEADER = 512
 const TAIL = 0 / 4
@@ -11,8 +12,6 @@ const BLOCKED = 260 / 4
 const PAD = 1
 
 const align8 = (n: number) => (n + 7) & ~7
-/** n bytes of their own, not zero-filled. */
-const plainBytes = (n: number): Uint8Array => new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n)
 
 abstract class RingSide {
   protected readonly ctl: Int32Array
@@ -113,7 +112,7 @@ export class RingConsumer extends RingSide {
    * its own (the live group's reuses memory past 64 KiB: fresh memory
    * faults in every page).
    */
-  constructor(memory: ArrayBuffer, offset: number, capacity: number, private readonly allocate: (n: number) => Uint8Array = plainBytes) {
+  constructor(memory: ArrayBuffer, offset: number, capacity: number, private readonly allocate: (n: number) => Uint8Array = uninitialized) {
     super(memory, offset, capacity)
     this.head = this.peeked = Atomics.load(this.ctl, HEAD) >>> 0
   }

@@ -13,7 +13,7 @@
 // together per sender and PENDING_BYTES in all; the oldest goes first, and
 // one not completed within EXPIRE_MS is dropped.
 
-import { concat } from '../fragments.js'
+import { concat } from '../bytes.js'
 
 export const PIECE = 24
 const HEADER = 9

@@ -10,7 +10,7 @@
 // marked `more`), put together by the receiver before it is handed on.
 // Requests' replies use it (rpc/room.ts), so only the asker gets them, and
 // so do clients' sessions (clients/).
-import { concat } from '../fragments.js'
+import { concat } from '../bytes.js'
 import { DIRECT_HEADER, DIRECT_PART, type Control, type DirectPart } from '../membership/messages.js'
 
 const WINDOW = 256 // pieces

@@ -11,6 +11,7 @@
 // ManualCore.submit in the simulator) and when to try again (port.later,
 // port.waitForSpace); the outbox decides what goes and in which order.
 import { baseOrder, FragCode, OrderCode } from '../boundary.js'
+import { uninitialized } from '../bytes.js'
 import { TroupeError } from '../errors.js'
 
 /** What the outbox asks of its shell. */
@@ -107,11 +108,19 @@ export class Outbox {
    */
   send(data: Uint8Array, order: number, room?: Uint8Array): boolean {
     const base = baseOrder(order) // (a room's message: as its order)
-    // The common case: a room's frame (a subject) and the bytes written
-    // into the record one after the other, not joined first.
-    if (room !== undefined && base !== CAUSAL && base !== SYNC && this.pending.length === 0 && room.length + data.length <= this.config.maxPayload &&
-        this.orderCredit(room.length + data.length, order) && this.port.write(data, 0, data.length, order, FragCode.whole, room)) {
-      return this.placing(room.length + data.length, order)
+    // The common case: a room's frame (a subject, a transfer's header) and
+    // the bytes written into the record one after the other, not joined
+    // first; past one record, the frame goes with the first fragment and
+    // the rest straight from `data`.
+    if (room !== undefined && base !== CAUSAL && base !== SYNC && this.pending.length === 0 && this.orderCredit(room.length + data.length, order)) {
+      const max = this.config.maxPayload
+      if (room.length + data.length <= max) {
+        if (this.port.write(data, 0, data.length, order, FragCode.whole, room)) return this.placing(room.length + data.length, order)
+      } else if (room.length < max && this.port.write(data, 0, max - room.length, order, FragCode.first, room)) {
+        this.placing(room.length + data.length, order)
+        const offset = this.writeFragments(data, order, max - room.length)
+        return offset === data.length || this.queue(data, order, offset)
+      }
     }
     if (room !== undefined) data = prefixed(room, data)
     // Causal messages carry their dependencies in front (order/causal.ts).
@@ -274,7 +283,7 @@ function prefixed(prefix: Uint8Array, data: Uint8Array): Uint8Array {
  * (a large message's queued part, not all of it).
  */
 function rest(data: Uint8Array, offset: number): Uint8Array {
-  const copy = new Uint8Array(Buffer.allocUnsafeSlow(data.length).buffer, 0, data.length)
+  const copy = uninitialized(data.length)
   copy.set(data.subarray(offset), offset)
   return copy
 }

@@ -2,8 +2,12 @@
 // stream, and whether a message the core handed over may go on now (in
 // order, in our view, not beyond a flush's cut) or waits (held out of order,
 // for a view we have not installed, for the cut, for the group's state).
-// What goes on is reassembled and handed to the hold-back of the order
-// policies (order/holdback.ts). member.ts owns it and moves its phase.
+// What goes on is handed to the hold-back of the order policies
+// (order/holdback.ts). member.ts owns it and moves its phase. A message
+// larger than a datagram comes put together by the engine (native/
+// assembly.h) and stands for all its seqs: the fragments before its last
+// take their places here with no bytes (PIECE), the last carries it
+// (ASSEMBLED).
 import { FragCode, OrderCode, ROOM_BIT } from '../boundary.js'
 import type { Install } from '../membership/messages.js'
 import type { View } from '../message.js'
@@ -119,7 +123,7 @@ export class Receiver {
 
   /** Is our own stream one whose deliveries we skip (no receiveOwn)? */
   skips(s: Stream): boolean {
-    return s.hex === this.hex && !this.config.receiveOwn
+    return !this.config.receiveOwn && s.hex === this.hex
   }
 
   onPeerUp(peer: number, hex: string, name: string): void {
@@ -136,7 +140,8 @@ export class Receiver {
       this.dropped++
       return
     }
-    // The common case, kept cheap: in order, in our view, nothing held.
+    // The common case, kept cheap: in order, in our view, nothing held
+    // (goesNow() and not skips(), written out: the hottest line there is).
     if (seq === s.next && s.inView && view <= this.viewId && this.phase === 'open' && !this.awaitingState && s.held.size === 0 && s.early.size === 0 &&
         (this.config.receiveOwn || s.hex !== this.hex)) {
       s.next++
@@ -149,18 +154,26 @@ export class Receiver {
       return
     }
     const data = this.transient ? bytes.slice(start, end) : bytes.subarray(start, end)
-    if (!this.config.receiveOwn && s.hex === this.hex) {
-      // Our own messages do not come back, but for those whose order places
-      // them among everyone's (total, safe, sync) and the ORDER records we
-      // send as the sequencer: the core hands them over as they go out (in
-      // order, once, stamped with their view). They take their place here as
-      // at the others; the shell does not deliver them.
-      if (!this.view || view !== this.viewId) this.dropped++
-      else if (order !== ORDER_RECORD) this.emit(s, seq, order, frag, data)
-      else if (!(this.view.coordinator === this.config.id && this.holdBack.onRecord(data))) this.dropped++
-      return
-    }
+    if (this.skips(s)) return this.ownAsSent(s, seq, view, order, frag, data)
     this.accept(s, { seq, view, order, frag, data })
+  }
+
+  /** Nothing holds `s` back: a message from its seq `first`, sent in `view`, may go on at once. */
+  private goesNow(s: Stream, first: number, view: number): boolean {
+    return first === s.next && s.inView && view <= this.viewId && this.phase === 'open' && !this.awaitingState && s.held.size === 0 && s.early.size === 0
+  }
+
+  /**
+   * Our own messages do not come back, but for those whose order places
+   * them among everyone's (total, safe, sync) and the ORDER records we send
+   * as the sequencer: the core hands them over as they go out (in order,
+   * once, stamped with their view). They take their place here as at the
+   * others; the shell does not deliver them.
+   */
+  private ownAsSent(s: Stream, seq: number, view: number, order: number, frag: number, data: Uint8Array, first = seq): void {
+    if (!this.view || view !== this.viewId) this.dropped++
+    else if (order !== ORDER_RECORD) this.emit(s, seq, order, frag, data, first)
+    else if (!(this.view.coordinator === this.config.id && this.holdBack.onRecord(data))) this.dropped++
   }
 
   /**
@@ -175,17 +188,10 @@ export class Receiver {
       this.dropped++
       return
     }
-    const own = !this.config.receiveOwn && s.hex === this.hex
-    if (first === s.next && s.inView && view <= this.viewId && this.phase === 'open' && !this.awaitingState && s.held.size === 0 && s.early.size === 0 && !own) {
+    if (this.skips(s)) return this.ownAsSent(s, last, view, order, ASSEMBLED, data, first)
+    if (this.goesNow(s, first, view)) {
       s.next = last + 1
       this.emit(s, last, order, ASSEMBLED, data, first)
-      return
-    }
-    if (own) {
-      // As onMessage: our own (total, safe, sync, ORDER records) as they went out.
-      if (!this.view || view !== this.viewId) this.dropped++
-      else if (order !== ORDER_RECORD) this.emit(s, last, order, ASSEMBLED, data, first)
-      else if (!(this.view.coordinator === this.config.id && this.holdBack.onRecord(data))) this.dropped++
       return
     }
     for (let seq = first; seq < last; seq++) this.accept(s, { seq, view, order, frag: PIECE, data: SKIPPED })
@@ -204,7 +210,7 @@ export class Receiver {
       this.dropped += last - first + 1
       return
     }
-    if (first === s.next && s.inView && view <= this.viewId && this.phase === 'open' && !this.awaitingState && s.held.size === 0 && s.early.size === 0 && s.waiting.length === 0) {
+    if (this.goesNow(s, first, view) && s.waiting.length === 0) {
       s.next = last + 1
       return
     }

@@ -33,8 +33,13 @@ export interface RecordShell {
   takeMessage(handle: number): Uint8Array | null
 }
 
+/** Where the bytes of assembled records are: a core (an Engine, a ManualCore). */
+export interface MessageSource {
+  takeMessage(handle: number): Uint8Array | null
+}
+
 /** A shell with no 'slow' policy and nothing that stops the reading, around a core that puts messages together (the simulator's). */
-export function plainShell(core: { takeMessage(handle: number): Uint8Array | null } | null): RecordShell {
+export function plainShell(core: MessageSource | null): RecordShell {
   return { onSlow: () => {}, stopped: () => false, takeMessage: (handle) => core?.takeMessage(handle) ?? null }
 }
 
@@ -126,7 +131,7 @@ export function readRecords(bytes: Uint8Array, view: DataView, at: number, end: 
 }
 
 /** Every record of `bytes` as plain objects (tests, and anyone who wants them all at once); `core`: where assembled messages are taken. */
-export function decodeRecords(bytes: Uint8Array, core: { takeMessage(handle: number): Uint8Array | null } | null = null): DecodedRecord[] {
+export function decodeRecords(bytes: Uint8Array, core: MessageSource | null = null): DecodedRecord[] {
   const out: DecodedRecord[] = []
   readRecords(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.length, {
     onMessage: (peer, seq, view, order, frag, data, start, end) => out.push({ type: 'message', peer, seq, view, order, frag, data: data.subarray(start, end) }),
@@ -136,7 +141,7 @@ export function decodeRecords(bytes: Uint8Array, core: { takeMessage(handle: num
     onControl: (sender, data) => out.push({ type: 'control', sender, data }),
     onSkipped: (peer, view, first, last) => out.push({ type: 'skipped', peer, view, first, last }),
     onAssembled: (peer, first, last, view, order, data) => out.push({ type: 'assembled', peer, first, last, view, order, data }),
-  }, { onSlow: (id, lag) => out.push({ type: 'slow', id, lag }), stopped: () => false, takeMessage: (handle) => core?.takeMessage(handle) ?? null })
+  }, { ...plainShell(core), onSlow: (id, lag) => out.push({ type: 'slow', id, lag }) })
   return out
 }
 

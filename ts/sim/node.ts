@@ -41,6 +41,8 @@ export class SimNode {
   private timerAt = Infinity
   private generation = 0
   private sendCounter = 0
+  /** How the member's records are read: no 'slow' policy, no iterators; assembled messages from this incarnation's core. */
+  private readonly shell = plainShell({ takeMessage: (handle) => this.core.takeMessage(handle) })
   state = 0 // the replicated counter of the state-transfer check
   blocks!: SimBlocks // the building blocks' state machines, this incarnation's
 
@@ -355,7 +357,7 @@ export class SimNode {
         // What waited through a stall first, take by take, in the order it came;
         // each take's records in the order the core wrote them (as Group reads its ring).
         for (const out of this.held.length === 0 ? [taken] : [...this.held.splice(0), taken]) {
-          readRecords(out.records, new DataView(out.records.buffer, out.records.byteOffset, out.records.byteLength), 0, out.records.length, this.member, plainShell(this.core)) // (no 'slow' policy, no iterators)
+          readRecords(out.records, new DataView(out.records.buffer, out.records.byteOffset, out.records.byteLength), 0, out.records.length, this.member, this.shell)
         }
         m.settle()
         if (!this.alive) {

@@ -30,7 +30,7 @@ export interface OutgoingPort {
   send(message: Uint8Array, head?: Uint8Array): boolean
   /** Resolves at the next 'drain' (rejects once the group is closed). */
   drained(): Promise<void>
-  /** The largest DATA payload that fits one record. */
+  /** The largest DATA payload: a chunk (room.ts: 1 MiB, at most maxMessageSize, at least one record). */
   readonly maxChunk: number
 }
 
@@ -157,7 +157,8 @@ export class Transfer extends EventEmitter implements PromiseLike<TransferResult
           if (this.settled) return
           if (fill === 0 && block.length - at >= max) {
             // A whole chunk in the block: its bytes go into the stream as
-            // they are, behind the header (no copy into `message` first).
+            // they are, behind the header (no copy into `message` first:
+            // the outbox writes the header with its first fragment).
             const piece = block.subarray(at, at + max)
             at += max
             await sent(piece, this.port.send(piece, head))
