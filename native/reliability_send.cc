@@ -205,7 +205,10 @@ void Core::SendStatus(uint64_t nowNs) {
     // stream is not one we deliver, and an ack would tell it we hold what we
     // skipped (a member forgotten and heard again restarts at its newest seq).
     if (!peer || !peer->active || peer->excluded) continue;
-    const uint64_t ack = peer->win.next - 1;
+    // Our own stream, when it does not come back to us: we hold all we sent
+    // (as AdvanceStreamStable counts it). Acked as 0, the others would keep
+    // it for relaying to us until their rings overflowed.
+    const uint64_t ack = peer->index == selfIndex_ && !config_.receiveOwn ? highestSent_ : peer->win.next - 1;
     if (!full && ack == peer->ackSent) continue;
     peer->ackSent = ack;
     St64(a, peer->id);

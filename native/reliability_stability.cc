@@ -54,8 +54,9 @@ void Core::OnStatus(Peer* peer, const StatusView& s, uint64_t nowNs) {
 // same pass, what we keep of that stream to relay goes once every member we
 // know holds it: not only the view's, but those being left out or not yet
 // in the view (they ask us for what the sender freed: OnNak, Fetch) and the
-// sender itself (its own datagrams come back to it like anyone's). A member
-// that has not acked the stream (or never does: receiveOwn off) keeps all.
+// sender itself (its own datagrams come back to it like anyone's; one whose
+// own do not acks all it sent: SendStatus). A member that has not acked the
+// stream keeps all.
 void Core::AdvanceStreamStable(Peer* sender) {
   // Ours: what we hold of it (of our own stream, all we sent, if our own
   // messages do not come back to us).
