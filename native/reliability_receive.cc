@@ -169,12 +169,17 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
   if (w.held) DrainHeld(peer);
   acksSinceStatus_ += count;
   ackedBytesSinceStatus_ += n;
-  if ((acksSinceStatus_ >= kEagerStatusAcks || ackedBytesSinceStatus_ >= config_.windowBytes / kEagerStatusWindowShare) &&
-      nowNs >= lastStatusNs_ + kEagerStatusGapNs && nowNs < nextStatusNs_) {
+  if (acksSinceStatus_ >= kEagerStatusAcks || ackedBytesSinceStatus_ >= config_.windowBytes / kEagerStatusWindowShare) {
     // Acks are piling up (many messages, or a good part of a window of
-    // bytes): tell the senders early so their windows open before they fill.
-    nextStatusNs_ = nowNs;
-    ScheduleAt(nowNs);
+    // bytes): tell the senders early so their windows open before they
+    // fill; at most one early STATUS per kEagerStatusGapNs, and one held
+    // back by that gap goes when it ends, not at the next statusInterval
+    // (the sender may have stopped for our acks: no datagram would ask again).
+    const uint64_t at = std::max(nowNs, lastStatusNs_ + kEagerStatusGapNs);
+    if (at < nextStatusNs_) {
+      nextStatusNs_ = at;
+      ScheduleAt(at);
+    }
   }
   if (safeDelivered_) {
     // A safe message waits until every member is known to hold it: our ack

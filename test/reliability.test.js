@@ -260,6 +260,24 @@ test('reliability – a receiver that took in a quarter of a window of bytes ack
     assert.is(a.stableSeq, count, `${size} B: B acked all ${count} within 3 ms of a 100 ms STATUS interval`)
     assert.is(a.logBytes, 0, `${size} B: A's log is free`)
   }
+  {
+    // A second quarter within the gap between early STATUSes (1 ms), then
+    // nothing: its STATUS goes when the gap ends (A may be waiting for it:
+    // no datagram would come to ask again), not at the next interval.
+    const net = new Net(2, { windowBytes: 64 * 1024, statusIntervalNs: 100 * MS })
+    net.introduce()
+    net.run(5 * MS, 0.5 * MS)
+    net.send(0, 200, { size: 100 })
+    net.deliver()
+    net.run(net.now + 0.2 * MS, 0.1 * MS)
+    assert.is(net.cores[0].counters().stableSeq, 200, 'the first quarter: acked at once')
+    net.send(0, 200, { size: 100 })
+    net.deliver()
+    net.run(net.now + 0.2 * MS, 0.1 * MS)
+    assert.is(net.cores[0].counters().stableSeq, 200, 'the second: not within the gap')
+    net.run(net.now + 2 * MS, 0.1 * MS)
+    assert.is(net.cores[0].counters().stableSeq, 400, 'the second: acked when the gap ended')
+  }
   // Fewer bytes than that wait for the interval.
   const net = new Net(2, { windowBytes: 64 * 1024, statusIntervalNs: 100 * MS })
   net.introduce()
