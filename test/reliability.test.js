@@ -247,45 +247,36 @@ test("reliability – datagrams kept for relaying go once every member holds the
 })
 
 test('reliability – a receiver that took in a quarter of a window of bytes acks early, not at the next STATUS interval', () => {
+  // A STATUS every 100 ms; 64 KiB window: a quarter is 16 KiB (~160 messages of 100 B, ~17 of 900 B, one a datagram).
+  const twoMembers = () => {
+    const net = new Net(2, { windowBytes: 64 * 1024, statusIntervalNs: 100 * MS })
+    net.introduce()
+    net.run(5 * MS, 0.5 * MS)
+    return net
+  }
+  // Sends, delivers, runs for `ms`; what A now knows B holds.
+  const sendAndRun = (net, count, size, ms) => {
+    net.send(0, count, { size })
+    net.deliver()
+    net.run(net.now + ms * MS, 0.1 * MS)
+    return net.cores[0].counters().stableSeq
+  }
   for (const size of [100, 900]) {
-    // A STATUS every 100 ms; 64 KiB window: a quarter is 16 KiB (~160 messages of 100 B, ~17 of 900 B, one a datagram).
-    const net = new Net(2, { windowBytes: 64 * 1024, statusIntervalNs: 100 * MS })
-    net.introduce()
-    net.run(5 * MS, 0.5 * MS)
+    const net = twoMembers()
     const count = size === 100 ? 200 : 20
-    assert.is(net.send(0, count, { size }), count)
-    net.deliver()
-    net.run(net.now + 3 * MS, 0.5 * MS)
-    const a = net.cores[0].counters()
-    assert.is(a.stableSeq, count, `${size} B: B acked all ${count} within 3 ms of a 100 ms STATUS interval`)
-    assert.is(a.logBytes, 0, `${size} B: A's log is free`)
+    assert.is(sendAndRun(net, count, size, 3), count, `${size} B: B acked all ${count} within 3 ms of a 100 ms STATUS interval`)
+    assert.is(net.cores[0].counters().logBytes, 0, `${size} B: A's log is free`)
   }
-  {
-    // A second quarter within the gap between early STATUSes (1 ms), then
-    // nothing: its STATUS goes when the gap ends (A may be waiting for it:
-    // no datagram would come to ask again), not at the next interval.
-    const net = new Net(2, { windowBytes: 64 * 1024, statusIntervalNs: 100 * MS })
-    net.introduce()
-    net.run(5 * MS, 0.5 * MS)
-    net.send(0, 200, { size: 100 })
-    net.deliver()
-    net.run(net.now + 0.2 * MS, 0.1 * MS)
-    assert.is(net.cores[0].counters().stableSeq, 200, 'the first quarter: acked at once')
-    net.send(0, 200, { size: 100 })
-    net.deliver()
-    net.run(net.now + 0.2 * MS, 0.1 * MS)
-    assert.is(net.cores[0].counters().stableSeq, 200, 'the second: not within the gap')
-    net.run(net.now + 2 * MS, 0.1 * MS)
-    assert.is(net.cores[0].counters().stableSeq, 400, 'the second: acked when the gap ended')
-  }
+  // A second quarter within the gap between early STATUSes (1 ms), then
+  // nothing: its STATUS goes when the gap ends (A may be waiting for it: no
+  // datagram would come to ask again), not at the next interval.
+  const net = twoMembers()
+  assert.is(sendAndRun(net, 200, 100, 0.2), 200, 'the first quarter: acked at once')
+  assert.is(sendAndRun(net, 200, 100, 0.2), 200, 'the second: not within the gap')
+  net.run(net.now + 2 * MS, 0.1 * MS)
+  assert.is(net.cores[0].counters().stableSeq, 400, 'the second: acked when the gap ended')
   // Fewer bytes than that wait for the interval.
-  const net = new Net(2, { windowBytes: 64 * 1024, statusIntervalNs: 100 * MS })
-  net.introduce()
-  net.run(5 * MS, 0.5 * MS)
-  net.send(0, 20, { size: 100 })
-  net.deliver()
-  net.run(net.now + 3 * MS, 0.5 * MS)
-  assert.is(net.cores[0].counters().stableSeq, 0, 'a little data: acked at the next interval')
+  assert.is(sendAndRun(twoMembers(), 20, 100, 3), 0, 'a little data: acked at the next interval')
 })
 
 test('reliability – alone in a group, our own acks free the log', () => {
