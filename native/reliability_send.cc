@@ -14,13 +14,16 @@ namespace troupe {
 
 Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data, size_t n, uint64_t nowNs) {
   if (n > MaxPayload()) return SubmitStatus::kTooBig;
+  // The window counts messages too: no more in flight than a receiver's
+  // window has slots for (past them it would drop them: overrun).
+  if (nextSeq_ - stable_ > config_.receiveSlots) { Count(k_windowFull); windowHit_ = roundLimited_ = true; return SubmitStatus::kWindowFull; }
   const size_t need = kMsgHeaderBytes + n;
   if (openCount_ > 0 && (openLength_ + need > config_.datagramSize || openCount_ == 0xffff)) FlushData(nowNs);
   if (openCount_ == 0) {
     size_t at;
-    if (!LogRoom(&at)) { Count(k_windowFull); windowHit_ = true; return SubmitStatus::kWindowFull; }
+    if (!LogRoom(&at)) { Count(k_windowFull); windowHit_ = roundLimited_ = true; return SubmitStatus::kWindowFull; }
     const size_t index = (logHead_ + logCount_) % logSlots_;
-    log_[index] = LogEntry{nextSeq_, 0, uint32_t(kDataHeaderBytes), 0, uint32_t(at)};
+    log_[index] = LogEntry{nextSeq_, 0, uint32_t(kDataHeaderBytes), 0, 0, uint32_t(at)};
     logCount_++;
     openLength_ = kDataHeaderBytes;
   }
@@ -60,8 +63,77 @@ void Core::FollowMessageSize(uint8_t frag, size_t n) {
     if (messageBytes_ > largestMessage_) largestMessage_ = messageBytes_;
     else if (frag == kFrag_last) largestMessage_ -= largestMessage_ / 8;
   }
-  const size_t base = logCapacity_ / kWindowGrowth;
-  window_ = std::clamp(largestMessage_ * kMessagesInFlight, base, logCapacity_);
+  sizeWindow_ = largestMessage_ * kMessagesInFlight;
+  SetWindow();
+}
+
+void Core::SetWindow() {
+  window_ = std::clamp(std::max(sizeWindow_, pathWindow_), baseWindow_, logCapacity_);
+  Gauge(k_window, window_);
+}
+
+// Called with each ack of our stream. At the end of a round (every member
+// acked what was sent when it began) in which the window was full, what they
+// took in that round counts for the window being measured; after
+// kProbeRounds of them, the next window to try, or the verdict on the one
+// tried (reliability.h, kProbeStep).
+void Core::FollowAcks(uint64_t nowNs) {
+  if (freedBytes_ == 0) return;
+  const uint64_t rtt = nowNs - std::min(nowNs, newestFreedSentNs_);
+  if (minRttNs_ == 0 || rtt < minRttNs_) Gauge(k_ackRoundTripNs, minRttNs_ = rtt);
+  roundBytes_ += freedBytes_;
+  freedBytes_ = 0;
+  if (stable_ < roundEndSeq_) return;
+  // Over the longer of the round's acks and its sends: acks that come
+  // bunched (a STATUS frees much at once) would make it look faster.
+  const uint64_t elapsed = std::max(nowNs - roundStartNs_, newestFreedSentNs_ - std::min(newestFreedSentNs_, roundStartSentNs_));
+  const bool counts = roundStartNs_ != 0 && roundLimited_ && elapsed > 0;
+  Taken& taken = taken_[size_t(phase_)];
+  if (counts) { taken.bytes += roundBytes_; taken.ns += elapsed; taken.rounds++; }
+  roundStartNs_ = nowNs;
+  roundStartSentNs_ = newestFreedSentNs_;
+  roundEndSeq_ = highestSent_ + 1;
+  roundBytes_ = 0;
+  roundLimited_ = false;
+  if (taken.rounds < (phase_ == Phase::kHold ? holdRounds_ : kProbeRounds)) return;
+  switch (phase_) {
+    case Phase::kHold: {
+      Gauge(k_deliveryRate, uint64_t(taken.Rate()));
+      const size_t up = std::min(logCapacity_, size_t(double(pathWindow_) * kProbeStep));
+      const size_t down = std::max(baseWindow_, size_t(double(pathWindow_) / kProbeStep));
+      // Larger only where the round trip may hold the rate (kBdpGain), and
+      // past what the size of messages asks for already.
+      const double bdp = taken.Rate() * double(minRttNs_) * 1e-9;
+      const bool canUp = up > pathWindow_ && up > sizeWindow_ && kBdpGain * bdp > double(pathWindow_);
+      const bool canDown = down < pathWindow_;
+      heldWindow_ = pathWindow_;
+      if (canUp && (probeUp_ || !canDown)) triedWindow_ = up;
+      else if (canDown) triedWindow_ = down;
+      else { taken = Taken{}; return; }
+      pathWindow_ = triedWindow_;
+      phase_ = Phase::kTry;
+      break;
+    }
+    case Phase::kTry:
+      pathWindow_ = heldWindow_;
+      phase_ = Phase::kCheck;
+      break;
+    case Phase::kCheck: {
+      const double held = (taken_[size_t(Phase::kHold)].Rate() + taken.Rate()) / 2;
+      const double ratio = taken_[size_t(Phase::kTry)].Rate() / std::max(held, 1.0);
+      const bool up = triedWindow_ > heldWindow_;
+      const bool keep = up ? ratio >= kProbeGain : ratio >= kProbeKeep;
+      if (keep) pathWindow_ = triedWindow_;
+      // A way that paid is tried again; one that did not, the other way
+      // next, and tries that fail come less often.
+      probeUp_ = up == keep;
+      holdRounds_ = keep ? kProbeRounds : std::min(holdRounds_ * 2, kProbeRounds * kProbeBackoff);
+      phase_ = Phase::kHold;
+      break;
+    }
+  }
+  taken_[size_t(phase_)] = Taken{};
+  SetWindow();
 }
 
 // Where the next datagram may go in the log: a whole datagramSize free
@@ -95,6 +167,7 @@ void Core::FlushData(uint64_t nowNs) {
   St16(dg + 34, 0);
   St32(dg + 36, 0);
   e.lastXmitNs = 0;
+  e.sentNs = nowNs;
   openCount_ = 0;
   openLength_ = 0;
   highestSent_ = e.firstSeq + e.count - 1;
@@ -126,6 +199,8 @@ void Core::AdvanceStable() {
   while (freed < closed) {
     LogEntry& e = log_[logHead_];
     if (e.firstSeq + e.count - 1 > stable_) break;
+    freedBytes_ += e.length;
+    newestFreedSentNs_ = e.sentNs;
     logBytes_ -= e.length;
     logHead_ = (logHead_ + 1) % logSlots_;
     logCount_--;

@@ -44,6 +44,7 @@ void Core::OnStatus(Peer* peer, const StatusView& s, uint64_t nowNs) {
     if (sender == config_.self) {
       if (ack > peer->ackForUs) peer->ackForUs = ack;
       AdvanceStable();
+      FollowAcks(nowNs);
     }
     AdvanceStreamStable(p);
   }

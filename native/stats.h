@@ -57,7 +57,10 @@ namespace troupe {
   X(rejectNotForClient, "datagrams a client dropped: not CONTROL (a client takes part in no stream)") \
   X(xmitLimited, "retransmissions skipped: the asking member's budget was spent") \
   X(assemblyBytes, "bytes of messages larger than a datagram being put together now (gauge)") \
-  X(assemblyDropped, "messages larger than a datagram dropped: a fragment out of its run, or past maxMessageSize")
+  X(assemblyDropped, "messages larger than a datagram dropped: a fragment out of its run, or past maxMessageSize") \
+  X(window, "our flow-control window now, bytes (gauge; it follows message sizes and the measured path)") \
+  X(ackRoundTripNs, "shortest round trip of our acks lately: a datagram sent until every member holds it (gauge)") \
+  X(deliveryRate, "bytes/s at which every member took our stream, the most of the last rounds (gauge)")
 
 enum Counter : uint32_t {
 #define TROUPE_COUNTER_ENUM(name, doc) k_##name,

@@ -367,4 +367,54 @@ test('reliability – a receiver that first hears a sender mid-stream joins at i
   assert.is(net.cores[1].counters().unrecoverable, 0)
 })
 
+
+test('reliability – the window grows where the round trip holds the rate back (a larger one took in more), not where the link does', () => {
+  const W = 64 * 1024
+  // A keeps its window full for `ms` (900 B messages: one a datagram); what B delivered meanwhile.
+  const fill = (net, ms) => {
+    const before = net.delivered[1].length
+    const end = net.now + ms * MS
+    while (net.now < end) {
+      net.send(0, 100, { size: 900 })
+      net.run(net.now + 0.5 * MS, 0.5 * MS)
+    }
+    return net.delivered[1].length - before
+  }
+  // 5 ms each way: a window of W moves at most W a 10 ms round trip (~70 messages).
+  const far = new Net(2, { windowBytes: W }, 0, { latencyNs: 5 * MS })
+  far.run(30 * MS, 0.5 * MS)
+  fill(far, 5000)
+  const a = far.cores[0].counters()
+  assert.ok(a.ackRoundTripNs >= 10 * MS, `the shortest ack round trip is the path's: ${a.ackRoundTripNs} ns`)
+  assert.ok(a.window >= 3 * W, `the window grew toward its bound (${4 * W}): ${a.window}`)
+  const perSecond = fill(far, 1000)
+  const staticBound = (W / 944) * 100 // datagrams of 944 B a window, 100 round trips a second
+  assert.ok(perSecond > 2 * staticBound, `${perSecond} messages in a second, where a window of W moves at most ${Math.round(staticBound)}`)
+  assert.is(far.seqs(1, far.peerOf(1, 0)).length, far.delivered[1].length, 'every message in order, once')
+
+  // A 2 MB/s link, 0.1 ms each way: the link sets the rate; W is already far more than it needs.
+  const slow = new Net(2, { windowBytes: W }, 0, { latencyNs: 0.1 * MS, bytesPerSec: 2e6 })
+  slow.run(30 * MS, 0.5 * MS)
+  fill(slow, 3000)
+  const s = slow.cores[0].counters()
+  assert.is(s.window, W, 'the window stays as configured')
+  assert.ok(s.logPeakBytes <= W, `nothing past it was ever in flight: ${s.logPeakBytes}`)
+  assert.ok(s.deliveryRate > 1.5e6 && s.deliveryRate <= 2.2e6, `the rate measured is the link's: ${s.deliveryRate} B/s`)
+})
+
+test('reliability – the window counts messages too: no more in flight than a receiver has slots for', () => {
+  // 4 B messages: ~123 a 1 KiB datagram, ~7,800 in the 64 KiB window; 1,024 slots.
+  const net = new Net(2, { receiveSlots: 1024 })
+  net.introduce()
+  let sent = net.send(0, 3000, { size: 4 })
+  assert.is(sent, 1024, 'as many as the receiver has slots for')
+  for (let round = 0; round < 200 && sent < 3000; round++) {
+    sent += net.send(0, 3000 - sent, { size: 4 })
+    net.run(net.now + 1 * MS, 0.5 * MS)
+  }
+  net.run(net.now + 20 * MS, 0.5 * MS)
+  assert.equal(net.seqs(1, net.peerOf(1, 0)), range(1, 3000), 'all of them, in order')
+  assert.is(net.cores[1].counters().overrun, 0, 'none past its slots')
+})
+
 test.run()

@@ -42,10 +42,17 @@ export function takeAll(core) {
 }
 
 export class Net {
-  constructor(n, options = {}, now = 0) {
+  /**
+   * `path`: a network that is not instant. Each member sends through its own
+   * link of `bytesPerSec` (0: no limit; datagrams queue behind one another)
+   * and a datagram arrives `latencyNs` after it left the link.
+   */
+  constructor(n, options = {}, now = 0, path = { latencyNs: 0, bytesPerSec: 0 }) {
     this.now = now
+    this.path = path
+    this.linkFree = new Array(n).fill(now) // when each member's link is free again
     this.cores = []
-    this.queue = [] // { from, to (index), data, type }
+    this.queue = [] // { from, to (index), data, type, at (arrival time) }
     this.delivered = []
     this.skipped = []
     this.peerEvents = []
@@ -69,17 +76,27 @@ export class Net {
       for (const c of out.controls) this.controls[from].push(c)
       for (const s of out.sent) {
         const type = s.data[3]
-        if (s.to === null) this.cores.forEach((_, to) => this.queue.push({ from, to, data: s.data, type }))
-        else this.queue.push({ from, to: s.to.ip - 1, data: s.data, type })
+        const at = this.arrival(from, s.data.length)
+        if (s.to === null) this.cores.forEach((_, to) => this.queue.push({ from, to, data: s.data, type, at }))
+        else this.queue.push({ from, to: s.to.ip - 1, data: s.data, type, at })
       }
     })
   }
 
-  /** Delivers queued packets; `filter(packet)` returns false to lose one. Returns the packets handled. */
+  /** When a datagram of `bytes` that `from` sends now arrives (this.path). */
+  arrival(from, bytes) {
+    const { latencyNs = 0, bytesPerSec = 0 } = this.path
+    if (!latencyNs && !bytesPerSec) return this.now
+    const leaves = Math.max(this.now, this.linkFree[from]) + (bytesPerSec ? (bytes * 1e9) / bytesPerSec : 0)
+    this.linkFree[from] = leaves
+    return leaves + latencyNs
+  }
+
+  /** Delivers queued packets that have arrived; `filter(packet)` returns false to lose one. Returns the packets handled. */
   deliver(filter = () => true) {
     this.collect()
-    const batch = this.queue
-    this.queue = []
+    const batch = this.queue.filter((p) => p.at <= this.now)
+    this.queue = this.queue.filter((p) => p.at > this.now)
     for (const p of batch) if (this.cores[p.to] && filter(p)) this.cores[p.to].input(p.data, p.from + 1, p.from + 1, this.now)
     this.collect()
     return batch
