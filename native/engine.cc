@@ -362,6 +362,9 @@ bool Engine::RoomFor(size_t bound) {
 void Engine::DrainOutbound(uint64_t now) {
   RingRecord r;
   bool consumed = false;
+  // Datagrams of the log queued by reference go out before a Submit may
+  // reuse log memory that stability freed since (Sink::SendLasting).
+  transport_->Flush();
   while (outbound_.Peek(&r)) {
     if (paused_ && !core_->InMessage()) break;
     const auto status = core_->Submit(uint8_t(r.flags & 0xf), uint8_t(r.flags >> 4), r.payload, r.size, now);

@@ -137,6 +137,7 @@ class Engine final : public Sink {
 
   // Sink
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override;
+  void SendLasting(const uint8_t* p, size_t n, const Endpoint* to) override;
   bool Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n) override;
   void PeerUp(uint32_t peer, uint64_t id, const char* name, size_t nameLen) override;
   void PeerDown(uint32_t peer, uint64_t id, PeerDownReason why) override;

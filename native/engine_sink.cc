@@ -9,6 +9,8 @@
 namespace troupe {
 
 void Engine::Send(const uint8_t* p, size_t n, const Endpoint* to) { transport_->Send(p, n, to); }
+// (DrainOutbound flushes the transport before it submits: the log's bytes are still there.)
+void Engine::SendLasting(const uint8_t* p, size_t n, const Endpoint* to) { transport_->SendLasting(p, n, to); }
 
 bool Engine::FlushControl() {
   while (!control_.empty()) {

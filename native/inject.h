@@ -34,6 +34,7 @@ class FaultInjector final : public Transport {
   std::array<int, kSockets> sockets() const override { return inner_->sockets(); }
   Endpoint local() const override { return inner_->local(); }
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override { inner_->Send(p, n, to); }
+  void SendLasting(const uint8_t* p, size_t n, const Endpoint* to) override { inner_->SendLasting(p, n, to); }
   void Flush() override { inner_->Flush(); }
   void Learn(const Endpoint& member) override { inner_->Learn(member); }
   void Forget(const Endpoint& member) override { inner_->Forget(member); }

@@ -46,6 +46,10 @@ class Sink {
   virtual ~Sink() = default;
   // `to` == nullptr: multicast to the group. The bytes are only valid during the call.
   virtual void Send(const uint8_t* p, size_t n, const Endpoint* to) = 0;
+  // The same for a datagram of the retransmit log: its bytes stay as they
+  // are until the core is next asked to Submit (the only call that reuses
+  // the log's memory), so they need not be copied before then.
+  virtual void SendLasting(const uint8_t* p, size_t n, const Endpoint* to) { Send(p, n, to); }
   // Returns false when there is no room; the core keeps the message and
   // tries again on Pump().
   // `view` is the view the sender stamped on the datagram (0 before views are agreed).

@@ -176,7 +176,7 @@ void Core::FlushData(uint64_t nowNs) {
   if (logBytes_ > counters_[k_logPeakBytes]) Gauge(k_logPeakBytes, logBytes_);
   Gauge(k_highestSent, highestSent_);
   Count(k_messagesSent, e.count);
-  sink_->Send(dg, e.length, nullptr);
+  sink_->SendLasting(dg, e.length, nullptr);
 }
 
 // Frees log entries that every member holds.
@@ -229,7 +229,7 @@ void Core::Retransmit(Peer* asker, uint64_t first, uint64_t last, uint64_t nowNs
     uint8_t* dg = LogData(e);
     St16(dg + 34, kDataRetransmit);
     Count(k_retransmits);
-    sink_->Send(dg, e.length, &asker->endpoint);
+    sink_->SendLasting(dg, e.length, &asker->endpoint);
   }
 }
 

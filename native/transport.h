@@ -82,6 +82,10 @@ class Transport {
   // Queues one datagram, for the group (to == nullptr) or for one member.
   // The bytes are copied (sealed in a closed group); a full batch goes out.
   virtual void Send(const uint8_t* p, size_t n, const Endpoint* to) = 0;
+  // The same, for bytes that stay as they are until the next Flush() (the
+  // retransmit log's): an open group's transport sends them from where they
+  // are, without a copy.
+  virtual void SendLasting(const uint8_t* p, size_t n, const Endpoint* to) { Send(p, n, to); }
   // Hands what is queued to the kernel.
   virtual void Flush() = 0;
 

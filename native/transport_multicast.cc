@@ -50,15 +50,15 @@ int MulticastTransport::OpenSender(const TransportConfig& c, std::string* what) 
   return 0;
 }
 
-void MulticastTransport::Send(const uint8_t* p, size_t n, const Endpoint* to) {
-  if (to) return Queue(p, n, *to);
-  Queue(p, n, group_);
+void MulticastTransport::SendTo(const uint8_t* p, size_t n, const Endpoint* to, bool lasting) {
+  if (to) return Queue(p, n, *to, lasting);
+  Queue(p, n, group_, lasting);
   if (!auto_) return;
   // (Each copy sealed on its own: a datagram's seal counter is used once.)
-  for (const Endpoint& e : unicast_) Queue(p, n, e);
+  for (const Endpoint& e : unicast_) Queue(p, n, e, lasting);
   if (n > 3 && p[3] == kStatus) {
     for (const Endpoint& e : known_) {
-      if (std::find(unicast_.begin(), unicast_.end(), e) == unicast_.end()) Queue(p, n, e);
+      if (std::find(unicast_.begin(), unicast_.end(), e) == unicast_.end()) Queue(p, n, e, lasting);
     }
   }
 }

@@ -17,13 +17,10 @@ std::unique_ptr<Transport> MakeTransport(const TransportConfig& c, Sealer* seale
 }
 
 UdpTransport::UdpTransport(Sealer* sealer, uint64_t* counters, size_t maxDatagram)
-    : sealer_(sealer), counters_(counters) {
+    : sealer_(sealer), counters_(counters), slotBytes_(maxDatagram) {
   sendMem_.resize(maxDatagram * kBatch);
   recvMem_.resize(kMaxDatagram * kBatch);
-  for (int i = 0; i < kBatch; i++) {
-    sendIov_[i] = iovec{sendMem_.data() + i * maxDatagram, 0};
-    recvIov_[i] = iovec{recvMem_.data() + i * kMaxDatagram, kMaxDatagram};
-  }
+  for (int i = 0; i < kBatch; i++) recvIov_[i] = iovec{recvMem_.data() + i * kMaxDatagram, kMaxDatagram};
 }
 
 void UdpTransport::Close() {
@@ -67,26 +64,30 @@ int UdpTransport::OpenUnicast(const TransportConfig& c, uint16_t port, std::stri
 
 // ---------------------------------------------------------------- sending
 
-void UdpTransport::Queue(const uint8_t* p, size_t n, const Endpoint& to) {
-  if (!sealer_) return QueueAsIs(p, n, to);
-  n = sealer_->Seal(p, n, NextSlot());
+void UdpTransport::Queue(const uint8_t* p, size_t n, const Endpoint& to, bool lasting) {
+  if (!sealer_) return QueueAsIs(p, n, to, lasting);
+  uint8_t* slot = NextSlot();
+  n = sealer_->Seal(p, n, slot);
   if (n == 0) { counters_[k_sendErrors]++; return; }
-  Commit(n, to);
+  Commit(slot, n, to);
 }
 
-void UdpTransport::QueueAsIs(const uint8_t* p, size_t n, const Endpoint& to) {
-  std::memcpy(NextSlot(), p, n);
-  Commit(n, to);
+void UdpTransport::QueueAsIs(const uint8_t* p, size_t n, const Endpoint& to, bool lasting) {
+  uint8_t* slot = NextSlot();
+  if (lasting) return Commit(p, n, to);
+  std::memcpy(slot, p, n);
+  Commit(slot, n, to);
 }
 
+// The next datagram's slot (a full batch goes out first).
 uint8_t* UdpTransport::NextSlot() {
   if (sendCount_ == kBatch) Flush();
-  return static_cast<uint8_t*>(sendIov_[sendCount_].iov_base);
+  return sendMem_.data() + size_t(sendCount_) * slotBytes_;
 }
 
-void UdpTransport::Commit(size_t n, const Endpoint& to) {
+void UdpTransport::Commit(const uint8_t* p, size_t n, const Endpoint& to) {
   const int i = sendCount_++;
-  sendIov_[i].iov_len = n;
+  sendIov_[i] = iovec{const_cast<uint8_t*>(p), n};
   sockaddr_in& a = sendTo_[i];
   a = sockaddr_in{};
   a.sin_family = AF_INET;

@@ -38,9 +38,10 @@ class UdpTransport : public Transport {
   int Fail(const char* step, std::string* what);
   static void SizeBuffer(int fd, int forced, int plain, int bytes);
   // Queue one datagram for sendmmsg: sealed here in a closed group, or
-  // copied as it is (already sealed, or the group is open).
-  void Queue(const uint8_t* p, size_t n, const Endpoint& to);
-  void QueueAsIs(const uint8_t* p, size_t n, const Endpoint& to);
+  // copied as it is (already sealed, or the group is open); `lasting`
+  // bytes of an open group are sent from where they are (SendLasting).
+  void Queue(const uint8_t* p, size_t n, const Endpoint& to, bool lasting = false);
+  void QueueAsIs(const uint8_t* p, size_t n, const Endpoint& to, bool lasting = false);
 
   Sealer* const sealer_;      // the engine's; null unless the group is closed
   uint64_t* const counters_;  // the engine's
@@ -50,10 +51,11 @@ class UdpTransport : public Transport {
 
  private:
   uint8_t* NextSlot();
-  void Commit(size_t n, const Endpoint& to);
+  void Commit(const uint8_t* p, size_t n, const Endpoint& to);
 
-  // Send batch: each datagram copied (or sealed) into its slot.
+  // Send batch: each datagram copied (or sealed) into its slot, or where it lies (lasting).
   std::vector<uint8_t> sendMem_;
+  size_t slotBytes_;
   mmsghdr sendMsgs_[kBatch];
   iovec sendIov_[kBatch];
   sockaddr_in sendTo_[kBatch];
@@ -70,13 +72,15 @@ class MulticastTransport final : public UdpTransport {
  public:
   using UdpTransport::UdpTransport;
   int Open(const TransportConfig& c, std::string* what) override;
-  void Send(const uint8_t* p, size_t n, const Endpoint* to) override;
+  void Send(const uint8_t* p, size_t n, const Endpoint* to) override { SendTo(p, n, to, false); }
+  void SendLasting(const uint8_t* p, size_t n, const Endpoint* to) override { SendTo(p, n, to, true); }
   // transport 'auto' (TransportConfig::autoFallback): the members we know, for STATUS probes.
   void Learn(const Endpoint& member) override;
   void Forget(const Endpoint& member) override;
   void SetUnicast(const Endpoint& member, bool on) override;
 
  private:
+  void SendTo(const uint8_t* p, size_t n, const Endpoint* to, bool lasting);
   int OpenSender(const TransportConfig& c, std::string* what);
   Endpoint group_;
   bool auto_ = false;
@@ -106,11 +110,13 @@ class UnicastTransport final : public UdpTransport {
  public:
   UnicastTransport(Sealer* sealer, uint64_t* counters, size_t maxDatagram);
   int Open(const TransportConfig& c, std::string* what) override;
-  void Send(const uint8_t* p, size_t n, const Endpoint* to) override;
+  void Send(const uint8_t* p, size_t n, const Endpoint* to) override { SendTo(p, n, to, false); }
+  void SendLasting(const uint8_t* p, size_t n, const Endpoint* to) override { SendTo(p, n, to, true); }
   void Learn(const Endpoint& member) override { fanout_.Learn(member); }
   void Forget(const Endpoint& member) override { fanout_.Forget(member); }
 
  private:
+  void SendTo(const uint8_t* p, size_t n, const Endpoint* to, bool lasting);
   Fanout fanout_;
   std::vector<uint8_t> sealed_;  // a datagram for the group, sealed once for every member
 };

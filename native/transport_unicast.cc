@@ -20,15 +20,17 @@ int UnicastTransport::Open(const TransportConfig& c, std::string* what) {
   return 0;
 }
 
-void UnicastTransport::Send(const uint8_t* p, size_t n, const Endpoint* to) {
-  if (to) return Queue(p, n, *to);
-  // The same datagram to every member: sealed once (one counter), then copied.
+void UnicastTransport::SendTo(const uint8_t* p, size_t n, const Endpoint* to, bool lasting) {
+  if (to) return Queue(p, n, *to, lasting);
+  // The same datagram to every member: sealed once (one counter), then
+  // copied; an open group's lasting bytes are sent from where they are.
   if (sealer_) {
     n = sealer_->Seal(p, n, sealed_.data());
     if (n == 0) { counters_[k_sendErrors]++; return; }
     p = sealed_.data();
+    lasting = false;
   }
-  for (const Endpoint& e : fanout_.targets()) QueueAsIs(p, n, e);
+  for (const Endpoint& e : fanout_.targets()) QueueAsIs(p, n, e, lasting);
 }
 
 void Fanout::Configure(const std::vector<Endpoint>& peers, const Endpoint& self, bool receiveOwn) {
