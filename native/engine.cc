@@ -250,7 +250,7 @@ void Engine::Run() {
   epoll_event events[4];
   while (running_.load(std::memory_order_acquire)) {
     uint64_t now = MonotonicNs();
-    const uint64_t deadline = core_->NextDeadline();
+    const uint64_t deadline = std::min(core_->NextDeadline(), transport_->NextDueNs());
     const uint64_t wait = deadline > now ? std::min(deadline - now, kMaxIdleWaitNs) : 0;
     // Round up so that we never spin just short of a deadline.
     const int n = epoll_wait(epoll_, events, 4, int((wait + 999'999) / 1'000'000));
@@ -317,13 +317,15 @@ void Engine::ReceiveFrom(int fd, uint64_t now) {
   }
 }
 
-// Datagrams the transport held back (tests: reordered) go in after the rest
-// of their batch.
+// Datagrams the transport held back (tests: reordered, or delayed and now
+// due) go in after the rest of their batch; a few batches of them at most.
 void Engine::ReceiveHeld(uint64_t now) {
-  if (BatchPending()) return;
-  transport_->TakeHeld(&received_);
-  pendingNext_ = 0;
-  ProcessPending(now);
+  for (int round = 0; round < 8 && !BatchPending(); round++) {
+    transport_->TakeHeld(now, &received_);
+    pendingNext_ = 0;
+    if (received_.count == 0) return;
+    ProcessPending(now);
+  }
 }
 
 // Hands the datagrams of the current batch to the core while the inbound ring

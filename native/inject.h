@@ -5,8 +5,10 @@
 // has no branch of its own for faults. Installed only when a test asks.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -18,12 +20,16 @@ namespace troupe {
 struct InjectConfig {
   double loss = 0, duplicate = 0, reorder = 0;
   uint64_t seed = 1;
-  bool enabled() const { return loss > 0 || duplicate > 0 || reorder > 0; }
+  // Every datagram received is held this long first (a path with a round
+  // trip: 2 × this); in order, up to kMaxDelayedBytes, past which it is lost.
+  uint64_t delayNs = 0;
+  bool enabled() const { return loss > 0 || duplicate > 0 || reorder > 0 || delayNs > 0; }
 };
 
 class FaultInjector final : public Transport {
  public:
   static constexpr size_t kMaxHeld = 64;  // datagrams held back at once; past it none is
+  static constexpr size_t kMaxDelayedBytes = 64 << 20;  // delayed at once; past it lost (counted)
 
   // `counters`: the engine's (k_injected*).
   FaultInjector(std::unique_ptr<Transport> inner, const InjectConfig& config, uint64_t* counters)
@@ -40,8 +46,11 @@ class FaultInjector final : public Transport {
   void Forget(const Endpoint& member) override { inner_->Forget(member); }
 
   int Receive(int socket, uint64_t nowNs, Batch* out) override;
-  // What we held back; the transport we wrap holds nothing.
-  void TakeHeld(Batch* out) override;
+  // What we held back (reordered, and delayed ones now due); the transport
+  // we wrap holds nothing.
+  void TakeHeld(uint64_t nowNs, Batch* out) override;
+  // (Read by the engine's thread before it takes its lock: an atomic copy.)
+  uint64_t NextDueNs() const override { return nextDue_.load(std::memory_order_relaxed); }
 
  private:
   double Random() {
@@ -57,6 +66,15 @@ class FaultInjector final : public Transport {
   // Copies of the datagrams held back, and of those taken last (the engine
   // may still be handing them to the core).
   std::vector<std::pair<std::vector<uint8_t>, Endpoint>> held_, taken_;
+  struct Delayed {
+    uint64_t due;
+    std::vector<uint8_t> bytes;
+    Endpoint from;
+  };
+  std::deque<Delayed> delayed_;  // oldest first
+  size_t delayedBytes_ = 0;
+  std::atomic<uint64_t> nextDue_{UINT64_MAX};
+  void NoteDue() { nextDue_.store(delayed_.empty() ? UINT64_MAX : delayed_.front().due, std::memory_order_relaxed); }
 };
 
 }  // namespace troupe

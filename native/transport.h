@@ -94,9 +94,11 @@ class Transport {
   // (what does not open is dropped, counted; the fault injector drops and
   // duplicates). The bytes stay valid until the next Receive or TakeHeld.
   virtual int Receive(int socket, uint64_t nowNs, Batch* out) = 0;
-  // Datagrams an earlier Receive held back (the fault injector reorders so),
-  // taken once the sockets have been read: they arrive late.
-  virtual void TakeHeld(Batch* out) { out->count = 0; }
+  // Datagrams an earlier Receive held back (the fault injector reorders and
+  // delays so), taken once the sockets have been read: they arrive late.
+  virtual void TakeHeld(uint64_t nowNs, Batch* out) { out->count = 0; }
+  // When a datagram held back is due (the engine wakes for it); max: none.
+  virtual uint64_t NextDueNs() const { return UINT64_MAX; }
 
   // A member heard from, or one that left or was forgotten: the unicast
   // fan-out sends to it, or stops.

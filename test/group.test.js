@@ -17,6 +17,7 @@ test('options – a wrong option name or value is a TypeError/RangeError that na
   await throwsWith(() => Group.join(g, { suspectTimeout: -1 }), RangeError, /option suspectTimeout/)
   await throwsWith(() => Group.join(g, { inject: { los: 0.1 } }), TypeError, /Unknown option 'inject\.los' .*did you mean 'inject\.loss'/, 'ERR_TROUPE_UNKNOWN_OPTION')
   await throwsWith(() => Group.join(g, { inject: { loss: 2 } }), RangeError, /inject\.loss/)
+  await throwsWith(() => Group.join(g, { inject: { delay: -1 } }), RangeError, /inject\.delay/)
   await throwsWith(() => Group.join(g, { window: 1000 }), RangeError, /option window/)
   await throwsWith(() => Group.join(g, { partitions: 'split' }), RangeError, /option partitions must be one of 'primary', 'merge', got 'split'/, 'ERR_INVALID_ARG_VALUE')
   await throwsWith(() => Group.join(g, { getState: () => new Uint8Array(0) }), TypeError, /getState and setState go together/)
@@ -28,6 +29,32 @@ test('options – a wrong option name or value is a TypeError/RangeError that na
   await throwsWith(() => Group.join(g, 'x'), TypeError, /the options of Group\.join\(\) must be an object, got type string/, 'ERR_INVALID_ARG_TYPE')
   await throwsWith(() => Group.join('', {}), RangeError, /group name/)
   await throwsWith(() => Group.join(42), TypeError, /group name must be a string/)
+})
+
+test('inject.delay – every datagram a member receives is held that long first, in order (a path with a round trip)', async () => {
+  const name = uniqueGroup('delay')
+  const a = await Group.join(name, { name: 'a' })
+  const b = await Group.join(name, { name: 'b', inject: { delay: 30 } })
+  try {
+    await until(() => a.view.members.length === 2 && b.view.members.length === 2, { what: 'both in both views' })
+    const got = []
+    b.on('message', (m) => {
+      if (m.sender === a.me) got.push([new DataView(m.data.buffer, m.data.byteOffset).getUint32(0, true), performance.now() - new DataView(m.data.buffer, m.data.byteOffset).getFloat64(4, true)])
+    })
+    for (let i = 0; i < 20; i++) {
+      const data = new Uint8Array(12)
+      new DataView(data.buffer).setUint32(0, i, true)
+      new DataView(data.buffer).setFloat64(4, performance.now(), true)
+      a.send(data)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await until(() => got.length === 20, { what: 'all 20 at b' })
+    assert.equal(got.map((x) => x[0]), Array.from({ length: 20 }, (_, i) => i), 'in order')
+    const fastest = Math.min(...got.map((x) => x[1]))
+    assert.ok(fastest >= 29, `none sooner than the delay: the fastest took ${fastest.toFixed(1)} ms`)
+  } finally {
+    await Promise.all([a.leave(), b.leave()])
+  }
 })
 
 test('group – two members see each other, deliver each other\'s messages in FIFO order, and leave', async () => {

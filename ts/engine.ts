@@ -41,6 +41,7 @@ export interface EngineOptions extends CoreOptions {
   injectLoss?: number
   injectDuplicate?: number
   injectReorder?: number
+  injectDelayMs?: number
   injectSeed?: number
   /** After a receive, keep reading the sockets on the JS thread until nothing came for this long (0: off). */
   busyPollNs?: number

@@ -272,7 +272,7 @@ export function openEngine(group: string, options: ResolvedOptions, key: Uint8Ar
       ...(key ? { key } : {}),
       ...(options.transport !== 'udp-multicast' ? { peers: options.peers.flatMap((p) => [networkOrder(ipv4ToInt(p.address)), p.port]) } : {}),
       ...(options.transport === 'auto' ? { autoFallback: true } : {}),
-      ...(inject ? { injectLoss: inject.loss, injectDuplicate: inject.duplicate, injectReorder: inject.reorder, injectSeed: inject.seed } : {}),
+      ...(inject ? { injectLoss: inject.loss, injectDuplicate: inject.duplicate, injectReorder: inject.reorder, injectSeed: inject.seed, injectDelayMs: inject.delay } : {}),
     },
     onWake,
   )

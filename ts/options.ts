@@ -17,6 +17,8 @@ export interface InjectOptions {
   reorder?: number
   /** Seed of the injector's generator (runs with the same seed drop the same way). */
   seed?: number
+  /** Milliseconds every received datagram is held before it is processed (in order): a path with a round trip of twice this. */
+  delay?: number
 }
 
 export interface JoinOptions {
@@ -130,7 +132,7 @@ const SPECS: Readonly<Record<keyof JoinOptions, Spec>> = {
   receiveBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, default: 8 * MiB, doc: 'Kernel receive buffer asked for each socket (forced when root).' },
   sendBuffer: { kind: 'integer', unit: 'bytes', min: 0, max: 1024 * MiB, default: 4 * MiB, doc: 'Kernel send buffer.' },
   busyPoll: { kind: 'number', unit: 'µs', min: 0, max: 10_000, default: 0, doc: 'For latency-critical groups: after receiving, the JS thread keeps reading the sockets until nothing has come for this long, instead of going back to sleep (a wake-up costs 15-20 µs on a VM). Costs CPU while traffic flows; the event loop gets control back at least every millisecond. 0 is off; the sequencer (the view\'s coordinator) polls 50 µs anyway while it places total or safe messages, since every one of them waits for its hop.' },
-  inject: { kind: 'object', defaultIs: 'off', doc: 'Test tool: seeded loss / duplication / reordering of received datagrams ({ loss, duplicate, reorder, seed }); never use it in production.' },
+  inject: { kind: 'object', defaultIs: 'off', doc: 'Test tool: seeded loss / duplication / reordering of received datagrams, and a delay of every one ({ loss, duplicate, reorder, seed, delay (ms) }: a path with a round trip); never use it in production.' },
   transport: { kind: 'string', values: ['udp-multicast', 'udp-unicast', 'auto'], doc: "'udp-multicast': IP multicast on address:port. 'udp-unicast': for networks without multicast; each member listens on interface:port and sends what is for the group to every address in peers (and to members it has heard from), with the same guarantees. 'auto': multicast, and unicast to each member that says it does not hear our multicast (within fallbackTimeout): a mixed network keeps every guarantee; its STATUS also goes by unicast to every member it knows of (peers, if given, and any member heard), so that one whose multicast is lost is still heard." },
   fallbackTimeout: { kind: 'number', unit: 'ms', min: 50, max: 600_000, default: 1000, doc: "transport 'auto': a member heard by unicast whose multicast has not reached us for this long is asked to send to us by unicast too (and asked to stop once its multicast has come again for as long)." },
   peers: { kind: 'entries', doc: "udp-unicast (and 'auto', where they are the addresses also sent STATUS by unicast): where members are, each entry 'ip:port', 'dns:name:port' (the name's A records, looked up again every resolveInterval: a Kubernetes headless service), 'srv:name' (its SRV records: names and ports) or 'file:path' (a file of such entries, one a line, read again every resolveInterval); or a function returning such entries (called every resolveInterval). This member's own address may be among them. Members tell each other the addresses they know (gossip), so a newcomer that finds one live member finds all of them." },
@@ -171,7 +173,7 @@ function given<T>(o: Record<string, unknown>, name: keyof JoinOptions): T {
   return (o[name] ?? spec.default ?? spec.values?.[0]) as T
 }
 
-const INJECT_KEYS = ['loss', 'duplicate', 'reorder', 'seed'] as const
+const INJECT_KEYS = ['loss', 'duplicate', 'reorder', 'seed', 'delay'] as const
 const JOIN_KEYS = Object.keys(JOIN_OPTIONS)
 
 /** The known word nearest to a misspelled one (case, a prefix, or one or two edits away), if any. */
@@ -402,7 +404,9 @@ export function resolveJoinOptions(group: string, options: unknown): ResolvedOpt
     }
     const seed = i.seed ?? 1
     check('inject.seed', { kind: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, doc: '' }, seed)
-    inject = { loss: probability('loss'), duplicate: probability('duplicate'), reorder: probability('reorder'), seed: seed as number }
+    const delay = i.delay ?? 0
+    check('inject.delay', { kind: 'number', unit: 'ms', min: 0, max: 10_000, doc: '' }, delay)
+    inject = { loss: probability('loss'), duplicate: probability('duplicate'), reorder: probability('reorder'), seed: seed as number, delay: delay as number }
   }
 
   return {

@@ -53,13 +53,14 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     EngineConfig c;
     if (!ReadCoreConfig(o, &c.core) || !ReadMaxMessage(o, &c.maxMessageBytes)) return;
     double groupIp = 0, port = 0, iface = 0, ttl = 1, rcvbuf = c.transport.receiveBuffer, sndbuf = c.transport.sendBuffer;
-    double outBytes = c.outboundBytes, inBytes = c.inboundBytes, loss = 0, dup = 0, reorder = 0, injectSeed = 1;
+    double outBytes = c.outboundBytes, inBytes = c.inboundBytes, loss = 0, dup = 0, reorder = 0, injectSeed = 1, injectDelayMs = 0;
     if (!ReadNumber(o, "groupIp", 0, 4294967295.0, &groupIp) || !ReadNumber(o, "port", 1, 65535, &port) ||
         !ReadNumber(o, "interfaceIp", 0, 4294967295.0, &iface) || !ReadNumber(o, "ttl", 0, 255, &ttl) ||
         !ReadNumber(o, "receiveBuffer", 0, 1 << 30, &rcvbuf) || !ReadNumber(o, "sendBuffer", 0, 1 << 30, &sndbuf) ||
         !ReadNumber(o, "outboundBytes", 4096, 1 << 30, &outBytes) || !ReadNumber(o, "inboundBytes", 4096, 1 << 30, &inBytes) ||
         !ReadNumber(o, "injectLoss", 0, 1, &loss) || !ReadNumber(o, "injectDuplicate", 0, 1, &dup) ||
-        !ReadNumber(o, "injectReorder", 0, 1, &reorder) || !ReadNumber(o, "injectSeed", 0, 9007199254740991.0, &injectSeed)) return;
+        !ReadNumber(o, "injectReorder", 0, 1, &reorder) || !ReadNumber(o, "injectSeed", 0, 9007199254740991.0, &injectSeed) ||
+        !ReadNumber(o, "injectDelayMs", 0, 10'000, &injectDelayMs)) return;
     if (!IsPowerOfTwo(outBytes) || !IsPowerOfTwo(inBytes)) {
       ThrowError(env, "RangeError", "ring sizes must be powers of two", "ERR_OUT_OF_RANGE");
       return;
@@ -102,7 +103,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     c.transport.sendBuffer = int(sndbuf);
     c.outboundBytes = uint32_t(outBytes);
     c.inboundBytes = uint32_t(inBytes);
-    c.inject = InjectConfig{loss, dup, reorder, uint64_t(injectSeed)};
+    c.inject = InjectConfig{loss, dup, reorder, uint64_t(injectSeed), uint64_t(injectDelayMs * 1e6)};
     Napi::Value key = o.Get("key");
     if (!key.IsUndefined()) {
       if (!key.IsTypedArray() || key.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||

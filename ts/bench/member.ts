@@ -46,11 +46,12 @@ export async function runMember(args: MemberArgs): Promise<void> {
   const receiveOwn = !(isSender && loneSenderSkipsOwn(config))
   const isReceiver = !isSender || receiveOwn
 
-  const inject = config.loss || config.duplicate || config.reorder
+  const inject = config.loss || config.duplicate || config.reorder || config.delay
     ? {
         ...(config.loss ? { loss: config.loss } : {}),
         ...(config.duplicate ? { duplicate: config.duplicate } : {}),
         ...(config.reorder ? { reorder: config.reorder } : {}),
+        ...(config.delay ? { delay: config.delay } : {}),
         ...(args.seed !== undefined ? { seed: args.seed } : {}),
       }
     : undefined

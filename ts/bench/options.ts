@@ -26,6 +26,8 @@ export interface BenchConfig {
   loss: number | undefined
   duplicate: number | undefined
   reorder: number | undefined
+  /** Test tool: ms every received datagram is held (a path with a round trip of twice this). */
+  delay: number | undefined
   seed: number | undefined
   joinTimeout: number
   drainTimeout: number
@@ -94,6 +96,7 @@ export const BENCH_OPTIONS: readonly OptionSpec[] = [
   { name: 'loss', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a member drops a datagram it receives' },
   { name: 'duplicate', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is delivered twice' },
   { name: 'reorder', kind: 'number', min: 0, max: 1, maxExclusive: true, help: 'test tool: probability that a received datagram is held back' },
+  { name: 'delay', kind: 'number', min: 0, max: 10_000, unit: 'ms', help: 'test tool: every member holds each datagram it receives this long first: a path with a round trip of twice this (the window follows it)' },
   { name: 'transport', kind: 'enum', default: 'udp-multicast', values: ['udp-multicast', 'udp-unicast'], help: "'udp-unicast': no multicast, member i listens on the group's port + i and sends to every member" },
   { name: 'consume', kind: 'enum', default: 'handler', values: ['handler', 'iterator', 'batch'], help: "how receivers take messages: a 'message' handler; 'iterator': for await over group.messages() (backpressure at its high-water mark); 'batch': a 'batch' listener reading each message in place (no Message objects)" },
   { name: 'key', kind: 'key', help: "closed group: 'random' (a new key for this run) or 64 hex digits; every datagram is sealed (AES-256-GCM)" },

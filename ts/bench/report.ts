@@ -100,7 +100,8 @@ export function formatTable(r: BenchResult): string {
       `${c.size} B messages, ${c.order}, ${c.seconds} s, group ${c.group}` +
       (c.key ? ', closed (AES-256-GCM)' : '') +
       (c.consume === 'iterator' ? ', receivers iterate (for await)' : c.consume === 'batch' ? ", receivers take 'batch' events" : '') +
-      (c.loss || c.duplicate || c.reorder ? `, injected loss ${c.loss ?? 0} dup ${c.duplicate ?? 0} reorder ${c.reorder ?? 0} seed ${c.seed}` : ''),
+      (c.loss || c.duplicate || c.reorder ? `, injected loss ${c.loss ?? 0} dup ${c.duplicate ?? 0} reorder ${c.reorder ?? 0} seed ${c.seed}` : '') +
+      (c.delay ? `, every datagram delayed ${c.delay} ms (round trip ${2 * c.delay} ms)` : ''),
   )
   out.push('')
   if (r.rates.length > 0) out.push(formatRates(r.rates))
