@@ -106,7 +106,9 @@ struct CoreConfig {
   // Bytes of received DATA datagrams kept per sender, so that this member
   // can give them to a member that misses them when the sender cannot (the
   // flush, after a crash), at first; up to kWindowGrowth times as many while
-  // members are that far apart (KeptRing). 0: none kept.
+  // members are that far apart (KeptRing); all senders' together at most
+  // kKeptShares × this (past it the stream being kept gives up its oldest,
+  // then the largest other: counted, keptDropped). 0: none kept.
   uint64_t retainBytes = 0;
   uint64_t seed = 1;
   // A client of the group (open groups, ts/clients/): it takes part in no
@@ -147,6 +149,10 @@ constexpr uint64_t kHeartbeatsPerSuspect = 8;
 // flight. What receivers keep of each sender for relaying grows alike
 // (KeptRing).
 constexpr size_t kWindowGrowth = 4;
+// What a member keeps for relaying, all senders together: this many
+// retainBytes (64 MiB at the default window: four senders far apart at
+// their largest, or sixteen at their first size).
+constexpr size_t kKeptShares = 16;
 constexpr size_t kMessagesInFlight = 64;
 
 // The window also follows the rate at which every member takes our stream,

@@ -78,7 +78,22 @@ void Core::AdvanceStreamStable(Peer* sender) {
 }
 
 void Core::Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count) {
-  counters_[k_retainedBytes] += p->kept.Add(config_.retainBytes, config_.retainBytes * kWindowGrowth, first, count, dg, n);
+  // All senders' together stay within kKeptShares × retainBytes: past it
+  // this stream gives up its oldest first, then the stream keeping most.
+  const uint64_t bound = config_.retainBytes * kKeptShares;
+  while (counters_[k_retainedBytes] + n > bound) {
+    size_t dropped = p->kept.DropOldest();
+    if (!dropped) {
+      Peer* most = nullptr;
+      for (auto& q : peers_) if (q && q->active && (!most || q->kept.bytes() > most->kept.bytes())) most = q.get();
+      if (!most || !(dropped = most->kept.DropOldest())) break;
+    }
+    counters_[k_retainedBytes] -= dropped;
+    Count(k_keptDropped, dropped);
+  }
+  const int64_t change = p->kept.Add(config_.retainBytes, config_.retainBytes * kWindowGrowth, first, count, dg, n);
+  counters_[k_retainedBytes] += change;
+  if (change < int64_t(n)) Count(k_keptDropped, n - change);  // (the ring at its largest)
 }
 
 // Another member misses seqs of `target` and asks us: send what we kept,

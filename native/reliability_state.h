@@ -121,6 +121,13 @@ class KeptRing {
     if (entries_.empty()) tail_ = end_ = 0;
     return dropped;
   }
+  // Drops the oldest datagram kept (0: none); returns its bytes.
+  size_t DropOldest() {
+    if (entries_.empty()) return 0;
+    const size_t n = Drop();
+    if (entries_.empty()) tail_ = end_ = 0;
+    return n;
+  }
   const uint8_t* Data(const Entry& e) const { return mem_.get() + e.offset; }
   const std::deque<Entry>& entries() const { return entries_; }
   size_t bytes() const { return bytes_; }

@@ -417,4 +417,19 @@ test('reliability – the window counts messages too: no more in flight than a r
   assert.is(net.cores[1].counters().overrun, 0, 'none past its slots')
 })
 
+test('reliability – what a member keeps for relaying, all senders together, stays within 16 × retainBytes (the oldest go, counted)', () => {
+  const retainBytes = 4 * 1024 // a ring grows to 16 KiB; all together at most 64 KiB
+  const net = new Net(8, { retainBytes })
+  net.introduce()
+  // Senders 0-5, ~56 KB each; member 7 holds nothing and says nothing: nobody may let any go.
+  const toSeven = (p) => p.to !== 7 && p.from !== 7
+  for (let s = 0; s < 6; s++) net.send(s, 60, { size: 900 })
+  net.run(net.now + 20 * MS, 1 * MS, toSeven)
+  const b = net.cores[6].counters()
+  assert.ok(b.retainedBytes <= 16 * retainBytes, `within the bound: ${b.retainedBytes}`)
+  assert.ok(b.retainedBytes > 12 * retainBytes, `and near it (six rings of up to 16 KiB would hold ~96 KiB): ${b.retainedBytes}`)
+  assert.ok(b.keptDropped > 6 * 56_000 - 16 * retainBytes - 1024, `what went is counted: ${b.keptDropped} B`)
+  for (let s = 0; s < 6; s++) assert.equal(net.seqs(6, net.peerOf(6, s)), range(1, 60), `every message of sender ${s} delivered all the same`)
+})
+
 test.run()
