@@ -80,7 +80,10 @@ void Core::SetWindow() {
 void Core::FollowAcks(uint64_t nowNs) {
   if (freedBytes_ == 0) return;
   const uint64_t rtt = nowNs - std::min(nowNs, newestFreedSentNs_);
-  if (minRttNs_ == 0 || rtt < minRttNs_) Gauge(k_ackRoundTripNs, minRttNs_ = rtt);
+  if (minRttNs_ == 0 || rtt < minRttNs_) {
+    minRttNs_ = rtt;
+    Gauge(k_ackRoundTripNs, rtt);
+  }
   roundBytes_ += freedBytes_;
   freedBytes_ = 0;
   if (stable_ < roundEndSeq_) return;
@@ -90,7 +93,9 @@ void Core::FollowAcks(uint64_t nowNs) {
   const bool counts = roundStartNs_ != 0 && roundLimited_ && elapsed > 0;
   Taken& taken = taken_[size_t(phase_)];
   if (counts) { taken.bytes += roundBytes_; taken.ns += elapsed; taken.rounds++; }
-  roundStartNs_ = nowNs;
+  // The next round starts now, or, with nothing in flight, at the next send
+  // (FlushData): a pause would count as a slow round.
+  roundStartNs_ = stable_ >= highestSent_ ? 0 : nowNs;
   roundStartSentNs_ = newestFreedSentNs_;
   roundEndSeq_ = highestSent_ + 1;
   roundBytes_ = 0;
@@ -168,6 +173,7 @@ void Core::FlushData(uint64_t nowNs) {
   St32(dg + 36, 0);
   e.lastXmitNs = 0;
   e.sentNs = nowNs;
+  if (roundStartNs_ == 0) roundStartNs_ = roundStartSentNs_ = nowNs;  // (a round of acks begins: FollowAcks)
   openCount_ = 0;
   openLength_ = 0;
   highestSent_ = e.firstSeq + e.count - 1;
@@ -227,6 +233,8 @@ void Core::Retransmit(Peer* asker, uint64_t first, uint64_t last, uint64_t nowNs
     if (!SpendXmit(asker, e.length, nowNs)) return;
     e.lastXmitNs = nowNs;
     uint8_t* dg = LogData(e);
+    // (A first send of it still queued by reference goes out flagged too:
+    // receivers do not act on the flag.)
     St16(dg + 34, kDataRetransmit);
     Count(k_retransmits);
     sink_->SendLasting(dg, e.length, &asker->endpoint);
