@@ -162,7 +162,8 @@ constexpr size_t kMessagesInFlight = 64;
 // path). After some rounds at the held window (kProbeRounds, more after
 // tries that failed: up to kProbeBackoff times as many), kProbeRounds at a
 // window kProbeStep larger (or smaller), then kProbeRounds at the held one
-// again; the larger stays if the members took kProbeGain as much in the same
+// again (a stretch at the held window ends after kProbeHoldNs once it has
+// kProbeRounds: a slow path's rounds are long); the larger stays if the members took kProbeGain as much in the same
 // time as at the held one (before and after: a process warming up, a
 // machine getting busier change the rate whatever the window), the smaller
 // if at least kProbeKeep as much. A larger window is tried only where the
@@ -185,6 +186,7 @@ constexpr double kProbeStep = 1.25;
 constexpr double kProbeGain = 1.15;
 constexpr double kProbeKeep = 0.93;
 constexpr size_t kProbeBackoff = 16;
+constexpr uint64_t kProbeHoldNs = 1'000'000'000;  // ... or at most this long
 constexpr double kBdpGain = 2;
 
 // Retransmissions a member's NAKs may ask of us: this many windows

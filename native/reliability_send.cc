@@ -100,7 +100,10 @@ void Core::FollowAcks(uint64_t nowNs) {
   roundEndSeq_ = highestSent_ + 1;
   roundBytes_ = 0;
   roundLimited_ = false;
-  if (taken.rounds < (phase_ == Phase::kHold ? holdRounds_ : kProbeRounds)) return;
+  // (A held window's stretch ends after holdRounds_, or kProbeHoldNs of
+  // rounds once it has kProbeRounds: rounds of a slow path are long.)
+  const bool held = phase_ == Phase::kHold && (taken.rounds >= holdRounds_ || taken.ns >= kProbeHoldNs);
+  if (taken.rounds < kProbeRounds || (phase_ == Phase::kHold && !held)) return;
   switch (phase_) {
     case Phase::kHold: {
       Gauge(k_deliveryRate, uint64_t(taken.Rate()));

@@ -391,6 +391,11 @@ test('reliability – the window grows where the round trip holds the rate back 
   const staticBound = (W / 944) * 100 // datagrams of 944 B a window, 100 round trips a second
   assert.ok(perSecond > 2 * staticBound, `${perSecond} messages in a second, where a window of W moves at most ${Math.round(staticBound)}`)
   assert.is(far.seqs(1, far.peerOf(1, 0)).length, far.delivered[1].length, 'every message in order, once')
+  // The path turns into a 2 MB/s link: smaller windows take in as much, and
+  // the tries walk it back to W (125 ms rounds: a try every few seconds).
+  far.path = { latencyNs: 0.1 * MS, bytesPerSec: 2e6 }
+  fill(far, 30_000)
+  assert.is(far.cores[0].counters().window, W, 'back to the window as configured')
 
   // A 2 MB/s link, 0.1 ms each way: the link sets the rate; W is already far more than it needs.
   const slow = new Net(2, { windowBytes: W }, 0, { latencyNs: 0.1 * MS, bytesPerSec: 2e6 })
