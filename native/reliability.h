@@ -276,6 +276,7 @@ class Core {
   void NoteHighest(Window& w, uint64_t highest, uint64_t nowNs);
   void SendNaks(Peer* p, uint64_t nowNs);
   void SendStatus(uint64_t nowNs);
+  void NoteAcks(uint64_t messages, uint64_t bytes, uint64_t nowNs);
   uint64_t StatusIntervalNs() const;
   void AdvanceStable();
   void FollowAcks(uint64_t nowNs);

@@ -167,20 +167,7 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
   if (fresh && config_.retainBytes) Retain(peer, dg, n, first, count);
   NoteHighest(w, first + count - 1, nowNs);
   if (w.held) DrainHeld(peer);
-  acksSinceStatus_ += count;
-  ackedBytesSinceStatus_ += n;
-  if (acksSinceStatus_ >= kEagerStatusAcks || ackedBytesSinceStatus_ >= config_.windowBytes / kEagerStatusWindowShare) {
-    // Acks are piling up (many messages, or a good part of a window of
-    // bytes): tell the senders early so their windows open before they
-    // fill; at most one early STATUS per kEagerStatusGapNs, and one held
-    // back by that gap goes when it ends, not at the next statusInterval
-    // (the sender may have stopped for our acks: no datagram would ask again).
-    const uint64_t at = std::max(nowNs, lastStatusNs_ + kEagerStatusGapNs);
-    if (at < nextStatusNs_) {
-      nextStatusNs_ = at;
-      ScheduleAt(at);
-    }
-  }
+  NoteAcks(count, n, nowNs);
   if (safeDelivered_) {
     // A safe message waits until every member is known to hold it: our ack
     // goes out soon (at most one early STATUS per kSafeStatusGapNs), not
@@ -191,6 +178,23 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
       nextStatusNs_ = at;
       ScheduleAt(at);
     }
+  }
+}
+
+// Acks piling up (many messages, or a good part of a window of bytes): tell
+// the others early, so that senders' windows open before they fill (and
+// what members keep for relaying goes sooner); at most one early STATUS per
+// kEagerStatusGapNs, and one held back by that gap goes when it ends, not at
+// the next statusInterval (a sender may have stopped for our acks: no
+// datagram would ask again).
+void Core::NoteAcks(uint64_t messages, uint64_t bytes, uint64_t nowNs) {
+  acksSinceStatus_ += messages;
+  ackedBytesSinceStatus_ += bytes;
+  if (acksSinceStatus_ < kEagerStatusAcks && ackedBytesSinceStatus_ < config_.windowBytes / kEagerStatusWindowShare) return;
+  const uint64_t at = std::max(nowNs, lastStatusNs_ + kEagerStatusGapNs);
+  if (at < nextStatusNs_) {
+    nextStatusNs_ = at;
+    ScheduleAt(at);
   }
 }
 

@@ -437,4 +437,17 @@ test('reliability – what a member keeps for relaying, all senders together, st
   for (let s = 0; s < 6; s++) assert.equal(net.seqs(6, net.peerOf(6, s)), range(1, 60), `every message of sender ${s} delivered all the same`)
 })
 
+test("reliability – a sender whose own messages do not come back to it says early that it holds what it sent: the others let go of what they kept for it within milliseconds", () => {
+  // A STATUS every 100 ms; 200 messages of 100 B are more than a quarter of the 64 KiB window.
+  const net = new Net(3, { receiveOwn: false, statusIntervalNs: 100 * MS, retainBytes: 1 << 20 })
+  net.introduce()
+  net.run(5 * MS, 0.5 * MS)
+  net.send(0, 200, { size: 100 })
+  net.deliver()
+  assert.ok(net.cores[1].counters().retainedBytes > 0, 'B keeps A\'s stream at first')
+  net.run(net.now + 3 * MS, 0.1 * MS)
+  assert.is(net.cores[1].counters().retainedBytes, 0, 'and lets it go once A and C said they hold it, long before the 100 ms STATUS')
+  assert.equal(net.seqs(1, net.peerOf(1, 0)), range(1, 200))
+})
+
 test.run()
