@@ -5,6 +5,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Gms } from '../dist/membership/gms.js'
+import { Merges } from '../dist/membership/merges.js'
 
 const A = 'a#000000000000000a', B = 'b#000000000000000b', C = 'c#000000000000000c', D = 'd#000000000000000d', E = 'e#000000000000000e'
 const config = { suspectTimeout: 1000, retry: 20, discovery: 200, partitions: 'primary' }
@@ -198,6 +199,29 @@ test('gms – the coordinator admits the next joiner only after the last one has
   host.t = 200
   gms.tick()
   assert.equal(host.take('prepare')[0]?.c.members, [A, B, C, D, E])
+})
+
+test("merges – a side is merged once none of its members is suspected here, or suspectTimeout after its first announce (a member heard after its coordinator is not left out)", () => {
+  const merges = new Merges({ retry: 20 })
+  const side = { id: 5, founder: C, members: [C, D] }
+  const suspected = new Set([C, D]) // both suspected while apart
+  const now = (t) => t
+  const toMerge = (t) => merges.toMerge(now(t), (m) => m === C && !suspected.has(C), (m) => suspected.has(m), 1000)
+  merges.lead(C, side, 0)
+  assert.equal(toMerge(0), [], 'its coordinator not heard yet')
+  suspected.delete(C) // C heard again after the mend
+  assert.equal(toMerge(10), [], 'D still suspected: not yet')
+  merges.lead(C, side, 100)
+  suspected.delete(D) // D heard too
+  assert.equal(toMerge(110), [side], 'all heard: merged')
+  // A member that stays silent (gone while apart) holds the merge for suspectTimeout at most.
+  const late = new Merges({ retry: 20 })
+  late.lead(C, side, 0)
+  suspected.add(D)
+  const f = (t) => late.toMerge(t, () => true, (m) => suspected.has(m), 1000)
+  for (let t = 100; t < 1000; t += 100) { late.lead(C, side, t); assert.equal(f(t), [], `at ${t} ms: still waiting for D`) }
+  late.lead(C, side, 1000)
+  assert.equal(f(1000), [side], 'after suspectTimeout: merged without waiting for D')
 })
 
 test.run()

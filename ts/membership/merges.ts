@@ -10,7 +10,7 @@ import type { ViewRef, WireView } from './messages.js'
 const FRESH_RETRIES = 10
 
 export class Merges {
-  private readonly sides = new Map<string, { view: WireView; at: number }>() // by their coordinator
+  private readonly sides = new Map<string, { view: WireView; at: number; since: number }>() // by their coordinator (since: first heard, while fresh)
   private readonly absorbed = new Set<string>() // `founder:id` of views merged into our line
 
   constructor(private readonly config: { retry: number }) {}
@@ -22,7 +22,9 @@ export class Merges {
 
   /** `coordinator`'s side announced `view` and we lead the merge with it. */
   lead(coordinator: string, view: WireView, now: number): void {
-    this.sides.set(coordinator, { view, at: now })
+    const known = this.sides.get(coordinator)
+    const since = known && this.fresh(known.at, now) ? known.since : now
+    this.sides.set(coordinator, { view, at: now, since })
   }
 
   /** A view was installed: sides whose coordinator is in it are merged, and so are the views it names. */
@@ -31,10 +33,19 @@ export class Merges {
     for (const r of merged) this.absorbed.add(`${r.founder}:${r.id}`)
   }
 
-  /** The views a flush should merge now: sides still announcing whose coordinator we hear (stale ones are dropped). */
-  toMerge(now: number, hears: (member: string) => boolean): WireView[] {
+  /**
+   * The views a flush should merge now: sides still announcing whose
+   * coordinator we hear (stale ones are dropped), once we no longer suspect
+   * any of their members, or `grace` after their first announce. (Members of
+   * the other side were suspected while apart; a side merged as soon as its
+   * coordinator was heard left out its members not heard yet, and they came
+   * back as new incarnations instead of through the merge.)
+   */
+  toMerge(now: number, hears: (member: string) => boolean, suspected: (member: string) => boolean, grace: number): WireView[] {
     for (const [c, m] of this.sides) if (!this.fresh(m.at, now)) this.sides.delete(c)
-    return [...this.sides.entries()].filter(([c]) => hears(c)).map(([, m]) => m.view)
+    return [...this.sides.entries()]
+      .filter(([c, m]) => hears(c) && (now - m.since >= grace || !m.view.members.some(suspected)))
+      .map(([, m]) => m.view)
   }
 
   /** Is member `m` of our view now in another side's view (it went on apart)? */
