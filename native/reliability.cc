@@ -11,7 +11,7 @@ namespace troupe {
 
 Core::Core(const CoreConfig& config, Sink* sink, uint64_t* counters, uint64_t nowNs)
     : config_(config), sink_(sink), counters_(counters), rng_(config.seed | 1) {
-  window_ = baseWindow_ = sizeWindow_ = pathWindow_ = heldWindow_ = std::max<size_t>(config_.windowBytes, 4 * size_t(config_.datagramSize));
+  window_ = baseWindow_ = sizeWindow_ = pathWindow_ = std::max<size_t>(config_.windowBytes, 4 * size_t(config_.datagramSize));
   logCapacity_ = window_ * kWindowGrowth;
   // As many entries as datagrams of one message of 64 bytes fill the
   // smallest window (a larger one is for large messages: large datagrams).

@@ -149,11 +149,12 @@ constexpr uint64_t kHeartbeatsPerSuspect = 8;
 // flight. What receivers keep of each sender for relaying grows alike
 // (KeptRing).
 constexpr size_t kWindowGrowth = 4;
+constexpr size_t kMessagesInFlight = 64;
+
 // What a member keeps for relaying, all senders together: this many
 // retainBytes (64 MiB at the default window: four senders far apart at
 // their largest, or sixteen at their first size).
 constexpr size_t kKeptShares = 16;
-constexpr size_t kMessagesInFlight = 64;
 
 // The window also follows the rate at which every member takes our stream,
 // measured from our own acks (Core::FollowAcks), by trying. A round lasts
@@ -163,10 +164,10 @@ constexpr size_t kMessagesInFlight = 64;
 // tries that failed: up to kProbeBackoff times as many), kProbeRounds at a
 // window kProbeStep larger (or smaller), then kProbeRounds at the held one
 // again (a stretch at the held window ends after kProbeHoldNs once it has
-// kProbeRounds: a slow path's rounds are long); the larger stays if the members took kProbeGain as much in the same
-// time as at the held one (before and after: a process warming up, a
-// machine getting busier change the rate whatever the window), the smaller
-// if at least kProbeKeep as much. A larger window is tried only where the
+// kProbeRounds: a slow path's rounds are long); the larger stays if the
+// members took kProbeGain as much in the same time as at the held one
+// (before and after: a process warming up, a machine getting busier change
+// the rate whatever the window), the smaller if at least kProbeKeep as much. A larger window is tried only where the
 // round trip may be what holds the rate: kBdpGain × the rate × the shortest
 // ack round trip seen (the bandwidth-delay product) exceeds the window.
 // Within the same bounds: windowBytes .. kWindowGrowth × windowBytes.
@@ -281,6 +282,7 @@ class Core {
   void AdvanceStable();
   void FollowAcks(uint64_t nowNs);
   void SetWindow();
+  SubmitStatus WindowFull();
   void CheckSlow(uint64_t nowNs);
   bool Hand(Peer* p, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n);
   void Retransmit(Peer* asker, uint64_t first, uint64_t last, uint64_t nowNs);

@@ -16,12 +16,12 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
   if (n > MaxPayload()) return SubmitStatus::kTooBig;
   // The window counts messages too: no more in flight than a receiver's
   // window has slots for (past them it would drop them: overrun).
-  if (nextSeq_ - stable_ > config_.receiveSlots) { Count(k_windowFull); windowHit_ = roundLimited_ = true; return SubmitStatus::kWindowFull; }
+  if (nextSeq_ - stable_ > config_.receiveSlots) return WindowFull();
   const size_t need = kMsgHeaderBytes + n;
   if (openCount_ > 0 && (openLength_ + need > config_.datagramSize || openCount_ == 0xffff)) FlushData(nowNs);
   if (openCount_ == 0) {
     size_t at;
-    if (!LogRoom(&at)) { Count(k_windowFull); windowHit_ = roundLimited_ = true; return SubmitStatus::kWindowFull; }
+    if (!LogRoom(&at)) return WindowFull();
     const size_t index = (logHead_ + logCount_) % logSlots_;
     log_[index] = LogEntry{nextSeq_, 0, uint32_t(kDataHeaderBytes), 0, 0, uint32_t(at)};
     logCount_++;
@@ -51,6 +51,14 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
   inMessage_ = frag == kFrag_first || frag == kFrag_middle;
   FollowMessageSize(frag, n);
   return SubmitStatus::kOk;
+}
+
+// A send found the window full: counted, and noted for the slow-receiver
+// check (CheckSlow) and the round being measured (FollowAcks).
+Core::SubmitStatus Core::WindowFull() {
+  Count(k_windowFull);
+  windowHit_ = roundLimited_ = true;
+  return SubmitStatus::kWindowFull;
 }
 
 // The window follows the largest message of several datagrams sent lately

@@ -59,7 +59,7 @@ namespace troupe {
   X(assemblyBytes, "bytes of messages larger than a datagram being put together now (gauge)") \
   X(assemblyDropped, "messages larger than a datagram dropped: a fragment out of its run, or past maxMessageSize") \
   X(window, "our flow-control window now, bytes (gauge; it follows message sizes and the measured path)") \
-  X(ackRoundTripNs, "shortest round trip of our acks lately: a datagram sent until every member holds it (gauge)") \
+  X(ackRoundTripNs, "shortest round trip of our acks seen: a datagram sent until every member holds it (gauge)") \
   X(deliveryRate, "bytes/s at which every member took our stream, the last measured (gauge)") \
   X(keptDropped, "bytes kept for relaying dropped before every member held them (a sender's ring at its largest, or all senders' together at their bound)")
 

@@ -73,7 +73,7 @@ void UdpTransport::Queue(const uint8_t* p, size_t n, const Endpoint& to, bool la
 }
 
 void UdpTransport::QueueAsIs(const uint8_t* p, size_t n, const Endpoint& to, bool lasting) {
-  uint8_t* slot = NextSlot();
+  uint8_t* slot = NextSlot();  // (a full batch goes out first, lasting or not)
   if (lasting) return Commit(p, n, to);
   std::memcpy(slot, p, n);
   Commit(slot, n, to);

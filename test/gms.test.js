@@ -202,11 +202,10 @@ test('gms – the coordinator admits the next joiner only after the last one has
 })
 
 test("merges – a side is merged once none of its members is suspected here, or suspectTimeout after its first announce (a member heard after its coordinator is not left out)", () => {
-  const merges = new Merges({ retry: 20 })
+  const merges = new Merges({ retry: 20, suspectTimeout: 1000 })
   const side = { id: 5, founder: C, members: [C, D] }
   const suspected = new Set([C, D]) // both suspected while apart
-  const now = (t) => t
-  const toMerge = (t) => merges.toMerge(now(t), (m) => m === C && !suspected.has(C), (m) => suspected.has(m), 1000)
+  const toMerge = (t) => merges.toMerge(t, (m) => m === C && !suspected.has(C), (m) => suspected.has(m))
   merges.lead(C, side, 0)
   assert.equal(toMerge(0), [], 'its coordinator not heard yet')
   suspected.delete(C) // C heard again after the mend
@@ -215,10 +214,10 @@ test("merges – a side is merged once none of its members is suspected here, or
   suspected.delete(D) // D heard too
   assert.equal(toMerge(110), [side], 'all heard: merged')
   // A member that stays silent (gone while apart) holds the merge for suspectTimeout at most.
-  const late = new Merges({ retry: 20 })
+  const late = new Merges({ retry: 20, suspectTimeout: 1000 })
   late.lead(C, side, 0)
   suspected.add(D)
-  const f = (t) => late.toMerge(t, () => true, (m) => suspected.has(m), 1000)
+  const f = (t) => late.toMerge(t, () => true, (m) => suspected.has(m))
   for (let t = 100; t < 1000; t += 100) { late.lead(C, side, t); assert.equal(f(t), [], `at ${t} ms: still waiting for D`) }
   late.lead(C, side, 1000)
   assert.equal(f(1000), [side], 'after suspectTimeout: merged without waiting for D')

@@ -168,7 +168,7 @@ export class Changes {
     // A flush left unfinished (ours, restarted, or one whose coordinator is gone) must still end in a view.
     const stalled = f !== null
     // Other sides we lead a merge with ('merge' mode), still announcing, whose coordinator we hear.
-    const merging = this.merges.toMerge(now, (c) => this.host.hears(c), (m) => this.host.suspected(m), this.config.suspectTimeout)
+    const merging = this.merges.toMerge(now, (c) => this.host.hears(c), (m) => this.host.suspected(m))
     const barrier = this.barrierRequests > this.barriersDone
     if (!excluded.length && !joiners.length && !stalled && !merging.length && !barrier) return null
     return { excluded, joiners, merging }

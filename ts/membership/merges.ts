@@ -13,7 +13,7 @@ export class Merges {
   private readonly sides = new Map<string, { view: WireView; at: number; since: number }>() // by their coordinator (since: first heard, while fresh)
   private readonly absorbed = new Set<string>() // `founder:id` of views merged into our line
 
-  constructor(private readonly config: { retry: number }) {}
+  constructor(private readonly config: { retry: number; suspectTimeout: number }) {}
 
   /** A side's view was merged into ours already (a late announce of it). */
   absorbedAlready(v: WireView): boolean {
@@ -36,15 +36,15 @@ export class Merges {
   /**
    * The views a flush should merge now: sides still announcing whose
    * coordinator we hear (stale ones are dropped), once we no longer suspect
-   * any of their members, or `grace` after their first announce. (Members of
+   * any of their members, or suspectTimeout after their first announce. (Members of
    * the other side were suspected while apart; a side merged as soon as its
    * coordinator was heard left out its members not heard yet, and they came
    * back as new incarnations instead of through the merge.)
    */
-  toMerge(now: number, hears: (member: string) => boolean, suspected: (member: string) => boolean, grace: number): WireView[] {
+  toMerge(now: number, hears: (member: string) => boolean, suspected: (member: string) => boolean): WireView[] {
     for (const [c, m] of this.sides) if (!this.fresh(m.at, now)) this.sides.delete(c)
     return [...this.sides.entries()]
-      .filter(([c, m]) => hears(c) && (now - m.since >= grace || !m.view.members.some(suspected)))
+      .filter(([c, m]) => hears(c) && (now - m.since >= this.config.suspectTimeout || !m.view.members.some(suspected)))
       .map(([, m]) => m.view)
   }
 
