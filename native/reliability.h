@@ -31,6 +31,8 @@
 
 namespace troupe {
 
+class KeptChunks;  // reliability_state.h
+
 struct Endpoint {
   uint32_t ip = 0;    // IPv4, network byte order
   uint16_t port = 0;  // network byte order
@@ -106,7 +108,7 @@ struct CoreConfig {
   // Bytes of received DATA datagrams kept per sender, so that this member
   // can give them to a member that misses them when the sender cannot (the
   // flush, after a crash), at first; up to kWindowGrowth times as many while
-  // members are that far apart (KeptRing); all senders' together at most
+  // members are that far apart (KeptStream); all senders' together at most
   // kKeptShares × this (past it the stream being kept gives up its oldest,
   // then the largest other: counted, keptDropped). 0: none kept.
   uint64_t retainBytes = 0;
@@ -147,7 +149,7 @@ constexpr uint64_t kHeartbeatsPerSuspect = 8;
 // (16 KiB: 337 with 2 MiB, 262 with 8; 8,000 B: 371 against 247; 1,000 B
 // likewise): so only messages of several datagrams count, 64 of them in
 // flight. What receivers keep of each sender for relaying grows alike
-// (KeptRing).
+// (KeptStream).
 constexpr size_t kWindowGrowth = 4;
 constexpr size_t kMessagesInFlight = 64;
 
@@ -300,6 +302,7 @@ class Core {
   uint64_t rng_;
 
   std::vector<std::unique_ptr<Peer>> peers_;  // index = peer number given to the sink
+  std::unique_ptr<KeptChunks> keptChunks_;    // what every peer's kept stream writes into
   std::unordered_map<uint64_t, uint32_t> byId_;
   Peer* lastPeer_ = nullptr;                  // cache for runs of datagrams from one sender
   uint32_t selfIndex_ = 0;

@@ -1,6 +1,8 @@
 // The reliability core (reliability.h): what every member holds. Each STATUS
 // updates the acks; the minimum over the view is stable (safe delivery, the
 // log freed); datagrams kept for others are relayed to a member that misses them.
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -71,29 +73,55 @@ void Core::AdvanceStreamStable(Peer* sender) {
     if (p->excluded || p.get() == sender) continue;  // (the sender holds its own stream)
     stable = std::min(stable, acked);
   }
-  counters_[k_retainedBytes] -= sender->kept.DropThrough(relayable);
+  counters_[k_retainedBytes] -= sender->kept.DropThrough(*keptChunks_, relayable);
   if (stable <= sender->streamStable) return;
   sender->streamStable = stable;
   sink_->Stable(sender->index, stable);
 }
 
+KeptChunks::KeptChunks(size_t bytes) {
+  if (!bytes) return;
+  const size_t chunks = std::max(kMinChunks, (bytes + bytes / 4 + kBytes - 1) / kBytes);
+  void* p = mmap(nullptr, chunks * kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return;  // (nothing kept: counted as keptDropped)
+  base_ = static_cast<uint8_t*>(p);
+  length_ = chunks * kBytes;
+  free_.reserve(chunks);
+  for (size_t i = chunks; i-- > 0;) free_.push_back(uint32_t(i));  // chunk 0 on top
+}
+
+KeptChunks::~KeptChunks() {
+  if (base_) munmap(base_, length_);
+}
+
 void Core::Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count) {
-  // All senders' together stay within kKeptShares × retainBytes: past it
-  // this stream gives up its oldest first, then the stream keeping most.
-  const uint64_t bound = config_.retainBytes * kKeptShares;
-  while (counters_[k_retainedBytes] + n > bound) {
-    size_t dropped = p->kept.DropOldest();
-    if (!dropped) {
+  // One stream keeps up to kWindowGrowth × retainBytes (past it its oldest
+  // go), all together kKeptShares × retainBytes and what the chunks hold:
+  // past either, this stream gives up its oldest first, then the stream
+  // keeping most. Every byte let go of before all held it is counted.
+  const uint64_t ceiling = config_.retainBytes * kWindowGrowth, bound = config_.retainBytes * kKeptShares;
+  size_t dropped = 0;
+  bool kept = false;
+  while (n <= ceiling) {
+    if (counters_[k_retainedBytes] + n <= bound) {
+      size_t made = 0;
+      kept = p->kept.Add(*keptChunks_, ceiling, first, count, dg, n, &made);
+      counters_[k_retainedBytes] -= made;
+      dropped += made;
+      if (kept) break;
+    }
+    size_t d = p->kept.DropOldest(*keptChunks_);
+    if (!d) {
       Peer* most = nullptr;
       for (auto& q : peers_) if (q && q->active && (!most || q->kept.bytes() > most->kept.bytes())) most = q.get();
-      if (!most || !(dropped = most->kept.DropOldest())) break;
+      if (!most || !(d = most->kept.DropOldest(*keptChunks_))) break;
     }
-    counters_[k_retainedBytes] -= dropped;
-    Count(k_keptDropped, dropped);
+    counters_[k_retainedBytes] -= d;
+    dropped += d;
   }
-  const int64_t change = p->kept.Add(config_.retainBytes, config_.retainBytes * kWindowGrowth, first, count, dg, n);
-  counters_[k_retainedBytes] += change;
-  if (change < int64_t(n)) Count(k_keptDropped, n - change);  // (the ring at its largest)
+  if (kept) counters_[k_retainedBytes] += n;
+  else dropped += n;
+  if (dropped) Count(k_keptDropped, dropped);
 }
 
 // Another member misses seqs of `target` and asks us: send what we kept,
@@ -102,13 +130,13 @@ void Core::Relay(Peer* asker, const NakView& k, uint64_t nowNs) {
   Peer* p = FindPeer(k.target);
   if (!p) return;
   const Endpoint to = asker->endpoint;
-  for (const KeptRing::Entry& d : p->kept.entries()) {
+  for (const KeptStream::Entry& d : p->kept.entries()) {
     const uint64_t last = d.first + d.count - 1;
     for (uint32_t i = 0; i < k.rangeCount; i++) {
       const uint64_t a = Ld64(k.ranges + i * 16), b = Ld64(k.ranges + i * 16 + 8);
       if (d.first > b || last < a) continue;
       if (!SpendXmit(asker, d.length, nowNs)) return;
-      std::memcpy(scratch_.data(), p->kept.Data(d), d.length);
+      std::memcpy(scratch_.data(), d.data, d.length);
       St16(scratch_.data() + 34, kDataRetransmit | kDataRelayed);
       Count(k_relayed);
       sink_->Send(scratch_.data(), d.length, &to);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <deque>
 #include <string>
 #include <unordered_map>
@@ -71,79 +72,109 @@ struct Core::Window {
 };
 
 // The datagrams of one sender's stream that a member keeps for the others
-// (relayed when one misses them: a flush after a crash): a ring of bytes,
-// made when first used, each datagram copied where the newest ended (or at
-// 0 when it does not fit before the ring's end); what it would overwrite,
-// the oldest, goes first. One copy a datagram, and no allocation after the
-// first (a vector each cost a malloc, a free and page faults).
-//
-// The ring's end moves: it starts at `base` bytes, and rather than drop a
-// datagram not every member holds yet it moves on (doubling, up to
-// `ceiling`: the sender's window grows for large messages, and members may
-// be that far apart); emptied, the ring starts again at its beginning and
-// at `base`. So a stream of small messages touches `base` bytes at most.
-class KeptRing {
+// (relayed when one misses them: a flush after a crash), oldest first, each
+// copied once where the newest ended in its stream's last chunk. Chunks
+// come from a pool the core keeps for all its streams, the last given back
+// first given out, so a stream touches about as much memory as it keeps.
+// A stream keeps up to `ceiling` bytes, past which its oldest go; a stream
+// emptied gives its chunks back, so an idle sender costs nothing. (A ring
+// of retainBytes per stream, which this replaced, grew only when the lag
+// filled it exactly at its end: a lag past the ring at any other point
+// overwrote the oldest, 8–19 MB at each receiver of a 3 s 64 KiB bench
+// (members a few ms apart) that a flush after a crash could not relay.)
+class KeptChunks {
  public:
-  struct Entry { uint64_t first; uint16_t count; uint32_t offset; uint32_t length; };
+  // Larger than any datagram (kMaxDatagram): a chunk wastes at most one
+  // datagram's bytes at its end.
+  static constexpr size_t kBytes = 256 << 10;
 
-  // Keeps dg[0, n); returns how the bytes kept changed (n less what was dropped).
-  int64_t Add(size_t base, size_t ceiling, uint64_t first, uint16_t count, const uint8_t* dg, size_t n) {
-    if (n == 0 || n > ceiling) return 0;
-    if (!mem_) { mem_.reset(new uint8_t[ceiling]); capacity_ = ceiling; tail_ = 0; }
-    if (end_ == 0) end_ = std::min(std::max(base, n), capacity_);
-    int64_t change = int64_t(n);
-    size_t at = tail_;
-    if (at + n > end_) {
-      if (!entries_.empty() && entries_.front().offset < tail_ && entries_.front().offset < n) {
-        // Not wrapped, and wrapping would overwrite the oldest: move the end on instead.
-        while (end_ < capacity_ && at + n > end_) end_ = std::min(capacity_, end_ * 2);
-      }
-      if (at + n > end_) {
-        // Wrap: what lies between the tail and the end is the oldest; drop it.
-        while (!entries_.empty() && entries_.front().offset >= tail_) change -= Drop();
-        at = 0;
-      }
+  // Room for `bytes` kept (the core's bound) and a quarter more for what
+  // chunks waste at their ends, at least kMinChunks: one reservation of
+  // address space whose pages are touched only as chunks are first used,
+  // so that getting and giving back a chunk costs no allocation (256 KiB
+  // mallocs were mappings: mapping, faulting and unmapping them as lag
+  // came and went cost more than the copies).
+  explicit KeptChunks(size_t bytes);
+  ~KeptChunks();
+  KeptChunks(const KeptChunks&) = delete;
+  KeptChunks& operator=(const KeptChunks&) = delete;
+
+  // A chunk (nullptr: all are in use).
+  uint8_t* Get() {
+    if (free_.empty()) return nullptr;
+    const uint32_t i = free_.back();
+    free_.pop_back();
+    return base_ + size_t(i) * kBytes;
+  }
+  void Put(uint8_t* chunk) { free_.push_back(uint32_t(size_t(chunk - base_) / kBytes)); }
+
+ private:
+  static constexpr size_t kMinChunks = 64;
+  uint8_t* base_ = nullptr;
+  size_t length_ = 0;
+  std::vector<uint32_t> free_;  // last given back on top
+};
+
+class KeptStream {
+ public:
+  struct Entry { uint64_t first; uint16_t count; uint32_t length; const uint8_t* data; };
+
+  // Keeps dg[0, n) within `ceiling` bytes, the oldest going first to make
+  // room (their bytes added to *dropped); false if dg is not kept (larger
+  // than the ceiling, or no chunk free: the caller makes room elsewhere).
+  bool Add(KeptChunks& pool, size_t ceiling, uint64_t first, uint16_t count, const uint8_t* dg, size_t n, size_t* dropped) {
+    if (n > ceiling || n > KeptChunks::kBytes) return false;
+    while (bytes_ + n > ceiling) *dropped += Drop(pool);
+    if (chunks_.empty() || chunks_.back().used + n > KeptChunks::kBytes) {
+      uint8_t* mem = pool.Get();
+      if (!mem) return false;
+      chunks_.push_back(Chunk{mem, 0, 0});
     }
-    while (!entries_.empty() && Overlaps(entries_.front(), at, n)) change -= Drop();
-    std::memcpy(mem_.get() + at, dg, n);
-    entries_.push_back(Entry{first, count, uint32_t(at), uint32_t(n)});
-    tail_ = at + n;
+    Chunk& c = chunks_.back();
+    uint8_t* at = c.mem + c.used;
+    std::memcpy(at, dg, n);
+    c.used += uint32_t(n);
+    c.live++;
+    entries_.push_back(Entry{first, count, uint32_t(n), at});
     bytes_ += n;
-    return change;
+    return true;
   }
   // Drops what every member holds (seqs through `stable`: nobody will ask
-  // for them); returns the bytes dropped. Emptied, the ring starts again at
-  // its beginning and its smallest end: a stream whose datagrams become
-  // stable soon touches only the first pages of its ring.
-  size_t DropThrough(uint64_t stable) {
+  // for them); returns the bytes dropped.
+  size_t DropThrough(KeptChunks& pool, uint64_t stable) {
     size_t dropped = 0;
-    while (!entries_.empty() && entries_.front().first + entries_.front().count - 1 <= stable) dropped += Drop();
-    if (entries_.empty()) tail_ = end_ = 0;
+    while (!entries_.empty() && entries_.front().first + entries_.front().count - 1 <= stable) dropped += Drop(pool);
     return dropped;
   }
   // Drops the oldest datagram kept (0: none); returns its bytes.
-  size_t DropOldest() {
-    if (entries_.empty()) return 0;
-    const size_t n = Drop();
-    if (entries_.empty()) tail_ = end_ = 0;
-    return n;
-  }
-  const uint8_t* Data(const Entry& e) const { return mem_.get() + e.offset; }
+  size_t DropOldest(KeptChunks& pool) { return entries_.empty() ? 0 : Drop(pool); }
   const std::deque<Entry>& entries() const { return entries_; }
   size_t bytes() const { return bytes_; }
-  void Clear() { entries_.clear(); bytes_ = 0; tail_ = end_ = 0; }
+  void Clear(KeptChunks& pool) {
+    while (!entries_.empty()) Drop(pool);
+  }
 
  private:
-  static bool Overlaps(const Entry& e, size_t at, size_t n) { return e.offset < at + n && at < size_t(e.offset) + e.length; }
-  size_t Drop() {
+  struct Chunk {
+    uint8_t* mem;   // the pool's
+    uint32_t used;  // bytes written from its start
+    uint32_t live;  // entries in it not dropped yet
+  };
+  // Entries and chunks are both oldest first, so the oldest entry lies in
+  // the oldest chunk; a chunk whose last entry goes is given back at once.
+  size_t Drop(KeptChunks& pool) {
     const size_t n = entries_.front().length;
     entries_.pop_front();
     bytes_ -= n;
+    if (--chunks_.front().live == 0) {
+      pool.Put(chunks_.front().mem);
+      chunks_.pop_front();
+    }
     return n;
   }
-  std::unique_ptr<uint8_t[]> mem_;
-  size_t capacity_ = 0, end_ = 0, tail_ = 0, bytes_ = 0;
+  std::deque<Chunk> chunks_;
   std::deque<Entry> entries_;
+  size_t bytes_ = 0;
 };
 
 struct Core::Peer {
@@ -163,7 +194,7 @@ struct Core::Peer {
   std::unordered_map<uint64_t, uint64_t> acks;
   uint64_t streamStable = 0;  // every member holds this peer's stream up to here (reported to the sink)
   // Datagrams of its stream kept for other members (retainBytes), oldest first.
-  KeptRing kept;
+  KeptStream kept;
   uint64_t behindSinceNs = 0;  // since when it holds our full window (0: it does not)
   // What we may still send it in answer to its NAKs (bytes; a token bucket).
   double xmitBudget = -1;      // < 0: full, not yet used

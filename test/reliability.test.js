@@ -450,4 +450,25 @@ test("reliability – a sender whose own messages do not come back to it says ea
   assert.equal(net.seqs(1, net.peerOf(1, 0)), range(1, 200))
 })
 
+
+test('reliability – a member keeps a stream for relaying up to 4 × retainBytes while another member lags, and lets none of it go', () => {
+  const retainBytes = 16 * 1024
+  // 3 ms each way, a datagram a millisecond: what member 1 keeps never
+  // empties (the acks it hears are 3 ms old) and goes round; then member 2
+  // falls silent for 40 ms (~38 KB more: past retainBytes, within 4 ×).
+  const net = new Net(3, { retainBytes }, 0, { latencyNs: 3 * MS, bytesPerSec: 0 })
+  net.introduce()
+  const tick = (filter) => {
+    net.send(0, 1, { size: 900 })
+    net.run(net.now + 1 * MS, 0.5 * MS, filter)
+  }
+  for (let i = 0; i < 60; i++) tick()
+  const before = net.cores[1].counters()
+  assert.ok(before.retainedBytes > 0, `something kept all along: ${before.retainedBytes} B`)
+  for (let i = 0; i < 40; i++) tick((p) => p.from !== 2)
+  const b = net.cores[1].counters()
+  assert.ok(b.retainedBytes > 2 * retainBytes && b.retainedBytes <= 4 * retainBytes, `member 1 keeps what member 2 may miss: ${b.retainedBytes} B`)
+  assert.is(b.keptDropped, 0, 'and let none of it go')
+})
+
 test.run()
