@@ -52,6 +52,7 @@ int Engine::Start(std::string* what) {
   // datagramSize), sealed.
   const size_t maxDatagram = std::max<size_t>(config_.core.datagramSize, kStatusFixedBytes + kMaxName + kMaxMembers * 16) + kSealOverhead;
   config_.transport.receiveOwn = config_.core.receiveOwn;
+  config_.transport.self = config_.core.self;
   transport_ = MakeTransport(config_.transport, sealer_.get(), counters_, maxDatagram);
   if (config_.inject.enabled()) transport_ = std::make_unique<FaultInjector>(std::move(transport_), config_.inject, counters_);
   int err = transport_->Open(config_.transport, what);

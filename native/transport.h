@@ -37,6 +37,10 @@ struct TransportConfig {
   // unicastOnly: the group's datagrams go to ourselves too, as multicast's
   // loop would bring them back (the engine copies the core's receiveOwn).
   bool receiveOwn = false;
+  // Our incarnation id. Multicast with receiveOwn false: the group socket
+  // drops our own DATA in the kernel (a socket filter), before it is copied
+  // to us only to be thrown away (a sender's every byte, once more).
+  uint64_t self = 0;
   // A client of the group (open groups): no group socket, and our unicast
   // socket on any port; the group's address (or `peers`) only to send to.
   bool client = false;

@@ -2,6 +2,10 @@
 // group's address, from the unicast socket; a second socket receives the
 // group's traffic.
 #include <arpa/inet.h>
+#include <linux/filter.h>
+#include <sys/socket.h>
+
+#include <cstring>
 
 #include <algorithm>
 
@@ -30,8 +34,38 @@ int MulticastTransport::Open(const TransportConfig& c, std::string* what) {
   if (setsockopt(mcast_, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0) return Fail("IP_ADD_MEMBERSHIP", what);
   setsockopt(mcast_, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
   SizeBuffer(mcast_, SO_RCVBUFFORCE, SO_RCVBUF, c.receiveBuffer);
+  if (!c.receiveOwn && c.self) DropOwnData(mcast_, c.self);
 
   return OpenSender(c, what);
+}
+
+// A classic BPF filter on the group socket: a plain DATA datagram whose
+// sender is us is dropped before the kernel copies it to us. Offsets are
+// from the UDP header (8 bytes) where a socket filter sees a UDP datagram;
+// loads are big-endian, the wire little-endian (wire.h). Sealed datagrams
+// ("TS") pass: their type is not in the clear. Not attached (an old
+// kernel): our DATA comes up and the core drops it, as before.
+void MulticastTransport::DropOwnData(int fd, uint64_t self) {
+  uint8_t id[8];
+  std::memcpy(id, &self, 8);  // (little-endian hosts: wire order)
+  const uint32_t low = uint32_t(id[0]) << 24 | uint32_t(id[1]) << 16 | uint32_t(id[2]) << 8 | id[3];
+  const uint32_t high = uint32_t(id[4]) << 24 | uint32_t(id[5]) << 16 | uint32_t(id[6]) << 8 | id[7];
+  const uint32_t magic = uint32_t(kMagic & 0xff) << 8 | kMagic >> 8;  // "TR" read big-endian
+  constexpr uint32_t kUdp = 8;
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, kUdp + 0),     // magic
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, magic, 0, 7),
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kUdp + 3),     // type
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kData, 0, 5),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kUdp + 8),     // sender, first 4 bytes
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, low, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kUdp + 12),    // sender, last 4
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, high, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, 0),                     // ours: dropped
+      BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),           // anything else: kept whole
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+  setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
 }
 
 // The unicast socket sends the group's datagrams too; on any port.

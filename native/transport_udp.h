@@ -82,6 +82,7 @@ class MulticastTransport final : public UdpTransport {
  private:
   void SendTo(const uint8_t* p, size_t n, const Endpoint* to, bool lasting);
   int OpenSender(const TransportConfig& c, std::string* what);
+  static void DropOwnData(int fd, uint64_t self);
   Endpoint group_;
   bool auto_ = false;
   Endpoint self_;

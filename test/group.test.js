@@ -263,6 +263,29 @@ test('receiveOwn false – such a member (here the sequencer) sends total, safe 
   }
 })
 
+test('receiveOwn false – the group socket drops our own data in the kernel: a lone sender reads none of what it multicasts', async () => {
+  const name = uniqueGroup('noownread')
+  const a = await Group.join(name, { name: 'a', receiveOwn: false })
+  const b = await Group.join(name, { name: 'b' })
+  try {
+    await until(() => a.view.members.length === 2 && b.view.members.length === 2, { what: 'a view of 2' })
+    let got = 0
+    b.on('message', () => got++)
+    const before = a.stats().counters
+    const payload = new Uint8Array(60_000)
+    for (let i = 0; i < 200; i++) a.send(payload) // ~12 MB, two datagrams each
+    await until(() => got === 200, { what: 'every message at b', detail: () => `${got}` })
+    const after = a.stats().counters
+    const sent = after.datagramsSent - before.datagramsSent
+    const read = after.datagramsReceived - before.datagramsReceived
+    const bytes = after.bytesReceived - before.bytesReceived
+    assert.ok(sent >= 400, `a sent its data: ${sent} datagrams`)
+    assert.ok(bytes < 12e6 / 10, `a read ${read} datagrams, ${bytes} B: b's STATUS, not its own ~12 MB`)
+  } finally {
+    await Promise.all([a.leave(), b.leave()])
+  }
+})
+
 test('state transfer – a joiner whose givers stop answering turns to the next, then starts over as a new incarnation, and then gets the state', async () => {
   const name = uniqueGroup('stall')
   const state = new Uint8Array(1 << 20).map((_, i) => i * 7)
