@@ -90,7 +90,7 @@ struct CoreConfig {
   uint32_t group = 0;
   uint64_t self = 1;              // our incarnation id, never 0
   std::string name;               // our member name (<= kMaxName bytes)
-  uint32_t datagramSize = 32768;  // bytes, kMinDatagram..kMaxDatagram (Group: on loopback)
+  uint32_t datagramSize = kMaxDatagram;  // bytes, kMinDatagram..kMaxDatagram (Group: on loopback)
   uint64_t windowBytes = 2 << 20;  // flow-control window (it grows for large messages: kWindowGrowth)
   uint32_t receiveSlots = 65536;  // per-sender receive window, messages, power of 2
   uint64_t statusIntervalNs = 10'000'000;

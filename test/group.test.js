@@ -273,13 +273,13 @@ test('receiveOwn false – the group socket drops our own data in the kernel: a 
     b.on('message', () => got++)
     const before = a.stats().counters
     const payload = new Uint8Array(60_000)
-    for (let i = 0; i < 200; i++) a.send(payload) // ~12 MB, two datagrams each
+    for (let i = 0; i < 200; i++) a.send(payload) // ~12 MB
     await until(() => got === 200, { what: 'every message at b', detail: () => `${got}` })
     const after = a.stats().counters
     const sent = after.datagramsSent - before.datagramsSent
     const read = after.datagramsReceived - before.datagramsReceived
     const bytes = after.bytesReceived - before.bytesReceived
-    assert.ok(sent >= 400, `a sent its data: ${sent} datagrams`)
+    assert.ok(sent >= 200, `a sent its data: ${sent} datagrams`)
     assert.ok(bytes < 12e6 / 10, `a read ${read} datagrams, ${bytes} B: b's STATUS, not its own ~12 MB`)
   } finally {
     await Promise.all([a.leave(), b.leave()])

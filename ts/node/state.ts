@@ -10,7 +10,7 @@ import type { Control, Install } from '../membership/messages.js'
 import type { View } from '../message.js'
 
 // State chunks asked for and not yet here, at most: 64, and 512 KiB (64
-// chunks of an 8 KiB datagram, 16 of 32 KiB: a burst the kernel's buffers take).
+// chunks of an 8 KiB datagram, 8 of 64 KiB: a burst the kernel's buffers take).
 const STATE_WINDOW = 64
 const STATE_WINDOW_BYTES = 512 * 1024
 const STATE_KEEP_MS = 60_000 // how long a giver keeps a state for joiners that may ask
