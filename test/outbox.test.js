@@ -46,6 +46,36 @@ function harness({ maxPayload = 100, maxPending = 1 << 20, orderedLimit = 1000, 
 
 const bytes = (n, fill = 7) => new Uint8Array(n).fill(fill)
 
+test('outbox – a large message queued past the room is copied into the memory the last one queued left: each message its own bytes', () => {
+  const h = harness({ maxPayload: 64 * 1024, room: 0 })
+  const memories = []
+  const sendQueued = (fill) => {
+    const data = bytes(256 * 1024, fill)
+    assert.not.ok(h.outbox.send(data, OrderCode.fifo), 'no room: queued')
+    data.fill(0) // the caller may reuse its buffer at once
+    h.room = Infinity
+    h.outbox.pump() // (the shell's call once there is room)
+    assert.ok(h.outbox.idle, 'all of it written')
+    h.room = 0
+  }
+  const port = h.outbox['port']
+  const write0 = port.write
+  port.write = (data, ...rest) => {
+    const written = write0.call(port, data, ...rest)
+    if (written) memories.push(data.buffer)
+    return written
+  }
+  sendQueued(1)
+  sendQueued(2)
+  sendQueued(3)
+  const messages = [0, 1, 2].map((i) => h.written.slice(i * 4, i * 4 + 4))
+  for (const [i, fragments] of messages.entries()) {
+    assert.equal(fragments.map((w) => w.frag), [FragCode.first, FragCode.middle, FragCode.middle, FragCode.last], `message ${i + 1} in four fragments`)
+    assert.ok(fragments.every((w) => w.bytes.every((b) => b === i + 1)), `message ${i + 1}: its own bytes`)
+  }
+  assert.ok(memories[4] === memories[0] && memories[8] === memories[0], 'the second and third in the memory of the first')
+})
+
 test('outbox – whole messages go straight into the stream; causal ones carry their header, sync ones a prefix byte', () => {
   const h = harness()
   assert.ok(h.outbox.send(bytes(3), OrderCode.fifo))
