@@ -63,4 +63,21 @@ test('ring – JS producer (worker thread) and JS consumer, 300k records through
   assert.ok(stalls > 0, 'the producer found the ring full')
 })
 
+test("ring – a batch's memory let go of takes the next batch of any size in the same power of two (reusableBytes)", () => {
+  // A child with gc(): the first batch's memory, marked and let go of,
+  // comes back for a batch of another size (not zero-filled: the mark shows).
+  const script = `
+    const { addon } = await import(${JSON.stringify(new URL('../dist/engine.js', import.meta.url).href)})
+    let first = addon.reusableBytes(300000)
+    first.fill(0xab)
+    first = null
+    for (let i = 0; i < 20; i++) { globalThis.gc(); await new Promise((r) => setImmediate(r)) }
+    const next = addon.reusableBytes(400000)
+    process.stdout.write(JSON.stringify({ length: next.length, marked: next[0] === 0xab && next[299999] === 0xab }))
+  `
+  const out = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 }))
+  assert.is(out.length, 400000, 'as many bytes as asked')
+  assert.ok(out.marked, 'in the memory the first let go of')
+})
+
 test.run()
