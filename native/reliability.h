@@ -153,6 +153,16 @@ constexpr uint64_t kHeartbeatsPerSuspect = 8;
 constexpr size_t kWindowGrowth = 4;
 constexpr size_t kMessagesInFlight = 64;
 
+// A message that does not fit what is left of the open datagram starts the
+// next one, unless it is of kSplitMin bytes or more and kSplitRoom or more
+// is left: then its start fills the open datagram as a fragment (receivers
+// put it together: assembly.h) and the rest opens the next (Core::SplitRoom).
+// A stream of 64 KiB messages (65,536 B: more than a datagram's 65,463)
+// then takes ~1 datagram a message instead of 2 (the second of ~200 B: the
+// same per-datagram cost for a few bytes). Small messages stay whole.
+constexpr size_t kSplitMin = 4096;
+constexpr size_t kSplitRoom = 1024;
+
 // What a member keeps for relaying, all senders together: this many
 // retainBytes (64 MiB at the default window: four senders far apart at
 // their largest, or sixteen at their first size).
@@ -285,6 +295,11 @@ class Core {
   void FollowAcks(uint64_t nowNs);
   void SetWindow();
   SubmitStatus WindowFull();
+  size_t SplitRoom(uint8_t order, size_t n) const;
+  void Append(uint8_t order, uint8_t frag, const uint8_t* data, size_t n);
+  bool LogRoomAfter(size_t tail, size_t* at) const;
+  // Where the log's tail is after a datagram that ends at `end` (8-aligned).
+  static size_t LogTailAfter(size_t end) { return (end + 7) & ~size_t(7); }
   void CheckSlow(uint64_t nowNs);
   bool Hand(Peer* p, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n);
   void Retransmit(Peer* asker, uint64_t first, uint64_t last, uint64_t nowNs);

@@ -17,8 +17,17 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
   // The window counts messages too: no more in flight than a receiver's
   // window has slots for (past them it would drop them: overrun).
   if (nextSeq_ - stable_ > config_.receiveSlots) return WindowFull();
-  const size_t need = kMsgHeaderBytes + n;
-  if (openCount_ > 0 && (openLength_ + need > config_.datagramSize || openCount_ == 0xffff)) FlushData(nowNs);
+  if (openCount_ > 0 && (openLength_ + kMsgHeaderBytes + n > config_.datagramSize || openCount_ == 0xffff)) {
+    // Its start fills the open datagram, if it may be split (SplitRoom);
+    // the rest opens the next (whose room SplitRoom found).
+    if (const size_t head = SplitRoom(order, n)) {
+      Append(order, frag == kFrag_whole || frag == kFrag_first ? kFrag_first : kFrag_middle, data, head);
+      data += head;
+      n -= head;
+      frag = frag == kFrag_whole || frag == kFrag_last ? kFrag_last : kFrag_middle;
+    }
+    FlushData(nowNs);
+  }
   if (openCount_ == 0) {
     size_t at;
     if (!LogRoom(&at)) return WindowFull();
@@ -27,6 +36,33 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
     logCount_++;
     openLength_ = kDataHeaderBytes;
   }
+  Append(order, frag, data, n);
+  return SubmitStatus::kOk;
+}
+
+// How much of a message of n bytes that does not fit the open datagram
+// goes into it as a fragment (0: none; it starts the next datagram). A
+// message splits if it is large (kSplitMin: small ones stay whole, no
+// assembly at the receivers), the open datagram has kSplitRoom left, the
+// window has room for the rest in a datagram of its own (so the message is
+// taken whole or not at all), and its order counts no pieces: total, safe
+// and sync messages and ORDER records are placed by the sequencer, and a
+// member without its own messages is handed them, as they were written.
+size_t Core::SplitRoom(uint8_t order, size_t n) const {
+  const uint8_t base = BaseOrder(order);
+  if (n < kSplitMin || openCount_ == 0xffff) return 0;
+  if (base != kOrder_unordered && base != kOrder_fifo && base != kOrder_causal && base != kOrder_system) return 0;
+  if (openLength_ + kMsgHeaderBytes + kSplitRoom > config_.datagramSize) return 0;
+  if (nextSeq_ + 1 - stable_ > config_.receiveSlots) return 0;
+  const size_t head = config_.datagramSize - openLength_ - kMsgHeaderBytes;
+  const LogEntry& open = log_[(logHead_ + logCount_ - 1) % logSlots_];
+  size_t at;
+  return LogRoomAfter(LogTailAfter(open.offset + openLength_ + kMsgHeaderBytes + head), &at) ? head : 0;
+}
+
+// One message record into the open datagram.
+void Core::Append(uint8_t order, uint8_t frag, const uint8_t* data, size_t n) {
+  const size_t need = kMsgHeaderBytes + n;
   LogEntry& e = log_[(logHead_ + logCount_ - 1) % logSlots_];
   uint8_t* m = LogData(e) + openLength_;
   St16(m, uint16_t(n));
@@ -50,7 +86,6 @@ Core::SubmitStatus Core::Submit(uint8_t order, uint8_t frag, const uint8_t* data
   // frag: 0 whole, 1 first, 2 middle, 3 last (ts/node/outbox.ts)
   inMessage_ = frag == kFrag_first || frag == kFrag_middle;
   FollowMessageSize(frag, n);
-  return SubmitStatus::kOk;
 }
 
 // A send found the window full: counted, and noted for the slow-receiver
@@ -155,19 +190,22 @@ void Core::FollowAcks(uint64_t nowNs) {
 // Where the next datagram may go in the log: a whole datagramSize free
 // after the newest one (or at 0 when that does not fit before the end), and
 // an entry free. False: the window is full.
-bool Core::LogRoom(size_t* at) const {
+bool Core::LogRoom(size_t* at) const { return LogRoomAfter(logTail_, at); }
+
+// Room for one more datagram if the log's tail were at `tail`.
+bool Core::LogRoomAfter(size_t tail, size_t* at) const {
   const size_t need = config_.datagramSize;
   if (logCount_ == 0) { *at = 0; return true; }
   if (logCount_ == logSlots_) return false;
   const size_t head = log_[logHead_].offset;
-  if (logTail_ > head) {
+  if (tail > head) {
     // Not wrapped: free after the tail, and before the head.
-    if (logTail_ + need <= window_) { *at = logTail_; return true; }
+    if (tail + need <= window_) { *at = tail; return true; }
     if (need <= head) { *at = 0; return true; }
     return false;
   }
   // Wrapped: free between the tail and the head.
-  if (logTail_ + need <= head) { *at = logTail_; return true; }
+  if (tail + need <= head) { *at = tail; return true; }
   return false;
 }
 
@@ -176,7 +214,7 @@ void Core::FlushData(uint64_t nowNs) {
   const size_t index = (logHead_ + logCount_ - 1) % logSlots_;
   LogEntry& e = log_[index];
   uint8_t* dg = LogData(e);
-  logTail_ = (e.offset + e.length + 7) & ~size_t(7);
+  logTail_ = LogTailAfter(e.offset + e.length);
   EncodeHeader(dg, kData, config_.group, config_.self, view_, e.length);
   St64(dg + 24, e.firstSeq);
   St16(dg + 32, uint16_t(e.count));

@@ -279,7 +279,7 @@ test('receiveOwn false – the group socket drops our own data in the kernel: a 
     const sent = after.datagramsSent - before.datagramsSent
     const read = after.datagramsReceived - before.datagramsReceived
     const bytes = after.bytesReceived - before.bytesReceived
-    assert.ok(sent >= 200, `a sent its data: ${sent} datagrams`)
+    assert.ok(sent >= 180, `a sent its data (~12 MB in datagrams of at most 64 KiB): ${sent} datagrams`)
     assert.ok(bytes < 12e6 / 10, `a read ${read} datagrams, ${bytes} B: b's STATUS, not its own ~12 MB`)
   } finally {
     await Promise.all([a.leave(), b.leave()])

@@ -471,4 +471,32 @@ test('reliability – a member keeps a stream for relaying up to 4 × retainByte
   assert.is(b.keptDropped, 0, 'and let none of it go')
 })
 
+test('reliability – a large message that does not fit what is left of a datagram fills it with its start, and the rest opens the next: fewer datagrams, every message whole at the receiver', () => {
+  // 16 KiB datagrams: two messages of 6,000 B leave ~4.3 KB, which the third's start fills.
+  const datagrams = (order) => {
+    const net = new Net(2, { datagramSize: 16384, windowBytes: 1 << 20 })
+    net.introduce()
+    let sent = 0
+    const count = (p) => {
+      if (p.type === DATA && p.from === 0 && p.to === 1) sent++
+      return true
+    }
+    net.send(0, 10, { size: 6000, order })
+    net.run(net.now + 5 * MS, 0.5 * MS, count)
+    const got = net.delivered[1].filter((d) => d.peer === net.peerOf(1, 0))
+    assert.is(got.length, 10, `order ${order}: ten messages delivered`)
+    got.forEach((d, i) => {
+      assert.is(d.data.length, 6000, `order ${order}: message ${i} whole`)
+      assert.is(new DataView(d.data.buffer, d.data.byteOffset).getUint32(0, true), i, `order ${order}: message ${i} in its place`)
+    })
+    return { sent, assembled: got.filter((d) => d.first !== undefined).length }
+  }
+  const fifo = datagrams(1)
+  assert.is(fifo.sent, 4, 'fifo: 60 KB in 4 datagrams of 16 KiB, not 5 of two messages each')
+  assert.is(fifo.assembled, 2, "fifo: the two split put together at the receiver (the third datagram had less than 1 KiB left)")
+  const total = datagrams(3)
+  assert.is(total.sent, 5, 'total: never split (the sequencer places whole messages)')
+  assert.is(total.assembled, 0, 'total: none put together')
+})
+
 test.run()
