@@ -154,6 +154,23 @@ test('participant – a RELEASE ends a barrier flush whose cut we reached, and i
   assert.equal(host.take('installed').map((s) => s.to), [A])
 })
 
+test('participant – a PREPARE repeated after its barrier was released is ignored, and a RELEASE repeated then delivers nothing', () => {
+  const { host, p } = harness(B)
+  const b = { n: 3, coord: A }
+  p.onPrepare(prepare(b, [A, B, C]))
+  host.reached = true
+  p.onCut({ kind: 'cut', ballot: b, view: 3, cut: {} })
+  p.onRelease({ kind: 'release', ballot: b })
+  assert.is(host.releases, 1)
+  host.take('report')
+  p.onPrepare(prepare(b, [A, B, C])) // late, or sent again
+  assert.is(p.flush, null, 'no flush taken up again')
+  assert.is(host.take('report').length, 0, 'no REPORT: we are not frozen again')
+  p.onRelease({ kind: 'release', ballot: b })
+  assert.is(host.releases, 1, 'no second barrier without a cut')
+  assert.equal(host.take('installed').map((s) => s.to), [A, A], 'INSTALLED each time')
+})
+
 test('participant – a PREPARE of a view we have left behind shows its coordinator our install; another group\'s is ignored', () => {
   const { host, p } = harness(B)
   p.onPrepare(prepare({ n: 9, coord: C }, [B, C], [], { id: 2, founder: A }))

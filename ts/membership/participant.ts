@@ -74,6 +74,12 @@ export class Participant {
       this.host.send({ kind: 'nack', ballot: this.promised }, p.ballot.coord)
       return
     }
+    // A PREPARE of a barrier flush already released here (a late or
+    // repeated one): taking part again would freeze us for an attempt that
+    // is over, and a repeated RELEASE would then deliver a barrier with no
+    // cut (forcing our own unplaced total messages ahead of the sequencer's
+    // order: the simulator's seed 144 with larger messages).
+    if (compareBallots(p.ballot, this.lastRelease) === 0) return
     this.setExcluded(p.excluded.filter((m) => m !== me))
     if (p.ballot.coord !== me) this.gms.preempted() // a higher ballot: yield
     this.promised = p.ballot
@@ -142,7 +148,7 @@ export class Participant {
 
   onRelease(c: Extract<Control, { kind: 'release' }>): void {
     const f = this.flush
-    if (f && compareBallots(f.ballot, c.ballot) === 0 && compareBallots(this.doneBallot, c.ballot) === 0) {
+    if (f && f.phase === 'atCut' && compareBallots(f.ballot, c.ballot) === 0 && compareBallots(this.doneBallot, c.ballot) === 0) {
       this.flush = null
       this.lastRelease = c.ballot
       this.setExcluded([])

@@ -75,7 +75,7 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
     const loop = () => {
       if (w.nowNs >= activeNs) return
       if (node.alive && node.member.joined) {
-        const size = big && r.chance(0.05) ? r.int(1500, 4000) : r.int(8, 200)
+        const size = big && r.chance(0.05) ? r.int(1500, 9000) : r.int(8, 200)
         // unordered, fifo or total
         const x = r.next()
         node.send(size, x < 0.01 ? 5 : x < 0.1 ? 0 : x < 0.3 ? 3 : x < 0.45 ? 4 : x < 0.65 ? 2 : 1)
