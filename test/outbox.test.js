@@ -67,6 +67,14 @@ test('outbox – a large message queued past the room is copied into the memory 
   }
   sendQueued(1)
   sendQueued(2)
+  const small = Uint8Array.of(9, 9, 9)
+  assert.not.ok(h.outbox.send(small, OrderCode.fifo), 'a small one queued too')
+  h.room = Infinity
+  h.outbox.pump()
+  h.room = 0
+  const smallWrite = h.written.pop()
+  assert.equal([...smallWrite.bytes], [9, 9, 9])
+  assert.ok(memories.pop() !== memories[0], 'not in the spare memory (it stays for the next large one)')
   sendQueued(3)
   const messages = [0, 1, 2].map((i) => h.written.slice(i * 4, i * 4 + 4))
   for (const [i, fragments] of messages.entries()) {

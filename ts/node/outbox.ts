@@ -261,12 +261,13 @@ export class Outbox {
   /**
    * Our own copy of `data` from `offset` (the bytes before it, fragments
    * already written, are never read again and not copied: offsets stay the
-   * message's), in memory not zero-filled: the spare if it is large enough.
+   * message's), in memory not zero-filled: the spare if it is large enough
+   * and the message is large too (a small one would keep it from the next).
    */
   private copyOf(data: Uint8Array, offset: number): Uint8Array {
     const spare = this.spare
     let copy: Uint8Array
-    if (spare !== null && spare.byteLength >= data.length) {
+    if (spare !== null && data.length >= SPARE_MIN && spare.byteLength >= data.length) {
       copy = new Uint8Array(spare, 0, data.length)
       this.spare = null
     } else {
