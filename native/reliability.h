@@ -105,12 +105,12 @@ struct CoreConfig {
   // only reported (suspected); the membership protocol decides, with
   // Exclude() and Forget().
   bool autoRemove = true;
-  // Bytes of received DATA datagrams kept per sender, so that this member
-  // can give them to a member that misses them when the sender cannot (the
-  // flush, after a crash), at first; up to kWindowGrowth times as many while
-  // members are that far apart (KeptStream); all senders' together at most
-  // kKeptShares × this (past it the stream being kept gives up its oldest,
-  // then the largest other: counted, keptDropped). 0: none kept.
+  // Received DATA datagrams are kept until every member holds them, so that
+  // this member can give them to one that misses them when the sender
+  // cannot (the flush, after a crash): up to kWindowGrowth × this per sender
+  // (KeptStream), all senders' together at most kKeptShares × this (past
+  // either, the stream being kept gives up its oldest, then the largest
+  // other: counted, keptDropped). 0: none kept.
   uint64_t retainBytes = 0;
   uint64_t seed = 1;
   // A client of the group (open groups, ts/clients/): it takes part in no
@@ -148,8 +148,8 @@ constexpr uint64_t kHeartbeatsPerSuspect = 8;
 // 809 with 8; 1 MiB: 466–507 with 2, 870–983 with 8) and hurts those of one
 // (16 KiB: 337 with 2 MiB, 262 with 8; 8,000 B: 371 against 247; 1,000 B
 // likewise): so only messages of several datagrams count, 64 of them in
-// flight. What receivers keep of each sender for relaying grows alike
-// (KeptStream).
+// flight. What receivers keep of each sender for relaying may reach the
+// same kWindowGrowth × retainBytes (KeptStream).
 constexpr size_t kWindowGrowth = 4;
 constexpr size_t kMessagesInFlight = 64;
 

@@ -71,17 +71,8 @@ struct Core::Window {
   }
 };
 
-// The datagrams of one sender's stream that a member keeps for the others
-// (relayed when one misses them: a flush after a crash), oldest first, each
-// copied once where the newest ended in its stream's last chunk. Chunks
-// come from a pool the core keeps for all its streams, the last given back
-// first given out, so a stream touches about as much memory as it keeps.
-// A stream keeps up to `ceiling` bytes, past which its oldest go; a stream
-// emptied gives its chunks back, so an idle sender costs nothing. (A ring
-// of retainBytes per stream, which this replaced, grew only when the lag
-// filled it exactly at its end: a lag past the ring at any other point
-// overwrote the oldest, 8–19 MB at each receiver of a 3 s 64 KiB bench
-// (members a few ms apart) that a flush after a crash could not relay.)
+// The memory every kept stream of a core writes into (KeptStream): chunks
+// of one reservation, the last given back given out first.
 class KeptChunks {
  public:
   // Larger than any datagram (kMaxDatagram): a chunk wastes at most one
@@ -114,16 +105,29 @@ class KeptChunks {
   size_t length_ = 0;
   std::vector<uint32_t> free_;  // last given back on top
 };
+static_assert(KeptChunks::kBytes >= kMaxDatagram, "a chunk holds any datagram");
 
+// The datagrams of one sender's stream that a member keeps for the others
+// (relayed when one misses them: a flush after a crash), oldest first, each
+// copied once where the newest ended in its stream's last chunk. Chunks
+// come from a pool the core keeps for all its streams, the last given back
+// first given out, so a stream touches about as much memory as it keeps.
+// A stream keeps up to `ceiling` bytes, past which its oldest go; a stream
+// emptied gives its chunks back, so an idle sender costs nothing. (A ring
+// of retainBytes per stream, which this replaced, grew only when the lag
+// filled it exactly at its end: a lag past the ring at any other point
+// overwrote the oldest, 8–19 MB at each receiver of a 3 s 64 KiB bench
+// (members a few ms apart) that a flush after a crash could not relay.)
 class KeptStream {
  public:
   struct Entry { uint64_t first; uint16_t count; uint32_t length; const uint8_t* data; };
 
-  // Keeps dg[0, n) within `ceiling` bytes, the oldest going first to make
-  // room (their bytes added to *dropped); false if dg is not kept (larger
-  // than the ceiling, or no chunk free: the caller makes room elsewhere).
+  // Keeps dg[0, n) (a datagram) within `ceiling` bytes, the oldest going
+  // first to make room (their bytes added to *dropped); false if dg is not
+  // kept (larger than the ceiling, or no chunk free: the caller makes room
+  // elsewhere).
   bool Add(KeptChunks& pool, size_t ceiling, uint64_t first, uint16_t count, const uint8_t* dg, size_t n, size_t* dropped) {
-    if (n > ceiling || n > KeptChunks::kBytes) return false;
+    if (n > ceiling) return false;
     while (bytes_ + n > ceiling) *dropped += Drop(pool);
     if (chunks_.empty() || chunks_.back().used + n > KeptChunks::kBytes) {
       uint8_t* mem = pool.Get();

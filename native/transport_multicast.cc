@@ -5,9 +5,8 @@
 #include <linux/filter.h>
 #include <sys/socket.h>
 
-#include <cstring>
-
 #include <algorithm>
+#include <cstring>
 
 #include "transport_udp.h"
 #include "wire.h"

@@ -48,6 +48,12 @@ export const SYNC_DATA = 0
 export const SYNC_BARRIER = 1
 const SYNC_DATA_PREFIX = Uint8Array.of(SYNC_DATA)
 
+// The memory kept for the next queued message (Outbox.spare): at least this
+// (smaller ones cost the allocator little), at most this (one large message
+// does not hold its memory for good).
+const SPARE_MIN = 64 * 1024
+const SPARE_MAX = 64 * 1024 * 1024
+
 const CAUSAL = OrderCode.causal
 const TOTAL = OrderCode.total
 const SAFE = OrderCode.safe
@@ -308,10 +314,3 @@ function prefixed(prefix: Uint8Array, data: Uint8Array): Uint8Array {
   framed.set(data, prefix.length)
   return framed
 }
-
-// The memory kept for the next queued message (Outbox.spare): at least this
-// (smaller ones cost the allocator little), at most this (one large message
-// does not hold its memory for good).
-const SPARE_MIN = 64 * 1024
-const SPARE_MAX = 64 * 1024 * 1024
-
