@@ -70,6 +70,7 @@ int Engine::Start(std::string* what) {
     epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
   }
   core_ = std::make_unique<Core>(config_.core, this, counters_, MonotonicNs());
+  transport_->ReceiveInto(core_->receivePool());  // a datagram kept for relaying is then not copied
   running_.store(true, std::memory_order_release);
   thread_ = std::thread([this] { Run(); });
   return 0;
@@ -350,7 +351,7 @@ bool Engine::ProcessPending(uint64_t now) {
       }
     }
     pendingNext_++;
-    core_->OnDatagram(d.data, d.size, d.from, now);
+    core_->OnDatagram(d.data, d.size, d.from, now, d.hold);
   }
   pendingNext_ = received_.count = 0;
   return true;

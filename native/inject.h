@@ -42,6 +42,7 @@ class FaultInjector final : public Transport {
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override { inner_->Send(p, n, to); }
   void SendLasting(const uint8_t* p, size_t n, const Endpoint* to) override { inner_->SendLasting(p, n, to); }
   void Flush() override { inner_->Flush(); }
+  void ReceiveInto(DatagramPool* pool) override { inner_->ReceiveInto(pool); }
   void Learn(const Endpoint& member) override { inner_->Learn(member); }
   void Forget(const Endpoint& member) override { inner_->Forget(member); }
 

@@ -19,7 +19,7 @@ Core::Core(const CoreConfig& config, Sink* sink, uint64_t* counters, uint64_t no
   // new[] without () leaves the pages untouched until used: the window costs
   // memory only as far as it fills.
   logMem_.reset(new uint8_t[logCapacity_]);
-  keptChunks_.reset(new KeptChunks(config_.retainBytes * kKeptShares));
+  kept_.reset(new KeptMemory(config_.retainBytes * kKeptShares, DatagramPool::kReceiveUnits));
   log_.resize(logSlots_);
   scratch_.resize(kMaxDatagram);
   lastTimerNs_ = nowNs;
@@ -131,8 +131,8 @@ Endpoint Core::EndpointOfId(uint64_t id) {
 
 void Core::RemovePeer(Peer* p, PeerDownReason why) {
   for (Slot& s : p->win.slots) { std::free(s.data); s = Slot{}; }
-  Gauge(k_retainedBytes, counters_[k_retainedBytes] - p->kept.bytes());
-  p->kept.Clear(*keptChunks_);
+  p->kept.Clear(*kept_);
+  Gauge(k_retainedBytes, kept_->held);
   if (p->win.blocked) heldForSink_--;
   Gauge(k_heldMessages, counters_[k_heldMessages] - p->win.held);
   p->active = false;

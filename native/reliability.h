@@ -31,7 +31,8 @@
 
 namespace troupe {
 
-class KeptChunks;  // reliability_state.h
+class DatagramPool;  // datagram_pool.h
+struct KeptMemory;  // reliability_state.h
 
 struct Endpoint {
   uint32_t ip = 0;    // IPv4, network byte order
@@ -219,7 +220,13 @@ class Core {
   SubmitStatus Submit(uint8_t order, uint8_t frag, const uint8_t* data, size_t n, uint64_t nowNs);
   // Send the open datagram now, if it holds anything.
   void FlushData(uint64_t nowNs);
-  void OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t nowNs);
+  // `hold`: the transport's hold on the unit of receivePool() the datagram
+  // lies in (Received::hold); the core may take the unit to keep the
+  // datagram, leaving a fresh one there. nullptr: the bytes are the caller's.
+  void OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t nowNs, uint8_t** hold = nullptr);
+  // The units the transport should receive into, so that a datagram kept
+  // for relaying is not copied (nullptr: nothing is kept).
+  DatagramPool* receivePool();
   // Status, NAKs and suspicion. Call when NextDeadline() has passed.
   void OnTimer(uint64_t nowNs);
   uint64_t NextDeadline() const { return nextDeadline_; }
@@ -277,13 +284,13 @@ class Core {
   Peer* FindPeer(uint64_t id);
   Peer* AddPeer(uint64_t id, const char* name, size_t nameLen, const Endpoint& from, uint64_t highestSent, uint64_t nowNs);
   void RemovePeer(Peer* p, PeerDownReason why);
-  void OnData(Peer* p, const uint8_t* dg, size_t n, uint64_t nowNs);
+  void OnData(Peer* p, const uint8_t* dg, size_t n, uint64_t nowNs, uint8_t** hold);
   void OnStatus(Peer* p, const StatusView& s, uint64_t nowNs);
   void AdvanceStreamStable(Peer* sender);
   void OnNak(Peer* asker, const NakView& k, uint64_t nowNs);
   void Relay(Peer* asker, const NakView& k, uint64_t nowNs);
   bool SpendXmit(Peer* asker, size_t bytes, uint64_t nowNs);
-  void Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count);
+  void Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count, uint8_t** hold);
   void Hold(Window& w, uint64_t seq, uint32_t view, uint8_t order, uint8_t frag, const uint8_t* data, size_t n);
   void DrainHeld(Peer* p);
   void NoteHighest(Window& w, uint64_t highest, uint64_t nowNs);
@@ -317,7 +324,7 @@ class Core {
   uint64_t rng_;
 
   std::vector<std::unique_ptr<Peer>> peers_;  // index = peer number given to the sink
-  std::unique_ptr<KeptChunks> keptChunks_;    // what every peer's kept stream writes into
+  std::unique_ptr<KeptMemory> kept_;          // what every peer's kept stream holds, and the units
   std::unordered_map<uint64_t, uint32_t> byId_;
   Peer* lastPeer_ = nullptr;                  // cache for runs of datagrams from one sender
   uint32_t selfIndex_ = 0;

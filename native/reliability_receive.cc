@@ -12,7 +12,7 @@ namespace troupe {
 
 // ---------------------------------------------------------------- receiving
 
-void Core::OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t nowNs) {
+void Core::OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t nowNs, uint8_t** hold) {
   Header h;
   Reject r = DecodeHeader(p, n, config_.group, &h);
   if (r == Reject::kNone && config_.client) {
@@ -39,7 +39,7 @@ void Core::OnDatagram(const uint8_t* p, size_t n, const Endpoint& from, uint64_t
         if (!peer) { Count(k_rejectUnknownSender); return; }
         if (h.sender == config_.self && !config_.receiveOwn) return;
         if (!relayed) peer->lastHeardNs = nowNs;
-        OnData(peer, p, n, nowNs);
+        OnData(peer, p, n, nowNs, hold);
         return;
       }
       case kStatus: {
@@ -115,7 +115,7 @@ void Core::Hold(Window& w, uint64_t seq, uint32_t view, uint8_t order, uint8_t f
   Count(k_heldMessages);
 }
 
-void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
+void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs, uint8_t** hold) {
   Window& w = peer->win;
   const uint32_t view = Ld32(dg + 16);
   const uint64_t first = Ld64(dg + 24);
@@ -164,7 +164,7 @@ void Core::OnData(Peer* peer, const uint8_t* dg, size_t n, uint64_t nowNs) {
   // here); without our own the simulator's seeds 118, 120 and 181 end with
   // members missing messages. Kept until every member we know holds them
   // (AdvanceStreamStable).
-  if (fresh && config_.retainBytes) Retain(peer, dg, n, first, count);
+  if (fresh && config_.retainBytes) Retain(peer, dg, n, first, count, hold);
   NoteHighest(w, first + count - 1, nowNs);
   if (w.held) DrainHeld(peer);
   NoteAcks(count, n, nowNs);

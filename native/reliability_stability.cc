@@ -1,7 +1,6 @@
 // The reliability core (reliability.h): what every member holds. Each STATUS
 // updates the acks; the minimum over the view is stable (safe delivery, the
 // log freed); datagrams kept for others are relayed to a member that misses them.
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -73,56 +72,53 @@ void Core::AdvanceStreamStable(Peer* sender) {
     if (p->excluded || p.get() == sender) continue;  // (the sender holds its own stream)
     stable = std::min(stable, acked);
   }
-  counters_[k_retainedBytes] -= sender->kept.DropThrough(*keptChunks_, relayable);
+  sender->kept.DropThrough(*kept_, relayable);
+  Gauge(k_retainedBytes, kept_->held);
   if (stable <= sender->streamStable) return;
   sender->streamStable = stable;
   sink_->Stable(sender->index, stable);
 }
 
-KeptChunks::KeptChunks(size_t bytes) {
-  if (!bytes) return;
-  const size_t chunks = std::max(kMinChunks, (bytes + bytes / 4 + kBytes - 1) / kBytes);
-  void* p = mmap(nullptr, chunks * kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) return;  // (nothing kept: counted as keptDropped)
-  base_ = static_cast<uint8_t*>(p);
-  length_ = chunks * kBytes;
-  free_.reserve(chunks);
-  for (size_t i = chunks; i-- > 0;) free_.push_back(uint32_t(i));  // chunk 0 on top
-}
-
-KeptChunks::~KeptChunks() {
-  if (base_) munmap(base_, length_);
-}
-
-void Core::Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count) {
+void Core::Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t count, uint8_t** hold) {
   // One stream keeps up to kWindowGrowth × retainBytes (past it its oldest
-  // go), all together kKeptShares × retainBytes and what the chunks hold:
+  // go), all together kKeptShares × retainBytes and what the units hold:
   // past either, this stream gives up its oldest first, then the stream
   // keeping most. Every byte let go of before all held it is counted.
+  // A large datagram in a unit of ours is kept where it lies, the transport
+  // given a fresh unit in its place (when one is free; else it is copied).
   const uint64_t ceiling = config_.retainBytes * kWindowGrowth, bound = config_.retainBytes * kKeptShares;
+  DatagramPool& pool = kept_->pool;
+  uint8_t* unit = nullptr;
+  uint8_t* fresh = nullptr;
+  if (hold && n >= KeptStream::kKeepInPlaceMin && pool.Owns(*hold) && (fresh = pool.Get())) unit = *hold;
+  const size_t cost = unit ? DatagramPool::kBytes : n;
   size_t dropped = 0;
   bool kept = false;
-  while (n <= ceiling) {
-    if (counters_[k_retainedBytes] + n <= bound) {
-      size_t made = 0;
-      kept = p->kept.Add(*keptChunks_, ceiling, first, count, dg, n, &made);
-      counters_[k_retainedBytes] -= made;
-      dropped += made;
+  while (cost <= ceiling) {
+    if (kept_->held + cost <= bound) {
+      kept = p->kept.Add(*kept_, ceiling, first, count, dg, n, unit, &dropped);
       if (kept) break;
     }
-    size_t d = p->kept.DropOldest(*keptChunks_);
+    size_t d = p->kept.DropOldest(*kept_);
     if (!d) {
       Peer* most = nullptr;
       for (auto& q : peers_) if (q && q->active && (!most || q->kept.bytes() > most->kept.bytes())) most = q.get();
-      if (!most || !(d = most->kept.DropOldest(*keptChunks_))) break;
+      if (!most || !(d = most->kept.DropOldest(*kept_))) break;
     }
-    counters_[k_retainedBytes] -= d;
     dropped += d;
   }
-  if (kept) counters_[k_retainedBytes] += n;
-  else dropped += n;
+  if (unit && kept) {
+    *hold = fresh;
+    Count(k_keptInPlace);
+  } else if (unit) {
+    pool.Put(fresh);
+  }
+  if (!kept) dropped += n;
   if (dropped) Count(k_keptDropped, dropped);
+  Gauge(k_retainedBytes, kept_->held);
 }
+
+DatagramPool* Core::receivePool() { return config_.retainBytes ? &kept_->pool : nullptr; }
 
 // Another member misses seqs of `target` and asks us: send what we kept,
 // marked relayed, to it alone.

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "datagram_pool.h"
 #include "reliability.h"
 
 namespace troupe {
@@ -71,114 +72,104 @@ struct Core::Window {
   }
 };
 
-// The memory every kept stream of a core writes into (KeptStream): chunks
-// of one reservation, the last given back given out first.
-class KeptChunks {
- public:
-  // Larger than any datagram (kMaxDatagram): a chunk wastes at most one
-  // datagram's bytes at its end.
-  static constexpr size_t kBytes = 256 << 10;
-
-  // Room for `bytes` kept (the core's bound) and a quarter more for what
-  // chunks waste at their ends, at least kMinChunks: one reservation of
-  // address space whose pages are touched only as chunks are first used,
-  // so that getting and giving back a chunk costs no allocation (256 KiB
-  // mallocs were mappings: mapping, faulting and unmapping them as lag
-  // came and went cost more than the copies).
-  explicit KeptChunks(size_t bytes);
-  ~KeptChunks();
-  KeptChunks(const KeptChunks&) = delete;
-  KeptChunks& operator=(const KeptChunks&) = delete;
-
-  // A chunk (nullptr: all are in use).
-  uint8_t* Get() {
-    if (free_.empty()) return nullptr;
-    const uint32_t i = free_.back();
-    free_.pop_back();
-    return base_ + size_t(i) * kBytes;
-  }
-  void Put(uint8_t* chunk) { free_.push_back(uint32_t(size_t(chunk - base_) / kBytes)); }
-
- private:
-  static constexpr size_t kMinChunks = 64;
-  uint8_t* base_ = nullptr;
-  size_t length_ = 0;
-  std::vector<uint32_t> free_;  // last given back on top
+// What every kept stream of a core shares (KeptStream): the units, with the
+// transport's (a quarter more than the bound for what copied datagrams
+// leave unused at units' ends; `receiveUnits` for the transport), and what
+// all streams hold together (the bound: kKeptShares × retainBytes).
+struct KeptMemory {
+  KeptMemory(size_t bound, size_t receiveUnits) : pool(bound + bound / 4, receiveUnits) {}
+  DatagramPool pool;
+  size_t held = 0;
 };
-static_assert(KeptChunks::kBytes >= kMaxDatagram, "a chunk holds any datagram");
 
 // The datagrams of one sender's stream that a member keeps for the others
-// (relayed when one misses them: a flush after a crash), oldest first, each
-// copied once where the newest ended in its stream's last chunk. Chunks
-// come from a pool the core keeps for all its streams, the last given back
-// first given out, so a stream touches about as much memory as it keeps.
-// A stream keeps up to `ceiling` bytes, past which its oldest go; a stream
-// emptied gives its chunks back, so an idle sender costs nothing. (A ring
-// of retainBytes per stream, which this replaced, grew only when the lag
-// filled it exactly at its end: a lag past the ring at any other point
-// overwrote the oldest, 8–19 MB at each receiver of a 3 s 64 KiB bench
-// (members a few ms apart) that a flush after a crash could not relay.)
+// (relayed when one misses them: a flush after a crash), oldest first. A
+// large datagram (kKeepInPlaceMin or more) is kept where the transport
+// received it, the stream taking its unit (DatagramPool); a smaller one is
+// copied where the newest ended in the stream's open unit. A stream keeps
+// up to `ceiling` bytes (a datagram kept in place counts its whole unit),
+// past which its oldest go; one emptied gives its units back, so an idle
+// sender costs nothing. (A ring of retainBytes per stream, which this
+// replaced, grew only when the lag filled it exactly at its end: a lag past
+// the ring at any other point overwrote the oldest, 8–19 MB at each receiver
+// of a 3 s 64 KiB bench that a flush after a crash could not relay.)
 class KeptStream {
  public:
-  struct Entry { uint64_t first; uint16_t count; uint32_t length; const uint8_t* data; };
+  struct Entry {
+    uint64_t first;
+    uint16_t count;
+    uint32_t length;
+    uint32_t cost;  // what it counts against the bounds: length, or a unit when kept in place
+    const uint8_t* data;
+  };
+  static constexpr size_t kKeepInPlaceMin = DatagramPool::kBytes / 2;
 
-  // Keeps dg[0, n) (a datagram) within `ceiling` bytes, the oldest going
-  // first to make room (their bytes added to *dropped); false if dg is not
-  // kept (larger than the ceiling, or no chunk free: the caller makes room
-  // elsewhere).
-  bool Add(KeptChunks& pool, size_t ceiling, uint64_t first, uint16_t count, const uint8_t* dg, size_t n, size_t* dropped) {
-    if (n > ceiling) return false;
-    while (bytes_ + n > ceiling) *dropped += Drop(pool);
-    if (chunks_.empty() || chunks_.back().used + n > KeptChunks::kBytes) {
-      uint8_t* mem = pool.Get();
-      if (!mem) return false;
-      chunks_.push_back(Chunk{mem, 0, 0});
+  // Keeps dg[0, n) within `ceiling` bytes, the oldest going first to make
+  // room (their bytes added to *dropped): copied, or, when `unit` is given
+  // (the pool's unit dg lies in, which the caller gives up), where it lies.
+  // false if not kept (more than the ceiling, or no unit free: the caller
+  // makes room elsewhere); the caller then still owns `unit`.
+  bool Add(KeptMemory& m, size_t ceiling, uint64_t first, uint16_t count, const uint8_t* dg, size_t n, uint8_t* unit, size_t* dropped) {
+    const size_t cost = unit ? DatagramPool::kBytes : n;
+    if (cost > ceiling) return false;
+    while (bytes_ + cost > ceiling) *dropped += Drop(m);
+    const uint8_t* at = dg;
+    if (unit) {
+      m.pool.live(unit) = 1;
+    } else {
+      if (!open_ || used_ + n > DatagramPool::kBytes) {
+        uint8_t* fresh = m.pool.Get();
+        if (!fresh) return false;
+        CloseOpen(m);
+        open_ = fresh;
+        used_ = 0;
+      }
+      std::memcpy(open_ + used_, dg, n);
+      at = open_ + used_;
+      used_ += n;
+      m.pool.live(open_)++;
     }
-    Chunk& c = chunks_.back();
-    uint8_t* at = c.mem + c.used;
-    std::memcpy(at, dg, n);
-    c.used += uint32_t(n);
-    c.live++;
-    entries_.push_back(Entry{first, count, uint32_t(n), at});
-    bytes_ += n;
+    entries_.push_back(Entry{first, count, uint32_t(n), uint32_t(cost), at});
+    bytes_ += cost;
+    m.held += cost;
     return true;
   }
   // Drops what every member holds (seqs through `stable`: nobody will ask
   // for them); returns the bytes dropped.
-  size_t DropThrough(KeptChunks& pool, uint64_t stable) {
+  size_t DropThrough(KeptMemory& m, uint64_t stable) {
     size_t dropped = 0;
-    while (!entries_.empty() && entries_.front().first + entries_.front().count - 1 <= stable) dropped += Drop(pool);
+    while (!entries_.empty() && entries_.front().first + entries_.front().count - 1 <= stable) dropped += Drop(m);
     return dropped;
   }
   // Drops the oldest datagram kept (0: none); returns its bytes.
-  size_t DropOldest(KeptChunks& pool) { return entries_.empty() ? 0 : Drop(pool); }
+  size_t DropOldest(KeptMemory& m) { return entries_.empty() ? 0 : Drop(m); }
   const std::deque<Entry>& entries() const { return entries_; }
   size_t bytes() const { return bytes_; }
-  void Clear(KeptChunks& pool) {
-    while (!entries_.empty()) Drop(pool);
+  void Clear(KeptMemory& m) {
+    while (!entries_.empty()) Drop(m);
   }
 
  private:
-  struct Chunk {
-    uint8_t* mem;   // the pool's
-    uint32_t used;  // bytes written from its start
-    uint32_t live;  // entries in it not dropped yet
-  };
-  // Entries and chunks are both oldest first, so the oldest entry lies in
-  // the oldest chunk; a chunk whose last entry goes is given back at once.
-  size_t Drop(KeptChunks& pool) {
-    const size_t n = entries_.front().length;
+  // A unit whose last datagram goes is given back at once (the open one
+  // when another takes its place, or the stream empties).
+  size_t Drop(KeptMemory& m) {
+    const Entry e = entries_.front();
     entries_.pop_front();
-    bytes_ -= n;
-    if (--chunks_.front().live == 0) {
-      pool.Put(chunks_.front().mem);
-      chunks_.pop_front();
-    }
-    return n;
+    bytes_ -= e.cost;
+    m.held -= e.cost;
+    uint8_t* unit = m.pool.UnitOf(e.data);
+    if (--m.pool.live(unit) == 0 && unit != open_) m.pool.Put(unit);
+    if (entries_.empty()) CloseOpen(m);
+    return e.length;
   }
-  std::deque<Chunk> chunks_;
+  void CloseOpen(KeptMemory& m) {
+    if (open_ && m.pool.live(open_) == 0) m.pool.Put(open_);
+    open_ = nullptr;
+  }
   std::deque<Entry> entries_;
   size_t bytes_ = 0;
+  uint8_t* open_ = nullptr;  // where the next copied datagram goes, at used_
+  size_t used_ = 0;
 };
 
 struct Core::Peer {

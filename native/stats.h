@@ -48,7 +48,7 @@ namespace troupe {
   X(controlDropped, "CONTROL datagrams dropped: JS was not taking them (queue full)") \
   X(suspicions, "times a peer fell silent for suspectTimeout")                   \
   X(relayed, "datagrams of other senders we sent to a member that missed them")   \
-  X(retainedBytes, "bytes of received datagrams kept for other members (gauge)") \
+  X(retainedBytes, "bytes of received datagrams kept for other members (gauge; one kept where it arrived counts its 64 KiB unit)") \
   X(rejectSeal, "datagrams dropped: closed group, not sealed with a key of ours or altered") \
   X(rejectReplay, "datagrams dropped: closed group, a sealed datagram seen before (replay)") \
   X(slowReceivers, "times a member held our full window for slowReceiverTimeout") \
@@ -61,7 +61,8 @@ namespace troupe {
   X(window, "our flow-control window now, bytes (gauge; it follows message sizes and the measured path)") \
   X(ackRoundTripNs, "shortest round trip of our acks seen: a datagram sent until every member holds it (gauge)") \
   X(deliveryRate, "bytes/s at which every member took our stream, the last measured (gauge)") \
-  X(keptDropped, "bytes kept for relaying dropped before every member held them (a sender's ring at its largest, or all senders' together at their bound)")
+  X(keptDropped, "bytes kept for relaying dropped before every member held them (a sender's stream at its largest, or all senders' together at their bound)") \
+  X(keptInPlace, "received datagrams kept for relaying where they arrived (large ones: the transport's unit taken, no copy)")
 
 enum Counter : uint32_t {
 #define TROUPE_COUNTER_ENUM(name, doc) k_##name,

@@ -57,6 +57,11 @@ struct Received {
   const uint8_t* data;
   size_t size;
   Endpoint from;
+  // The transport's hold on the pool's unit the datagram lies in
+  // (ReceiveInto): whoever keeps the datagram may take the unit, putting a
+  // fresh one of the pool in its place. nullptr: the bytes are the
+  // transport's until the next Receive.
+  uint8_t** hold = nullptr;
 };
 
 class Transport {
@@ -98,6 +103,10 @@ class Transport {
   // (what does not open is dropped, counted; the fault injector drops and
   // duplicates). The bytes stay valid until the next Receive or TakeHeld.
   virtual int Receive(int socket, uint64_t nowNs, Batch* out) = 0;
+  // Receive into units of `pool` (each datagram in one of its own), which a
+  // keeper may take (Received::hold). Before the first Receive; nullptr
+  // (or a pool without room for a batch): the transport's own memory.
+  virtual void ReceiveInto(DatagramPool* pool) {}
   // Datagrams an earlier Receive held back (the fault injector reorders and
   // delays so), taken once the sockets have been read: they arrive late.
   virtual void TakeHeld(uint64_t nowNs, Batch* out) { out->count = 0; }

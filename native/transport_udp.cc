@@ -6,6 +6,7 @@
 #include <cstring>
 #include <unistd.h>
 
+#include "datagram_pool.h"
 #include "seal.h"
 #include "stats.h"
 
@@ -20,7 +21,21 @@ UdpTransport::UdpTransport(Sealer* sealer, uint64_t* counters, size_t maxDatagra
     : sealer_(sealer), counters_(counters), slotBytes_(maxDatagram) {
   sendMem_.resize(maxDatagram * kBatch);
   recvMem_.resize(kMaxDatagram * kBatch);
-  for (int i = 0; i < kBatch; i++) recvIov_[i] = iovec{recvMem_.data() + i * kMaxDatagram, kMaxDatagram};
+  for (int i = 0; i < kBatch; i++) recvSlot_[i] = recvMem_.data() + i * kMaxDatagram;
+}
+
+void UdpTransport::ReceiveInto(DatagramPool* pool) {
+  static_assert(size_t(kBatch) <= DatagramPool::kReceiveUnits, "the pool has a unit for each datagram of a batch");
+  if (!pool) return;
+  uint8_t* units[kBatch];
+  for (int i = 0; i < kBatch; i++) {
+    if ((units[i] = pool->Get())) continue;
+    while (i-- > 0) pool->Put(units[i]);  // (the pool has no room: our own memory, as before)
+    return;
+  }
+  pool_ = pool;
+  for (int i = 0; i < kBatch; i++) recvSlot_[i] = units[i];
+  std::vector<uint8_t>().swap(recvMem_);
 }
 
 void UdpTransport::Close() {
@@ -130,6 +145,7 @@ void UdpTransport::Flush() {
 int UdpTransport::Receive(int socket, uint64_t nowNs, Batch* out) {
   out->count = 0;
   for (int i = 0; i < kBatch; i++) {
+    recvIov_[i] = iovec{recvSlot_[i], kMaxDatagram};
     recvMsgs_[i].msg_hdr = msghdr{};
     recvMsgs_[i].msg_hdr.msg_iov = &recvIov_[i];
     recvMsgs_[i].msg_hdr.msg_iovlen = 1;
@@ -140,19 +156,20 @@ int UdpTransport::Receive(int socket, uint64_t nowNs, Batch* out) {
   if (n <= 0) return 0;
   counters_[k_datagramsReceived] += n;
   for (int i = 0; i < n; i++) {
-    uint8_t* p = static_cast<uint8_t*>(recvIov_[i].iov_base);
+    uint8_t* p = recvSlot_[i];
     const size_t len = recvMsgs_[i].msg_len;
     const Endpoint from{recvFrom_[i].sin_addr.s_addr, recvFrom_[i].sin_port};
+    uint8_t** hold = pool_ ? &recvSlot_[i] : nullptr;
     counters_[k_bytesReceived] += len;
     if (!sealer_) {
-      out->at[out->count++] = Received{p, len, from};
+      out->at[out->count++] = Received{p, len, from, hold};
       continue;
     }
     size_t plain = 0;
     const SealReject r = sealer_->Open(p, len, nowNs, &plain);
     if (r == SealReject::kAuth) counters_[k_rejectSeal]++;
     if (r == SealReject::kReplay) counters_[k_rejectReplay]++;
-    if (r == SealReject::kNone) out->at[out->count++] = Received{p + kSealHeaderBytes, plain, from};
+    if (r == SealReject::kNone) out->at[out->count++] = Received{p + kSealHeaderBytes, plain, from, hold};
   }
   return n;
 }

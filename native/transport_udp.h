@@ -30,6 +30,7 @@ class UdpTransport : public Transport {
   Endpoint local() const override { return local_; }
   void Flush() override;
   int Receive(int socket, uint64_t nowNs, Batch* out) override;
+  void ReceiveInto(DatagramPool* pool) override;
 
  protected:
   // Opens the unicast socket on the interface and `port` (0: any).
@@ -61,8 +62,12 @@ class UdpTransport : public Transport {
   sockaddr_in sendTo_[kBatch];
   int sendCount_ = 0;
 
-  // Receive batch; a closed group's datagrams are opened in place.
+  // Receive batch; a closed group's datagrams are opened in place. Each
+  // datagram in a slot of its own: recvMem_, or a unit of the pool's
+  // (ReceiveInto), which a keeper may take (Received::hold).
   std::vector<uint8_t> recvMem_;
+  DatagramPool* pool_ = nullptr;
+  uint8_t* recvSlot_[kBatch];
   mmsghdr recvMsgs_[kBatch];
   iovec recvIov_[kBatch];
   sockaddr_in recvFrom_[kBatch];

@@ -225,6 +225,47 @@ test("reliability – a member relays another sender's datagrams it kept; a smal
   }
 })
 
+test('reliability – a large datagram is kept for relaying where it arrived (its unit taken from the transport, not copied), counted by its unit; datagrams that arrive after it do not touch it, and it is relayed whole', () => {
+  const UNIT = 64 * 1024 // DatagramPool::kBytes; kept in place from half of it
+  const net = new Net(3, { retainBytes: 1 << 20, datagramSize: 65507, windowBytes: 1 << 20 })
+  net.introduce()
+  const pattern = (tag, i) => (tag * 31 + i * 7) & 255
+  const submit = (tag, size) => {
+    const data = new Uint8Array(size)
+    for (let i = 0; i < size; i++) data[i] = pattern(tag, i)
+    assert.is(net.cores[0].submit(data, 1, 0, net.now), 'ok')
+  }
+  // Five 40,000 B messages, a datagram each (two do not fit one), then 20
+  // of 500 B in one datagram of ~10 KB (copied); C misses every one of A's.
+  for (let tag = 1; tag <= 5; tag++) {
+    submit(tag, 40_000)
+    net.cores[0].flush(net.now)
+  }
+  for (let tag = 6; tag <= 25; tag++) submit(tag, 500)
+  net.cores[0].flush(net.now)
+  net.collect()
+  const missesA = (p) => !(p.type === DATA && p.to === 2)
+  net.deliver(missesA)
+  net.cores[0].timer(net.now) // more datagrams reach B after the large ones (STATUS), each into the unit it was given back
+  net.deliver(missesA)
+  const b = net.cores[1].counters()
+  assert.is(b.keptInPlace, 5, 'the five large datagrams are kept where they arrived')
+  assert.ok(b.retainedBytes > 5 * UNIT && b.retainedBytes < 5 * UNIT + 11_000, `each counts its unit, the small one its bytes: ${b.retainedBytes} B`)
+  // C asks B for A's stream (as in a flush after A crashed).
+  net.cores[1].input(nak(1n, [[1, 25]], { group: defaults.groupHash, sender: 3n }), 3, 3, net.now)
+  const relayed = net.cores[1].take().sent.filter((s) => s.to !== null && s.to.ip === 3)
+  assert.is(relayed.length, 6)
+  for (const s of relayed) net.cores[2].input(s.data, 2, 2, net.now)
+  net.collect()
+  const got = net.delivered[2].filter((d) => d.peer === net.peerOf(2, 0))
+  assert.equal(got.map((d) => d.seq), range(1, 25), 'C has all of A from what B kept')
+  for (const [k, d] of got.entries()) {
+    const tag = k + 1
+    assert.is(d.data.length, tag <= 5 ? 40_000 : 500)
+    assert.ok(d.data.every((x, i) => x === pattern(tag, i)), `message ${tag} intact`)
+  }
+})
+
 test("reliability – datagrams kept for relaying go once every member holds them, the sender too, not before", () => {
   // A sender whose own messages do not come back to it holds all it sent: its
   // STATUS says so, or the others would keep its stream until their rings overflowed.

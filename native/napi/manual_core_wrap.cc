@@ -4,10 +4,12 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
 #include "../assembly.h"
+#include "../datagram_pool.h"
 #include "../records.h"
 #include "../subject_filter.h"
 #include "../reliability.h"
@@ -120,6 +122,7 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
   // close(): frees the core now (its windows, log and kept datagrams) rather
   // than whenever the garbage collector finalizes this wrapper.
   Napi::Value Close(const Napi::CallbackInfo& info) {
+    unit_ = nullptr;  // (the core's pool's)
     core_.reset();
     sink_ = RecordingSink{};
     return info.Env().Undefined();
@@ -142,7 +145,16 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
     if (!info[0].IsTypedArray()) return ThrowError(env, "TypeError", "datagram must be a Uint8Array", "ERR_INVALID_ARG_TYPE");
     auto a = info[0].As<Napi::Uint8Array>();
     const Endpoint from{info[1].ToNumber().Uint32Value(), uint16_t(info[2].ToNumber().Uint32Value())};
-    core_->OnDatagram(a.Data(), a.ByteLength(), from, Now(info[3]));
+    // As the engine's transport does: the datagram in a unit of the core's
+    // pool, which the core may take to keep it (Received::hold).
+    DatagramPool* pool = core_->receivePool();
+    if (pool && !unit_) unit_ = pool->Get();
+    if (unit_ && a.ByteLength() <= DatagramPool::kBytes) {
+      std::memcpy(unit_, a.Data(), a.ByteLength());
+      core_->OnDatagram(unit_, a.ByteLength(), from, Now(info[3]), &unit_);
+    } else {
+      core_->OnDatagram(a.Data(), a.ByteLength(), from, Now(info[3]));
+    }
     return env.Undefined();
   }
   Napi::Value Timer(const Napi::CallbackInfo& info) { if (!core_) return Closed(info.Env()); core_->OnTimer(Now(info[0])); return info.Env().Undefined(); }
@@ -234,6 +246,7 @@ class ManualCoreWrap : public Napi::ObjectWrap<ManualCoreWrap> {
   RecordingSink sink_;
   std::vector<uint64_t> counters_;
   std::unique_ptr<Core> core_;
+  uint8_t* unit_ = nullptr;  // the next datagram goes here (input)
 };
 
 }  // namespace

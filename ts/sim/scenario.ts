@@ -37,7 +37,7 @@ export interface RunResult {
 /** The simulated group's timings and sizes, for `members` (0: a few) at `datagramSize`. */
 function worldConfig(seed: number, members: number, datagramSize: number, partitions: 'primary' | 'merge'): WorldConfig {
   return {
-    seed, datagramSize, windowBytes: 64 * 1024, suspectTimeoutMs: 300, statusIntervalMs: 10, retryMs: 20, tickMs: 5, partitions,
+    seed, datagramSize, windowBytes: Math.max(64 * 1024, 4 * datagramSize), suspectTimeoutMs: 300, statusIntervalMs: 10, retryMs: 20, tickMs: 5, partitions,
     // Every member's core lives in this one process: beyond 64 members, smaller windows per sender.
     ...(members > 64 ? { receiveSlots: 1024, retainBytes: 16 * 1024 } : {}),
   }
