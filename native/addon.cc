@@ -12,6 +12,7 @@
 
 #include <string>
 
+#include "assembly.h"
 #include "boundary.h"
 #include "subject_filter.h"
 #include "checksum.h"
@@ -59,6 +60,18 @@ Napi::Value ReusableBytes(const Napi::CallbackInfo& info) {
   if (!bytes.Reserve(size_t(n), rounded)) return ThrowError(env, "Error", "reusableBytes(): out of memory", "ERR_TROUPE_NO_MEMORY");
   bytes.size = size_t(n);
   return MessageValue(env, bytes);
+}
+
+// messageMemory() -> { mapped, reused, keptBytes }: the mappings large
+// messages' bytes were put together in, made fresh or reused (assembly.h).
+Napi::Value MessageMemoryJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const MessageMemory m = MessageMemoryCounts();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("mapped", Napi::Number::New(env, double(m.mapped)));
+  o.Set("reused", Napi::Number::New(env, double(m.reused)));
+  o.Set("keptBytes", Napi::Number::New(env, double(m.keptBytes)));
+  return o;
 }
 
 // decode(datagram, groupHash) -> { ok, reason?, type?, ... }: the codec alone, for tests.
@@ -158,6 +171,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("groupHash", Napi::Function::New(env, GroupHashJs));
   exports.Set("crc32c", Napi::Function::New(env, Crc32cJs));
   exports.Set("reusableBytes", Napi::Function::New(env, ReusableBytes));
+  exports.Set("messageMemory", Napi::Function::New(env, MessageMemoryJs));
   Napi::Array names = Napi::Array::New(env);
   uint32_t i = 0;
 #define TROUPE_COUNTER_NAME(name, doc) { Napi::Object c = Napi::Object::New(env); c.Set("name", #name); c.Set("doc", doc); names.Set(i++, c); }

@@ -52,8 +52,10 @@ class MappingPool {
         uint8_t* p = it->second.back();
         it->second.pop_back();
         bytes_ -= size;
+        reused_++;
         return p;
       }
+      mapped_++;
     }
     void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     return p == MAP_FAILED ? nullptr : static_cast<uint8_t*>(p);
@@ -69,11 +71,16 @@ class MappingPool {
     }
     munmap(p, size);
   }
+  MessageMemory Counts() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return MessageMemory{mapped_, reused_, bytes_};
+  }
 
  private:
   std::mutex mu_;
   std::unordered_map<size_t, std::vector<uint8_t*>> free_;  // by mapping size
   size_t bytes_ = 0;
+  uint64_t mapped_ = 0, reused_ = 0;
 };
 
 MappingPool& Pool() {
@@ -109,6 +116,8 @@ void MessageBytes::Append(const uint8_t* p, size_t n) {
   if (n) std::memcpy(data + size, p, n);
   size += n;
 }
+
+MessageMemory MessageMemoryCounts() { return Pool().Counts(); }
 
 void MessageBytes::Free(uint8_t* data, size_t hint) {
   if (!data) return;

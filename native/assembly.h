@@ -50,6 +50,14 @@ struct MessageBytes {
   void Release() { Free(data, FreeHint()); *this = MessageBytes{}; }
 };
 
+// The process's mappings for messages' bytes so far: made fresh (mmap:
+// every page faulted in) and reused (JS had let go of them), and the bytes
+// kept for reuse now. Tests and diagnostics (addon messageMemory()).
+struct MessageMemory {
+  uint64_t mapped = 0, reused = 0, keptBytes = 0;
+};
+MessageMemory MessageMemoryCounts();
+
 class Assembler {
  public:
   // What a fragment does to its sender's message.

@@ -174,6 +174,8 @@ interface Addon {
   crc32c(bytes: Uint8Array, crc?: number, portable?: boolean): number
   /** n bytes, not zero-filled, whose memory is reused once let go of (past 16 KiB: native/assembly.cc's mappings). */
   reusableBytes(n: number): Uint8Array
+  /** The process's mappings for large messages' bytes so far: made fresh, reused (JS had let go of them), and bytes kept for reuse now. */
+  messageMemory(): { mapped: number; reused: number; keptBytes: number }
   counters: { name: string; doc: string }[]
   limits: {
     maxDatagram: number

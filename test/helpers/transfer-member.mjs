@@ -5,26 +5,46 @@
 //                    { cmd: 'rss' } | { cmd: 'stats' } | { cmd: 'leave' }
 //   child -> parent  { type: 'joined', me } | { type: 'view', members }
 //                    { type: 'incoming', from, name, size }            a transfer began here
-//                    { type: 'received', from, name, bytes, sha256 }   its stream ended (checksum matched)
+//                    { type: 'received', from, name, bytes, sha256, gc }   its stream ended (checksum matched;
+//                                                                       with consume 'count' no sha256, and
+//                                                                       mappings: { mapped, reused } for messages);
+//                                                                       gc: { minor, major } collections while it came
 //                    { type: 'receiveFailed', from, name, bytes, code, message }
 //                    { type: 'progress', bytes }                        the source's progress (first one only)
 //                    { type: 'transferred', result, sha256 } | { type: 'transferFailed', code, message, delivered, missing, failed, sha256 }
 //                    { type: 'rss', peak, base }                        receiver: peak RSS during its transfers
 //                    { type: 'stats', stats }                           group.stats() (cmd 'stats')
 import { createHash } from 'node:crypto'
+import { PerformanceObserver, constants } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
 import { Group } from '../../dist/index.js'
+import { addon } from '../../dist/engine.js'
 
 const [groupName, memberName, optionsJson] = process.argv.slice(2)
-const group = await Group.join(groupName, { name: memberName, ...JSON.parse(optionsJson || '{}') })
+// consume 'count' (not a group option): a receiver only counts what it reads ('data'
+// events), allocating nothing of its own, so that its collections are the library's.
+const { consume = 'hash', ...options } = JSON.parse(optionsJson || '{}')
+const group = await Group.join(groupName, { name: memberName, ...options })
 const send = (m) => process.send(m)
 let readRate = 0 // MB/s; 0: as fast as it comes
 const base = process.memoryUsage().rss
 let peak = base
 
+const gc = { minor: 0, major: 0 }
+let memoryAt = null // the mappings for messages when the transfer began (addon.messageMemory())
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    if (e.detail.kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.minor++
+    else if (e.detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.major++
+  }
+}).observe({ entryTypes: ['gc'] })
+
 group.on('view', (v) => send({ type: 'view', members: v.members }))
 group.on('transfer', async (t) => {
   send({ type: 'incoming', from: t.from, name: t.name, size: t.size })
+  gc.minor = gc.major = 0
+  memoryAt = addon.messageMemory()
+  if (consume === 'count') return countOnly(t)
   const hash = createHash('sha256')
   let bytes = 0
   try {
@@ -34,11 +54,23 @@ group.on('transfer', async (t) => {
       peak = Math.max(peak, process.memoryUsage().rss)
       if (readRate) await new Promise((r) => setTimeout(r, chunk.length / readRate / 1000)) // a slow consumer, on purpose
     }
-    send({ type: 'received', from: t.from, name: t.name, bytes, sha256: hash.digest('hex') })
+    await new Promise((r) => setImmediate(r)) // (the observer hears of collections a little later)
+    send({ type: 'received', from: t.from, name: t.name, bytes, sha256: hash.digest('hex'), gc: { ...gc } })
   } catch (err) {
     send({ type: 'receiveFailed', from: t.from, name: t.name, bytes, received: t.received, code: err.code, message: err.message })
   }
 })
+function countOnly(t) {
+  let bytes = 0
+  t.on('data', (chunk) => (bytes += chunk.length))
+  t.on('error', (err) => send({ type: 'receiveFailed', from: t.from, name: t.name, bytes, received: t.received, code: err.code, message: err.message }))
+  t.on('end', () => setImmediate(() => {
+    const now = addon.messageMemory()
+    const mappings = { mapped: now.mapped - memoryAt.mapped, reused: now.reused - memoryAt.reused }
+    send({ type: 'received', from: t.from, name: t.name, bytes, gc: { ...gc }, mappings })
+  }))
+}
+
 send({ type: 'joined', me: group.me })
 send({ type: 'view', members: group.view.members })
 
