@@ -8,6 +8,7 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { randomBytes } from 'node:crypto'
 import { Group, TransferError } from '../dist/index.js'
@@ -130,6 +131,36 @@ test('transfer – a slow reader at a member that reads its ring in place (only 
     await transfer
     assert.ok((await got).equals(data), 'the same bytes')
     await until(() => batched === 2000, { timeout: 10000, what: `all 2000 messages in batches (${batched})` })
+  })
+})
+
+test('transfer – a Readable of blocks of every size (small ones gathered into chunks, large ones sent as they are): the same bytes; one that errors midway rejects with its error; one an abort stops is destroyed', async () => {
+  await withGroup(2, async ([a, b]) => {
+    // Sizes from 1 B to 3 MiB in a fixed mix: gathered, sent whole, split past a chunk.
+    const sizes = [1, 1000, 70_000, 10, 65_535, 65_536, (1 << 20) - 16, 1 << 20, 3 << 20, 5, 200_000, 40_000, 40_000]
+    const blocks = sizes.map((n) => randomBytes(n))
+    let got = collect(b)
+    await a.transfer(Readable.from(blocks, { objectMode: false }), { name: 'mixed' })
+    const r = await got
+    assert.ok(r.bytes.equals(Buffer.concat(blocks)), 'every byte, in order')
+
+    got = collect(b)
+    const failing = new Readable({ read() {} })
+    failing.push(randomBytes(300_000))
+    setImmediate(() => failing.destroy(new Error('the disk went away')))
+    await throwsWith(() => a.transfer(failing, { name: 'failing' }), Error, /the disk went away/)
+    assert.is((await got).error.code, 'ERR_TROUPE_TRANSFER_ABORTED', "the receiver's stream errors")
+
+    got = collect(b)
+    let pushed = 0
+    const endless = new Readable({ read() { this.push(randomBytes(256 << 10)); pushed++ } })
+    const controller = new AbortController()
+    const transfer = a.transfer(endless, { signal: controller.signal })
+    transfer.once('progress', () => controller.abort())
+    await throwsWith(() => transfer, Error, /was aborted/, 'ABORT_ERR')
+    await until(() => endless.destroyed, { timeout: 5000, what: 'the source stream destroyed' })
+    assert.ok(pushed > 0)
+    assert.ok((await got).error, "the receiver's stream errors")
   })
 })
 

@@ -6,7 +6,7 @@
 // neither the object nor more than a block of it is ever held here.
 import { EventEmitter } from 'node:events'
 import { open, stat } from 'node:fs/promises'
-import type { Readable } from 'node:stream'
+import { finished, type Readable } from 'node:stream'
 
 import { addon } from '../engine.js'
 import { AbortError, TroupeError } from '../errors.js'
@@ -15,6 +15,11 @@ import type { TransferProgress } from './incoming.js'
 import { encodeAbort, encodeBegin, encodeEnd, HEADER, Kind, writeHeader, type Ack, type AckStatus } from './wire.js'
 
 const BLOCK = 1 << 20 // bytes read from a file at a time
+// A block of the source this large is sent as it is (in chunks of at most
+// maxChunk, the last one shorter); smaller ones are gathered into chunks.
+// (A Readable's 1 MiB blocks against 1 MiB - 16 B chunks: gathered, every
+// byte was copied once more, 3% of the source's time.)
+const DIRECT_MIN = 64 << 10
 const PROGRESS_EVERY = 1 << 20
 
 /** What transfer() takes: bytes, a Node Readable (of Buffers or Uint8Arrays), or a file's path. */
@@ -153,17 +158,21 @@ export class Transfer extends EventEmitter implements PromiseLike<TransferResult
         await sent(message.subarray(HEADER, HEADER + n), this.port.send(message.subarray(0, HEADER + n)))
       }
       for await (const block of blocks(source)) {
+        if (block.length >= DIRECT_MIN) {
+          // A large block goes into the stream as it is, in chunks behind the
+          // header (the outbox writes the header with each chunk's first
+          // fragment): no copy into `message` first.
+          if (fill > 0) await flush()
+          for (let at = 0; at < block.length; at += max) {
+            if (this.settled) return
+            const piece = block.subarray(at, Math.min(at + max, block.length))
+            await sent(piece, this.port.send(piece, head))
+          }
+          continue
+        }
+        // Small blocks are gathered into chunks of `max`.
         for (let at = 0; at < block.length;) {
           if (this.settled) return
-          if (fill === 0 && block.length - at >= max) {
-            // A whole chunk in the block: its bytes go into the stream as
-            // they are, behind the header (no copy into `message` first:
-            // the outbox writes the header with its first fragment).
-            const piece = block.subarray(at, at + max)
-            at += max
-            await sent(piece, this.port.send(piece, head))
-            continue
-          }
           const n = Math.min(max - fill, block.length - at)
           message.set(block.subarray(at, at + n), HEADER + fill)
           fill += n
@@ -253,10 +262,53 @@ async function* blocks(source: TransferSource): AsyncGenerator<Uint8Array> {
       await file.close()
     }
   } else {
-    for await (const chunk of source) {
+    for await (const chunk of chunksOf(source)) {
       if (typeof chunk === 'string') yield Buffer.from(chunk)
       else if (chunk instanceof Uint8Array) yield chunk
       else throw new TypeError(`transfer(): the source stream gave a ${typeof chunk}, not bytes (use a byte stream, not an object-mode one)`)
     }
+  }
+}
+
+/**
+ * A Readable's chunks as it pushed them ('data' events, paused while one
+ * waits). Its async iterator reads with read(), which joins what is
+ * buffered into a fresh buffer: a copy of most bytes (10% of a source's
+ * time). Ends as the iterator does: an error or a premature close throws,
+ * and the stream is destroyed if the caller stops early.
+ */
+async function* chunksOf(stream: Readable): AsyncGenerator<unknown> {
+  const waiting: unknown[] = []
+  let ended = false
+  let failed: Error | null = null
+  let wake: (() => void) | null = null
+  const onData = (chunk: unknown) => {
+    waiting.push(chunk)
+    stream.pause()
+    wake?.()
+  }
+  const stopWatching = finished(stream, { writable: false }, (err) => {
+    if (err) failed = err
+    else ended = true
+    wake?.()
+  })
+  stream.on('data', onData)
+  try {
+    for (;;) {
+      if (waiting.length > 0) {
+        const chunk = waiting.shift()
+        if (waiting.length === 0 && !ended) stream.resume()
+        yield chunk
+        continue
+      }
+      if (failed) throw failed
+      if (ended) return
+      await new Promise<void>((resolve) => (wake = resolve))
+      wake = null
+    }
+  } finally {
+    stream.off('data', onData)
+    stopWatching()
+    if (!ended && !stream.destroyed) stream.destroy()
   }
 }
