@@ -90,7 +90,8 @@ void Core::Retain(Peer* p, const uint8_t* dg, size_t n, uint64_t first, uint16_t
   DatagramPool& pool = kept_->pool;
   uint8_t* unit = nullptr;
   uint8_t* fresh = nullptr;
-  if (hold && n >= KeptStream::kKeepInPlaceMin && pool.Owns(*hold) && (fresh = pool.Get())) unit = *hold;
+  // (Not when a stream may keep less than a unit: then it is copied, as before.)
+  if (hold && n >= KeptStream::kKeepInPlaceMin && DatagramPool::kBytes <= ceiling && pool.Owns(*hold) && (fresh = pool.Get())) unit = *hold;
   const size_t cost = unit ? DatagramPool::kBytes : n;
   size_t dropped = 0;
   bool kept = false;

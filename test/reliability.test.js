@@ -264,6 +264,16 @@ test('reliability – a large datagram is kept for relaying where it arrived (it
     assert.is(d.data.length, tag <= 5 ? 40_000 : 500)
     assert.ok(d.data.every((x, i) => x === pattern(tag, i)), `message ${tag} intact`)
   }
+  // A stream that may keep less than a unit (4 × 12 KiB) copies a large datagram instead.
+  const small = new Net(2, { retainBytes: 12 * 1024, datagramSize: 65507, windowBytes: 1 << 20 })
+  small.introduce()
+  assert.is(small.cores[0].submit(new Uint8Array(40_000).fill(7), 1, 0, small.now), 'ok')
+  small.cores[0].flush(small.now)
+  small.deliver((p) => !(p.type === STATUS && p.from === 0)) // (A's STATUS would say it holds it: B would let it go)
+  const c = small.cores[1].counters()
+  assert.is(c.keptInPlace, 0)
+  assert.ok(c.retainedBytes >= 40_000 && c.retainedBytes < 41_000, `copied: ${c.retainedBytes} B kept`)
+  assert.is(c.keptDropped, 0)
 })
 
 test("reliability – datagrams kept for relaying go once every member holds them, the sender too, not before", () => {
