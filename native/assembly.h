@@ -32,8 +32,9 @@
 
 namespace troupe {
 
-// A message's bytes outside any ring: malloc'd while small; past that, one
-// of a few sizes of mapping, reused once JS lets go of it (assembly.cc).
+// A message's bytes outside any ring: malloc'd while small; past that, a
+// block of one of a few sizes (of a 2 MiB slab, or a mapping of its own past
+// 256 KiB), reused once JS lets go of it (assembly.cc).
 struct MessageBytes {
   uint8_t* data = nullptr;
   size_t size = 0;
@@ -50,9 +51,10 @@ struct MessageBytes {
   void Release() { Free(data, FreeHint()); *this = MessageBytes{}; }
 };
 
-// The process's mappings for messages' bytes so far: made fresh (mmap:
-// every page faulted in) and reused (JS had let go of them), and the bytes
-// kept for reuse now. Tests and diagnostics (addon messageMemory()).
+// Memory for messages' bytes so far: mappings made fresh (a slab, or a large
+// message's own) and blocks reused (JS had let go of them, or a slab's
+// others), and the bytes kept for reuse now (a fresh slab's untouched blocks
+// among them). Tests and diagnostics (addon messageMemory()).
 struct MessageMemory {
   uint64_t mapped = 0, reused = 0, keptBytes = 0;
 };

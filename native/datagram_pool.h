@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "mapped_memory.h"
 #include "wire.h"
 
 namespace troupe {
@@ -34,16 +35,15 @@ class DatagramPool {
   DatagramPool(size_t bytes, size_t extra) {
     if (!bytes) return;
     const size_t units = std::max(kMinUnits, (bytes + kBytes - 1) / kBytes) + extra;
-    void* p = mmap(nullptr, units * kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return;  // (nothing kept: counted as keptDropped)
-    base_ = static_cast<uint8_t*>(p);
+    base_ = MapMemory(units * kBytes, Touch::kLater);
+    if (!base_) return;  // (nothing kept: counted as keptDropped)
     units_ = units;
     free_.reserve(units);
     for (size_t i = units; i-- > 0;) free_.push_back(uint32_t(i));  // unit 0 on top
     live_.assign(units, 0);
   }
   ~DatagramPool() {
-    if (base_) munmap(base_, units_ * kBytes);
+    UnmapMemory(base_, units_ * kBytes);
   }
   DatagramPool(const DatagramPool&) = delete;
   DatagramPool& operator=(const DatagramPool&) = delete;

@@ -1,4 +1,5 @@
 #include "engine.h"
+#include "mapped_memory.h"
 
 #include <arpa/inet.h>
 #include <sys/epoll.h>
@@ -20,7 +21,7 @@ uint64_t MonotonicNs() {
 }
 
 SharedRegion::~SharedRegion() {
-  if (base) munmap(base, size);
+  UnmapMemory(base, size);
 }
 
 namespace {
@@ -31,8 +32,7 @@ Engine::Engine(const EngineConfig& config, WakeFn wake, void* wakeCtx)
     : config_(config), wake_(wake), wakeCtx_(wakeCtx), assembler_(config.maxMessageBytes) {
   region_ = std::make_shared<SharedRegion>();
   region_->size = kCountersBytes + RingView::TotalBytes(config_.outboundBytes) + RingView::TotalBytes(config_.inboundBytes);
-  void* mem = mmap(nullptr, region_->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  region_->base = mem == MAP_FAILED ? nullptr : static_cast<uint8_t*>(mem);
+  region_->base = MapMemory(region_->size, Touch::kLater);
   counters_ = reinterpret_cast<uint64_t*>(region_->base);
   outView_ = RingView{region_->base + outboundOffset(), config_.outboundBytes};
   inView_ = RingView{region_->base + inboundOffset(), config_.inboundBytes};

@@ -16,9 +16,9 @@ Core::Core(const CoreConfig& config, Sink* sink, uint64_t* counters, uint64_t no
   // As many entries as datagrams of one message of 64 bytes fill the
   // smallest window (a larger one is for large messages: large datagrams).
   logSlots_ = std::max<size_t>(4, window_ / (kDataHeaderBytes + kMsgHeaderBytes + 64));
-  // new[] without () leaves the pages untouched until used: the window costs
-  // memory only as far as it fills.
-  logMem_.reset(new uint8_t[logCapacity_]);
+  // Pages untouched until used: the window costs memory only as far as it fills.
+  logMem_ = std::unique_ptr<uint8_t, Unmap>(MapMemory(logCapacity_, Touch::kLater), Unmap{logCapacity_});
+  if (!logMem_) std::abort();  // (as new[] did: no address space left for the window)
   kept_.reset(new KeptMemory(config_.retainBytes * kKeptShares, DatagramPool::kReceiveUnits));
   log_.resize(logSlots_);
   scratch_.resize(kMaxDatagram);

@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mapped_memory.h"
 #include "stats.h"
 #include "wire.h"
 
@@ -341,7 +342,8 @@ class Core {
   // the largest window (kWindowGrowth × windowBytes) but its pages are
   // touched only as far as the window reaches. log_ is a ring of their
   // entries, oldest at logHead_.
-  std::unique_ptr<uint8_t[]> logMem_;
+  struct Unmap { size_t bytes; void operator()(uint8_t* p) const { UnmapMemory(p, bytes); } };
+  std::unique_ptr<uint8_t, Unmap> logMem_{nullptr, Unmap{0}};
   size_t logCapacity_ = 0, logTail_ = 0;      // logTail_: where the newest datagram ends
   size_t window_ = 0;                         // the window now: baseWindow_..logCapacity_
   size_t baseWindow_ = 0;                     // windowBytes (at least 4 datagrams)

@@ -5,7 +5,9 @@
 // a member removed takes what it had begun with it.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { readFileSync } from 'node:fs'
 import { FragCode } from '../dist/boundary.js'
+import { addon } from '../dist/engine.js'
 import { Net } from './helpers/net.js'
 
 const FIFO = 1
@@ -73,6 +75,40 @@ test('assembly – a member removed takes the message it had begun with it', () 
   net.cores[1].forget((1).toString(16).padStart(16, '0'))
   net.collect()
   assert.is(net.cores[1].counters().assemblyBytes, 0)
+})
+
+
+// Messages past 16 KiB are put together in blocks of 2 MiB slabs (one size a
+// slab) that the kernel may back with huge pages (native/mapped_memory.h).
+test('assembly – large messages share 2 MiB slabs, each still its own bytes, and the slabs are on huge pages where the kernel has them', () => {
+  const { net, from0 } = setup({ datagramSize: 65507, windowBytes: 4 << 20 })
+  const before = addon.messageMemory()
+  const count = 40
+  for (let i = 0; i < count; i++) sendRun(net, [[FIRST, filled(60_000, i)], [LAST, filled(40_000, 100 + i)]])
+  const got = from0()
+  assert.is(got.length, count)
+  got.forEach((d, i) => {
+    assert.is(d.data.length, 100_000)
+    assert.equal([d.data[0], d.data[59_999], d.data[60_000], d.data[99_999]], [i, i, 100 + i, 100 + i], `message ${i}`)
+    assert.is(d.data.buffer.byteLength, 100_000, 'a buffer of its own')
+  })
+  got[0].data.fill(255)
+  assert.equal([got[1].data[0], got[1].data[99_999]], [1, 101], 'writing one message leaves the next alone')
+  // Every core puts the messages together (the sender gets its own back), in
+  // blocks of 112 KiB, 18 to a slab; the first of each core began in a block
+  // of 64 KiB (another slab) before its size was known. A mapping each before
+  // slabs (80 here).
+  const assembled = net.delivered.flat().filter((d) => d.data?.length === 100_000).length
+  assert.ok(assembled >= count)
+  const mapped = addon.messageMemory().mapped - before.mapped
+  assert.ok(mapped >= 1 && mapped <= Math.ceil(assembled / 18) + 1, `fresh mappings for ${assembled} messages: ${mapped}`)
+  const thp = readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8')
+  if (/\[(always|madvise)\]/.test(thp)) {
+    const huge = Number(/AnonHugePages:\s+(\d+)/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))[1])
+    assert.ok(huge >= 2048, `huge pages in use (kB): ${huge}`)
+  } else {
+    console.log(`(transparent huge pages: ${thp.trim()}: not asked for)`)
+  }
 })
 
 test.run()
