@@ -5,6 +5,7 @@
 // a member removed takes what it had begun with it.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { FragCode } from '../dist/boundary.js'
 import { addon } from '../dist/engine.js'
@@ -109,6 +110,29 @@ test('assembly – large messages share 2 MiB slabs, each still its own bytes, a
   } else {
     console.log(`(transparent huge pages: ${thp.trim()}: not asked for)`)
   }
+})
+
+test('assembly – memory let go of is kept for reuse up to 64 MiB a process; slabs past it are given back', () => {
+  // A child with gc(): 100 MiB of blocks (800 of 128 KiB, 50 slabs), written
+  // so they are resident, then let go of. At most 64 MiB (and the slab being
+  // emptied) stays kept; the rest goes back to the kernel.
+  const script = `
+    const { addon } = await import(${JSON.stringify(new URL('../dist/engine.js', import.meta.url).href)})
+    let blocks = []
+    for (let i = 0; i < 800; i++) blocks.push(addon.reusableBytes(100000).fill(i & 0xff))
+    const held = addon.messageMemory().keptBytes
+    const rssHeld = process.memoryUsage().rss
+    blocks = null
+    for (let i = 0; i < 20; i++) { globalThis.gc(); await new Promise((r) => setImmediate(r)) }
+    const after = addon.messageMemory()
+    process.stdout.write(JSON.stringify({ held, kept: after.keptBytes, rssHeld, rss: process.memoryUsage().rss, mapped: after.mapped }))
+  `
+  const out = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 }))
+  const MiB = 1 << 20
+  assert.ok(out.mapped <= 51, `slabs mapped for 800 blocks of 128 KiB: ${out.mapped}`)
+  assert.ok(out.kept <= 66 * MiB, `kept for reuse: ${(out.kept / MiB).toFixed(1)} MiB`)
+  assert.ok(out.kept >= 48 * MiB, `kept for reuse: ${(out.kept / MiB).toFixed(1)} MiB (the bound, not nothing)`)
+  assert.ok(out.rss < out.rssHeld - 24 * MiB, `RSS ${(out.rssHeld / MiB).toFixed(0)} -> ${(out.rss / MiB).toFixed(0)} MiB: slabs past the bound given back`)
 })
 
 test.run()
