@@ -2,9 +2,9 @@
 // the datagram pool, messages put together) are anonymous mappings that the
 // kernel may back with 2 MiB pages (MADV_HUGEPAGE: transparent huge pages in
 // the 'madvise' or 'always' setting; with 'never' nothing changes). Copies
-// through them then cost one TLB entry per 2 MiB, not one per 4 KiB: on this
-// project's VMs, 64 KiB messages 1 -> 3 went from 1,155 to 1,333 MB/s per
-// receiver (six rounds each, medians) with these and the message slabs of
+// through them then miss the TLB once per 2 MiB, not once per 4 KiB: on this
+// project's VMs, 64 KiB messages 1 -> 3 went from 1,132 to 1,306 MB/s per
+// receiver (five rounds each, medians) with these and the message slabs of
 // assembly.cc together.
 #pragma once
 
