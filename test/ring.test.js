@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert'
 import { execFileSync } from 'node:child_process'
 import { nativeTool } from './helpers/tools.js'
 import { Worker } from 'node:worker_threads'
-import { RingConsumer, RING_HEADER_BYTES } from '../dist/ring.js'
+import { RingConsumer, RingProducer, RING_HEADER_BYTES } from '../dist/ring.js'
 
 const stressBinary = nativeTool('ring_stress')
 
@@ -78,6 +78,53 @@ test("ring – a batch's memory let go of takes the next batch of any size in th
   const out = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 }))
   assert.is(out.length, 400000, 'as many bytes as asked')
   assert.ok(out.marked, 'in the memory the first let go of')
+})
+
+test('ring – take() with a limit hands whole records, in order, at most maxTake bytes a batch (or one larger record alone)', () => {
+  const capacity = 16384, maxTake = 1000
+  const memory = new SharedArrayBuffer(RING_HEADER_BYTES + capacity)
+  const producer = new RingProducer(memory, 0, capacity)
+  const consumer = new RingConsumer(memory, 0, capacity, undefined, maxTake)
+  // Sizes from 1 to 2,500 bytes: some records alone exceed the limit; the
+  // ring wraps many times (pad records at its end).
+  const sizeOf = (k) => 1 + ((k * 2654435761) >>> 0) % 2500
+  const n = 3000
+  let written = 0, expect = 0, batches = 0, over = 0, alone = 0
+  while (expect < n) {
+    while (written < n) {
+      const size = Math.max(4, sizeOf(written))
+      const rec = new Uint8Array(size)
+      new DataView(rec.buffer).setUint32(0, written, true)
+      rec.fill(written & 255, 4)
+      if (!producer.write(2, 0, rec, 0, size)) break
+      written++
+    }
+    producer.publish()
+    for (let batch = consumer.take(); batch !== null; batch = consumer.take()) {
+      const { bytes, view } = batch
+      batches++
+      let records = 0
+      for (let at = 0; at < bytes.length; ) {
+        const length = view.getUint32(at, true)
+        if (view.getUint16(at + 4, true) !== 1) {
+          records++
+          assert.is(view.getUint32(at + 8, true), expect, 'records in order, none missed')
+          assert.is(length - 8, Math.max(4, sizeOf(expect)))
+          assert.is(bytes[at + length - 1], length - 8 > 4 ? expect & 255 : bytes[at + length - 1])
+          expect++
+        }
+        at += (length + 7) & ~7
+      }
+      if (bytes.length > maxTake) {
+        over++
+        if (records === 1) alone++
+      }
+    }
+  }
+  assert.is(expect, n)
+  assert.ok(batches > 100, `many batches (${batches})`)
+  assert.ok(over > 0, 'records larger than the limit came')
+  assert.is(alone, over, 'a batch past the limit is one record alone (with the padding before it, if any)')
 })
 
 test.run()

@@ -112,7 +112,13 @@ export class RingConsumer extends RingSide {
    * its own (the live group's reuses memory past 64 KiB: fresh memory
    * faults in every page).
    */
-  constructor(memory: ArrayBuffer, offset: number, capacity: number, private readonly allocate: (n: number) => Uint8Array = uninitialized) {
+  constructor(
+    memory: ArrayBuffer,
+    offset: number,
+    capacity: number,
+    private readonly allocate: (n: number) => Uint8Array = uninitialized,
+    private readonly maxTake = Infinity,
+  ) {
     super(memory, offset, capacity)
     this.head = this.peeked = Atomics.load(this.ctl, HEAD) >>> 0
   }
@@ -123,15 +129,20 @@ export class RingConsumer extends RingSide {
   }
 
   /**
-   * Copies every published record into a fresh buffer (one copy per batch,
-   * never per message), hands the space back, and returns the copy, or null
-   * when the ring is empty.
+   * Copies the published records into a fresh buffer (one copy per batch,
+   * never per message; at most `maxTake` bytes of whole records, or one
+   * record), hands their space back, and returns the copy, or null when the
+   * ring is empty.
    */
   take(): Batch | null {
     this.release()
-    const tail = Atomics.load(this.ctl, TAIL) >>> 0
-    const used = (tail - this.head) >>> 0
+    let tail = Atomics.load(this.ctl, TAIL) >>> 0
+    let used = (tail - this.head) >>> 0
     if (used === 0) return null
+    if (used > this.maxTake) {
+      used = this.wholeRecordsWithin(used)
+      tail = (this.head + used) >>> 0
+    }
     const start = this.head & this.mask
     // Not zero-filled (every byte is written just below), the batch's alone.
     const bytes = this.allocate(used)
@@ -145,6 +156,20 @@ export class RingConsumer extends RingSide {
     this.head = this.peeked = tail
     Atomics.store(this.ctl, HEAD, tail | 0)
     return { bytes, view: new DataView(bytes.buffer) }
+  }
+
+  /** How many of the `used` bytes from head are whole records within maxTake (at least one record, past any padding). */
+  private wholeRecordsWithin(used: number): number {
+    let n = 0
+    let records = 0
+    while (n < used) {
+      const at = (this.head + n) & this.mask
+      const next = n + align8(this.view.getUint32(at, true))
+      if (next > this.maxTake && records > 0) break
+      if (this.view.getUint16(at + 4, true) !== PAD) records++
+      n = next
+    }
+    return n
   }
 
   /** The ring's bytes, for reading records in place (peek). */
