@@ -45,7 +45,8 @@ namespace troupe {
   X(stable, 6, "inbound: every member holds this sender's stream up to seq")                        \
   X(slow, 7, "inbound: a member held our flow-control window full for slowReceiverTimeout")     \
   X(skipped, 8, "inbound: a sender's messages first..last, of one view, that no subscription here wants (subject_filter.h), or fragments of a message dropped in assembly: their seqs only") \
-  X(assembled, 9, "inbound: a message of fragments first..last put together in the engine (assembly.h); JS takes its bytes by handle")
+  X(assembled, 9, "inbound: a message of fragments first..last put together in the engine (assembly.h); JS takes its bytes by handle") \
+  X(messageAt, 10, "inbound: a message delivered whose bytes stay in the unit it was received into (the engine's receive memory, at offset); JS reads them there or takes a copy")
 
 // X(name, code): why a member's stream ended (a peerDown record's reason).
 #define TROUPE_PEER_DOWN_REASONS(X) \
@@ -83,7 +84,12 @@ namespace troupe {
   X(assembled, view, 12, 4)      \
   X(assembled, last, 16, 8)      \
   X(assembled, length, 24, 8)    \
-  X(assembled, handle, 32, 8)
+  X(assembled, handle, 32, 8)    \
+  X(messageAt, seq, 0, 8)        \
+  X(messageAt, peer, 8, 4)       \
+  X(messageAt, view, 12, 4)      \
+  X(messageAt, offset, 16, 4)    \
+  X(messageAt, length, 20, 4)
 
 #define TROUPE_ORDER_CONST(name, code) constexpr uint8_t kOrder_##name = code;
 TROUPE_ORDERS(TROUPE_ORDER_CONST)
@@ -124,5 +130,6 @@ constexpr size_t kRecStableBytes = kAt_stable_seq + 8;
 constexpr size_t kRecSlowBytes = kAt_slow_lag + 8;
 constexpr size_t kRecSkippedBytes = kAt_skipped_last + 8;
 constexpr size_t kRecAssembledBytes = kAt_assembled_handle + 8;
+constexpr size_t kRecMessageAtBytes = kAt_messageAt_length + 4;
 
 }  // namespace troupe

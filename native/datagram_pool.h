@@ -5,7 +5,10 @@
 // transport receives each datagram into a unit of its own, and a core that
 // keeps one for relaying (KeptStream) takes the unit it lies in, leaving a
 // fresh one in its place (Received::hold). A small datagram is copied into
-// a unit that gathers several, as before.
+// a unit that gathers several, as before. The engine takes units the same
+// way while JS has records that point into them (Engine: pins), and JS
+// reads those messages where they lie (memory(): the whole reservation,
+// shared, so that a view JS keeps outlives the pool).
 #pragma once
 
 #include <sys/mman.h>
@@ -13,6 +16,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "mapped_memory.h"
@@ -24,6 +28,7 @@ class DatagramPool {
  public:
   static constexpr size_t kBytes = 64 << 10;
   static constexpr size_t kReceiveUnits = 64;  // a transport's receive batch (Transport::kBatch)
+  static constexpr size_t kPinnedUnits = 128;  // units the engine may hold for JS's records (8 MiB: the inbound ring's)
   static_assert(kBytes >= kMaxDatagram, "a unit holds any datagram");
 
   // Room for `bytes` (at least kMinUnits: a unit for each of many streams
@@ -35,15 +40,15 @@ class DatagramPool {
   DatagramPool(size_t bytes, size_t extra) {
     if (!bytes) return;
     const size_t units = std::max(kMinUnits, (bytes + kBytes - 1) / kBytes) + extra;
-    base_ = MapMemory(units * kBytes, Touch::kLater);
-    if (!base_) return;  // (nothing kept: counted as keptDropped)
+    uint8_t* base = MapMemory(units * kBytes, Touch::kLater);
+    if (!base) return;  // (nothing kept: counted as keptDropped)
+    const size_t length = units * kBytes;
+    memory_ = std::shared_ptr<uint8_t>(base, [length](uint8_t* p) { UnmapMemory(p, length); });
+    base_ = base;
     units_ = units;
     free_.reserve(units);
     for (size_t i = units; i-- > 0;) free_.push_back(uint32_t(i));  // unit 0 on top
     live_.assign(units, 0);
-  }
-  ~DatagramPool() {
-    UnmapMemory(base_, units_ * kBytes);
   }
   DatagramPool(const DatagramPool&) = delete;
   DatagramPool& operator=(const DatagramPool&) = delete;
@@ -62,14 +67,21 @@ class DatagramPool {
   bool Owns(const uint8_t* p) const { return base_ && p >= base_ && p < base_ + units_ * kBytes; }
   // The unit p lies in.
   uint8_t* UnitOf(const uint8_t* p) const { return base_ + size_t(Index(p)) * kBytes; }
-  // What a keeper counts of a unit: the datagrams in it it has not let go of.
+  // What holds a unit: the datagrams in it a keeper has not let go of, and
+  // the engine while JS's records point into it; back to the pool at 0.
   uint32_t& live(const uint8_t* unit) { return live_[Index(unit)]; }
+
+  // The whole reservation (null if none), kept mapped while anyone holds it.
+  const std::shared_ptr<uint8_t>& memory() const { return memory_; }
+  size_t bytes() const { return units_ * kBytes; }
+  uint32_t OffsetOf(const uint8_t* p) const { return uint32_t(p - base_); }
 
  private:
   static constexpr size_t kMinUnits = 256;
 
   uint32_t Index(const uint8_t* p) const { return uint32_t(size_t(p - base_) / kBytes); }
 
+  std::shared_ptr<uint8_t> memory_;
   uint8_t* base_ = nullptr;
   size_t units_ = 0;
   std::vector<uint32_t> free_;  // last given back on top

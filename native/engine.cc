@@ -1,5 +1,7 @@
 #include "engine.h"
+#include "datagram_pool.h"
 #include "mapped_memory.h"
+#include "reliability_state.h"
 
 #include <arpa/inet.h>
 #include <sys/epoll.h>
@@ -71,6 +73,8 @@ int Engine::Start(std::string* what) {
   }
   core_ = std::make_unique<Core>(config_.core, this, counters_, MonotonicNs());
   transport_->ReceiveInto(core_->receivePool());  // a datagram kept for relaying is then not copied
+  // (A messageAt record's offset is 32 bits.)
+  if (core_->receivePool() && core_->receivePool()->memory() && core_->receivePool()->bytes() <= UINT32_MAX) pool_ = core_->receivePool();
   running_.store(true, std::memory_order_release);
   thread_ = std::thread([this] { Run(); });
   return 0;
@@ -334,6 +338,7 @@ void Engine::ReceiveHeld(uint64_t now) {
 // surely has room for what each can deliver. Returns false when it stopped
 // for lack of room.
 bool Engine::ProcessPending(uint64_t now) {
+  ReleasePins();
   while (BatchPending()) {
     const Received& d = received_.at[pendingNext_];
     if (d.size >= kDataHeaderBytes && d.data[3] == kData) {
@@ -351,9 +356,129 @@ bool Engine::ProcessPending(uint64_t now) {
       }
     }
     pendingNext_++;
-    core_->OnDatagram(d.data, d.size, d.from, now, d.hold);
+    if (uint8_t* unit = Pin(d)) {
+      // The core may keep it where it lies too (it then puts a spare in `keep`).
+      uint8_t* keep = unit;
+      pinning_ = unit;
+      core_->OnDatagram(d.data, d.size, d.from, now, &keep);
+      pinning_ = nullptr;
+      Unpin(unit, keep == unit ? nullptr : keep);
+    } else {
+      core_->OnDatagram(d.data, d.size, d.from, now, d.hold);
+    }
   }
   pendingNext_ = received_.count = 0;
+  return true;
+}
+
+// A large datagram's unit, taken from the transport (a fresh one in its
+// place) and held while its messages may reach JS as references; nullptr:
+// they are copied (a small datagram, the pins or the pool full, a datagram
+// not in a unit of ours).
+uint8_t* Engine::Pin(const Received& d) {
+  if (!pool_ || !d.hold || d.size < KeptStream::kKeepInPlaceMin) return nullptr;
+  ReleasePins();
+  if (pins_.size() >= DatagramPool::kPinnedUnits) return nullptr;
+  uint8_t* unit = *d.hold;
+  if (!pool_->Owns(d.data) || pool_->UnitOf(d.data) != unit) return nullptr;
+  uint8_t* fresh = pool_->Get();
+  if (!fresh) return nullptr;
+  *d.hold = fresh;
+  pool_->live(unit)++;
+  pinUsed_ = false;
+  return unit;
+}
+
+// The datagram was handed to the core: the unit stays held if a record
+// points into it, and goes back to the pool once no one holds it; `spare`:
+// the unit the core gave in exchange for keeping this one (not needed: the
+// transport has its fresh one).
+void Engine::Unpin(uint8_t* unit, uint8_t* spare) {
+  if (spare) pool_->Put(spare);
+  if (pinUsed_) {
+    pins_.push_back(Pinned{unit, pinEnd_});
+    counters_[k_pinnedUnits] = pins_.size();
+  } else if (--pool_->live(unit) == 0) {
+    pool_->Put(unit);
+  }
+}
+
+// Units whose last record JS has handed back.
+void Engine::ReleasePins() {
+  if (pins_.empty()) return;
+  const uint32_t head = inView_.head().load(std::memory_order_acquire);
+  while (!pins_.empty() && int32_t(head - pins_.front().end) >= 0) {
+    uint8_t* unit = pins_.front().unit;
+    pins_.pop_front();
+    if (--pool_->live(unit) == 0) pool_->Put(unit);
+  }
+  counters_[k_pinnedUnits] = pins_.size();
+}
+
+std::shared_ptr<uint8_t> Engine::ReceiveMemory(size_t* bytes) const {
+  *bytes = pool_ ? pool_->bytes() : 0;
+  return pool_ ? pool_->memory() : nullptr;
+}
+
+bool Engine::TakeInbound(size_t maxBytes, MessageBytes* out) {
+  const uint32_t capacity = inView_.capacity, mask = capacity - 1;
+  const uint32_t head = inView_.head().load(std::memory_order_relaxed);  // (ours: we are the consumer)
+  const uint32_t tail = inView_.tail().load(std::memory_order_acquire);
+  const uint8_t* data = inView_.data();
+  const uint8_t* memory = pool_ ? pool_->memory().get() : nullptr;
+  auto lengthAt = [&](uint32_t at) { uint32_t n; std::memcpy(&n, data + (at & mask), 4); return n; };
+  auto typeAt = [&](uint32_t at) { uint16_t t; std::memcpy(&t, data + (at & mask) + 4, 2); return t; };
+  // How much, in whole records: a messageAt record grows by its bytes.
+  uint32_t end = head;
+  size_t total = 0, records = 0;
+  while (end != tail) {
+    const uint32_t length = lengthAt(end);
+    const uint16_t type = typeAt(end);
+    size_t grows = 0;
+    if (type == kRec_messageAt) {
+      uint32_t n;
+      std::memcpy(&n, data + (end & mask) + kRecordHeaderBytes + kAt_messageAt_length, 4);
+      grows = Align8(kRecordHeaderBytes + kRecMessageFixed + n);
+    } else if (type != kRecordPad) {
+      grows = Align8(length);
+    }
+    if (records > 0 && total + grows > maxBytes) break;
+    if (type != kRecordPad) records++;
+    total += grows;
+    end += uint32_t(type == kRecordPad ? length : Align8(length));
+  }
+  if (end == head) return false;
+  size_t rounded = 1;
+  while (rounded < total) rounded *= 2;
+  if (!out->Reserve(total, rounded)) return false;
+  uint8_t* to = out->data;
+  for (uint32_t at = head; at != end;) {
+    const uint8_t* r = data + (at & mask);
+    const uint32_t length = lengthAt(at);
+    const uint16_t type = typeAt(at);
+    at += uint32_t(type == kRecordPad ? length : Align8(length));
+    if (type == kRecordPad) continue;
+    if (type != kRec_messageAt) {
+      std::memcpy(to, r, length);
+      to += Align8(length);
+      continue;
+    }
+    const uint8_t* p = r + kRecordHeaderBytes;
+    uint32_t offset, n;
+    std::memcpy(&offset, p + kAt_messageAt_offset, 4);
+    std::memcpy(&n, p + kAt_messageAt_length, 4);
+    const uint32_t outLength = uint32_t(kRecordHeaderBytes + kRecMessageFixed + n);
+    uint16_t flags;
+    std::memcpy(&flags, r + 6, 2);
+    const uint16_t message = kRec_message;
+    std::memcpy(to, &outLength, 4);
+    std::memcpy(to + 4, &message, 2);
+    std::memcpy(to + 6, &flags, 2);
+    EncodeMessage(to + kRecordHeaderBytes, Ld64(p + kAt_messageAt_seq), Ld32(p + kAt_messageAt_peer), Ld32(p + kAt_messageAt_view), memory + offset, n);
+    to += Align8(outLength);
+  }
+  out->size = total;
+  inView_.head().store(end, std::memory_order_release);
   return true;
 }
 

@@ -134,6 +134,13 @@ class Engine final : public Sink {
   uint32_t maxPayload() const { return core_->MaxPayload(); }
   // JS takes a message put together here (an assembled record's handle); any thread.
   bool TakeMessage(uint64_t handle, MessageBytes* out);
+  // The memory messageAt records point into (null: none), and its length.
+  std::shared_ptr<uint8_t> ReceiveMemory(size_t* bytes) const;
+  // JS's thread, as the inbound ring's consumer (no lock): copies the
+  // published records, at most maxBytes of them (or one), into `out`, a
+  // messageAt record as the message record it stands for (its bytes
+  // copied in), and hands their space back. False when none is published.
+  bool TakeInbound(size_t maxBytes, MessageBytes* out);
 
   // Sink
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override;
@@ -152,6 +159,9 @@ class Engine final : public Sink {
   void ReceiveHeld(uint64_t now);
   bool ProcessPending(uint64_t now);
   bool RoomFor(size_t bound);
+  uint8_t* Pin(const Received& d);
+  void Unpin(uint8_t* unit, uint8_t* spare);
+  void ReleasePins();
   bool BatchPending() const { return pendingNext_ < received_.count; }
   void DrainOutbound(uint64_t now);
   void PublishInbound();
@@ -213,6 +223,19 @@ class Engine final : public Sink {
   // have their own lock: JS takes without mu_). While more bytes of them
   // wait for JS than the inbound ring holds, datagrams wait, as for a full ring.
   Assembler assembler_;
+  // Units of the core's receive pool (DatagramPool) that JS's records point
+  // into (messageAt), each until JS's head passes its last record (`end`,
+  // a ring position): a whole message of a large datagram reaches JS as a
+  // reference, not a copy. At most kPinnedUnits; past that, copies.
+  struct Pinned {
+    uint8_t* unit;
+    uint32_t end;
+  };
+  DatagramPool* pool_ = nullptr;   // set in Start(); null: no pins
+  std::deque<Pinned> pins_;
+  uint8_t* pinning_ = nullptr;     // the unit of the datagram being handed to the core
+  bool pinUsed_ = false;           // a record points into it
+  uint32_t pinEnd_ = 0;
   // transport 'auto': when each address's multicast last reached us.
   std::unordered_map<uint64_t, uint64_t> multicastHeard_;
   static uint64_t EndpointKey(const Endpoint& e) { return uint64_t(e.ip) << 16 | e.port; }

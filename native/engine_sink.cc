@@ -5,8 +5,13 @@
 #include <cstring>
 
 #include "engine.h"
+#include "datagram_pool.h"
 
 namespace troupe {
+
+// Below this a message's bytes are copied into its record: a reference
+// (messageAt) is as large, and JS's copy of it costs a lookup more.
+constexpr size_t kReferenceFrom = 64;
 
 void Engine::Send(const uint8_t* p, size_t n, const Endpoint* to) { transport_->Send(p, n, to); }
 // (DrainOutbound flushes the transport before it submits: the log's bytes are still there.)
@@ -59,6 +64,19 @@ bool Engine::Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, 
     }
     counters_[k_assemblyBytes] = assembler_.assemblingBytes();
     counters_[k_assemblyDropped] = assembler_.dropped();
+    return true;
+  }
+  if (pinning_ && n >= kReferenceFrom && data >= pinning_ && data + n <= pinning_ + DatagramPool::kBytes) {
+    // Its bytes stay in the unit they were received into (Engine::Pin).
+    uint8_t* p = inbound_.Reserve(kRec_messageAt, uint16_t(order | frag << 4), kRecMessageAtBytes);
+    if (!p) return false;
+    EncodeMessageAt(p, seq, peer, view, pool_->OffsetOf(data), uint32_t(n));
+    inbound_.Commit();
+    pinUsed_ = true;
+    pinEnd_ = inbound_.tail();
+    counters_[k_messagesReferenced]++;
+    inboundDirty_ = true;
+    skipRun_.End();
     return true;
   }
   uint8_t* p = inbound_.Reserve(kRec_message, uint16_t(order | frag << 4), MessageRecordBytes(n));

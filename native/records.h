@@ -23,6 +23,16 @@ inline void EncodeMessage(uint8_t* p, uint64_t seq, uint32_t peer, uint32_t view
   if (n) std::memcpy(p + kAt_message_data, data, n);
 }
 
+// A message whose bytes stay where they were received: `offset` into the
+// engine's receive memory (Engine::ReceiveMemory), `length` bytes.
+inline void EncodeMessageAt(uint8_t* p, uint64_t seq, uint32_t peer, uint32_t view, uint32_t offset, uint32_t length) {
+  St64(p + kAt_messageAt_seq, seq);
+  St32(p + kAt_messageAt_peer, peer);
+  St32(p + kAt_messageAt_view, view);
+  St32(p + kAt_messageAt_offset, offset);
+  St32(p + kAt_messageAt_length, length);
+}
+
 inline size_t PeerUpRecordBytes(size_t nameLen) { return kRecPeerUpFixed + nameLen; }
 inline void EncodePeerUp(uint8_t* p, uint32_t peer, uint64_t id, const char* name, size_t nameLen) {
   St32(p + kAt_peerUp_peer, peer);

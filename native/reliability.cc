@@ -19,7 +19,7 @@ Core::Core(const CoreConfig& config, Sink* sink, uint64_t* counters, uint64_t no
   // Pages untouched until used: the window costs memory only as far as it fills.
   logMem_ = std::unique_ptr<uint8_t, Unmap>(MapMemory(logCapacity_, Touch::kLater), Unmap{logCapacity_});
   if (!logMem_) std::abort();  // (as new[] did: no address space left for the window)
-  kept_.reset(new KeptMemory(config_.retainBytes * kKeptShares, DatagramPool::kReceiveUnits));
+  kept_.reset(new KeptMemory(config_.retainBytes * kKeptShares, DatagramPool::kReceiveUnits + DatagramPool::kPinnedUnits));
   log_.resize(logSlots_);
   scratch_.resize(kMaxDatagram);
   lastTimerNs_ = nowNs;

@@ -115,7 +115,7 @@ class KeptStream {
     while (bytes_ + cost > ceiling) *dropped += Drop(m);
     const uint8_t* at = dg;
     if (unit) {
-      m.pool.live(unit) = 1;
+      m.pool.live(unit)++;  // (the engine may hold it too: JS's records point into it)
     } else {
       if (!open_ || used_ + n > DatagramPool::kBytes) {
         uint8_t* fresh = m.pool.Get();

@@ -96,6 +96,8 @@ class RingProducer {
     return v_.data() + offset + kRecordHeaderBytes;
   }
   void Commit() { tail_ += pending_; pending_ = 0; }
+  // Where the next record goes (the end of those committed).
+  uint32_t tail() const { return tail_; }
 
   // Release: everything committed so far becomes visible to the consumer.
   void Publish() { v_.tail().store(tail_, std::memory_order_release); }

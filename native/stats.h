@@ -62,7 +62,9 @@ namespace troupe {
   X(ackRoundTripNs, "shortest round trip of our acks seen: a datagram sent until every member holds it (gauge)") \
   X(deliveryRate, "bytes/s at which every member took our stream, the last measured (gauge)") \
   X(keptDropped, "bytes kept for relaying dropped before every member held them (a sender's stream at its largest, or all senders' together at their bound)") \
-  X(keptInPlace, "received datagrams kept for relaying where they arrived (large ones: the transport's unit taken, no copy)")
+  X(keptInPlace, "received datagrams kept for relaying where they arrived (large ones: the transport's unit taken, no copy)") \
+  X(pinnedUnits, "receive units JS's records point into now (messageAt: a large datagram's messages reach JS without a copy into the ring; gauge)") \
+  X(messagesReferenced, "messages handed to JS where they were received (messageAt records), not copied into the ring")
 
 enum Counter : uint32_t {
 #define TROUPE_COUNTER_ENUM(name, doc) k_##name,

@@ -157,4 +157,60 @@ test("batch – toMessage() keeps a message past the callback; a joiner comes in
   }
 })
 
+test("batch – messages of large datagrams reach JS where they were received: 'batch' reads them in the engine's receive units, 'message' gets a copy of its own; every byte intact, the units handed back", async () => {
+  const { all } = await members('batch-at', 3)
+  const [a, b, c] = all
+  try {
+    const N = 4000, SIZE = 1000
+    const byteOf = (i, k) => (i * 7 + k * 13) & 0xff
+    const bad = { b: 0, c: 0 }
+    const got = { b: [], c: [] }
+    let inUnits = 0
+    b.on('batch', (batch) => {
+      for (const m of batch) {
+        if (m.sender !== a.me) continue
+        const d = m.data
+        const i = new DataView(d.buffer, d.byteOffset).getUint32(0, true)
+        for (let k = 4; k < SIZE; k++) if (d[k] !== byteOf(i, k)) { bad.b++; break }
+        got.b.push(i)
+        if (m.buffer.length > 16 << 20) inUnits++ // (the receive units; the ring is 8 MiB)
+      }
+    })
+    const copies = []
+    c.on('message', (m) => {
+      if (m.sender !== a.me) return
+      const i = new DataView(m.data.buffer, m.data.byteOffset).getUint32(0, true)
+      got.c.push(i)
+      copies.push(m.data) // kept past the handler, checked at the end
+      if (i % 2 === 0) m.data.fill(0, 4) // a handler's writes are its own copy's
+    })
+    // In bursts, so that the sender fills datagrams (of up to 64 KiB on loopback).
+    for (let i = 0; i < N; ) {
+      for (let burst = 0; burst < 200 && i < N; burst++, i++) {
+        const data = new Uint8Array(SIZE)
+        new DataView(data.buffer).setUint32(0, i, true)
+        for (let k = 4; k < SIZE; k++) data[k] = byteOf(i, k)
+        if (!a.send(data)) await new Promise((resolve) => a.once('drain', resolve))
+      }
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await until(() => got.b.length === N && got.c.length === N, { timeout: 20000, what: 'every message at b and c', detail: () => `b ${got.b.length}, c ${got.c.length}` })
+    const inOrder = Array.from({ length: N }, (_, i) => i)
+    assert.equal(got.b, inOrder, "b's in order")
+    assert.equal(got.c, inOrder, "c's in order")
+    assert.is(bad.b, 0, "every byte intact where b read it")
+    for (const [i, d] of copies.entries()) {
+      assert.ok(d.buffer.byteLength <= 1 << 20, 'a copy, not the receive units')
+      for (let k = 4; k < SIZE; k++) if (d[k] !== (i % 2 === 0 ? 0 : byteOf(i, k))) { bad.c++; break }
+    }
+    assert.is(bad.c, 0, "c's copies hold what was sent (or what its handler wrote), after the handler")
+    const referenced = (g) => g.stats().counters.messagesReferenced
+    assert.ok(referenced(b) > N / 2 && referenced(c) > N / 2, `most reached JS where received: b ${referenced(b)}, c ${referenced(c)} of ${N}`)
+    assert.ok(inUnits > N / 2, `b read most in the receive units (${inUnits})`)
+    await until(() => b.stats().counters.pinnedUnits === 0 && c.stats().counters.pinnedUnits === 0, { what: 'the units handed back once read', detail: () => `${b.stats().counters.pinnedUnits} ${c.stats().counters.pinnedUnits}` })
+  } finally {
+    await leaveAll(all)
+  }
+})
+
 test.run()

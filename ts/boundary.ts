@@ -23,7 +23,7 @@ export function baseOrder(code: number): number {
 /** Where a message's piece sits in a fragmented message (flags >> 4). */
 export const FragCode: Readonly<{ whole: number; first: number; middle: number; last: number }> = Object.freeze({ ...b.frags }) as never
 
-type RecordName = 'pad' | 'message' | 'peerUp' | 'peerDown' | 'control' | 'stable' | 'slow' | 'skipped' | 'assembled'
+type RecordName = 'pad' | 'message' | 'peerUp' | 'peerDown' | 'control' | 'stable' | 'slow' | 'skipped' | 'assembled' | 'messageAt'
 /** Ring record types: `RecordType.message` is a message in either ring. */
 export const RecordType: Readonly<Record<RecordName, number>> = Object.freeze(
   Object.fromEntries(Object.entries(b.records).map(([name, r]) => [name, r.type])),

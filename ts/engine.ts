@@ -99,6 +99,15 @@ export declare class NativeEngine {
   ownMulticastSilentMs(): number
   /** The bytes of an assembled record's message (native/assembly.h), taken once; null if none waits under `handle`. */
   takeMessage(handle: number): Uint8Array | null
+  /**
+   * The inbound ring's published records, at most `maxBytes` of them (or
+   * one), copied into memory of their own with the bytes of the messages
+   * that stayed where they were received ('messageAt' records become
+   * 'message' records); their space is handed back. null: none published.
+   */
+  takeInbound(maxBytes: number): Uint8Array | null
+  /** Where 'messageAt' records point (the engine's receive units); null: none. */
+  receiveMemory(): ArrayBuffer | null
   /** Members' addresses (flat ip in network byte order, port pairs): a unicast-only group sends to them too. */
   addPeers(peers: number[]): void
   /** The subscriptions' patterns: fifo and unordered subject messages none of them matches are dropped before JS ('skipped' records). null: none dropped. */

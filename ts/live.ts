@@ -7,7 +7,6 @@
 import { performance } from 'node:perf_hooks'
 
 import { RecordType } from './boundary.js'
-import { uninitialized } from './bytes.js'
 import { addon, type NativeEngine } from './engine.js'
 import { Member, type CorePort, type MemberEvents } from './member.js'
 import { FETCH_ROOM, type Outbox } from './node/outbox.js'
@@ -100,6 +99,7 @@ export class LiveMember {
       },
       stopped: () => host.stopped(),
       takeMessage: (handle) => lookedAt(this.engine.takeMessage(handle)),
+      receiveMemory: live.receiveMemory,
     }
   }
 
@@ -237,6 +237,8 @@ export interface LiveEngine {
   self: string
   /** The largest message record (larger messages go in fragments). */
   maxPayload: number
+  /** Where 'messageAt' records point (read in place); null: none come. */
+  receiveMemory: Uint8Array | null
 }
 
 /** Opens the sockets and the I/O thread of a new incarnation; `onWake` runs once per batch of inbound records. */
@@ -278,11 +280,13 @@ export function openEngine(group: string, options: ResolvedOptions, key: Uint8Ar
   )
   const info = engine.info!
   const memory = engine.memory()
+  const receive = engine.receiveMemory()
   const outbound = new RingProducer(memory, info.outboundOffset, OUTBOUND_BYTES)
   return {
     engine,
     outbound,
-    inbound: new RingConsumer(memory, info.inboundOffset, inboundBytes, batchBytes, MAX_TAKE),
+    inbound: new RingConsumer(memory, info.inboundOffset, inboundBytes, undefined, MAX_TAKE, (max) => gathered(engine.takeInbound(max))),
+    receiveMemory: receive === null ? null : new Uint8Array(receive),
     counters: new BigUint64Array(memory, 0, addon.counters.length),
     self: info.self,
     maxPayload: Math.min(info.maxPayload - FETCH_ROOM, outbound.maxPayload),
@@ -315,18 +319,18 @@ const LOOK_BYTES = 128 // (past V8's on-heap typed arrays: its allocator is aske
 const looked: ArrayBuffer[] = []
 
 /**
- * Where a wake-up's records are copied: past 64 KiB, memory reused once the
- * batch is let go of, and looked at (lookedAt) so that young collections let
- * go of it. Copies are at most MAX_TAKE bytes (a wake-up may take several):
- * they then fall in three of the pool's sizes, all in its 2 MiB slabs. A
- * wake-up's whole batch, up to the 8 MiB ring, fell in every power of two up
- * to 8 MiB, each with its own mappings: a receiver at 1,000 B then mapped
- * 100–355 fresh ones in a run of 3 s (its kernel zeroing their pages: 9% of
- * its time), 13–18 since, and its peak RSS went from 153–231 to 110–123 MiB
- * (at 100 B, 221–289 to 112–129).
+ * A wake-up's records, as the engine copied them (takeInbound): past 64 KiB
+ * in memory reused once the batch is let go of, and looked at (lookedAt) so
+ * that young collections let go of it. Copies are at most MAX_TAKE bytes (a
+ * wake-up may take several): they then fall in three of the pool's sizes,
+ * all in its 2 MiB slabs. A wake-up's whole batch, up to the 8 MiB ring,
+ * fell in every power of two up to 8 MiB, each with its own mappings: a
+ * receiver at 1,000 B then mapped 100–355 fresh ones in a run of 3 s (its
+ * kernel zeroing their pages: 9% of its time), 13–18 since, and its peak
+ * RSS went from 153–231 to 110–123 MiB (at 100 B, 221–289 to 112–129).
  */
-function batchBytes(n: number): Uint8Array {
-  return n < 64 << 10 ? uninitialized(n) : lookedAt(addon.reusableBytes(n))!
+function gathered(bytes: Uint8Array | null): Uint8Array | null {
+  return bytes !== null && bytes.length >= 64 << 10 ? lookedAt(bytes) : bytes
 }
 const MAX_TAKE = 256 << 10
 

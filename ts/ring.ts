@@ -110,7 +110,9 @@ export class RingConsumer extends RingSide {
   /**
    * `allocate(n)`: where take() copies a batch: n bytes, not zero-filled,
    * its own (the live group's reuses memory past 64 KiB: fresh memory
-   * faults in every page).
+   * faults in every page). `gather(maxTake)`, if given, takes instead:
+   * the engine's copy of the published records (Engine.takeInbound: the
+   * bytes of 'messageAt' records copied in), their space handed back.
    */
   constructor(
     memory: ArrayBuffer,
@@ -118,6 +120,7 @@ export class RingConsumer extends RingSide {
     capacity: number,
     private readonly allocate: (n: number) => Uint8Array = uninitialized,
     private readonly maxTake = Infinity,
+    private readonly gather: ((maxBytes: number) => Uint8Array | null) | null = null,
   ) {
     super(memory, offset, capacity)
     this.head = this.peeked = Atomics.load(this.ctl, HEAD) >>> 0
@@ -136,6 +139,12 @@ export class RingConsumer extends RingSide {
    */
   take(): Batch | null {
     this.release()
+    if (this.gather !== null) {
+      const bytes = this.gather(this.maxTake)
+      if (bytes === null) return null
+      this.head = this.peeked = Atomics.load(this.ctl, HEAD) >>> 0
+      return { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength) }
+    }
     let tail = Atomics.load(this.ctl, TAIL) >>> 0
     let used = (tail - this.head) >>> 0
     if (used === 0) return null

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -39,6 +40,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod<&EngineWrap::SetUnicast>("setUnicast"),
       InstanceMethod<&EngineWrap::OwnMulticastSilent>("ownMulticastSilentMs"),
       InstanceMethod<&EngineWrap::TakeMessage>("takeMessage"),
+      InstanceMethod<&EngineWrap::TakeInbound>("takeInbound"),
+      InstanceMethod<&EngineWrap::ReceiveMemory>("receiveMemory"),
       InstanceAccessor<&EngineWrap::Info>("info"),
     });
   }
@@ -274,6 +277,31 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     MessageBytes bytes;
     if (!engine_ || !info[0].IsNumber() || !engine_->TakeMessage(uint64_t(info[0].As<Napi::Number>().Int64Value()), &bytes)) return env.Null();
     return MessageValue(env, bytes);
+  }
+
+  // takeInbound(maxBytes) -> Uint8Array | null: the published inbound
+  // records (at most maxBytes, or one), copied out with the bytes of the
+  // messages that stayed where they were received, their space handed back
+  // (Engine::TakeInbound). The inbound ring's consumer, like ring.ts.
+  Napi::Value TakeInbound(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsNumber()) return ThrowError(env, "TypeError", "takeInbound(maxBytes): maxBytes must be a number", "ERR_INVALID_ARG_TYPE");
+    MessageBytes bytes;
+    const double max = info[0].As<Napi::Number>().DoubleValue();
+    if (!engine_ || !(max >= 0) || !engine_->TakeInbound(size_t(std::min(max, double(1u << 30))), &bytes)) return env.Null();
+    return MessageValue(env, bytes);
+  }
+
+  // receiveMemory() -> ArrayBuffer | null: where messageAt records point
+  // (kept mapped while JS holds it, past close()).
+  Napi::Value ReceiveMemory(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!engine_) return env.Null();
+    size_t bytes = 0;
+    std::shared_ptr<uint8_t> memory = engine_->ReceiveMemory(&bytes);
+    if (!memory) return env.Null();
+    auto* hold = new std::shared_ptr<uint8_t>(std::move(memory));
+    return Napi::ArrayBuffer::New(env, hold->get(), bytes, [](Napi::Env, void*, std::shared_ptr<uint8_t>* h) { delete h; }, hold);
   }
 
   Napi::Value Flush(const Napi::CallbackInfo& info) {

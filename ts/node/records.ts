@@ -31,6 +31,11 @@ export interface RecordShell {
   stopped(): boolean
   /** The bytes of an assembled record's message, by its handle (the core's takeMessage), once; null if none waits. */
   takeMessage(handle: number): Uint8Array | null
+  /**
+   * Where 'messageAt' records point (the engine's receive memory); null
+   * where none come (a copy taken with takeInbound() has none).
+   */
+  readonly receiveMemory: Uint8Array | null
 }
 
 /** Where the bytes of assembled records are: a core (an Engine, a ManualCore). */
@@ -40,7 +45,7 @@ export interface MessageSource {
 
 /** A shell with no 'slow' policy and nothing that stops the reading, around a core that puts messages together (the simulator's). */
 export function plainShell(core: MessageSource | null): RecordShell {
-  return { onSlow: () => {}, stopped: () => false, takeMessage: (handle) => core?.takeMessage(handle) ?? null }
+  return { onSlow: () => {}, stopped: () => false, takeMessage: (handle) => core?.takeMessage(handle) ?? null, receiveMemory: null }
 }
 
 const REC_MESSAGE = RecordType.message
@@ -77,6 +82,12 @@ const ASSEMBLED_PEER = fieldAt('assembled', 'peer')
 const ASSEMBLED_VIEW = fieldAt('assembled', 'view')
 const ASSEMBLED_LAST = fieldAt('assembled', 'last')
 const ASSEMBLED_HANDLE = fieldAt('assembled', 'handle')
+const REC_MESSAGE_AT = RecordType.messageAt
+const MESSAGE_AT_SEQ = fieldAt('messageAt', 'seq')
+const MESSAGE_AT_PEER = fieldAt('messageAt', 'peer')
+const MESSAGE_AT_VIEW = fieldAt('messageAt', 'view')
+const MESSAGE_AT_OFFSET = fieldAt('messageAt', 'offset')
+const MESSAGE_AT_LENGTH = fieldAt('messageAt', 'length')
 const HEADER = 8 // u32 length | u16 type | u16 flags (ring.h)
 
 const REASONS: Record<number, PeerDownReason> = Object.fromEntries(
@@ -101,6 +112,13 @@ export function readRecords(bytes: Uint8Array, view: DataView, at: number, end: 
     if (type === REC_MESSAGE) {
       member.onMessage(view.getUint32(body + MESSAGE_PEER, true), u64(view, body + MESSAGE_SEQ), view.getUint32(body + MESSAGE_VIEW, true), flags & 0xf, flags >> 4,
         bytes, body + MESSAGE_DATA, body + length - HEADER)
+    } else if (type === REC_MESSAGE_AT) {
+      // Read in place: its bytes are where the engine received them, held until the ring's space is handed back.
+      const memory = shell.receiveMemory
+      if (memory === null) throw new Error('troupe: a messageAt record without the engine\'s receive memory')
+      const start = view.getUint32(body + MESSAGE_AT_OFFSET, true)
+      member.onMessage(view.getUint32(body + MESSAGE_AT_PEER, true), u64(view, body + MESSAGE_AT_SEQ), view.getUint32(body + MESSAGE_AT_VIEW, true), flags & 0xf, flags >> 4,
+        memory, start, start + view.getUint32(body + MESSAGE_AT_LENGTH, true))
     } else if (type === REC_PEER_UP) {
       const nameLength = view.getUint32(body + PEER_UP_NAME_LENGTH, true)
       const name = Buffer.from(buffer, base + body + PEER_UP_NAME, nameLength).toString('utf8')
