@@ -420,7 +420,7 @@ std::shared_ptr<uint8_t> Engine::ReceiveMemory(size_t* bytes) const {
   return pool_ ? pool_->memory() : nullptr;
 }
 
-bool Engine::TakeInbound(size_t maxBytes, MessageBytes* out) {
+Engine::Taken Engine::TakeInbound(size_t maxBytes, MessageBytes* out) {
   const uint32_t capacity = inView_.capacity, mask = capacity - 1;
   const uint32_t head = inView_.head().load(std::memory_order_relaxed);  // (ours: we are the consumer)
   const uint32_t tail = inView_.tail().load(std::memory_order_acquire);
@@ -447,10 +447,10 @@ bool Engine::TakeInbound(size_t maxBytes, MessageBytes* out) {
     total += grows;
     end += uint32_t(type == kRecordPad ? length : Align8(length));
   }
-  if (end == head) return false;
+  if (end == head) return Taken::kNone;
   size_t rounded = 1;
   while (rounded < total) rounded *= 2;
-  if (!out->Reserve(total, rounded)) return false;
+  if (!out->Reserve(total, rounded)) return Taken::kNoMemory;
   uint8_t* to = out->data;
   for (uint32_t at = head; at != end;) {
     const uint8_t* r = data + (at & mask);
@@ -479,7 +479,7 @@ bool Engine::TakeInbound(size_t maxBytes, MessageBytes* out) {
   }
   out->size = total;
   inView_.head().store(end, std::memory_order_release);
-  return true;
+  return Taken::kTaken;
 }
 
 // Room in the inbound ring for `bound` bytes of records, and no more bytes

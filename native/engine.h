@@ -139,8 +139,9 @@ class Engine final : public Sink {
   // JS's thread, as the inbound ring's consumer (no lock): copies the
   // published records, at most maxBytes of them (or one), into `out`, a
   // messageAt record as the message record it stands for (its bytes
-  // copied in), and hands their space back. False when none is published.
-  bool TakeInbound(size_t maxBytes, MessageBytes* out);
+  // copied in), and hands their space back.
+  enum class Taken { kNone, kTaken, kNoMemory };
+  Taken TakeInbound(size_t maxBytes, MessageBytes* out);
 
   // Sink
   void Send(const uint8_t* p, size_t n, const Endpoint* to) override;

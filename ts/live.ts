@@ -52,6 +52,8 @@ export class LiveMember {
   private readonly flushFn = () => this.flush()
   private heldBatch: HeldBatch | null = null // the rest of a batch, while an iterator is full
   private readonly shell: RecordShell
+  /** The engine's receive units, where 'messageAt' records point (let go of at close: they stay mapped while JS holds them). */
+  private receiveMemory: Uint8Array | null
   private sequencerPolls = false
   private placements = 0 // the member's, when last looked at
   private lastPlacedAt = -Infinity
@@ -63,6 +65,7 @@ export class LiveMember {
     this.outbound = live.outbound
     this.inbound = live.inbound
     this.counters = live.counters
+    this.receiveMemory = live.receiveMemory
     this.id = `${options.name}#${live.self}`
     outbox.config.maxPayload = live.maxPayload
     const port: CorePort = {
@@ -91,6 +94,7 @@ export class LiveMember {
       getState: options.getState,
       setState: options.setState,
     }, performance.now())
+    const incarnation = this
     this.shell = {
       onSlow: (hex, lag) => {
         const evicting = options.slowReceiver === 'evict'
@@ -99,7 +103,9 @@ export class LiveMember {
       },
       stopped: () => host.stopped(),
       takeMessage: (handle) => lookedAt(this.engine.takeMessage(handle)),
-      receiveMemory: live.receiveMemory,
+      get receiveMemory() {
+        return incarnation.receiveMemory // (let go of at close)
+      },
     }
   }
 
@@ -145,6 +151,7 @@ export class LiveMember {
     if (this.closed) return
     this.closed = true
     this.engine.close()
+    this.receiveMemory = null
   }
 
   /** One call per batch of inbound records (the engine coalesces wake-ups), and when a full iterator caught up. */

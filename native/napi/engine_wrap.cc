@@ -286,9 +286,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value TakeInbound(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsNumber()) return ThrowError(env, "TypeError", "takeInbound(maxBytes): maxBytes must be a number", "ERR_INVALID_ARG_TYPE");
-    MessageBytes bytes;
     const double max = info[0].As<Napi::Number>().DoubleValue();
-    if (!engine_ || !(max >= 0) || !engine_->TakeInbound(size_t(std::min(max, double(1u << 30))), &bytes)) return env.Null();
+    if (!(max >= 0)) return ThrowError(env, "RangeError", "takeInbound(maxBytes): maxBytes must be 0 or more", "ERR_OUT_OF_RANGE");
+    MessageBytes bytes;
+    if (!engine_) return env.Null();
+    switch (engine_->TakeInbound(size_t(std::min(max, double(1u << 30))), &bytes)) {
+      case Engine::Taken::kNone: return env.Null();
+      case Engine::Taken::kNoMemory: return ThrowError(env, "Error", "takeInbound(): out of memory", "ERR_TROUPE_NO_MEMORY");
+      case Engine::Taken::kTaken: break;
+    }
     return MessageValue(env, bytes);
   }
 
