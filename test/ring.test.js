@@ -127,4 +127,46 @@ test('ring – take() with a limit hands whole records, in order, at most maxTak
   assert.is(alone, over, 'a batch past the limit is one record alone (with the padding before it, if any)')
 })
 
+test("ring – take() hands a batch to the engine's copy (gather) when it holds a reference record or is large, and copies a small plain one itself", () => {
+  const capacity = 1 << 20
+  const memory = new SharedArrayBuffer(RING_HEADER_BYTES + capacity)
+  const producer = new RingProducer(memory, 0, capacity)
+  const REF = 10
+  const calls = []
+  const consumer = new RingConsumer(memory, 0, capacity, undefined, Infinity, {
+    referenceType: REF,
+    take: (max) => {
+      // Stands in for the engine: takes everything published, as Engine::TakeInbound would.
+      const ctl = new Int32Array(memory, 0, RING_HEADER_BYTES / 4)
+      const tail = Atomics.load(ctl, 0)
+      calls.push(max)
+      Atomics.store(ctl, 128 / 4, tail)
+      return Uint8Array.of(1, 2, 3)
+    },
+  })
+  const write = (type, size) => assert.ok(producer.write(type, 0, new Uint8Array(size).fill(type), 0, size))
+  // Small and plain (a round trip's): copied in JS, the records as written.
+  write(2, 100)
+  write(3, 20)
+  producer.publish()
+  const plain = consumer.take()
+  assert.is(calls.length, 0, 'no engine copy for a small plain batch')
+  assert.is(plain.bytes.length, 112 + 32)
+  assert.is(plain.view.getUint16(4, true), 2)
+  assert.is(consumer.take(), null)
+  // Small, with a reference among plain records: the engine's copy.
+  write(2, 100)
+  write(REF, 24)
+  write(2, 100)
+  producer.publish()
+  assert.equal([...consumer.take().bytes], [1, 2, 3])
+  assert.is(calls.length, 1, 'a batch with a reference goes to the engine')
+  assert.is(consumer.take(), null, 'and its space was handed back')
+  // Large and plain: the engine's copy too.
+  for (let i = 0; i < 40; i++) write(2, 1000)
+  producer.publish()
+  assert.equal([...consumer.take().bytes], [1, 2, 3])
+  assert.is(calls.length, 2, 'a large batch goes to the engine')
+})
+
 test.run()

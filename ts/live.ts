@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks'
 
 import { RecordType } from './boundary.js'
+import { uninitialized } from './bytes.js'
 import { addon, type NativeEngine } from './engine.js'
 import { Member, type CorePort, type MemberEvents } from './member.js'
 import { FETCH_ROOM, type Outbox } from './node/outbox.js'
@@ -292,7 +293,10 @@ export function openEngine(group: string, options: ResolvedOptions, key: Uint8Ar
   return {
     engine,
     outbound,
-    inbound: new RingConsumer(memory, info.inboundOffset, inboundBytes, undefined, MAX_TAKE, (max) => gathered(engine.takeInbound(max))),
+    inbound: new RingConsumer(memory, info.inboundOffset, inboundBytes, batchBytes, MAX_TAKE, {
+      take: (max) => gathered(engine.takeInbound(max)),
+      referenceType: RecordType.messageAt,
+    }),
     receiveMemory: receive === null ? null : new Uint8Array(receive),
     counters: new BigUint64Array(memory, 0, addon.counters.length),
     self: info.self,
@@ -338,6 +342,10 @@ const looked: ArrayBuffer[] = []
  */
 function gathered(bytes: Uint8Array | null): Uint8Array | null {
   return bytes !== null && bytes.length >= 64 << 10 ? lookedAt(bytes) : bytes
+}
+/** Where JS copies a small batch without references (RingConsumer.take). */
+function batchBytes(n: number): Uint8Array {
+  return n < 64 << 10 ? uninitialized(n) : lookedAt(addon.reusableBytes(n))!
 }
 const MAX_TAKE = 256 << 10
 
