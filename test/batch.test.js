@@ -171,6 +171,7 @@ async function largeDatagrams(tag, options) {
     const bad = { b: 0, c: 0 }
     const got = { b: [], c: [] }
     let inUnits = 0
+    let units = null
     b.on('batch', (batch) => {
       for (const m of batch) {
         if (m.sender !== a.me) continue
@@ -178,7 +179,10 @@ async function largeDatagrams(tag, options) {
         const i = new DataView(d.buffer, d.byteOffset).getUint32(0, true)
         for (let k = 4; k < SIZE; k++) if (d[k] !== byteOf(i, k)) { bad.b++; break }
         got.b.push(i)
-        if (m.buffer.length > 16 << 20) inUnits++ // (the receive units; the ring is 8 MiB)
+        if (m.buffer.length > 16 << 20) {
+          inUnits++ // (the receive units; the ring is 8 MiB)
+          units = m.buffer
+        }
       }
     })
     const copies = []
@@ -210,16 +214,24 @@ async function largeDatagrams(tag, options) {
     }
     assert.is(bad.c, 0, "c's copies hold what was sent (or what its handler wrote), after the handler")
     await until(() => b.stats().counters.pinnedUnits === 0 && c.stats().counters.pinnedUnits === 0, { what: 'the units handed back once read', detail: () => `${b.stats().counters.pinnedUnits} ${c.stats().counters.pinnedUnits}` })
-    return { b: b.stats().counters.messagesReferenced, c: c.stats().counters.messagesReferenced, inUnits, N }
+    const result = { b: b.stats().counters.messagesReferenced, c: c.stats().counters.messagesReferenced, inUnits, N }
+    return { ...result, units: () => units }
   } finally {
     await leaveAll(all)
   }
 }
 
 test("batch – messages of large datagrams reach JS where they were received: 'batch' reads them in the engine's receive units, 'message' gets a copy of its own; every byte intact, the units handed back", async () => {
-  const { b, c, inUnits, N } = await largeDatagrams('batch-at')
+  const { b, c, inUnits, N, units } = await largeDatagrams('batch-at')
   assert.ok(b > N / 2 && c > N / 2, `most reached JS where received: b ${b}, c ${c} of ${N}`)
   assert.ok(inUnits > N / 2, `b read most in the receive units (${inUnits})`)
+  // The members have left and their engines are gone: a view JS kept of the
+  // receive units still reads (their mapping is held while JS holds it; an
+  // unmapped one would crash this process here).
+  const kept = units()
+  let pages = 0
+  for (let i = 0; i < kept.length; i += 4096) pages += kept[i] >= 0 ? 1 : 0
+  assert.is(pages, kept.length / 4096, 'every page of the receive units readable after leave()')
 })
 
 test('batch – with 5% of datagrams lost and 5% reordered at the receivers, messages by reference and repaired ones mix: all in order and intact', async () => {
