@@ -44,21 +44,15 @@ Napi::Value Crc32cJs(const Napi::CallbackInfo& info) {
 }
 
 // reusableBytes(n) -> a Uint8Array of n bytes, not zero-filled, whose memory
-// is reused once JS lets go of it (past 16 KiB: assembly.cc's mappings): the
-// inbound ring's larger batches are copied into it (ts/live.ts batchBytes),
-// so a busy receiver does not fault in fresh pages for every wake-up.
+// is reused once JS lets go of it (past 16 KiB: assembly.cc's mappings), as
+// a wake-up's copy is (Engine::TakeInbound): tests and diagnostics.
 Napi::Value ReusableBytes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber()) return ThrowError(env, "TypeError", "reusableBytes(): n must be a number", "ERR_INVALID_ARG_TYPE");
   const double n = info[0].As<Napi::Number>().DoubleValue();
   if (!(n >= 0 && n <= double(1u << 30))) return ThrowError(env, "RangeError", "reusableBytes(): n must be 0..1 GiB", "ERR_OUT_OF_RANGE");
-  // Batches come in every size: rounded up to a power of two they fall in
-  // a few of the pool's sizes, so a batch let go of fits the next.
-  size_t rounded = 1;
-  while (rounded < size_t(n)) rounded *= 2;
   MessageBytes bytes;
-  if (!bytes.Reserve(size_t(n), rounded)) return ThrowError(env, "Error", "reusableBytes(): out of memory", "ERR_TROUPE_NO_MEMORY");
-  bytes.size = size_t(n);
+  if (!bytes.ReserveBatch(size_t(n))) return ThrowError(env, "Error", "reusableBytes(): out of memory", "ERR_TROUPE_NO_MEMORY");
   return MessageValue(env, bytes);
 }
 

@@ -164,6 +164,14 @@ bool MessageBytes::Reserve(size_t more, size_t hint) {
   return true;
 }
 
+bool MessageBytes::ReserveBatch(size_t n) {
+  size_t rounded = 1;
+  while (rounded < n) rounded *= 2;
+  if (!Reserve(n, rounded)) return false;
+  size = n;
+  return true;
+}
+
 void MessageBytes::Append(const uint8_t* p, size_t n) {
   if (n) std::memcpy(data + size, p, n);
   size += n;

@@ -44,6 +44,11 @@ struct MessageBytes {
   // Room for `more` bytes past size, and for `hint` bytes in all (what the
   // message may grow to: the sender's last); false if memory ran out.
   bool Reserve(size_t more, size_t hint = 0);
+  // n bytes (size n), in a block of the next power of two's size: batches
+  // come in every size, and so fall in a few of the pool's sizes, where one
+  // let go of fits the next (a wake-up's copy: Engine::TakeInbound,
+  // reusableBytes()).
+  bool ReserveBatch(size_t n);
   void Append(const uint8_t* p, size_t n);
   // What frees `data` later (JS's finalizer): 0 for malloc'd, else the mapping's length.
   size_t FreeHint() const { return mapped ? capacity : 0; }

@@ -377,7 +377,7 @@ bool Engine::ProcessPending(uint64_t now) {
 // not in a unit of ours).
 uint8_t* Engine::Pin(const Received& d) {
   if (!pool_ || !d.hold || d.size < KeptStream::kKeepInPlaceMin) return nullptr;
-  ReleasePins();
+  if (pins_.size() >= DatagramPool::kPinnedUnits) ReleasePins();  // (JS may have read on since this batch began)
   if (pins_.size() >= DatagramPool::kPinnedUnits) return nullptr;
   uint8_t* unit = *d.hold;
   if (!pool_->Owns(d.data) || pool_->UnitOf(d.data) != unit) return nullptr;
@@ -421,64 +421,38 @@ std::shared_ptr<uint8_t> Engine::ReceiveMemory(size_t* bytes) const {
 }
 
 Engine::Taken Engine::TakeInbound(size_t maxBytes, MessageBytes* out) {
-  const uint32_t capacity = inView_.capacity, mask = capacity - 1;
-  const uint32_t head = inView_.head().load(std::memory_order_relaxed);  // (ours: we are the consumer)
-  const uint32_t tail = inView_.tail().load(std::memory_order_acquire);
-  const uint8_t* data = inView_.data();
-  const uint8_t* memory = pool_ ? pool_->memory().get() : nullptr;
-  auto lengthAt = [&](uint32_t at) { uint32_t n; std::memcpy(&n, data + (at & mask), 4); return n; };
-  auto typeAt = [&](uint32_t at) { uint16_t t; std::memcpy(&t, data + (at & mask) + 4, 2); return t; };
-  // How much, in whole records: a messageAt record grows by its bytes.
-  uint32_t end = head;
+  // Two looks at the records from JS's head (we are the consumer: ring.h's,
+  // on JS's thread): how many fit, then their copy; a messageAt record is
+  // copied as the message record it stands for.
+  auto copied = [](const RingRecord& r) {
+    return Align8(kRecordHeaderBytes + (r.type == kRec_messageAt ? kRecMessageFixed + Ld32(r.payload + kAt_messageAt_length) : r.size));
+  };
+  RingConsumer look(inView_);
+  RingRecord r;
   size_t total = 0, records = 0;
-  while (end != tail) {
-    const uint32_t length = lengthAt(end);
-    const uint16_t type = typeAt(end);
-    size_t grows = 0;
-    if (type == kRec_messageAt) {
-      uint32_t n;
-      std::memcpy(&n, data + (end & mask) + kRecordHeaderBytes + kAt_messageAt_length, 4);
-      grows = Align8(kRecordHeaderBytes + kRecMessageFixed + n);
-    } else if (type != kRecordPad) {
-      grows = Align8(length);
-    }
-    if (records > 0 && total + grows > maxBytes) break;
-    if (type != kRecordPad) records++;
-    total += grows;
-    end += uint32_t(type == kRecordPad ? length : Align8(length));
+  for (; look.Peek(&r); look.Advance(), records++) {
+    if (records > 0 && total + copied(r) > maxBytes) break;
+    total += copied(r);
   }
-  if (end == head) return Taken::kNone;
-  size_t rounded = 1;
-  while (rounded < total) rounded *= 2;
-  if (!out->Reserve(total, rounded)) return Taken::kNoMemory;
+  if (records == 0) return Taken::kNone;
+  if (!out->ReserveBatch(total)) return Taken::kNoMemory;
+  RingConsumer take(inView_);
   uint8_t* to = out->data;
-  for (uint32_t at = head; at != end;) {
-    const uint8_t* r = data + (at & mask);
-    const uint32_t length = lengthAt(at);
-    const uint16_t type = typeAt(at);
-    at += uint32_t(type == kRecordPad ? length : Align8(length));
-    if (type == kRecordPad) continue;
-    if (type != kRec_messageAt) {
-      std::memcpy(to, r, length);
-      to += Align8(length);
-      continue;
+  for (size_t i = 0; i < records && take.Peek(&r); i++, take.Advance()) {
+    const size_t n = copied(r);
+    if (r.type == kRec_messageAt) {
+      const uint8_t* p = r.payload;
+      const uint32_t length = Ld32(p + kAt_messageAt_length);
+      WriteRecordHeader(to, uint32_t(kRecordHeaderBytes + kRecMessageFixed + length), kRec_message, r.flags);
+      EncodeMessage(to + kRecordHeaderBytes, Ld64(p + kAt_messageAt_seq), Ld32(p + kAt_messageAt_peer), Ld32(p + kAt_messageAt_view),
+                    pool_->memory().get() + Ld32(p + kAt_messageAt_offset), length);
+    } else {
+      WriteRecordHeader(to, uint32_t(kRecordHeaderBytes + r.size), r.type, r.flags);
+      std::memcpy(to + kRecordHeaderBytes, r.payload, r.size);
     }
-    const uint8_t* p = r + kRecordHeaderBytes;
-    uint32_t offset, n;
-    std::memcpy(&offset, p + kAt_messageAt_offset, 4);
-    std::memcpy(&n, p + kAt_messageAt_length, 4);
-    const uint32_t outLength = uint32_t(kRecordHeaderBytes + kRecMessageFixed + n);
-    uint16_t flags;
-    std::memcpy(&flags, r + 6, 2);
-    const uint16_t message = kRec_message;
-    std::memcpy(to, &outLength, 4);
-    std::memcpy(to + 4, &message, 2);
-    std::memcpy(to + 6, &flags, 2);
-    EncodeMessage(to + kRecordHeaderBytes, Ld64(p + kAt_messageAt_seq), Ld32(p + kAt_messageAt_peer), Ld32(p + kAt_messageAt_view), memory + offset, n);
-    to += Align8(outLength);
+    to += n;
   }
-  out->size = total;
-  inView_.head().store(end, std::memory_order_release);
+  take.Release();
   return Taken::kTaken;
 }
 

@@ -66,23 +66,19 @@ bool Engine::Deliver(uint32_t peer, uint64_t seq, uint32_t view, uint8_t order, 
     counters_[k_assemblyDropped] = assembler_.dropped();
     return true;
   }
-  if (pinning_ && n >= kReferenceFrom && data >= pinning_ && data + n <= pinning_ + DatagramPool::kBytes) {
-    // Its bytes stay in the unit they were received into (Engine::Pin).
-    uint8_t* p = inbound_.Reserve(kRec_messageAt, uint16_t(order | frag << 4), kRecMessageAtBytes);
-    if (!p) return false;
-    EncodeMessageAt(p, seq, peer, view, pool_->OffsetOf(data), uint32_t(n));
-    inbound_.Commit();
+  // Its bytes stay in the unit they were received into, if it is pinned (Engine::Pin); else copied in.
+  const bool reference = pinning_ && n >= kReferenceFrom && data >= pinning_ && data + n <= pinning_ + DatagramPool::kBytes;
+  const uint16_t flags = uint16_t(order | frag << 4);
+  uint8_t* p = reference ? inbound_.Reserve(kRec_messageAt, flags, kRecMessageAtBytes) : inbound_.Reserve(kRec_message, flags, MessageRecordBytes(n));
+  if (!p) return false;
+  if (reference) EncodeMessageAt(p, seq, peer, view, pool_->OffsetOf(data), uint32_t(n));
+  else EncodeMessage(p, seq, peer, view, data, n);
+  inbound_.Commit();
+  if (reference) {
     pinUsed_ = true;
     pinEnd_ = inbound_.tail();
     counters_[k_messagesReferenced]++;
-    inboundDirty_ = true;
-    skipRun_.End();
-    return true;
   }
-  uint8_t* p = inbound_.Reserve(kRec_message, uint16_t(order | frag << 4), MessageRecordBytes(n));
-  if (!p) return false;
-  EncodeMessage(p, seq, peer, view, data, n);
-  inbound_.Commit();
   inboundDirty_ = true;
   skipRun_.End();
   return true;

@@ -46,6 +46,13 @@ constexpr size_t Align8(size_t n) { return (n + 7) & ~size_t(7); }
 
 enum class RingStatus { kOk, kFull, kTooBig };
 
+// A record's header (the layout above).
+inline void WriteRecordHeader(uint8_t* p, uint32_t length, uint16_t type, uint16_t flags) {
+  std::memcpy(p, &length, 4);
+  std::memcpy(p + 4, &type, 2);
+  std::memcpy(p + 6, &flags, 2);
+}
+
 struct RingView {
   uint8_t* base = nullptr;
   uint32_t capacity = 0;  // power of two
@@ -105,10 +112,7 @@ class RingProducer {
 
  private:
   void WriteHeader(uint32_t offset, uint32_t length, uint16_t type, uint16_t flags) {
-    uint8_t* p = v_.data() + offset;
-    std::memcpy(p, &length, 4);
-    std::memcpy(p + 4, &type, 2);
-    std::memcpy(p + 6, &flags, 2);
+    WriteRecordHeader(v_.data() + offset, length, type, flags);
   }
   RingView v_;
   uint32_t tail_ = 0;
@@ -128,7 +132,8 @@ struct RingRecord {
 class RingConsumer {
  public:
   RingConsumer() = default;
-  explicit RingConsumer(RingView v) : v_(v) { head_ = v_.head().load(std::memory_order_relaxed); }
+  // From the consumer's position now; what is published is looked up at the first Peek.
+  explicit RingConsumer(RingView v) : v_(v) { head_ = tail_ = v_.head().load(std::memory_order_relaxed); }
 
   // Returns false when no published record is left. Skips padding.
   bool Peek(RingRecord* r) {

@@ -293,8 +293,10 @@ export function openEngine(group: string, options: ResolvedOptions, key: Uint8Ar
   return {
     engine,
     outbound,
-    inbound: new RingConsumer(memory, info.inboundOffset, inboundBytes, batchBytes, MAX_TAKE, {
-      take: (max) => gathered(engine.takeInbound(max)),
+    // Wake-ups' copies: small plain ones in JS (not zero-filled), the rest
+    // by the engine, at most MAX_TAKE each (MAX_TAKE says why).
+    inbound: new RingConsumer(memory, info.inboundOffset, inboundBytes, uninitialized, MAX_TAKE, {
+      take: (max) => lookedAt(engine.takeInbound(max)),
       referenceType: RecordType.messageAt,
     }),
     receiveMemory: receive === null ? null : new Uint8Array(receive),
@@ -330,23 +332,16 @@ const LOOK_BYTES = 128 // (past V8's on-heap typed arrays: its allocator is aske
 const looked: ArrayBuffer[] = []
 
 /**
- * A wake-up's records, as the engine copied them (takeInbound): past 64 KiB
- * in memory reused once the batch is let go of, and looked at (lookedAt) so
- * that young collections let go of it. Copies are at most MAX_TAKE bytes (a
- * wake-up may take several): they then fall in three of the pool's sizes,
- * all in its 2 MiB slabs. A wake-up's whole batch, up to the 8 MiB ring,
- * fell in every power of two up to 8 MiB, each with its own mappings: a
- * receiver at 1,000 B then mapped 100–355 fresh ones in a run of 3 s (its
- * kernel zeroing their pages: 9% of its time), 13–18 since, and its peak
- * RSS went from 153–231 to 110–123 MiB (at 100 B, 221–289 to 112–129).
+ * The most a wake-up's copy holds (a wake-up may take several): the engine
+ * copies into memory reused once the batch is let go of (looked at, so that
+ * young collections let go of it), and copies of at most this fall in three
+ * of the pool's sizes, all in its 2 MiB slabs. A wake-up's whole batch, up
+ * to the 8 MiB ring, fell in every power of two up to 8 MiB, each with its
+ * own mappings: a receiver at 1,000 B then mapped 100–355 fresh ones in a
+ * run of 3 s (its kernel zeroing their pages: 9% of its time), 13–18 since,
+ * and its peak RSS went from 153–231 to 110–123 MiB (at 100 B, 221–289 to
+ * 112–129).
  */
-function gathered(bytes: Uint8Array | null): Uint8Array | null {
-  return bytes !== null && bytes.length >= 64 << 10 ? lookedAt(bytes) : bytes
-}
-/** Where JS copies a small batch without references (RingConsumer.take). */
-function batchBytes(n: number): Uint8Array {
-  return n < 64 << 10 ? uninitialized(n) : lookedAt(addon.reusableBytes(n))!
-}
 const MAX_TAKE = 256 << 10
 
 function nextPowerOfTwo(n: number): number {

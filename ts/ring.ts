@@ -97,7 +97,7 @@ export class RingProducer extends RingSide {
  * batches with records whose bytes lie outside the ring (`referenceType`),
  * which only it can copy, and for large ones. A small batch without them
  * (a round trip's) is copied in JS: the engine's copy, an external
- * ArrayBuffer each, made a 2-member round trip 54 -> 73 µs (p50).
+ * ArrayBuffer each, made a 2-member round trip 57 -> 73 µs (p50).
  */
 export interface Gather {
   take(maxBytes: number): Uint8Array | null
@@ -123,9 +123,9 @@ export class RingConsumer extends RingSide {
 
   /**
    * `allocate(n)`: where take() copies a batch: n bytes, not zero-filled,
-   * its own (the live group's reuses memory past 64 KiB: fresh memory
-   * faults in every page). `gather`, if given, takes instead where a
-   * batch is large or holds references (Gather).
+   * its own. `gather`, if given, takes instead where a batch is large or
+   * holds references (Gather; the live group's reuses memory past 64 KiB:
+   * fresh memory faults in every page).
    */
   constructor(
     memory: ArrayBuffer,
